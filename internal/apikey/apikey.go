@@ -1,0 +1,201 @@
+// Package apikey implements the pcx_<id>_<secret> key format: generation from crypto/rand, a
+// parser that rejects malformed and mistyped keys without any storage read (the last six
+// characters of the secret are a CRC-32 checksum), and the peppered HMAC that is all the store
+// ever keeps of a key.
+package apikey
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"hash/crc32"
+	"io"
+	"math/big"
+
+	"github.com/pcx/publicservice/internal/keyring"
+)
+
+const (
+	// Scheme starts every key, so secret scanners can recognise one.
+	Scheme = "pcx_"
+	// IDLen is the length of generated IDs; parsing accepts MinIDLen..MaxIDLen.
+	IDLen    = 10
+	MinIDLen = 6
+	MaxIDLen = 12
+	// SecretLen is the secret's length: RandomLen random base62 characters then ChecksumLen of
+	// checksum. 26 base62 characters carry 154 bits of entropy.
+	SecretLen   = 32
+	ChecksumLen = 6
+	RandomLen   = SecretLen - ChecksumLen
+	// MaxLen bounds any string worth parsing.
+	MaxLen = len(Scheme) + MaxIDLen + 1 + SecretLen
+)
+
+const (
+	idAlphabet     = "abcdefghijklmnopqrstuvwxyz0123456789"
+	base62Alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+)
+
+// ErrMalformed is returned for anything that is not a well-formed key with a valid checksum.
+var ErrMalformed = errors.New("apikey: malformed key")
+
+// Key is a parsed or generated key.
+type Key struct {
+	ID     string // the <id> part
+	Secret string // the <secret> part, checksum included
+}
+
+// Prefix returns "pcx_<id>", the public, unique handle of the key.
+func (k Key) Prefix() string { return Scheme + k.ID }
+
+// String returns the full key. Never log it.
+func (k Key) String() string { return Scheme + k.ID + "_" + k.Secret }
+
+// Generate returns a new key whose random parts come from r (crypto/rand.Reader in production).
+func Generate(r io.Reader) (Key, error) {
+	id, err := randomString(r, idAlphabet, IDLen)
+	if err != nil {
+		return Key{}, err
+	}
+	return WithID(r, id)
+}
+
+// WithID returns a well-formed key with the given ID and a fresh random secret. Tests use it to
+// present the right prefix with the wrong secret.
+func WithID(r io.Reader, id string) (Key, error) {
+	random, err := randomString(r, base62Alphabet, RandomLen)
+	if err != nil {
+		return Key{}, err
+	}
+	k := Key{ID: id}
+	k.Secret = random + checksum(k.Prefix()+"_"+random)
+	return k, nil
+}
+
+// New returns a new key from crypto/rand.
+func New() (Key, error) { return Generate(rand.Reader) }
+
+// randomString draws n characters uniformly from alphabet (rejection sampling, no modulo bias).
+func randomString(r io.Reader, alphabet string, n int) (string, error) {
+	limit := big.NewInt(int64(len(alphabet)))
+	out := make([]byte, n)
+	for i := range out {
+		v, err := rand.Int(r, limit)
+		if err != nil {
+			return "", err
+		}
+		out[i] = alphabet[v.Int64()]
+	}
+	return string(out), nil
+}
+
+// checksum is the CRC-32 (IEEE) of s as six base62 digits, most significant first. 62^6 > 2^32,
+// so every checksum fits.
+func checksum(s string) string {
+	v := crc32.ChecksumIEEE([]byte(s))
+	var out [ChecksumLen]byte
+	for i := ChecksumLen - 1; i >= 0; i-- {
+		out[i] = base62Alphabet[v%62]
+		v /= 62
+	}
+	return string(out[:])
+}
+
+// Parse checks s is a well-formed key with a valid checksum. It reads no storage, so a mistyped
+// or invented key costs nothing but this call.
+func Parse(s string) (Key, error) {
+	if len(s) > MaxLen || len(s) < len(Scheme)+MinIDLen+1+SecretLen || s[:len(Scheme)] != Scheme {
+		return Key{}, ErrMalformed
+	}
+	rest := s[len(Scheme):]
+	idLen := len(rest) - 1 - SecretLen
+	if idLen < MinIDLen || idLen > MaxIDLen || rest[idLen] != '_' {
+		return Key{}, ErrMalformed
+	}
+	k := Key{ID: rest[:idLen], Secret: rest[idLen+1:]}
+	if !only(k.ID, isIDChar) || !only(k.Secret, isBase62) {
+		return Key{}, ErrMalformed
+	}
+	random := k.Secret[:RandomLen]
+	if !hmac.Equal([]byte(checksum(k.Prefix()+"_"+random)), []byte(k.Secret[RandomLen:])) {
+		return Key{}, ErrMalformed
+	}
+	return k, nil
+}
+
+// ValidPrefix reports whether p has the form pcx_<id>, for routes that name a key by prefix.
+func ValidPrefix(p string) bool {
+	if len(p) < len(Scheme)+MinIDLen || len(p) > len(Scheme)+MaxIDLen || p[:len(Scheme)] != Scheme {
+		return false
+	}
+	return only(p[len(Scheme):], isIDChar)
+}
+
+func only(s string, ok func(byte) bool) bool {
+	for i := 0; i < len(s); i++ {
+		if !ok(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isIDChar(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+
+func isBase62(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// Hasher computes the stored form of keys: HMAC-SHA256 of the full key under a server-side pepper
+// that never reaches the database. A database dump alone cannot test guesses, and a write to
+// the database cannot plant a key the attacker knows. Peppers are versioned for rotation: new
+// keys use the newest, old keys keep verifying under theirs.
+type Hasher struct {
+	peppers *keyring.Keyring
+	dummy   []byte // verified against when a key is unknown, to keep timing uniform
+}
+
+// MinPepperLen is the shortest pepper accepted.
+const MinPepperLen = 32
+
+// NewHasher returns a Hasher over the peppers.
+func NewHasher(peppers *keyring.Keyring) *Hasher {
+	_, cur := peppers.Current()
+	m := hmac.New(sha256.New, cur)
+	m.Write([]byte("pcx dummy key for unknown prefixes"))
+	return &Hasher{peppers: peppers, dummy: m.Sum(nil)}
+}
+
+// ParsePeppers parses APIKEY_PEPPERS.
+func ParsePeppers(s string) (*keyring.Keyring, error) { return keyring.Parse(s, MinPepperLen, 0) }
+
+// MAC returns the stored form of k under the current pepper, and that pepper's version.
+func (h *Hasher) MAC(k Key) (mac []byte, version int) {
+	version, pepper := h.peppers.Current()
+	return mac256(pepper, k.String()), version
+}
+
+// Verify reports whether k matches mac stored under pepper version. It takes the same time
+// whether or not the version is known and whether or not the key matches.
+func (h *Hasher) Verify(k Key, version int, mac []byte) bool {
+	pepper, ok := h.peppers.Key(version)
+	if !ok {
+		_, pepper = h.peppers.Current()
+		mac = h.dummy
+	}
+	return hmac.Equal(mac256(pepper, k.String()), mac) && ok
+}
+
+// VerifyNothing does the work of a Verify that must fail, for a key whose prefix is unknown, so
+// "no such key" and "wrong secret" cost the same.
+func (h *Hasher) VerifyNothing(k Key) {
+	_, pepper := h.peppers.Current()
+	hmac.Equal(mac256(pepper, k.String()), h.dummy)
+}
+
+func mac256(key []byte, s string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(s))
+	return m.Sum(nil)
+}

@@ -1,0 +1,139 @@
+package pcx
+
+import (
+	"time"
+)
+
+// KeyStatus is the lifecycle state of an API key.
+type KeyStatus string
+
+// API key states. An expired key keeps its stored status; expiry is decided by ExpiresAt.
+const (
+	KeyActive  KeyStatus = "active"
+	KeyRevoked KeyStatus = "revoked"
+)
+
+// APIKey is the stored form of an API key: its metadata and the HMAC of the full key, never the
+// key itself.
+type APIKey struct {
+	ID         string
+	Prefix     string // "pcx_<id>": public, unique, what every request looks the key up by
+	OrgID      string
+	UserID     string
+	Name       string
+	Status     KeyStatus
+	CreatedAt  time.Time
+	ExpiresAt  *time.Time
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+
+	SecretMAC     []byte // HMAC-SHA256 of the full key under pepper PepperVersion
+	PepperVersion int
+}
+
+// Usable reports whether the key may authenticate a request at now.
+func (k *APIKey) Usable(now time.Time) bool {
+	if k.Status != KeyActive {
+		return false
+	}
+	return k.ExpiresAt == nil || now.Before(*k.ExpiresAt)
+}
+
+// Principal is who a request acts for, resolved from its API key.
+type Principal struct {
+	OrgID    string
+	UserID   string
+	APIKeyID string
+	Prefix   string
+}
+
+// WebhookStatus is whether an endpoint receives deliveries.
+type WebhookStatus string
+
+// Webhook endpoint states.
+const (
+	WebhookActive   WebhookStatus = "active"
+	WebhookDisabled WebhookStatus = "disabled"
+)
+
+// Webhook is a registered HTTPS endpoint of an organisation.
+type Webhook struct {
+	ID          string
+	OrgID       string
+	URL         string
+	Description string
+	Status      WebhookStatus
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	// DisabledReason says why a disabled endpoint was disabled ("410 Gone", "operator").
+	DisabledReason string
+	// Secrets are the signing secrets, newest first. Only the first is current; the others sign
+	// too until their ExpiresAt (rotation grace). They are decrypted only where a delivery is
+	// signed or a secret is shown once.
+	Secrets []WebhookSecret
+}
+
+// WebhookSecret is one signing secret of an endpoint: the raw key bytes (the base64 after
+// "whsec_") and, for a rotated-out secret, when it stops signing.
+type WebhookSecret struct {
+	Key       []byte
+	ExpiresAt *time.Time
+}
+
+// LiveSecrets returns the secrets that sign at now: the current one and those still in grace.
+func (w *Webhook) LiveSecrets(now time.Time) []WebhookSecret {
+	live := make([]WebhookSecret, 0, len(w.Secrets))
+	for _, s := range w.Secrets {
+		if s.ExpiresAt == nil || now.Before(*s.ExpiresAt) {
+			live = append(live, s)
+		}
+	}
+	return live
+}
+
+// Event is one accepted notification: the transaction data to deliver to every endpoint of its
+// organisation.
+type Event struct {
+	ID         string
+	OrgID      string
+	WorkflowID string
+	Source     string // "notify" or "transaction-update"
+	CreatedAt  time.Time
+	// Payload is transaction_data exactly as received: the bytes every endpoint gets and signs.
+	Payload []byte
+}
+
+// DeliveryStatus is where one event's delivery to one endpoint stands.
+type DeliveryStatus string
+
+// Delivery states.
+const (
+	DeliveryPending   DeliveryStatus = "pending"   // not yet delivered; attempts may be scheduled
+	DeliveryDelivered DeliveryStatus = "delivered" // a 2xx was received
+	DeliveryFailed    DeliveryStatus = "failed"    // the retry schedule is exhausted, or 410 Gone
+	DeliveryCancelled DeliveryStatus = "cancelled" // the endpoint was deleted or disabled
+)
+
+// Delivery is the state of one event's delivery to one endpoint.
+type Delivery struct {
+	EventID        string
+	WebhookID      string
+	EndpointURL    string
+	Status         DeliveryStatus
+	Attempts       int
+	LastStatusCode int
+	LastError      string
+	LastAttemptAt  *time.Time
+	DeliveredAt    *time.Time
+	// Log holds the most recent attempts, oldest first, bounded so an item never grows without
+	// limit however long an endpoint fails.
+	Log []Attempt
+}
+
+// Attempt is one delivery attempt as recorded.
+type Attempt struct {
+	At         time.Time
+	StatusCode int           // 0 when no response was received
+	ErrorClass string        // "" on success; e.g. "timeout", "connection", "http_status", "blocked"
+	Duration   time.Duration // time until the response headers (or the failure)
+}
