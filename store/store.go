@@ -1,0 +1,161 @@
+// Package store keeps the service's state in one DynamoDB table.
+//
+// The table is designed from the access patterns (see table.go): a key by prefix on every
+// request, a key by id, an organisation's keys newest first, an organisation's endpoints, an event
+// with its deliveries, and idempotency records. Uniqueness and tenant checks are conditions of
+// the writes themselves, so nothing can slip in between a read and a write. AWS errors never
+// leave this package: they become pcx errors (ENotFound, EConflict, EUnavailable, ...).
+package store
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/pcx/publicservice/pcx"
+)
+
+// Store is the DynamoDB-backed state of the service.
+type Store struct {
+	db    *dynamodb.Client
+	table string
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+}
+
+// New returns a Store over an existing client and table.
+func New(db *dynamodb.Client, table string) *Store {
+	return &Store{db: db, table: table, Now: time.Now}
+}
+
+// ClientOptions configure the DynamoDB client.
+type ClientOptions struct {
+	Region   string
+	Endpoint string // "" for AWS itself; DynamoDB Local's URL in development and tests
+	// MaxConns bounds open connections to DynamoDB (default 256).
+	MaxConns int
+}
+
+// NewClient returns a DynamoDB client. With a custom Endpoint and no AWS credentials in the
+// environment it uses static dummy credentials, which DynamoDB Local accepts. Retries are few and
+// short: a request has a deadline, and an unavailable database must turn into a prompt 503, not
+// a hang.
+func NewClient(ctx context.Context, o ClientOptions) (*dynamodb.Client, error) {
+	if o.MaxConns == 0 {
+		o.MaxConns = 256
+	}
+	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConns = o.MaxConns
+		t.MaxIdleConnsPerHost = o.MaxConns
+		t.MaxConnsPerHost = o.MaxConns
+	}).WithDialerOptions(func(d *net.Dialer) {
+		d.Timeout = 2 * time.Second
+	})
+	opts := []func(*config.LoadOptions) error{
+		config.WithRegion(o.Region),
+		config.WithHTTPClient(httpClient),
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(so *retry.StandardOptions) {
+				so.MaxAttempts = 3
+				so.MaxBackoff = 200 * time.Millisecond
+				so.RateLimiter = ratelimit.None
+			})
+		}),
+	}
+	if o.Endpoint != "" && !awsCredentialsInEnv() {
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return dynamodb.NewFromConfig(cfg, func(do *dynamodb.Options) {
+		if o.Endpoint != "" {
+			do.BaseEndpoint = aws.String(o.Endpoint)
+			// DynamoDB Local's error responses carry a CRC32 header that does not match their
+			// body; AWS's own do, so validation stays on there.
+			do.DisableValidateResponseChecksum = true
+		}
+	}), nil
+}
+
+func awsCredentialsInEnv() bool {
+	return os.Getenv("AWS_ACCESS_KEY_ID") != "" || os.Getenv("AWS_PROFILE") != "" || os.Getenv("AWS_WEB_IDENTITY_TOKEN_FILE") != ""
+}
+
+// Ping checks the table answers, for readiness probes.
+func (s *Store) Ping(ctx context.Context) error {
+	_, err := s.db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &s.table})
+	return translate(err, "table")
+}
+
+// translate turns an AWS error into a pcx error. what names the thing the call was about, for the
+// not-found message.
+func translate(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	var pe *pcx.Error
+	if errors.As(err, &pe) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return pcx.Wrap(pcx.EUnavailable, err, "The database did not answer in time; retry later")
+	}
+	var (
+		notFound   *types.ResourceNotFoundException
+		throughput *types.ProvisionedThroughputExceededException
+		limit      *types.RequestLimitExceeded
+		internal   *types.InternalServerError
+	)
+	switch {
+	case errors.As(err, &notFound):
+		return pcx.Wrap(pcx.EUnavailable, err, "The database is not ready; retry later")
+	case errors.As(err, &throughput), errors.As(err, &limit), errors.As(err, &internal):
+		return pcx.Wrap(pcx.EUnavailable, err, "The database is busy; retry later")
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "ThrottlingException", "ServiceUnavailable", "InternalFailure":
+			return pcx.Wrap(pcx.EUnavailable, err, "The database is busy; retry later")
+		}
+		return pcx.Wrap(pcx.EInternal, err, "")
+	}
+	// No API error: the request never got an answer (connection refused, reset, DNS, retry
+	// quota): the database is unreachable.
+	return pcx.Wrap(pcx.EUnavailable, err, "The database is unavailable; retry later")
+}
+
+// isConditionFailed reports whether err is a failed condition of a single-item write.
+func isConditionFailed(err error) bool {
+	var ccf *types.ConditionalCheckFailedException
+	return errors.As(err, &ccf)
+}
+
+// cancellationReasons returns the per-item reason codes of a cancelled transaction, nil if err is
+// not one.
+func cancellationReasons(err error) []string {
+	var tce *types.TransactionCanceledException
+	if !errors.As(err, &tce) {
+		return nil
+	}
+	codes := make([]string, len(tce.CancellationReasons))
+	for i, r := range tce.CancellationReasons {
+		codes[i] = aws.ToString(r.Code)
+	}
+	return codes
+}

@@ -1,0 +1,173 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// The single-table layout. Every item has PK and SK; GSI1 serves listings whose natural key is not
+// the item's primary key.
+//
+//	item             PK                         SK              GSI1PK / GSI1SK
+//	API key          KEY#<prefix>               KEY             ORG#<org>#KEYS / <api_key_id>
+//	API key by id    KEYID#<api_key_id>         KEYID           -
+//	webhook          ORG#<org>#WH               <webhook_id>    -
+//	event            EVT#<event_id>             EVT             -
+//	delivery         EVT#<event_id>             DLV#<webhook_id> -
+//	idempotency      IDEM#<org>#<sha256(key)>   IDEM            -
+//
+// IDs sort by creation time (pcx.NewID), so "newest first" is a reverse query on a sort key.
+// GSI1 projects key metadata only: the secret's HMAC never leaves the base table.
+const (
+	attrPK     = "PK"
+	attrSK     = "SK"
+	attrGSI1PK = "GSI1PK"
+	attrGSI1SK = "GSI1SK"
+	attrTTL    = "ttl"
+	gsi1       = "GSI1"
+)
+
+// keyMetadataAttrs are the attributes GSI1 projects besides its keys.
+var keyMetadataAttrs = []string{"api_key_id", "prefix", "org_id", "user_id", "name", "status",
+	"created_at", "expires_at", "last_used_at", "revoked_at"}
+
+// CreateTable creates the table with its index and TTL if it does not exist, and waits until it
+// is active. It is safe to run at every start and from several processes at once.
+func (s *Store) CreateTable(ctx context.Context) (created bool, err error) {
+	_, err = s.db.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:   &s.table,
+		BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String(attrPK), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(attrSK), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(attrGSI1PK), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(attrGSI1SK), AttributeType: types.ScalarAttributeTypeS},
+		},
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String(attrPK), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(attrSK), KeyType: types.KeyTypeRange},
+		},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
+			IndexName: aws.String(gsi1),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(attrGSI1PK), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(attrGSI1SK), KeyType: types.KeyTypeRange},
+			},
+			Projection: &types.Projection{
+				ProjectionType:   types.ProjectionTypeInclude,
+				NonKeyAttributes: keyMetadataAttrs,
+			},
+		}},
+	})
+	var inUse *types.ResourceInUseException
+	switch {
+	case errors.As(err, &inUse):
+		created = false
+	case err != nil:
+		return false, translate(err, "table")
+	default:
+		created = true
+	}
+	waiter := dynamodb.NewTableExistsWaiter(s.db, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 100*time.Millisecond, time.Second
+	})
+	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: &s.table}, 2*time.Minute); err != nil {
+		return created, fmt.Errorf("store: table %s did not become active: %w", s.table, err)
+	}
+	if created {
+		_, err = s.db.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+			TableName: &s.table,
+			TimeToLiveSpecification: &types.TimeToLiveSpecification{
+				AttributeName: aws.String(attrTTL), Enabled: aws.Bool(true),
+			},
+		})
+		if err != nil {
+			return created, translate(err, "table")
+		}
+	}
+	return created, nil
+}
+
+// DeleteTable removes the table (tests and `pcxctl table delete`).
+func (s *Store) DeleteTable(ctx context.Context) error {
+	_, err := s.db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: &s.table})
+	return translate(err, "table")
+}
+
+// timeFormat is fixed-width UTC with milliseconds, so stored times compare correctly as strings
+// inside condition expressions.
+const timeFormat = "2006-01-02T15:04:05.000Z"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+func parseTime(s string) (time.Time, error) { return time.Parse(timeFormat, s) }
+
+// Attribute value helpers keep item code short.
+func avS(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
+func avN(n int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
+func avB(b []byte) types.AttributeValue       { return &types.AttributeValueMemberB{Value: b} }
+func avTime(t time.Time) types.AttributeValue { return avS(formatTime(t)) }
+
+// item reads typed attributes out of a DynamoDB item, remembering the first problem so callers
+// check once.
+type item struct {
+	m   map[string]types.AttributeValue
+	err error
+}
+
+func (it *item) str(name string) string {
+	v, ok := it.m[name].(*types.AttributeValueMemberS)
+	if !ok {
+		return ""
+	}
+	return v.Value
+}
+
+func (it *item) num(name string) int64 {
+	v, ok := it.m[name].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0
+	}
+	n, err := strconv.ParseInt(v.Value, 10, 64)
+	if err != nil && it.err == nil {
+		it.err = fmt.Errorf("store: attribute %s: %w", name, err)
+	}
+	return n
+}
+
+func (it *item) bytes(name string) []byte {
+	v, ok := it.m[name].(*types.AttributeValueMemberB)
+	if !ok {
+		return nil
+	}
+	return v.Value
+}
+
+func (it *item) time(name string) time.Time {
+	s := it.str(name)
+	if s == "" {
+		return time.Time{}
+	}
+	t, err := parseTime(s)
+	if err != nil && it.err == nil {
+		it.err = fmt.Errorf("store: attribute %s: %w", name, err)
+	}
+	return t
+}
+
+func (it *item) timePtr(name string) *time.Time {
+	if it.str(name) == "" {
+		return nil
+	}
+	t := it.time(name)
+	return &t
+}
