@@ -1,0 +1,214 @@
+// Package config reads the configuration every binary shares (api, worker, pcxctl) from the
+// environment, validated at start with errors that name the variable.
+//
+// Values come from the process environment first, then from the file named by PCX_ENV_FILE
+// (default ".run/pcx.env", read only when it exists). `make run` writes that file with the ports
+// and the development secrets it generated, so `go run ./cmd/pcxctl` in a second terminal talks
+// to the same stack with no extra setup, while anything exported in the shell still wins.
+package config
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/pcx/publicservice/internal/apikey"
+	"github.com/pcx/publicservice/internal/keyring"
+	"github.com/pcx/publicservice/internal/netguard"
+)
+
+// Config is the whole configuration. Each binary validates the parts it uses when it starts.
+type Config struct {
+	EnvFile  string `env:"PCX_ENV_FILE" envDefault:".run/pcx.env"`
+	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
+
+	HTTPAddr         string        `env:"HTTP_ADDR" envDefault:":8080"`
+	InternalHTTPAddr string        `env:"INTERNAL_HTTP_ADDR" envDefault:"127.0.0.1:8081"`
+	InternalToken    string        `env:"INTERNAL_TOKEN"`
+	WorkerHTTPAddr   string        `env:"WORKER_HTTP_ADDR" envDefault:":9090"`
+	RequestTimeout   time.Duration `env:"REQUEST_TIMEOUT" envDefault:"10s"`
+	ShutdownTimeout  time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"25s"`
+
+	AWSRegion        string `env:"AWS_REGION" envDefault:"us-east-1"`
+	DynamoDBEndpoint string `env:"DYNAMODB_ENDPOINT"`
+	DynamoDBTable    string `env:"DYNAMODB_TABLE" envDefault:"pcx-public"`
+
+	TemporalAddress   string `env:"TEMPORAL_ADDRESS" envDefault:"localhost:7233"`
+	TemporalNamespace string `env:"TEMPORAL_NAMESPACE" envDefault:"default"`
+	TemporalTaskQueue string `env:"TEMPORAL_TASK_QUEUE" envDefault:"pcx-webhooks"`
+
+	APIKeyPeppers string        `env:"APIKEY_PEPPERS"`
+	AuthCacheTTL  time.Duration `env:"AUTH_CACHE_TTL" envDefault:"2s"`
+
+	WebhookSecretsKeys   string          `env:"WEBHOOK_SECRETS_KEYS"`
+	WebhookTimeout       time.Duration   `env:"WEBHOOK_TIMEOUT" envDefault:"15s"`
+	WebhookRetrySchedule []time.Duration `env:"WEBHOOK_RETRY_SCHEDULE" envDefault:"5s,5m,30m,2h,5h,10h,14h,20h,24h" envSeparator:","`
+	WebhookAllowedCIDRs  string          `env:"WEBHOOK_ALLOWED_CIDRS"`
+	WebhookCAFile        string          `env:"WEBHOOK_CA_FILE"`
+	WebhookSecretGrace   time.Duration   `env:"WEBHOOK_SECRET_GRACE" envDefault:"24h"`
+	EventRetention       time.Duration   `env:"EVENT_RETENTION" envDefault:"720h"`
+}
+
+// Load reads the configuration from environ (os.Environ() in production) and the env file.
+func Load(environ []string) (Config, error) {
+	vars := toMap(environ)
+	file := ".run/pcx.env"
+	if v, ok := vars["PCX_ENV_FILE"]; ok {
+		file = v
+	}
+	if file != "" {
+		fromFile, err := readEnvFile(file)
+		if err != nil {
+			return Config{}, err
+		}
+		for k, v := range fromFile {
+			if _, set := vars[k]; !set {
+				vars[k] = v
+			}
+		}
+	}
+	var c Config
+	if err := env.ParseWithOptions(&c, env.Options{Environment: vars}); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	if err := c.validateCommon(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+func toMap(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// readEnvFile reads KEY=VALUE lines; blank lines and # comments are skipped, and a value may be
+// wrapped in single or double quotes. A missing file is not an error.
+func readEnvFile(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("config: PCX_ENV_FILE: %w", err)
+	}
+	defer f.Close()
+	vars := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
+		if !ok {
+			return nil, fmt.Errorf("config: %s line %d: want KEY=VALUE", path, n)
+		}
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		}
+		vars[strings.TrimSpace(k)] = v
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	return vars, nil
+}
+
+func (c Config) validateCommon() error {
+	var problems []string
+	positive := map[string]time.Duration{
+		"REQUEST_TIMEOUT": c.RequestTimeout, "SHUTDOWN_TIMEOUT": c.ShutdownTimeout,
+		"WEBHOOK_TIMEOUT": c.WebhookTimeout, "EVENT_RETENTION": c.EventRetention,
+	}
+	for name, d := range positive {
+		if d <= 0 {
+			problems = append(problems, name+" must be positive")
+		}
+	}
+	if c.AuthCacheTTL < 0 {
+		problems = append(problems, "AUTH_CACHE_TTL must not be negative (0 disables the cache)")
+	}
+	if c.WebhookSecretGrace < 0 {
+		problems = append(problems, "WEBHOOK_SECRET_GRACE must not be negative")
+	}
+	if len(c.WebhookRetrySchedule) == 0 || len(c.WebhookRetrySchedule) > 50 {
+		problems = append(problems, "WEBHOOK_RETRY_SCHEDULE must list 1 to 50 durations")
+	}
+	for _, d := range c.WebhookRetrySchedule {
+		if d <= 0 {
+			problems = append(problems, "WEBHOOK_RETRY_SCHEDULE durations must be positive")
+			break
+		}
+	}
+	if c.DynamoDBTable == "" {
+		problems = append(problems, "DYNAMODB_TABLE must not be empty")
+	}
+	if _, err := c.AllowedCIDRs(); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("config: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// Peppers returns the API-key peppers (APIKEY_PEPPERS), required by every binary that creates or
+// verifies keys.
+func (c Config) Peppers() (*keyring.Keyring, error) {
+	if c.APIKeyPeppers == "" {
+		return nil, errors.New("config: APIKEY_PEPPERS is required: version:base64 entries of at least 32 random bytes, e.g. 1:$(head -c32 /dev/urandom | base64)")
+	}
+	r, err := apikey.ParsePeppers(c.APIKeyPeppers)
+	if err != nil {
+		return nil, fmt.Errorf("config: APIKEY_PEPPERS: %w", err)
+	}
+	return r, nil
+}
+
+// SecretsKeys returns the AES-256 keys that encrypt webhook signing secrets at rest
+// (WEBHOOK_SECRETS_KEYS), newest used for new secrets.
+func (c Config) SecretsKeys() (*keyring.Keyring, error) {
+	if c.WebhookSecretsKeys == "" {
+		return nil, errors.New("config: WEBHOOK_SECRETS_KEYS is required: version:base64 entries of exactly 32 random bytes, e.g. 1:$(head -c32 /dev/urandom | base64)")
+	}
+	r, err := keyring.Parse(c.WebhookSecretsKeys, 32, 32)
+	if err != nil {
+		return nil, fmt.Errorf("config: WEBHOOK_SECRETS_KEYS: %w", err)
+	}
+	return r, nil
+}
+
+// InternalTokenRequired checks INTERNAL_TOKEN when the internal listener is enabled: the
+// listener accepts transaction updates only with this bearer token.
+func (c Config) InternalTokenRequired() error {
+	if c.InternalHTTPAddr == "" {
+		return nil
+	}
+	if len(c.InternalToken) < 32 {
+		return errors.New("config: INTERNAL_TOKEN must be at least 32 characters when INTERNAL_HTTP_ADDR is set (set INTERNAL_HTTP_ADDR= to disable the internal listener)")
+	}
+	return nil
+}
+
+// AllowedCIDRs parses WEBHOOK_ALLOWED_CIDRS: ranges exempted from the SSRF block list, for local
+// development and tests only.
+func (c Config) AllowedCIDRs() ([]netip.Prefix, error) {
+	p, err := netguard.ParseCIDRs(c.WebhookAllowedCIDRs)
+	if err != nil {
+		return nil, fmt.Errorf("WEBHOOK_ALLOWED_CIDRS: %w", err)
+	}
+	return p, nil
+}

@@ -1,0 +1,217 @@
+package keys
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/pcx/publicservice/internal/apikey"
+	"github.com/pcx/publicservice/pcx"
+)
+
+// ErrUnauthenticated is the one answer to every key that does not authenticate, whatever the
+// reason: missing, malformed, unknown, wrong secret, revoked, expired or deleted.
+var ErrUnauthenticated = pcx.Errorf(pcx.EUnauthenticated, "API Key is missing")
+
+// LookupStore is what authentication needs from storage.
+type LookupStore interface {
+	APIKeyByPrefix(ctx context.Context, prefix string) (*pcx.APIKey, error)
+	TouchAPIKey(ctx context.Context, prefix string, at time.Time, minInterval time.Duration) error
+}
+
+// Cache bounds. Unknown prefixes get their own, smaller map so a flood of invented keys cannot
+// evict the entries of real ones.
+const (
+	maxKnown   = 100_000
+	maxUnknown = 10_000
+	// TouchInterval is how stale last_used_at may be: at most one write per key per interval.
+	TouchInterval = time.Minute
+	touchQueue    = 1024
+)
+
+type entry struct {
+	key     *pcx.APIKey // nil: no key has this prefix
+	expires time.Time
+}
+
+// Authenticator resolves an X-API-Key value to a Principal.
+//
+// Records are cached per prefix for ttl (0 disables caching). An entry is never used after its
+// expiry, so a revoke or delete on any instance takes effect everywhere within ttl; Forget drops
+// an entry at once on the instance that changed the key. The secret is verified on every request
+// (one HMAC), so the cache never holds anything that authenticates by itself.
+type Authenticator struct {
+	store  LookupStore
+	hasher *apikey.Hasher
+	ttl    time.Duration
+	now    func() time.Time
+	log    zerolog.Logger
+
+	mu      sync.Mutex
+	known   map[string]entry
+	unknown map[string]entry
+	epoch   uint64 // bumped by Forget: reads begun before it must not fill the cache
+	touched map[string]time.Time
+	group   singleflight.Group
+	touches chan touch
+}
+
+type touch struct {
+	prefix string
+	at     time.Time
+}
+
+// NewAuthenticator returns an Authenticator. Call Run to record last_used_at.
+func NewAuthenticator(store LookupStore, hasher *apikey.Hasher, ttl time.Duration, log zerolog.Logger) *Authenticator {
+	return &Authenticator{
+		store: store, hasher: hasher, ttl: ttl, now: time.Now, log: log,
+		known: map[string]entry{}, unknown: map[string]entry{}, touched: map[string]time.Time{},
+		touches: make(chan touch, touchQueue),
+	}
+}
+
+// Authenticate checks the X-API-Key value. It returns ErrUnauthenticated for any key that does
+// not authenticate, and an EUnavailable error when storage cannot answer (the caller gets a 503,
+// never a 401 it might act on by discarding a good key).
+func (a *Authenticator) Authenticate(ctx context.Context, header string) (pcx.Principal, error) {
+	k, err := apikey.Parse(header)
+	if err != nil {
+		return pcx.Principal{}, ErrUnauthenticated
+	}
+	rec, err := a.lookup(ctx, k.Prefix())
+	if err != nil {
+		return pcx.Principal{}, err
+	}
+	if rec == nil {
+		a.hasher.VerifyNothing(k) // the same work as a wrong secret
+		return pcx.Principal{}, ErrUnauthenticated
+	}
+	now := a.now()
+	if !a.hasher.Verify(k, rec.PepperVersion, rec.SecretMAC) || !rec.Usable(now) {
+		return pcx.Principal{}, ErrUnauthenticated
+	}
+	a.noteUse(rec.Prefix, now)
+	return pcx.Principal{OrgID: rec.OrgID, UserID: rec.UserID, APIKeyID: rec.ID, Prefix: rec.Prefix}, nil
+}
+
+// Forget drops any cached state of prefix, after this instance revoked, activated or deleted it.
+func (a *Authenticator) Forget(prefix string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.known, prefix)
+	delete(a.unknown, prefix)
+	a.epoch++
+}
+
+// lookup returns the record for prefix, nil if there is none.
+func (a *Authenticator) lookup(ctx context.Context, prefix string) (*pcx.APIKey, error) {
+	if a.ttl <= 0 {
+		return a.fetch(ctx, prefix)
+	}
+	now := a.now()
+	a.mu.Lock()
+	e, ok := a.known[prefix]
+	if !ok {
+		e, ok = a.unknown[prefix]
+	}
+	epoch := a.epoch
+	a.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.key, nil
+	}
+	// Concurrent misses of one prefix share one read; a Forget starts a new flight, so nobody
+	// who asks after a revoke joins a read that began before it.
+	v, err, _ := a.group.Do(prefix+"#"+strconv.FormatUint(epoch, 10), func() (any, error) {
+		rec, err := a.fetch(ctx, prefix)
+		if err != nil {
+			return nil, err
+		}
+		a.store1(prefix, rec, epoch, now.Add(a.ttl))
+		return rec, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*pcx.APIKey), nil
+}
+
+func (a *Authenticator) fetch(ctx context.Context, prefix string) (*pcx.APIKey, error) {
+	rec, err := a.store.APIKeyByPrefix(ctx, prefix)
+	if pcx.ErrorCode(err) == pcx.ENotFound {
+		return nil, nil
+	}
+	return rec, err
+}
+
+func (a *Authenticator) store1(prefix string, rec *pcx.APIKey, epoch uint64, expires time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if epoch != a.epoch {
+		return // a Forget happened while reading: the result may predate it
+	}
+	m, limit := a.known, maxKnown
+	if rec == nil {
+		m, limit = a.unknown, maxUnknown
+	}
+	if len(m) >= limit {
+		evict(m, a.now())
+	}
+	m[prefix] = entry{key: rec, expires: expires}
+}
+
+// evict removes expired entries, and if that frees too little, about a tenth of the rest.
+func evict(m map[string]entry, now time.Time) {
+	for k, e := range m {
+		if !now.Before(e.expires) {
+			delete(m, k)
+		}
+	}
+	drop := len(m) / 10
+	for k := range m {
+		if drop <= 0 {
+			break
+		}
+		delete(m, k)
+		drop--
+	}
+}
+
+// noteUse queues a last_used_at write at most once per TouchInterval per key on this instance,
+// and never blocks a request: when the queue is full the touch is dropped.
+func (a *Authenticator) noteUse(prefix string, now time.Time) {
+	a.mu.Lock()
+	last, ok := a.touched[prefix]
+	if ok && now.Sub(last) < TouchInterval {
+		a.mu.Unlock()
+		return
+	}
+	if len(a.touched) >= maxKnown {
+		clear(a.touched)
+	}
+	a.touched[prefix] = now
+	a.mu.Unlock()
+	select {
+	case a.touches <- touch{prefix, now}:
+	default:
+	}
+}
+
+// Run writes queued last_used_at updates until ctx ends.
+func (a *Authenticator) Run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case t := <-a.touches:
+			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if err := a.store.TouchAPIKey(wctx, t.prefix, t.at, TouchInterval); err != nil {
+				a.log.Warn().Err(err).Str("prefix", t.prefix).Msg("recording last_used_at failed")
+			}
+			cancel()
+		}
+	}
+}

@@ -1,0 +1,336 @@
+package keys
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/pcx/publicservice/internal/apikey"
+	"github.com/pcx/publicservice/pcx"
+)
+
+// fakeStore is an in-memory key store for unit tests of this package.
+type fakeStore struct {
+	mu      sync.Mutex
+	keys    map[string]*pcx.APIKey
+	reads   int
+	touches int
+	taken   int // the next `taken` creates fail with errTaken
+	fail    error
+	block   chan struct{} // when set, reads wait on it
+}
+
+var errTaken = errors.New("taken")
+
+func newFake() *fakeStore { return &fakeStore{keys: map[string]*pcx.APIKey{}} }
+
+func (f *fakeStore) CreateAPIKey(_ context.Context, k *pcx.APIKey) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.taken > 0 {
+		f.taken--
+		return errTaken
+	}
+	cp := *k
+	f.keys[k.Prefix] = &cp
+	return nil
+}
+
+func (f *fakeStore) APIKeyByPrefix(_ context.Context, prefix string) (*pcx.APIKey, error) {
+	if f.block != nil {
+		<-f.block
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reads++
+	if f.fail != nil {
+		return nil, f.fail
+	}
+	k, ok := f.keys[prefix]
+	if !ok {
+		return nil, pcx.Errorf(pcx.ENotFound, "API key not found")
+	}
+	cp := *k
+	return &cp, nil
+}
+
+func (f *fakeStore) TouchAPIKey(context.Context, string, time.Time, time.Duration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.touches++
+	return nil
+}
+
+func (f *fakeStore) readCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reads
+}
+
+func testHasher(t *testing.T) *apikey.Hasher {
+	t.Helper()
+	ring, err := apikey.ParsePeppers("1:" + base64.StdEncoding.EncodeToString([]byte(strings.Repeat("p", 32))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return apikey.NewHasher(ring)
+}
+
+func newService(t *testing.T, st *fakeStore) *Service {
+	return &Service{Store: st, Hasher: testHasher(t), IsPrefixTaken: func(err error) bool { return errors.Is(err, errTaken) }}
+}
+
+func TestCreateValidates(t *testing.T) {
+	s := newService(t, newFake())
+	past := time.Now().Add(-time.Second)
+	tests := []struct {
+		name  string
+		in    CreateInput
+		field string
+	}{
+		{"empty name", CreateInput{OrgID: "o", UserID: "u", Name: ""}, "name"},
+		{"blank name", CreateInput{OrgID: "o", UserID: "u", Name: "   "}, "name"},
+		{"long name", CreateInput{OrgID: "o", UserID: "u", Name: strings.Repeat("é", 101)}, "name"},
+		{"control char", CreateInput{OrgID: "o", UserID: "u", Name: "a\x00b"}, "name"},
+		{"no org", CreateInput{UserID: "u", Name: "n"}, "org_id"},
+		{"org with #", CreateInput{OrgID: "a#b", UserID: "u", Name: "n"}, "org_id"},
+		{"long user", CreateInput{OrgID: "o", UserID: strings.Repeat("u", 129), Name: "n"}, "user_id"},
+		{"past expiry", CreateInput{OrgID: "o", UserID: "u", Name: "n", ExpiresAt: &past}, "expires_at"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := s.Create(context.Background(), tt.in)
+			var pe *pcx.Error
+			if !errors.As(err, &pe) || pe.Code != pcx.EInvalid || pe.Fields[tt.field] == "" {
+				t.Fatalf("Create error = %v, want EInvalid naming field %q", err, tt.field)
+			}
+		})
+	}
+	// 100 characters of a multi-byte rune are fine.
+	if _, _, err := s.Create(context.Background(), CreateInput{OrgID: "o", UserID: "u", Name: strings.Repeat("é", 100)}); err != nil {
+		t.Fatalf("Create with a 100-character name: %v", err)
+	}
+}
+
+func TestCreateRetriesPrefixCollision(t *testing.T) {
+	st := newFake()
+	st.taken = 2
+	s := newService(t, st)
+	full, rec, err := s.Create(context.Background(), CreateInput{OrgID: "org", UserID: "u", Name: "n"})
+	if err != nil {
+		t.Fatalf("Create after two collisions: %v", err)
+	}
+	k, err := apikey.Parse(full)
+	if err != nil || k.Prefix() != rec.Prefix {
+		t.Fatalf("returned key %q does not parse to the stored prefix %q: %v", full, rec.Prefix, err)
+	}
+	if len(st.keys) != 1 || st.keys[rec.Prefix] == nil {
+		t.Fatalf("stored %d keys, want exactly the returned one", len(st.keys))
+	}
+	if strings.Contains(string(rec.SecretMAC), k.Secret) {
+		t.Fatal("the stored record contains the secret")
+	}
+
+	st.taken = 100
+	if _, _, err := s.Create(context.Background(), CreateInput{OrgID: "org", UserID: "u", Name: "n"}); pcx.ErrorCode(err) != pcx.EInternal {
+		t.Fatalf("Create with endless collisions = %v, want an internal error", err)
+	}
+}
+
+type authFixture struct {
+	st   *fakeStore
+	a    *Authenticator
+	key  string
+	now  time.Time
+	prin pcx.Principal
+}
+
+func newAuth(t *testing.T, ttl time.Duration) *authFixture {
+	st := newFake()
+	s := newService(t, st)
+	full, rec, err := s.Create(context.Background(), CreateInput{OrgID: "org-1", UserID: "user-1", Name: "n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &authFixture{st: st, key: full, now: time.Now(),
+		prin: pcx.Principal{OrgID: "org-1", UserID: "user-1", APIKeyID: rec.ID, Prefix: rec.Prefix}}
+	f.a = NewAuthenticator(st, s.Hasher, ttl, zerolog.Nop())
+	f.a.now = func() time.Time { return f.now }
+	return f
+}
+
+func TestAuthenticate(t *testing.T) {
+	f := newAuth(t, 0)
+	ctx := context.Background()
+	got, err := f.a.Authenticate(ctx, f.key)
+	if err != nil || got != f.prin {
+		t.Fatalf("Authenticate(valid) = %+v, %v; want %+v", got, err, f.prin)
+	}
+	before := f.st.readCount()
+	for name, header := range map[string]string{
+		"missing": "", "malformed": "pcx_nope", "bad checksum": f.key[:len(f.key)-1] + flip(f.key[len(f.key)-1]),
+		"bearer form": "Bearer " + f.key,
+	} {
+		if _, err := f.a.Authenticate(ctx, header); !errors.Is(err, ErrUnauthenticated) {
+			t.Errorf("%s: Authenticate = %v, want ErrUnauthenticated", name, err)
+		}
+	}
+	if got := f.st.readCount(); got != before {
+		t.Fatalf("malformed keys caused %d store reads, want 0", got-before)
+	}
+	unknown, _ := apikey.New()
+	if _, err := f.a.Authenticate(ctx, unknown.String()); !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("unknown key: %v, want ErrUnauthenticated", err)
+	}
+
+	// Revoked and expired keys stop authenticating.
+	f.st.keys[f.prin.Prefix].Status = pcx.KeyRevoked
+	if _, err := f.a.Authenticate(ctx, f.key); !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("revoked key: %v, want ErrUnauthenticated", err)
+	}
+	f.st.keys[f.prin.Prefix].Status = pcx.KeyActive
+	exp := f.now.Add(time.Second)
+	f.st.keys[f.prin.Prefix].ExpiresAt = &exp
+	if _, err := f.a.Authenticate(ctx, f.key); err != nil {
+		t.Fatalf("key before expiry: %v", err)
+	}
+	f.now = exp
+	if _, err := f.a.Authenticate(ctx, f.key); !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("key at expiry: %v, want ErrUnauthenticated", err)
+	}
+
+	// A storage outage is a 503, never a 401.
+	f.st.fail = pcx.Errorf(pcx.EUnavailable, "down")
+	if _, err := f.a.Authenticate(ctx, f.key); pcx.ErrorCode(err) != pcx.EUnavailable {
+		t.Fatalf("store down: %v, want EUnavailable", err)
+	}
+}
+
+// A key whose stored HMAC does not match the secret presented is refused even though its prefix
+// exists: the secret is what authenticates.
+func TestAuthenticateWrongSecret(t *testing.T) {
+	f := newAuth(t, 0)
+	f.st.keys[f.prin.Prefix].SecretMAC = []byte("not the mac of this key........")
+	if _, err := f.a.Authenticate(context.Background(), f.key); !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("wrong secret: %v, want ErrUnauthenticated", err)
+	}
+}
+
+func flip(c byte) string {
+	if c == 'a' {
+		return "b"
+	}
+	return "a"
+}
+
+func TestAuthCacheTTLAndForget(t *testing.T) {
+	f := newAuth(t, 2*time.Second)
+	ctx := context.Background()
+	mustAuth := func(wantOK bool) {
+		t.Helper()
+		_, err := f.a.Authenticate(ctx, f.key)
+		if (err == nil) != wantOK {
+			t.Fatalf("Authenticate = %v, want ok=%v", err, wantOK)
+		}
+	}
+	mustAuth(true)
+	mustAuth(true)
+	if r := f.st.readCount(); r != 1 {
+		t.Fatalf("two requests within the TTL read the store %d times, want 1", r)
+	}
+	// Revoked behind this instance's back: still served from cache until the TTL, never after.
+	f.st.keys[f.prin.Prefix].Status = pcx.KeyRevoked
+	f.now = f.now.Add(1999 * time.Millisecond)
+	mustAuth(true)
+	f.now = f.now.Add(time.Millisecond)
+	mustAuth(false)
+
+	// Forget makes this instance's own change visible at once.
+	f.st.keys[f.prin.Prefix].Status = pcx.KeyActive
+	mustAuth(false) // the revoked record is cached until its TTL
+	f.a.Forget(f.prin.Prefix)
+	mustAuth(true)
+	f.st.keys[f.prin.Prefix].Status = pcx.KeyRevoked
+	f.a.Forget(f.prin.Prefix)
+	mustAuth(false)
+
+	// Unknown prefixes are cached too (so both failures cost the same), apart from known ones.
+	unknown, _ := apikey.New()
+	before := f.st.readCount()
+	for range 3 {
+		if _, err := f.a.Authenticate(ctx, unknown.String()); !errors.Is(err, ErrUnauthenticated) {
+			t.Fatal(err)
+		}
+	}
+	if got := f.st.readCount() - before; got != 1 {
+		t.Fatalf("3 requests with one unknown prefix read the store %d times, want 1", got)
+	}
+}
+
+func TestAuthCacheDisabled(t *testing.T) {
+	f := newAuth(t, 0)
+	for range 3 {
+		if _, err := f.a.Authenticate(context.Background(), f.key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := f.st.readCount(); r != 3 {
+		t.Fatalf("AUTH_CACHE_TTL=0: 3 requests read the store %d times, want 3", r)
+	}
+}
+
+// A read that began before a Forget must not put its (possibly stale) result in the cache.
+func TestForgetDuringReadDoesNotCacheStale(t *testing.T) {
+	f := newAuth(t, time.Hour)
+	f.st.block = make(chan struct{})
+	done := make(chan error)
+	go func() {
+		_, err := f.a.Authenticate(context.Background(), f.key)
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // let the read start and block
+	f.a.Forget(f.prin.Prefix)
+	close(f.st.block)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	f.st.keys[f.prin.Prefix].Status = pcx.KeyRevoked
+	if _, err := f.a.Authenticate(context.Background(), f.key); !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("after Forget the pre-Forget read was cached: %v", err)
+	}
+}
+
+func TestTouchIsThrottled(t *testing.T) {
+	f := newAuth(t, time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go f.a.Run(ctx)
+	for range 50 {
+		if _, err := f.a.Authenticate(ctx, f.key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.now = f.now.Add(TouchInterval)
+	if _, err := f.a.Authenticate(ctx, f.key); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		f.st.mu.Lock()
+		n := f.st.touches
+		f.st.mu.Unlock()
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("51 requests across two intervals wrote last_used_at %d times, want 2", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
