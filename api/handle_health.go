@@ -1,0 +1,69 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/pcx/publicservice/pcx"
+)
+
+// Check is one dependency readiness probe, e.g. DynamoDB answering DescribeTable.
+type Check struct {
+	Name string
+	Fn   func(ctx context.Context) error
+}
+
+// handleHealthz answers as long as the process serves HTTP: for liveness probes.
+func handleHealthz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		respond(w, http.StatusOK, "ok", nil, nil)
+	})
+}
+
+// checkTimeout bounds each readiness probe, so /readyz answers quickly even when a dependency
+// hangs.
+const checkTimeout = 2 * time.Second
+
+// handleReadyz runs every check at once and answers 200 when all pass, 503 naming the failing
+// dependencies (only their names: never their error text) otherwise.
+func handleReadyz(checks []Check) http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		if failed := runChecks(r.Context(), checks); len(failed) > 0 {
+			return pcx.Errorf(pcx.EUnavailable, "Not ready: %s unavailable", strings.Join(failed, ", "))
+		}
+		respond(w, http.StatusOK, "ready", nil, nil)
+		return nil
+	})
+}
+
+// runChecks returns the names of the failed checks, sorted.
+func runChecks(ctx context.Context, checks []Check) []string {
+	var (
+		mu     sync.Mutex
+		failed []string
+		wg     sync.WaitGroup
+	)
+	for _, c := range checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, checkTimeout)
+			defer cancel()
+			if err := c.Fn(cctx); err != nil {
+				zerolog.Ctx(ctx).Warn().Err(err).Str("check", c.Name).Msg("readiness check failed")
+				mu.Lock()
+				failed = append(failed, c.Name)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	sort.Strings(failed)
+	return failed
+}

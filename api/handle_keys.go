@@ -1,0 +1,242 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/pcx/publicservice/internal/apikey"
+	"github.com/pcx/publicservice/internal/cursor"
+	"github.com/pcx/publicservice/internal/keys"
+	"github.com/pcx/publicservice/pcx"
+)
+
+// KeyStore is what the key routes need from storage.
+type KeyStore interface {
+	APIKeyByID(ctx context.Context, org, id string) (*pcx.APIKey, error)
+	ListAPIKeys(ctx context.Context, org string, limit int, after string) ([]*pcx.APIKey, string, error)
+	RevokeAPIKey(ctx context.Context, org, prefix string) (*pcx.APIKey, error)
+	ActivateAPIKey(ctx context.Context, org, prefix string) (*pcx.APIKey, error)
+	DeleteAPIKey(ctx context.Context, org, prefix string) error
+}
+
+// KeyCreator creates keys.
+type KeyCreator interface {
+	Create(ctx context.Context, in keys.CreateInput) (string, *pcx.APIKey, error)
+}
+
+// keyMetadata is a key as callers see it: never the key, never its hash.
+type keyMetadata struct {
+	APIKeyID   string     `json:"api_key_id"`
+	Prefix     string     `json:"prefix"`
+	Name       string     `json:"name"`
+	OrgID      string     `json:"org_id"`
+	UserID     string     `json:"user_id"`
+	Status     string     `json:"status"`
+	CreatedAt  Timestamp  `json:"created_at"`
+	ExpiresAt  *Timestamp `json:"expires_at"`
+	LastUsedAt *Timestamp `json:"last_used_at"`
+	RevokedAt  *Timestamp `json:"revoked_at"`
+}
+
+func newKeyMetadata(k *pcx.APIKey) keyMetadata {
+	return keyMetadata{
+		APIKeyID: k.ID, Prefix: k.Prefix, Name: k.Name, OrgID: k.OrgID, UserID: k.UserID,
+		Status: string(k.Status), CreatedAt: ts(k.CreatedAt), ExpiresAt: tsp(k.ExpiresAt),
+		LastUsedAt: tsp(k.LastUsedAt), RevokedAt: tsp(k.RevokedAt),
+	}
+}
+
+// errForeignOrg answers a request that names another organisation.
+var errForeignOrg = pcx.Errorf(pcx.EForbidden, "You may only act on your own organisation")
+
+// checkOrg refuses an org_id given in a request that is not the caller's own. An empty one means
+// the caller's.
+func checkOrg(p pcx.Principal, org *string) error {
+	if org != nil && *org != p.OrgID {
+		return errForeignOrg
+	}
+	return nil
+}
+
+func handleKeyCreate(creator KeyCreator) http.Handler {
+	type request struct {
+		Name      *string `json:"name"`
+		ExpiresAt *string `json:"expires_at"`
+		OrgID     *string `json:"org_id"`
+	}
+	type response struct {
+		keyMetadata
+		APIKey string `json:"api_key"`
+	}
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		p := principalFrom(r.Context())
+		var req request
+		if _, err := decodeBody(r, &req, false); err != nil {
+			return err
+		}
+		if err := checkOrg(p, req.OrgID); err != nil {
+			return err
+		}
+		in := keys.CreateInput{OrgID: p.OrgID, UserID: p.UserID}
+		if req.Name == nil {
+			return pcx.Invalid("Invalid request body", map[string]string{"name": "is required"})
+		}
+		in.Name = *req.Name
+		if req.ExpiresAt != nil {
+			t, err := time.Parse(time.RFC3339Nano, *req.ExpiresAt)
+			if err != nil {
+				return pcx.Invalid("Invalid request body", map[string]string{"expires_at": "must be an RFC 3339 time, e.g. 2030-01-02T15:04:05Z"})
+			}
+			t = t.UTC().Truncate(time.Millisecond)
+			in.ExpiresAt = &t
+		}
+		full, k, err := creator.Create(r.Context(), in)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		respond(w, http.StatusCreated, "API key created; store it now, it will not be shown again",
+			response{keyMetadata: newKeyMetadata(k), APIKey: full}, nil)
+		return nil
+	})
+}
+
+// pageParams reads limit and last_evaluated_key, and opens the cursor for the caller's list.
+type pageParams struct {
+	limit int
+	after string
+}
+
+const (
+	defaultLimit = 20
+	maxLimit     = 100
+)
+
+func readPage(r *http.Request, cursors *cursor.Signer, list string) (pageParams, error) {
+	q := r.URL.Query()
+	pp := pageParams{limit: defaultLimit}
+	if v, ok := q["limit"]; ok {
+		n, err := strconv.Atoi(strings.TrimSpace(v[0]))
+		if err != nil || n < 1 || n > maxLimit || len(v) > 1 {
+			return pp, pcx.Invalid("Invalid query", map[string]string{"limit": "must be an integer from 1 to 100"})
+		}
+		pp.limit = n
+	}
+	if v := q.Get("last_evaluated_key"); v != "" {
+		pos, err := cursors.Open(principalFrom(r.Context()).OrgID, list, v)
+		if err != nil {
+			return pp, err
+		}
+		pp.after = pos
+	}
+	return pp, nil
+}
+
+// pageMeta is the meta of a list response: a cursor for the next page, or null on the last.
+type pageMeta struct {
+	LastEvaluatedKey *string `json:"last_evaluated_key"`
+	Count            int     `json:"count"`
+}
+
+func newPageMeta(r *http.Request, cursors *cursor.Signer, list, next string, count int) pageMeta {
+	m := pageMeta{Count: count}
+	if next != "" {
+		c := cursors.Seal(principalFrom(r.Context()).OrgID, list, next)
+		m.LastEvaluatedKey = &c
+	}
+	return m
+}
+
+func handleKeyList(store KeyStore, cursors *cursor.Signer) http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		p := principalFrom(r.Context())
+		if org, ok := r.URL.Query()["org_id"]; ok {
+			if err := checkOrg(p, &org[0]); err != nil {
+				return err
+			}
+		}
+		page, err := readPage(r, cursors, "api-keys")
+		if err != nil {
+			return err
+		}
+		list, next, err := store.ListAPIKeys(r.Context(), p.OrgID, page.limit, page.after)
+		if err != nil {
+			return err
+		}
+		data := make([]keyMetadata, len(list))
+		for i, k := range list {
+			data[i] = newKeyMetadata(k)
+		}
+		respond(w, http.StatusOK, "API keys", data, newPageMeta(r, cursors, "api-keys", next, len(data)))
+		return nil
+	})
+}
+
+var errKeyNotFound = pcx.Errorf(pcx.ENotFound, "API key not found")
+
+func handleKeyGet(store KeyStore) http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		id := chi.URLParam(r, "key")
+		if !strings.HasPrefix(id, "key_") || len(id) > 64 {
+			return errKeyNotFound
+		}
+		k, err := store.APIKeyByID(r.Context(), principalFrom(r.Context()).OrgID, id)
+		if err != nil {
+			return err
+		}
+		respond(w, http.StatusOK, "API key", newKeyMetadata(k), nil)
+		return nil
+	})
+}
+
+// handleKeyChange serves revoke and activate: change the caller's key named by prefix, drop it
+// from this instance's auth cache at once, and answer with its metadata.
+func handleKeyChange(change func(ctx context.Context, org, prefix string) (*pcx.APIKey, error), auth Authenticator, message string) http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		prefix := chi.URLParam(r, "key")
+		if !apikey.ValidPrefix(prefix) {
+			return errKeyNotFound
+		}
+		k, err := change(r.Context(), principalFrom(r.Context()).OrgID, prefix)
+		if err != nil {
+			return err
+		}
+		auth.Forget(prefix)
+		respond(w, http.StatusOK, message, newKeyMetadata(k), nil)
+		return nil
+	})
+}
+
+func handleKeyDelete(store KeyStore, auth Authenticator) http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		prefix := chi.URLParam(r, "key")
+		if !apikey.ValidPrefix(prefix) {
+			return errKeyNotFound
+		}
+		if err := store.DeleteAPIKey(r.Context(), principalFrom(r.Context()).OrgID, prefix); err != nil {
+			return err
+		}
+		auth.Forget(prefix)
+		respond(w, http.StatusOK, "API key deleted", nil, nil)
+		return nil
+	})
+}
+
+func handleMe() http.Handler {
+	type response struct {
+		OrgID    string `json:"org_id"`
+		UserID   string `json:"user_id"`
+		APIKeyID string `json:"api_key_id"`
+		Prefix   string `json:"prefix"`
+	}
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		p := principalFrom(r.Context())
+		respond(w, http.StatusOK, "Authenticated", response{OrgID: p.OrgID, UserID: p.UserID, APIKeyID: p.APIKeyID, Prefix: p.Prefix}, nil)
+		return nil
+	})
+}

@@ -1,0 +1,178 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/rs/zerolog"
+
+	"github.com/pcx/publicservice/pcx"
+)
+
+type ctxKey int
+
+const (
+	ctxRequestID ctxKey = iota
+	ctxPrincipal
+)
+
+// requestIDFrom returns the request's ID.
+func requestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(ctxRequestID).(string)
+	return id
+}
+
+// principalFrom returns who the request acts for; only routes behind authenticate have one.
+func principalFrom(ctx context.Context) pcx.Principal {
+	p, _ := ctx.Value(ctxPrincipal).(pcx.Principal)
+	return p
+}
+
+// requestID gives every request an ID: the caller's X-Request-ID when it is a sane token, a new
+// one otherwise. It is echoed in the response and carried by every log line of the request.
+func requestID(base zerolog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			id := r.Header.Get("X-Request-ID")
+			if !saneID(id) {
+				var b [12]byte
+				_, _ = rand.Read(b[:])
+				id = hex.EncodeToString(b[:])
+			}
+			w.Header().Set("X-Request-ID", id)
+			log := base.With().Str("request_id", id).Logger()
+			ctx := context.WithValue(r.Context(), ctxRequestID, id)
+			next.ServeHTTP(w, r.WithContext(log.WithContext(ctx)))
+		})
+	}
+}
+
+func saneID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// statusWriter remembers the status and size of a response for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// accessLog writes one line per request: method, route pattern, path (never the query string,
+// which is where a careless client would put a key), status, size and duration. Fields the
+// handlers add (org_id, prefix, event_id, ...) appear on the same line.
+func accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		route := ""
+		if rc := chi.RouteContext(r.Context()); rc != nil {
+			route = rc.RoutePattern()
+		}
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		zerolog.Ctx(r.Context()).Info().
+			Str("method", r.Method).Str("route", route).Str("path", r.URL.Path).
+			Int("status", sw.status).Int("bytes", sw.bytes).
+			Float64("duration_ms", float64(time.Since(start).Microseconds())/1000).
+			Msg("request")
+	})
+}
+
+// recoverer turns a panic into a logged 500 with the generic envelope.
+func recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				zerolog.Ctx(r.Context()).Error().Interface("panic", v).Bytes("stack", debug.Stack()).Msg("handler panicked")
+				writeError(w, r, pcx.Errorf(pcx.EInternal, ""))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitBody caps every request body at MaxBodyBytes; reading past it fails with a 413.
+func limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > MaxBodyBytes {
+			writeError(w, r, errBodyTooLarge)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// timeout bounds the work of a request: every store and Temporal call takes the context, so a
+// slow dependency ends in a 503, not a hung connection.
+func timeout(d time.Duration) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), d)
+			defer cancel()
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
+
+// Authenticator resolves an X-API-Key header value.
+type Authenticator interface {
+	Authenticate(ctx context.Context, header string) (pcx.Principal, error)
+	Forget(prefix string)
+}
+
+// authenticate requires a valid X-API-Key. The key is read from that header only.
+func authenticate(auth Authenticator) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			p, err := auth.Authenticate(r.Context(), r.Header.Get("X-API-Key"))
+			if err != nil {
+				return err
+			}
+			log := zerolog.Ctx(r.Context())
+			log.UpdateContext(func(c zerolog.Context) zerolog.Context {
+				return c.Str("org_id", p.OrgID).Str("prefix", p.Prefix)
+			})
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxPrincipal, p)))
+			return nil
+		})
+	}
+}

@@ -1,0 +1,44 @@
+// Package api is the HTTP transport of the service: routes, middleware, decoding, validation and
+// the mapping of errors to statuses. It holds no business rules of its own beyond input checks;
+// it calls the use cases and the store through small interfaces declared here.
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/rs/zerolog"
+
+	"github.com/pcx/publicservice/internal/cursor"
+	"github.com/pcx/publicservice/pcx"
+)
+
+// Deps are what the public API needs.
+type Deps struct {
+	Log            zerolog.Logger
+	Auth           Authenticator
+	Keys           KeyCreator
+	KeyStore       KeyStore
+	Cursors        *cursor.Signer
+	Ready          []Check
+	RequestTimeout time.Duration
+}
+
+// NewServer returns the public API handler.
+func NewServer(d Deps) http.Handler {
+	r := chi.NewRouter()
+	r.Use(requestID(d.Log), accessLog, recoverer, limitBody, timeout(d.RequestTimeout))
+	r.NotFound(notFound)
+	r.MethodNotAllowed(methodNotAllowed)
+	addRoutes(r, d)
+	return r
+}
+
+func notFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, r, pcx.Errorf(pcx.ENotFound, "Not found"))
+}
+
+func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	write(w, http.StatusMethodNotAllowed, failure{Status: "error", Message: "Method not allowed"})
+}

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pcx/publicservice/internal/apikey"
+	"github.com/pcx/publicservice/internal/app"
+	"github.com/pcx/publicservice/internal/config"
+	"github.com/pcx/publicservice/internal/keys"
+	"github.com/pcx/publicservice/pcx"
+	"github.com/pcx/publicservice/store"
+)
+
+var errNotFound = errors.New("not found")
+
+// open loads the configuration and connects to the store.
+func (c *cli) open(ctx context.Context) (config.Config, *store.Store, error) {
+	cfg, err := config.Load(c.environ)
+	if err != nil {
+		return cfg, nil, err
+	}
+	st, err := app.NewStore(ctx, cfg)
+	return cfg, st, err
+}
+
+// storeErr turns a store error into pcxctl's: not-found errors exit 3.
+func storeErr(err error) error {
+	if pcx.ErrorCode(err) == pcx.ENotFound {
+		return fmt.Errorf("%w: %s", errNotFound, pcx.ErrorMessage(err))
+	}
+	var pe *pcx.Error
+	if errors.As(err, &pe) && len(pe.Fields) > 0 {
+		msg := pe.Message
+		for f, p := range pe.Fields {
+			msg += fmt.Sprintf("; %s %s", f, p)
+		}
+		return usageError{msg}
+	}
+	return err
+}
+
+func keysCreate(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags(c, "keys create", "Create an API key straight in the store (bootstrap an organisation's first key).\nThe full key is printed alone on the last line of standard output; it is never shown again.")
+	org := fs.String("org-id", "", "organisation the key belongs to (required)")
+	user := fs.String("user-id", "", "user the key acts for (required)")
+	name := fs.String("name", "", "name of the key, 1 to 100 characters (required)")
+	expires := fs.String("expires-at", "", "optional expiry, RFC 3339 (e.g. 2030-01-02T15:04:05Z)")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if err := required("org-id", *org, "user-id", *user, "name", *name); err != nil {
+		return err
+	}
+	in := keys.CreateInput{OrgID: *org, UserID: *user, Name: *name}
+	if *expires != "" {
+		t, err := time.Parse(time.RFC3339Nano, *expires)
+		if err != nil {
+			return usageError{"--expires-at must be an RFC 3339 time"}
+		}
+		t = t.UTC().Truncate(time.Millisecond)
+		in.ExpiresAt = &t
+	}
+	cfg, st, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	peppers, err := cfg.Peppers()
+	if err != nil {
+		return err
+	}
+	svc := &keys.Service{Store: st, Hasher: apikey.NewHasher(peppers), IsPrefixTaken: func(err error) bool { return errors.Is(err, store.ErrPrefixTaken) }}
+	full, k, err := svc.Create(ctx, in)
+	if err != nil {
+		return storeErr(err)
+	}
+	fmt.Fprintf(c.stdout, "created API key %s (prefix %s) for org %s, user %s\n", k.ID, k.Prefix, k.OrgID, k.UserID)
+	fmt.Fprintln(c.stdout, full)
+	return nil
+}
+
+func keysList(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags(c, "keys list", "List an organisation's API keys, newest first.")
+	org := fs.String("org-id", "", "organisation (required)")
+	limit := fs.Int("limit", 100, "how many keys at most (1 to 1000)")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if err := required("org-id", *org); err != nil {
+		return err
+	}
+	if *limit < 1 || *limit > 1000 {
+		return usageError{"--limit must be from 1 to 1000"}
+	}
+	_, st, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "API_KEY_ID\tPREFIX\tSTATUS\tNAME\tUSER_ID\tCREATED_AT\tEXPIRES_AT\tLAST_USED_AT")
+	after, shown := "", 0
+	for shown < *limit {
+		page, next, err := st.ListAPIKeys(ctx, *org, min(100, *limit-shown), after)
+		if err != nil {
+			return storeErr(err)
+		}
+		for _, k := range page {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, k.Status, k.Name, k.UserID,
+				fmtTime(&k.CreatedAt), fmtTime(k.ExpiresAt), fmtTime(k.LastUsedAt))
+		}
+		shown += len(page)
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	return w.Flush()
+}
+
+func fmtTime(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func keysRevoke(ctx context.Context, c *cli, args []string) error {
+	return keysChange(ctx, c, args, "revoke", "Revoke an API key (it gets 401 within AUTH_CACHE_TTL everywhere).",
+		func(st *store.Store) func(context.Context, string, string) (*pcx.APIKey, error) {
+			return st.RevokeAPIKey
+		})
+}
+
+func keysActivate(ctx context.Context, c *cli, args []string) error {
+	return keysChange(ctx, c, args, "activate", "Re-activate a revoked API key that has not expired.",
+		func(st *store.Store) func(context.Context, string, string) (*pcx.APIKey, error) {
+			return st.ActivateAPIKey
+		})
+}
+
+func keysChange(ctx context.Context, c *cli, args []string, verb, summary string, change func(*store.Store) func(context.Context, string, string) (*pcx.APIKey, error)) error {
+	fs := newFlags(c, "keys "+verb, summary)
+	org := fs.String("org-id", "", "organisation the key belongs to (required)")
+	prefix := fs.String("prefix", "", "the key's prefix, pcx_<id> (required)")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if err := required("org-id", *org, "prefix", *prefix); err != nil {
+		return err
+	}
+	if !apikey.ValidPrefix(*prefix) {
+		return usageError{"--prefix must look like pcx_<6 to 12 of a-z0-9>"}
+	}
+	_, st, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	k, err := change(st)(ctx, *org, *prefix)
+	if err != nil {
+		return storeErr(err)
+	}
+	fmt.Fprintf(c.stdout, "API key %s (%s) is now %s\n", k.ID, k.Prefix, k.Status)
+	return nil
+}
+
+func tableCreate(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags(c, "table create", "Create the DynamoDB table (DYNAMODB_TABLE) with its index and TTL if it does not exist.")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	cfg, st, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	created, err := st.CreateTable(ctx)
+	if err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(c.stdout, "created table %s\n", cfg.DynamoDBTable)
+	} else {
+		fmt.Fprintf(c.stdout, "table %s already exists\n", cfg.DynamoDBTable)
+	}
+	return nil
+}
+
+func probe(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags(c, "probe", "GET a URL; exit 0 on a 2xx, 1 otherwise. For container health checks.")
+	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait")
+	if err := parse(fs, args, 1); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", fs.Arg(0), nil)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s answered %d", fs.Arg(0), resp.StatusCode)
+	}
+	return nil
+}

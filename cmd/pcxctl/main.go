@@ -1,0 +1,156 @@
+// Command pcxctl is the operator's tool: it bootstraps an organisation's first API key straight
+// in the store, lists and revokes keys, creates the DynamoDB table, and probes health endpoints.
+// It reads the same configuration as the services (environment, then PCX_ENV_FILE, by default
+// .run/pcx.env as written by `make run`), so it works beside `make run` with no setup.
+//
+// Exit codes: 0 success, 1 failure, 2 usage error, 3 not found.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// Exit codes scripts can rely on.
+const (
+	exitOK       = 0
+	exitFailure  = 1
+	exitUsage    = 2
+	exitNotFound = 3
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+}
+
+// command is one pcxctl subcommand.
+type command struct {
+	name    string // "keys create"
+	summary string
+	run     func(ctx context.Context, c *cli, args []string) error
+}
+
+// cli carries what commands share.
+type cli struct {
+	environ []string
+	stdout  io.Writer
+	stderr  io.Writer
+}
+
+// usageError is a mistake in the command line: exit code 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func commands() []command {
+	return []command{
+		{"keys create", "create an API key for an organisation and user; the key is the last line of output", keysCreate},
+		{"keys list", "list an organisation's API keys, newest first", keysList},
+		{"keys revoke", "revoke an organisation's API key by prefix", keysRevoke},
+		{"keys activate", "re-activate a revoked, unexpired API key by prefix", keysActivate},
+		{"table create", "create the DynamoDB table if it does not exist", tableCreate},
+		{"probe", "GET a URL and exit 0 on a 2xx (container health checks)", probe},
+	}
+}
+
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	c := &cli{environ: environ, stdout: stdout, stderr: stderr}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, cmd := range commands() {
+		words := strings.Fields(cmd.name)
+		if len(args) < len(words) || !equal(args[:len(words)], words) {
+			continue
+		}
+		err := cmd.run(ctx, c, args[len(words):])
+		var ue usageError
+		switch {
+		case err == nil:
+			return exitOK
+		case errors.Is(err, flag.ErrHelp):
+			return exitOK
+		case errors.As(err, &ue):
+			fmt.Fprintf(stderr, "pcxctl %s: %s\n", cmd.name, ue.msg)
+			return exitUsage
+		case errors.Is(err, errNotFound):
+			fmt.Fprintf(stderr, "pcxctl %s: %v\n", cmd.name, err)
+			return exitNotFound
+		default:
+			fmt.Fprintf(stderr, "pcxctl %s: %v\n", cmd.name, err)
+			return exitFailure
+		}
+	}
+	fmt.Fprintf(stderr, "pcxctl: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: pcxctl <command> [flags]   (pcxctl <command> --help for its flags)")
+	fmt.Fprintln(w, "\ncommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-15s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nConfiguration comes from the environment and PCX_ENV_FILE (default .run/pcx.env).")
+	fmt.Fprintln(w, "Exit codes: 0 success, 1 failure, 2 usage error, 3 not found.")
+}
+
+func equal(a, b []string) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// newFlags returns a flag set that prints its usage to the command's stdout on --help.
+func newFlags(c *cli, name, summary string) *flag.FlagSet {
+	fs := flag.NewFlagSet("pcxctl "+name, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(c.stdout, "usage: pcxctl %s [flags]\n\n%s\n\nflags:\n", name, summary)
+		fs.SetOutput(c.stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(c.stderr)
+	}
+	return fs
+}
+
+// parse parses flags, turning bad flags into usage errors, and wants exactly nargs arguments.
+func parse(fs *flag.FlagSet, args []string, nargs int) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() != nargs {
+		return usageError{fmt.Sprintf("want %d argument(s), got %d", nargs, fs.NArg())}
+	}
+	return nil
+}
+
+// required checks flags that must be given, named in order.
+func required(nameValue ...string) error {
+	for i := 0; i+1 < len(nameValue); i += 2 {
+		if nameValue[i+1] == "" {
+			return usageError{"--" + nameValue[i] + " is required"}
+		}
+	}
+	return nil
+}

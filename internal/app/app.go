@@ -1,0 +1,77 @@
+// Package app wires the binaries: it builds the logger, the store and the Temporal client from
+// the configuration, and runs the API and the worker until their context ends. cmd/api and
+// cmd/worker call it from main; the end-to-end tests call the same functions, so what they test
+// is what ships.
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+
+	"github.com/pcx/publicservice/internal/config"
+	"github.com/pcx/publicservice/store"
+)
+
+// Version is reported in logs and the webhook User-Agent; set at build time with
+// -ldflags "-X github.com/pcx/publicservice/internal/app.Version=...".
+var Version = "dev"
+
+// NewLogger returns the JSON logger of a binary.
+func NewLogger(w io.Writer, level, service string) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(strings.ToLower(level))
+	if err != nil || lvl == zerolog.NoLevel {
+		return zerolog.Nop(), fmt.Errorf("config: LOG_LEVEL %q is not one of trace, debug, info, warn, error", level)
+	}
+	zerolog.TimeFieldFormat = time.RFC3339Nano
+	return zerolog.New(w).Level(lvl).With().Timestamp().Str("service", service).Logger(), nil
+}
+
+// NewStore connects to DynamoDB. It does not check the table exists: readiness does.
+func NewStore(ctx context.Context, cfg config.Config) (*store.Store, error) {
+	db, err := store.NewClient(ctx, store.ClientOptions{Region: cfg.AWSRegion, Endpoint: cfg.DynamoDBEndpoint})
+	if err != nil {
+		return nil, fmt.Errorf("dynamodb client: %w", err)
+	}
+	return store.New(db, cfg.DynamoDBTable), nil
+}
+
+// NewTemporalClient returns a client that connects on first use, so a binary starts (and answers
+// /healthz, and 503 where it needs Temporal) while Temporal is down, and recovers by itself.
+func NewTemporalClient(cfg config.Config, log zerolog.Logger) (client.Client, error) {
+	c, err := client.NewLazyClient(client.Options{
+		HostPort:  cfg.TemporalAddress,
+		Namespace: cfg.TemporalNamespace,
+		Logger:    temporalLogger{log.With().Str("component", "temporal").Logger()},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("temporal client: %w", err)
+	}
+	return c, nil
+}
+
+// TemporalCheck is a readiness check of the Temporal frontend.
+func TemporalCheck(c client.Client) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		_, err := c.CheckHealth(ctx, &client.CheckHealthRequest{})
+		return err
+	}
+}
+
+// temporalLogger writes the SDK's logs through zerolog. The SDK logs at Info for routine
+// events; they are kept at debug here so the service's own logs stay readable.
+type temporalLogger struct{ l zerolog.Logger }
+
+func (t temporalLogger) Debug(msg string, kv ...any) { t.l.Debug().Fields(kv).Msg(msg) }
+func (t temporalLogger) Info(msg string, kv ...any)  { t.l.Debug().Fields(kv).Msg(msg) }
+func (t temporalLogger) Warn(msg string, kv ...any)  { t.l.Warn().Fields(kv).Msg(msg) }
+func (t temporalLogger) Error(msg string, kv ...any) { t.l.Error().Fields(kv).Msg(msg) }
+func (t temporalLogger) With(kv ...any) tlog.Logger {
+	return temporalLogger{t.l.With().Fields(kv).Logger()}
+}
