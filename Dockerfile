@@ -1,0 +1,43 @@
+# syntax=docker/dockerfile:1
+
+# One image for the three PCX binaries; docker-compose.yml picks the command:
+#   /usr/local/bin/api     public API (:8080) and internal API (:8081)
+#   /usr/local/bin/worker  Temporal webhook worker (health on :9090)
+#   /usr/local/bin/pcxctl  operator CLI (table create, probe, ...)
+#
+#   docker build -t pcx-public-service:dev .
+
+# ---- build: compile on the builder's platform, cross-compile for the target ----
+FROM --platform=$BUILDPLATFORM golang:1.26 AS build
+
+WORKDIR /src
+
+ENV CGO_ENABLED=0
+
+# Dependencies first, so editing code does not re-download modules.
+COPY go.mod go.sum ./
+RUN --mount=type=cache,target=/go/pkg/mod \
+    go mod download
+
+COPY . .
+
+ARG TARGETOS
+ARG TARGETARCH
+RUN --mount=type=cache,target=/go/pkg/mod \
+    --mount=type=cache,target=/root/.cache/go-build \
+    export GOOS="${TARGETOS:-linux}" GOARCH="${TARGETARCH:-amd64}" && \
+    go build -trimpath -ldflags="-s -w" -o /out/api ./cmd/api && \
+    go build -trimpath -ldflags="-s -w" -o /out/worker ./cmd/worker && \
+    go build -trimpath -ldflags="-s -w" -o /out/pcxctl ./cmd/pcxctl
+
+# ---- runtime: static binaries on distroless, no shell, non-root ----
+FROM gcr.io/distroless/static-debian12:nonroot AS runtime
+
+COPY --from=build /out/api /out/worker /out/pcxctl /usr/local/bin/
+
+# 8080 public API, 8081 internal API, 9090 worker health and metrics.
+EXPOSE 8080 8081 9090
+
+USER nonroot:nonroot
+
+CMD ["/usr/local/bin/api"]
