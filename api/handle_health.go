@@ -67,3 +67,12 @@ func runChecks(ctx context.Context, checks []Check) []string {
 	sort.Strings(failed)
 	return failed
 }
+
+// HealthHandler serves /healthz and /readyz alone, for processes without the public API (the
+// worker).
+func HealthHandler(log zerolog.Logger, checks []Check) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /healthz", handleHealthz())
+	mux.Handle("GET /readyz", handleReadyz(checks))
+	return requestID(log)(mux)
+}

@@ -20,5 +20,21 @@ func addRoutes(r chi.Router, d Deps) {
 		r.Patch("/api-keys/{key}/revoke", handleKeyChange(d.KeyStore.RevokeAPIKey, d.Auth, "API key revoked").ServeHTTP)
 		r.Patch("/api-keys/{key}/activate", handleKeyChange(d.KeyStore.ActivateAPIKey, d.Auth, "API key activated").ServeHTTP)
 		r.Delete("/api-keys/{key}", handleKeyDelete(d.KeyStore, d.Auth).ServeHTTP)
+
+		r.Post("/webhooks", handleWebhookCreate(d.Webhooks).ServeHTTP)
+		r.Get("/webhooks", handleWebhookList(d.WebhookStore, d.Cursors).ServeHTTP)
+		r.Post("/webhooks/notify", handleNotify(d.Webhooks).ServeHTTP)
+		r.Get("/webhooks/events/{event_id}", handleEventGet(d.WebhookStore, d.Cursors).ServeHTTP)
+		r.Post("/webhooks/events/{event_id}/replay", handleEventReplay(d.Webhooks).ServeHTTP)
+		r.Get("/webhooks/{webhook_id}", handleWebhookGet(d.WebhookStore).ServeHTTP)
+		r.Patch("/webhooks/{webhook_id}", handleWebhookUpdate(d.Webhooks).ServeHTTP)
+		r.Delete("/webhooks/{webhook_id}", handleWebhookDelete(d.WebhookStore).ServeHTTP)
+		r.Post("/webhooks/{webhook_id}/rotate-secret", handleWebhookRotate(d.Webhooks).ServeHTTP)
 	})
+}
+
+// addInternalRoutes is the internal listener's surface: what other PCX services call.
+func addInternalRoutes(r chi.Router, d InternalDeps) {
+	r.Get("/healthz", handleHealthz().ServeHTTP)
+	r.With(bearerToken(d.Token)).Post("/internal/transaction-updates", handleTransactionUpdate(d.Webhooks).ServeHTTP)
 }

@@ -21,8 +21,29 @@ type Deps struct {
 	Keys           KeyCreator
 	KeyStore       KeyStore
 	Cursors        *cursor.Signer
+	Webhooks       Webhooks
+	WebhookStore   WebhookStore
 	Ready          []Check
 	RequestTimeout time.Duration
+}
+
+// InternalDeps are what the internal listener needs.
+type InternalDeps struct {
+	Log            zerolog.Logger
+	Token          string // INTERNAL_TOKEN: callers present it as a bearer token
+	Webhooks       Webhooks
+	RequestTimeout time.Duration
+}
+
+// NewInternalServer returns the handler of the internal listener (INTERNAL_HTTP_ADDR), where
+// other PCX services post transaction updates. It is meant for a private network only.
+func NewInternalServer(d InternalDeps) http.Handler {
+	r := chi.NewRouter()
+	r.Use(requestID(d.Log), accessLog, recoverer, limitBody, timeout(d.RequestTimeout))
+	r.NotFound(notFound)
+	r.MethodNotAllowed(methodNotAllowed)
+	addInternalRoutes(r, d)
+	return r
 }
 
 // NewServer returns the public API handler.

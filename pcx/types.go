@@ -137,3 +137,16 @@ type Attempt struct {
 	ErrorClass string        // "" on success; e.g. "timeout", "connection", "http_status", "blocked"
 	Duration   time.Duration // time until the response headers (or the failure)
 }
+
+// Idempotency remembers a notify made with an Idempotency-Key, so a repeat gets the same event
+// and starts nothing new.
+type Idempotency struct {
+	OrgID         string
+	KeyHash       []byte // SHA-256 of the Idempotency-Key: the raw key is the caller's and may be anything
+	BodyHash      []byte // SHA-256 of the request body: the same key with another body is a conflict
+	EventID       string
+	WorkflowID    string
+	RunID         string // "" until the workflow has started
+	EndpointCount int
+	CreatedAt     time.Time
+}

@@ -32,13 +32,16 @@ import (
 type Store struct {
 	db    *dynamodb.Client
 	table string
+	// box seals webhook secrets; required for webhook writes and secret reads.
+	box SecretBox
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }
 
-// New returns a Store over an existing client and table.
-func New(db *dynamodb.Client, table string) *Store {
-	return &Store{db: db, table: table, Now: time.Now}
+// New returns a Store over an existing client and table. box seals webhook signing secrets; it
+// may be nil for a tool that never touches them.
+func New(db *dynamodb.Client, table string, box SecretBox) *Store {
+	return &Store{db: db, table: table, box: box, Now: time.Now}
 }
 
 // ClientOptions configure the DynamoDB client.

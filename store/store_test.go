@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pcx/publicservice/internal/keyring"
+	"github.com/pcx/publicservice/internal/secretbox"
 	"github.com/pcx/publicservice/internal/testenv"
 	"github.com/pcx/publicservice/store"
 )
@@ -30,7 +33,7 @@ func newStore(t *testing.T) *store.Store {
 	if len(name) > 200 {
 		name = name[:200]
 	}
-	s := store.New(client, name)
+	s := store.New(client, name, testBox(t))
 	created, err := s.CreateTable(ctx)
 	if err != nil || !created {
 		t.Fatalf("CreateTable = %v, %v; want true, nil", created, err)
@@ -50,4 +53,17 @@ func TestCreateTableIsIdempotent(t *testing.T) {
 	if err := s.Ping(ctx); err != nil {
 		t.Fatalf("Ping: %v", err)
 	}
+}
+
+func testBox(t *testing.T) *secretbox.Box {
+	t.Helper()
+	keys, err := keyring.Parse("1:"+base64.StdEncoding.EncodeToString([]byte("store test secrets key, 32 bytes")), 32, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	box, err := secretbox.New(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return box
 }

@@ -15,6 +15,9 @@ import (
 	"github.com/pcx/publicservice/internal/config"
 	"github.com/pcx/publicservice/internal/cursor"
 	"github.com/pcx/publicservice/internal/keys"
+	"github.com/pcx/publicservice/internal/netguard"
+	"github.com/pcx/publicservice/internal/starter"
+	"github.com/pcx/publicservice/internal/webhooks"
 	"github.com/pcx/publicservice/store"
 )
 
@@ -28,6 +31,16 @@ func RunAPI(ctx context.Context, cfg config.Config, log zerolog.Logger, listenin
 	if err != nil {
 		return err
 	}
+	if _, err := cfg.SecretsKeys(); err != nil {
+		return err
+	}
+	if err := cfg.InternalTokenRequired(); err != nil {
+		return err
+	}
+	allowed, err := cfg.AllowedCIDRs()
+	if err != nil {
+		return err
+	}
 	st, err := NewStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -38,6 +51,11 @@ func RunAPI(ctx context.Context, cfg config.Config, log zerolog.Logger, listenin
 	}
 	defer tc.Close()
 
+	hooks := &webhooks.Service{
+		Store: st, Starter: &starter.Starter{Client: tc, TaskQueue: cfg.TemporalTaskQueue},
+		URLs: netguard.NewPolicy(allowed, nil), Log: log, MaxEndpoints: cfg.WebhookMaxEndpoints,
+		SecretGrace: cfg.WebhookSecretGrace, Retention: cfg.EventRetention,
+	}
 	hasher := apikey.NewHasher(peppers)
 	auth := keys.NewAuthenticator(st, hasher, cfg.AuthCacheTTL, log)
 	_, pepper := peppers.Current()
@@ -46,6 +64,8 @@ func RunAPI(ctx context.Context, cfg config.Config, log zerolog.Logger, listenin
 		Auth:           auth,
 		Keys:           &keys.Service{Store: st, Hasher: hasher, IsPrefixTaken: isPrefixTaken},
 		KeyStore:       st,
+		Webhooks:       hooks,
+		WebhookStore:   st,
 		Cursors:        cursor.NewSigner(cursor.DeriveKey(pepper), cursor.DefaultTTL),
 		RequestTimeout: cfg.RequestTimeout,
 		Ready: []api.Check{
@@ -58,17 +78,31 @@ func RunAPI(ctx context.Context, cfg config.Config, log zerolog.Logger, listenin
 	if err != nil {
 		return fmt.Errorf("listen HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 	}
-	srv := newHTTPServer(handler, cfg.RequestTimeout, log)
+	servers := []serverOn{{newHTTPServer(handler, cfg.RequestTimeout, log), ln}}
+	internalAddr := ""
+	if cfg.InternalHTTPAddr != "" {
+		iln, err := net.Listen("tcp", cfg.InternalHTTPAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen INTERNAL_HTTP_ADDR %s: %w", cfg.InternalHTTPAddr, err)
+		}
+		internal := api.NewInternalServer(api.InternalDeps{
+			Log: log.With().Str("listener", "internal").Logger(), Token: cfg.InternalToken,
+			Webhooks: hooks, RequestTimeout: cfg.RequestTimeout,
+		})
+		servers = append(servers, serverOn{newHTTPServer(internal, cfg.RequestTimeout, log), iln})
+		internalAddr = iln.Addr().String()
+	}
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	go auth.Run(bg)
 
-	log.Info().Str("addr", ln.Addr().String()).Str("version", Version).Msg("api listening")
+	log.Info().Str("addr", ln.Addr().String()).Str("internal_addr", internalAddr).Str("version", Version).Msg("api listening")
 	if listening != nil {
-		listening(ln.Addr().String(), "")
+		listening(ln.Addr().String(), internalAddr)
 	}
-	return serve(ctx, cfg.ShutdownTimeout, log, serverOn{srv, ln})
+	return serve(ctx, cfg.ShutdownTimeout, log, servers...)
 }
 
 func isPrefixTaken(err error) bool { return errors.Is(err, store.ErrPrefixTaken) }

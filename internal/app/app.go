@@ -16,6 +16,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/pcx/publicservice/internal/config"
+	"github.com/pcx/publicservice/internal/secretbox"
 	"github.com/pcx/publicservice/store"
 )
 
@@ -39,7 +40,17 @@ func NewStore(ctx context.Context, cfg config.Config) (*store.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dynamodb client: %w", err)
 	}
-	return store.New(db, cfg.DynamoDBTable), nil
+	var box store.SecretBox
+	if cfg.WebhookSecretsKeys != "" {
+		keys, err := cfg.SecretsKeys()
+		if err != nil {
+			return nil, err
+		}
+		if box, err = secretbox.New(keys); err != nil {
+			return nil, err
+		}
+	}
+	return store.New(db, cfg.DynamoDBTable, box), nil
 }
 
 // NewTemporalClient returns a client that connects on first use, so a binary starts (and answers

@@ -53,6 +53,8 @@ type Config struct {
 	WebhookCAFile        string          `env:"WEBHOOK_CA_FILE"`
 	WebhookSecretGrace   time.Duration   `env:"WEBHOOK_SECRET_GRACE" envDefault:"24h"`
 	EventRetention       time.Duration   `env:"EVENT_RETENTION" envDefault:"720h"`
+	WebhookMaxEndpoints  int             `env:"WEBHOOK_MAX_ENDPOINTS_PER_ORG" envDefault:"10000"`
+	WorkerConcurrency    int             `env:"WORKER_CONCURRENCY" envDefault:"200"`
 }
 
 // Load reads the configuration from environ (os.Environ() in production) and the env file.
@@ -137,6 +139,15 @@ func (c Config) validateCommon() error {
 		if d <= 0 {
 			problems = append(problems, name+" must be positive")
 		}
+	}
+	if c.WebhookTimeout > time.Minute {
+		problems = append(problems, "WEBHOOK_TIMEOUT must be at most 1m")
+	}
+	if c.WorkerConcurrency < 1 {
+		problems = append(problems, "WORKER_CONCURRENCY must be at least 1")
+	}
+	if c.WebhookMaxEndpoints < 1 {
+		problems = append(problems, "WEBHOOK_MAX_ENDPOINTS_PER_ORG must be at least 1")
 	}
 	if c.AuthCacheTTL < 0 {
 		problems = append(problems, "AUTH_CACHE_TTL must not be negative (0 disables the cache)")

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -103,14 +104,28 @@ func Start(name, dir string, env []string, argv ...string) (*Process, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append(os.Environ(), env...)
-	// Its own process group, so a Ctrl-C aimed at `go test` reaches it only through Stop.
+	// Its own process group, so a Ctrl-C aimed at `go test` reaches it only through Stop; and
+	// killed if the test binary dies, so a crashed or timed-out test leaves no server behind.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	p := &Process{Name: name, cmd: cmd, done: make(chan struct{}), log: logf}
+	started := make(chan error, 1)
+	go func() {
+		// Pdeathsig fires when the *thread* that started the child exits, and Go may retire
+		// threads: start and wait on a thread locked for the child's whole life.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		_ = cmd.Wait()
+		close(p.done)
+	}()
+	if err := <-started; err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("testenv: start %s: %w", name, err)
 	}
-	p := &Process{Name: name, cmd: cmd, done: make(chan struct{}), log: logf}
-	go func() { _ = cmd.Wait(); close(p.done) }()
 	return p, nil
 }
 

@@ -1,0 +1,137 @@
+// Package activities holds the side effects of webhook delivery: planning an event's fan-out from
+// the store, and delivering one event to one endpoint (load, sign, POST with the hardened client,
+// record the attempt). Activities take IDs, never payloads, so workflow histories stay small.
+//
+// Retries belong to Temporal: a failed attempt returns a retryable error carrying the delay the
+// schedule (with jitter, and the receiver's Retry-After) asks for, so retries survive worker and
+// server restarts without growing the history per attempt. Final outcomes (delivered, failed,
+// cancelled) are results, not errors.
+package activities
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/pcx/publicservice/pcx"
+	"github.com/pcx/publicservice/store"
+)
+
+// Store is what the activities need from storage.
+type Store interface {
+	Event(ctx context.Context, id string) (*pcx.Event, error)
+	Webhook(ctx context.Context, org, id string) (*pcx.Webhook, error)
+	WebhookWithSecrets(ctx context.Context, org, id string) (*pcx.Webhook, error)
+	ActiveWebhooks(ctx context.Context, org string, limit int, after string) ([]*pcx.Webhook, string, error)
+	PlanDeliveries(ctx context.Context, eventID string, targets []*pcx.Webhook, expires time.Time) error
+	RecordAttempt(ctx context.Context, eventID string, w *pcx.Webhook, status pcx.DeliveryStatus, a pcx.Attempt, expires time.Time) error
+	SetDeliveryStatus(ctx context.Context, eventID, webhookID string, status pcx.DeliveryStatus, reason string, expires time.Time) error
+	UpdateWebhook(ctx context.Context, org, id string, p store.WebhookPatch) (*pcx.Webhook, error)
+}
+
+// Activities are the delivery activities with their dependencies. Register a pointer on the
+// worker; workflows call its methods through a nil *Activities.
+type Activities struct {
+	Store  Store
+	Client *http.Client // the hardened delivery client (netguard.NewHTTPClient)
+	Log    zerolog.Logger
+	// Schedule is the delay before each retry (WEBHOOK_RETRY_SCHEDULE); a delivery makes at most
+	// len(Schedule)+1 attempts.
+	Schedule  []time.Duration
+	Retention time.Duration // how long delivery records are kept (EVENT_RETENTION)
+	UserAgent string
+	// Now and Jitter are replaceable in tests. Jitter returns a factor in [0.8, 1.2).
+	Now    func() time.Time
+	Jitter func() float64
+
+	payloads *payloadCache
+}
+
+// New returns Activities with production defaults for the clock, jitter and payload cache.
+func New(a Activities) *Activities {
+	if a.Now == nil {
+		a.Now = time.Now
+	}
+	if a.Jitter == nil {
+		a.Jitter = func() float64 { return 0.8 + 0.4*rand.Float64() }
+	}
+	a.payloads = newPayloadCache(64 << 20)
+	return &a
+}
+
+// PlanInput asks for one page of an event's fan-out.
+type PlanInput struct {
+	EventID string
+	OrgID   string
+	// WebhookIDs restricts a replay to these endpoints; empty means all active endpoints.
+	WebhookIDs []string `json:",omitempty"`
+	After      string   `json:",omitempty"` // position returned by the previous page
+	Limit      int
+}
+
+// Plan is one page of targets.
+type Plan struct {
+	WebhookIDs []string
+	Next       string `json:",omitempty"` // "" on the last page
+}
+
+// PlanDeliveries lists a page of the organisation's active endpoints (or the replay's chosen
+// ones) and records a pending delivery for each that has none yet.
+func (a *Activities) PlanDeliveries(ctx context.Context, in PlanInput) (Plan, error) {
+	ev, err := a.event(ctx, in.EventID)
+	if err != nil {
+		return Plan{}, err
+	}
+	var targets []*pcx.Webhook
+	var next string
+	if len(in.WebhookIDs) > 0 {
+		for _, id := range in.WebhookIDs {
+			w, err := a.Store.Webhook(ctx, in.OrgID, id)
+			if pcx.ErrorCode(err) == pcx.ENotFound {
+				continue // deleted since the replay was asked for
+			}
+			if err != nil {
+				return Plan{}, err
+			}
+			if w.Status == pcx.WebhookActive {
+				targets = append(targets, w)
+			}
+		}
+	} else {
+		targets, next, err = a.Store.ActiveWebhooks(ctx, in.OrgID, in.Limit, in.After)
+		if err != nil {
+			return Plan{}, err
+		}
+	}
+	if err := a.Store.PlanDeliveries(ctx, in.EventID, targets, a.expires(ev)); err != nil {
+		return Plan{}, err
+	}
+	p := Plan{WebhookIDs: make([]string, len(targets)), Next: next}
+	for i, t := range targets {
+		p.WebhookIDs[i] = t.ID
+	}
+	return p, nil
+}
+
+func (a *Activities) expires(ev *pcx.Event) time.Time { return ev.CreatedAt.Add(a.Retention) }
+
+// event returns the event, from the in-process cache when another delivery of it loaded it:
+// an event to 100 endpoints is read once, not 100 times. Payloads never change.
+func (a *Activities) event(ctx context.Context, id string) (*pcx.Event, error) {
+	if ev, ok := a.payloads.get(id); ok {
+		return ev, nil
+	}
+	ev, err := a.Store.Event(ctx, id)
+	if err != nil {
+		if pcx.ErrorCode(err) == pcx.ENotFound {
+			return nil, nonRetryable("EventMissing", errors.New("event not found (expired past retention?)"))
+		}
+		return nil, err
+	}
+	a.payloads.put(ev)
+	return ev, nil
+}

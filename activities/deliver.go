@@ -1,0 +1,243 @@
+package activities
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/pcx/publicservice/internal/netguard"
+	"github.com/pcx/publicservice/internal/signing"
+	"github.com/pcx/publicservice/pcx"
+	"github.com/pcx/publicservice/store"
+)
+
+// DeliverInput names one delivery: an event to one endpoint.
+type DeliverInput struct {
+	EventID   string
+	OrgID     string
+	WebhookID string
+}
+
+// DeliverResult is the final outcome of a delivery.
+type DeliverResult struct {
+	Status pcx.DeliveryStatus
+	// Unrecorded is set when the outcome could not be written; the workflow records it with
+	// RecordOutcome, so a delivered event is never sent again just to record it.
+	Unrecorded bool `json:",omitempty"`
+	Attempt    pcx.Attempt
+}
+
+// Error classes recorded per attempt (last_error).
+const (
+	classTimeout    = "timeout"
+	classConnection = "connection"
+	classTLS        = "tls"
+	classBlocked    = "blocked"
+	classRedirect   = "redirect"
+	classStatus     = "http_status"
+	classGone       = "gone"
+)
+
+// maxResponseRead bounds how much of a response body is read (and discarded) so the connection
+// can be reused; a receiver cannot make us read more.
+const maxResponseRead = 64 << 10
+
+// Deliver sends the event to the endpoint once. It returns a result for final outcomes and a
+// retryable error, carrying the next delay, for a failed attempt with retries left.
+func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResult, error) {
+	attempt := int(activity.GetInfo(ctx).Attempt)
+	log := a.Log.With().Str("event_id", in.EventID).Str("webhook_id", in.WebhookID).Str("org_id", in.OrgID).Int("attempt", attempt).Logger()
+
+	ev, err := a.event(ctx, in.EventID)
+	if err != nil {
+		return DeliverResult{}, err
+	}
+	expires := a.expires(ev)
+	w, err := a.Store.WebhookWithSecrets(ctx, in.OrgID, in.WebhookID)
+	switch {
+	case pcx.ErrorCode(err) == pcx.ENotFound:
+		return a.cancel(ctx, in, "endpoint deleted", expires)
+	case err != nil:
+		return DeliverResult{}, err
+	case w.Status != pcx.WebhookActive:
+		return a.cancel(ctx, in, "endpoint disabled", expires)
+	}
+	if attempt > len(a.Schedule)+1 {
+		// Attempts beyond the schedule can only come from timeouts the schedule did not see
+		// (a worker dying mid-attempt); give up without sending again.
+		att := pcx.Attempt{At: a.Now(), ErrorClass: classTimeout}
+		return a.finish(ctx, ev, w, pcx.DeliveryFailed, att, expires)
+	}
+
+	att, retryAfter := a.send(ctx, ev, w)
+	log.Debug().Int("status_code", att.StatusCode).Str("error", att.ErrorClass).Dur("duration", att.Duration).Msg("delivery attempt")
+	switch {
+	case att.ErrorClass == "":
+		return a.finish(ctx, ev, w, pcx.DeliveryDelivered, att, expires)
+	case att.ErrorClass == classGone:
+		reason := "410 Gone from the endpoint"
+		disabled := pcx.WebhookDisabled
+		if _, err := a.Store.UpdateWebhook(ctx, in.OrgID, in.WebhookID, store.WebhookPatch{Status: &disabled, DisabledReason: reason}); err != nil && pcx.ErrorCode(err) != pcx.ENotFound {
+			return DeliverResult{}, err // retried: the 410 will come again and disable then
+		}
+		log.Info().Msg("endpoint answered 410 Gone: disabled")
+		return a.finish(ctx, ev, w, pcx.DeliveryFailed, att, expires)
+	case att.ErrorClass == classBlocked, attempt > len(a.Schedule):
+		return a.finish(ctx, ev, w, pcx.DeliveryFailed, att, expires)
+	}
+	if err := a.Store.RecordAttempt(ctx, in.EventID, w, pcx.DeliveryPending, att, expires); err != nil {
+		log.Warn().Err(err).Msg("recording a failed attempt failed")
+	}
+	delay := NextDelay(a.Schedule[attempt-1], retryAfter, a.Jitter())
+	return DeliverResult{}, temporal.NewApplicationErrorWithOptions(
+		fmt.Sprintf("attempt %d failed (%s %d); next in %s", attempt, att.ErrorClass, att.StatusCode, delay.Round(time.Second)),
+		"DeliveryAttemptFailed",
+		temporal.ApplicationErrorOptions{NextRetryDelay: delay, Category: temporal.ApplicationErrorCategoryBenign},
+	)
+}
+
+// finish records a final outcome. If the write fails the outcome goes back to the workflow
+// unrecorded rather than as an error: retrying would send the event again.
+func (a *Activities) finish(ctx context.Context, ev *pcx.Event, w *pcx.Webhook, status pcx.DeliveryStatus, att pcx.Attempt, expires time.Time) (DeliverResult, error) {
+	res := DeliverResult{Status: status, Attempt: att}
+	if err := a.Store.RecordAttempt(ctx, ev.ID, w, status, att, expires); err != nil {
+		a.Log.Warn().Err(err).Str("event_id", ev.ID).Str("webhook_id", w.ID).Msg("recording a delivery outcome failed; the workflow will retry it")
+		res.Unrecorded = true
+	}
+	return res, nil
+}
+
+func (a *Activities) cancel(ctx context.Context, in DeliverInput, reason string, expires time.Time) (DeliverResult, error) {
+	if err := a.Store.SetDeliveryStatus(ctx, in.EventID, in.WebhookID, pcx.DeliveryCancelled, reason, expires); err != nil {
+		return DeliverResult{}, err
+	}
+	return DeliverResult{Status: pcx.DeliveryCancelled}, nil
+}
+
+// RecordOutcomeInput carries an outcome Deliver could not write.
+type RecordOutcomeInput struct {
+	DeliverInput
+	Result DeliverResult
+}
+
+// RecordOutcome writes a final outcome that Deliver could not; it is retried until it succeeds.
+func (a *Activities) RecordOutcome(ctx context.Context, in RecordOutcomeInput) error {
+	ev, err := a.event(ctx, in.EventID)
+	if err != nil {
+		return err
+	}
+	w, err := a.Store.Webhook(ctx, in.OrgID, in.WebhookID)
+	if pcx.ErrorCode(err) == pcx.ENotFound {
+		w, err = &pcx.Webhook{ID: in.WebhookID}, nil
+	}
+	if err != nil {
+		return err
+	}
+	return a.Store.RecordAttempt(ctx, in.EventID, w, in.Result.Status, in.Result.Attempt, a.expires(ev))
+}
+
+// send POSTs the payload to the endpoint, signed with every live secret, and classifies the
+// outcome. It returns the attempt and the receiver's Retry-After (0 if none).
+func (a *Activities) send(ctx context.Context, ev *pcx.Event, w *pcx.Webhook) (pcx.Attempt, time.Duration) {
+	now := a.Now()
+	att := pcx.Attempt{At: now}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(ev.Payload))
+	if err != nil {
+		att.ErrorClass = classConnection
+		return att, 0
+	}
+	live := w.LiveSecrets(now)
+	keys := make([][]byte, len(live))
+	for i, s := range live {
+		keys[i] = s.Key
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", a.UserAgent)
+	signing.SetHeaders(req.Header, keys, ev.ID, now, ev.Payload)
+
+	start := time.Now()
+	resp, err := a.Client.Do(req)
+	att.Duration = time.Since(start)
+	if err != nil {
+		att.ErrorClass = classify(err)
+		return att, 0
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseRead))
+	resp.Body.Close()
+	att.StatusCode = resp.StatusCode
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		return att, 0
+	case resp.StatusCode == http.StatusGone:
+		att.ErrorClass = classGone
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		att.ErrorClass = classRedirect
+	default:
+		att.ErrorClass = classStatus
+	}
+	return att, parseRetryAfter(resp.Header.Get("Retry-After"), now)
+}
+
+// classify names a transport failure.
+func classify(err error) string {
+	var blocked *netguard.BlockedError
+	var netErr net.Error
+	var certErr *tls.CertificateVerificationError
+	var recordErr tls.RecordHeaderError
+	switch {
+	case errors.As(err, &blocked):
+		return classBlocked
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return classTimeout
+	case errors.As(err, &certErr), errors.As(err, &recordErr):
+		return classTLS
+	}
+	return classConnection
+}
+
+// Retry-After bounds: a receiver may ask us to wait longer than the schedule, up to a day per
+// attempt, never shorter.
+const maxRetryAfter = 24 * time.Hour
+
+// NextDelay is the wait before the next attempt: the scheduled delay with jitter (a factor in
+// [0.8, 1.2) so endpoints recovering at once are not hit in lockstep), or the receiver's
+// Retry-After when that is longer, capped at a day.
+func NextDelay(scheduled, retryAfter time.Duration, jitter float64) time.Duration {
+	d := time.Duration(float64(scheduled) * jitter)
+	if retryAfter > d {
+		d = min(retryAfter, maxRetryAfter)
+	}
+	return max(d, time.Second)
+}
+
+// parseRetryAfter reads a Retry-After value: seconds or an HTTP date. Bad values count as absent.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return min(time.Duration(secs)*time.Second, maxRetryAfter)
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return min(t.Sub(now), maxRetryAfter)
+	}
+	return 0
+}
+
+// nonRetryable wraps a permanent failure so Temporal does not retry it.
+func nonRetryable(kind string, err error) error {
+	return temporal.NewNonRetryableApplicationError(err.Error(), kind, err)
+}

@@ -1,0 +1,377 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/rs/zerolog"
+
+	"github.com/pcx/publicservice/internal/cursor"
+	"github.com/pcx/publicservice/internal/signing"
+	"github.com/pcx/publicservice/internal/webhooks"
+	"github.com/pcx/publicservice/pcx"
+)
+
+// Webhooks is the webhook use cases the routes call.
+type Webhooks interface {
+	CreateEndpoint(ctx context.Context, org, rawURL, description string) (*pcx.Webhook, error)
+	UpdateEndpoint(ctx context.Context, org, id string, p webhooks.Patch) (*pcx.Webhook, error)
+	RotateSecret(ctx context.Context, org, id string, grace *time.Duration) (*pcx.Webhook, error)
+	Notify(ctx context.Context, in webhooks.NotifyInput) (webhooks.Accepted, error)
+	Replay(ctx context.Context, org, eventID string, webhookIDs []string) (webhooks.Accepted, error)
+}
+
+// WebhookStore is what the webhook routes read and delete directly.
+type WebhookStore interface {
+	Webhook(ctx context.Context, org, id string) (*pcx.Webhook, error)
+	ListWebhooks(ctx context.Context, org string, limit int, after string) ([]*pcx.Webhook, string, error)
+	DeleteWebhook(ctx context.Context, org, id string) error
+	EventOf(ctx context.Context, org, id string) (*pcx.Event, error)
+	ListDeliveries(ctx context.Context, eventID string, limit int, after string) ([]*pcx.Delivery, string, error)
+}
+
+// webhookData is an endpoint as callers see it. Secret is set only in the replies that create or
+// rotate it.
+type webhookData struct {
+	WebhookID      string    `json:"webhook_id"`
+	OrgID          string    `json:"org_id"`
+	EndpointURL    string    `json:"endpoint_url"`
+	Description    string    `json:"description"`
+	Status         string    `json:"status"`
+	DisabledReason string    `json:"disabled_reason,omitempty"`
+	Secret         string    `json:"secret,omitempty"`
+	CreatedAt      Timestamp `json:"created_at"`
+	UpdatedAt      Timestamp `json:"updated_at"`
+}
+
+func newWebhookData(w *pcx.Webhook, withSecret bool) webhookData {
+	d := webhookData{
+		WebhookID: w.ID, OrgID: w.OrgID, EndpointURL: w.URL, Description: w.Description,
+		Status: string(w.Status), CreatedAt: ts(w.CreatedAt), UpdatedAt: ts(w.UpdatedAt),
+	}
+	if w.Status == pcx.WebhookDisabled {
+		d.DisabledReason = w.DisabledReason
+	}
+	if withSecret && len(w.Secrets) > 0 {
+		d.Secret = signing.FormatSecret(w.Secrets[0].Key)
+	}
+	return d
+}
+
+var errWebhookNotFound = pcx.Errorf(pcx.ENotFound, "Webhook not found")
+
+// webhookID reads and sanity-checks the {webhook_id} route parameter; anything that cannot be an
+// ID is simply not found.
+func webhookID(r *http.Request) (string, error) {
+	id := chi.URLParam(r, "webhook_id")
+	if !strings.HasPrefix(id, "wh_") || len(id) > 64 {
+		return "", errWebhookNotFound
+	}
+	return id, nil
+}
+
+func handleWebhookCreate(svc Webhooks) http.Handler {
+	type request struct {
+		EndpointURL *string `json:"endpoint_url"`
+		Description string  `json:"description"`
+		OrgID       *string `json:"org_id"`
+	}
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		p := principalFrom(r.Context())
+		var req request
+		if _, err := decodeBody(r, &req, false); err != nil {
+			return err
+		}
+		if err := checkOrg(p, req.OrgID); err != nil {
+			return err
+		}
+		if req.EndpointURL == nil || *req.EndpointURL == "" {
+			return pcx.Invalid("Invalid request body", map[string]string{"endpoint_url": "is required"})
+		}
+		hook, err := svc.CreateEndpoint(r.Context(), p.OrgID, *req.EndpointURL, req.Description)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		respond(w, http.StatusCreated, "Webhook created; store its secret now, it will not be shown again", newWebhookData(hook, true), nil)
+		return nil
+	})
+}
+
+func handleWebhookList(store WebhookStore, cursors *cursor.Signer) http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		p := principalFrom(r.Context())
+		if org, ok := r.URL.Query()["org_id"]; ok {
+			if err := checkOrg(p, &org[0]); err != nil {
+				return err
+			}
+		}
+		page, err := readPage(r, cursors, "webhooks")
+		if err != nil {
+			return err
+		}
+		list, next, err := store.ListWebhooks(r.Context(), p.OrgID, page.limit, page.after)
+		if err != nil {
+			return err
+		}
+		data := make([]webhookData, len(list))
+		for i, hook := range list {
+			data[i] = newWebhookData(hook, false)
+		}
+		respond(w, http.StatusOK, "Webhooks", data, newPageMeta(r, cursors, "webhooks", next, len(data)))
+		return nil
+	})
+}
+
+func handleWebhookGet(store WebhookStore) http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		id, err := webhookID(r)
+		if err != nil {
+			return err
+		}
+		hook, err := store.Webhook(r.Context(), principalFrom(r.Context()).OrgID, id)
+		if err != nil {
+			return err
+		}
+		respond(w, http.StatusOK, "Webhook", newWebhookData(hook, false), nil)
+		return nil
+	})
+}
+
+func handleWebhookUpdate(svc Webhooks) http.Handler {
+	type request struct {
+		EndpointURL *string `json:"endpoint_url"`
+		Description *string `json:"description"`
+		Status      *string `json:"status"`
+	}
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		id, err := webhookID(r)
+		if err != nil {
+			return err
+		}
+		var req request
+		if _, err := decodeBody(r, &req, false); err != nil {
+			return err
+		}
+		patch := webhooks.Patch{URL: req.EndpointURL, Description: req.Description}
+		if req.Status != nil {
+			st := pcx.WebhookStatus(*req.Status)
+			patch.Status = &st
+		}
+		hook, err := svc.UpdateEndpoint(r.Context(), principalFrom(r.Context()).OrgID, id, patch)
+		if err != nil {
+			return err
+		}
+		respond(w, http.StatusOK, "Webhook updated", newWebhookData(hook, false), nil)
+		return nil
+	})
+}
+
+func handleWebhookDelete(store WebhookStore) http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		id, err := webhookID(r)
+		if err != nil {
+			return err
+		}
+		if err := store.DeleteWebhook(r.Context(), principalFrom(r.Context()).OrgID, id); err != nil {
+			return err
+		}
+		respond(w, http.StatusOK, "Webhook deleted", nil, nil)
+		return nil
+	})
+}
+
+func handleWebhookRotate(svc Webhooks) http.Handler {
+	type request struct {
+		GracePeriodSeconds *int64 `json:"grace_period_seconds"`
+	}
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		id, err := webhookID(r)
+		if err != nil {
+			return err
+		}
+		var req request
+		if _, err := decodeBody(r, &req, true); err != nil {
+			return err
+		}
+		var grace *time.Duration
+		if req.GracePeriodSeconds != nil {
+			if *req.GracePeriodSeconds < 0 || *req.GracePeriodSeconds > int64(webhooks.MaxGrace/time.Second) {
+				return pcx.Invalid("Invalid request body", map[string]string{"grace_period_seconds": "must be from 0 to 604800 (7 days)"})
+			}
+			g := time.Duration(*req.GracePeriodSeconds) * time.Second
+			grace = &g
+		}
+		hook, err := svc.RotateSecret(r.Context(), principalFrom(r.Context()).OrgID, id, grace)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		respond(w, http.StatusOK, "Secret rotated; store the new secret now, it will not be shown again", newWebhookData(hook, true), nil)
+		return nil
+	})
+}
+
+// notifyRequest is the body of notify and of internal transaction updates.
+type notifyRequest struct {
+	OrgID           *string         `json:"org_id"`
+	TransactionData json.RawMessage `json:"transaction_data"`
+}
+
+type acceptedData struct {
+	EventID       string `json:"event_id"`
+	WorkflowID    string `json:"workflow_id"`
+	RunID         string `json:"run_id"`
+	EndpointCount int    `json:"endpoint_count"`
+}
+
+// acceptEvent decodes a notify body and hands it to the use case. allowOrg decides whether the
+// body's org_id may be used (the caller's own for the public API; any for the internal listener).
+func acceptEvent(w http.ResponseWriter, r *http.Request, svc Webhooks, source string, allowOrg func(org string) error) error {
+	var req notifyRequest
+	if _, err := decodeBody(r, &req, false); err != nil {
+		return err
+	}
+	if req.OrgID == nil || *req.OrgID == "" {
+		return pcx.Invalid("Invalid request body", map[string]string{"org_id": "is required"})
+	}
+	if err := allowOrg(*req.OrgID); err != nil {
+		return err
+	}
+	if string(req.TransactionData) == "null" {
+		req.TransactionData = nil
+	}
+	acc, err := svc.Notify(r.Context(), webhooks.NotifyInput{
+		OrgID: *req.OrgID, Payload: req.TransactionData, Source: source,
+		IdempotencyKey: r.Header.Get("Idempotency-Key"),
+	})
+	if err != nil {
+		return err
+	}
+	zerolog.Ctx(r.Context()).UpdateContext(func(c zerolog.Context) zerolog.Context {
+		return c.Str("event_id", acc.EventID).Str("workflow_id", acc.WorkflowID)
+	})
+	respond(w, http.StatusAccepted, "Event accepted for delivery", acceptedData{
+		EventID: acc.EventID, WorkflowID: acc.WorkflowID, RunID: acc.RunID, EndpointCount: acc.EndpointCount,
+	}, nil)
+	return nil
+}
+
+func handleNotify(svc Webhooks) http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		p := principalFrom(r.Context())
+		return acceptEvent(w, r, svc, "notify", func(org string) error { return checkOrg(p, &org) })
+	})
+}
+
+type deliveryData struct {
+	WebhookID      string        `json:"webhook_id"`
+	EndpointURL    string        `json:"endpoint_url"`
+	Status         string        `json:"status"`
+	Attempts       int           `json:"attempts"`
+	LastStatusCode *int          `json:"last_status_code"`
+	LastError      *string       `json:"last_error"`
+	LastAttemptAt  *Timestamp    `json:"last_attempt_at"`
+	DeliveredAt    *Timestamp    `json:"delivered_at"`
+	AttemptLog     []attemptData `json:"attempt_log"`
+}
+
+type attemptData struct {
+	At         Timestamp `json:"at"`
+	StatusCode *int      `json:"status_code"`
+	Error      *string   `json:"error"`
+	DurationMS int64     `json:"duration_ms"`
+}
+
+func optInt(n int) *int {
+	if n == 0 {
+		return nil
+	}
+	return &n
+}
+
+func optStr(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func newDeliveryData(d *pcx.Delivery) deliveryData {
+	out := deliveryData{
+		WebhookID: d.WebhookID, EndpointURL: d.EndpointURL, Status: string(d.Status), Attempts: d.Attempts,
+		LastStatusCode: optInt(d.LastStatusCode), LastError: optStr(d.LastError),
+		LastAttemptAt: tsp(d.LastAttemptAt), DeliveredAt: tsp(d.DeliveredAt),
+		AttemptLog: make([]attemptData, len(d.Log)),
+	}
+	for i, a := range d.Log {
+		out.AttemptLog[i] = attemptData{At: ts(a.At), StatusCode: optInt(a.StatusCode), Error: optStr(a.ErrorClass), DurationMS: a.Duration.Milliseconds()}
+	}
+	return out
+}
+
+func handleEventGet(store WebhookStore, cursors *cursor.Signer) http.Handler {
+	type response struct {
+		EventID    string         `json:"event_id"`
+		OrgID      string         `json:"org_id"`
+		WorkflowID string         `json:"workflow_id"`
+		Source     string         `json:"source"`
+		CreatedAt  Timestamp      `json:"created_at"`
+		Deliveries []deliveryData `json:"deliveries"`
+	}
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		p := principalFrom(r.Context())
+		id := chi.URLParam(r, "event_id")
+		if !strings.HasPrefix(id, "evt_") || len(id) > 64 {
+			return pcx.Errorf(pcx.ENotFound, "Event not found")
+		}
+		list := "deliveries:" + id
+		page, err := readPage(r, cursors, list)
+		if err != nil {
+			return err
+		}
+		ev, err := store.EventOf(r.Context(), p.OrgID, id)
+		if err != nil {
+			return err
+		}
+		dels, next, err := store.ListDeliveries(r.Context(), id, page.limit, page.after)
+		if err != nil {
+			return err
+		}
+		resp := response{EventID: ev.ID, OrgID: ev.OrgID, WorkflowID: ev.WorkflowID, Source: ev.Source, CreatedAt: ts(ev.CreatedAt), Deliveries: make([]deliveryData, len(dels))}
+		for i, d := range dels {
+			resp.Deliveries[i] = newDeliveryData(d)
+		}
+		respond(w, http.StatusOK, "Event", resp, newPageMeta(r, cursors, list, next, len(dels)))
+		return nil
+	})
+}
+
+func handleEventReplay(svc Webhooks) http.Handler {
+	type request struct {
+		WebhookIDs []string `json:"webhook_ids"`
+	}
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		p := principalFrom(r.Context())
+		id := chi.URLParam(r, "event_id")
+		if !strings.HasPrefix(id, "evt_") || len(id) > 64 {
+			return pcx.Errorf(pcx.ENotFound, "Event not found")
+		}
+		var req request
+		if _, err := decodeBody(r, &req, true); err != nil {
+			return err
+		}
+		acc, err := svc.Replay(r.Context(), p.OrgID, id, req.WebhookIDs)
+		if err != nil {
+			return err
+		}
+		respond(w, http.StatusAccepted, "Replay accepted", acceptedData{
+			EventID: acc.EventID, WorkflowID: acc.WorkflowID, RunID: acc.RunID, EndpointCount: acc.EndpointCount,
+		}, nil)
+		return nil
+	})
+}

@@ -1,0 +1,148 @@
+package e2e
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// receiver is an HTTPS webhook receiver on loopback, as an integrator would run one. Each path
+// is an endpoint whose behaviour a test scripts: a list of status codes to answer in turn (the
+// last repeats), optional delay and headers.
+type receiver struct {
+	srv    *httptest.Server
+	caFile string
+
+	mu       sync.Mutex
+	got      map[string][]received
+	script   map[string][]int
+	headers  map[string]http.Header
+	delay    map[string]time.Duration
+	notified chan struct{}
+}
+
+// received is one request as the receiver saw it.
+type received struct {
+	header http.Header
+	body   []byte
+	at     time.Time
+}
+
+func newReceiver(t *testing.T) *receiver {
+	t.Helper()
+	rc := &receiver{got: map[string][]received{}, script: map[string][]int{}, headers: map[string]http.Header{}, delay: map[string]time.Duration{}, notified: make(chan struct{}, 1)}
+	certPEM, cert := selfSignedCert(t)
+	rc.srv = httptest.NewUnstartedServer(http.HandlerFunc(rc.serve))
+	rc.srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	rc.srv.StartTLS()
+	t.Cleanup(rc.srv.Close)
+	// The deliveries trust this server's certificate through WEBHOOK_CA_FILE.
+	rc.caFile = filepath.Join(t.TempDir(), "receiver-ca.pem")
+	if err := os.WriteFile(rc.caFile, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return rc
+}
+
+// selfSignedCert makes a certificate for 127.0.0.1, ::1 and localhost (httptest's own lacks
+// localhost).
+func selfSignedCert(t *testing.T) ([]byte, tls.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: "pcx test receiver"},
+		NotBefore:    time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:        true, BasicConstraintsValid: true,
+		DNSNames:    []string{"localhost"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	cert, err := tls.X509KeyPair(certPEM, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certPEM, cert
+}
+
+func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	rc.mu.Lock()
+	path := r.URL.Path
+	rc.got[path] = append(rc.got[path], received{header: r.Header.Clone(), body: body, at: time.Now()})
+	n := len(rc.got[path])
+	status := http.StatusOK
+	if s := rc.script[path]; len(s) > 0 {
+		status = s[min(n-1, len(s)-1)]
+	}
+	for k, v := range rc.headers[path] {
+		w.Header()[k] = v
+	}
+	delay := rc.delay[path]
+	rc.mu.Unlock()
+	select {
+	case rc.notified <- struct{}{}:
+	default:
+	}
+	if delay > 0 {
+		time.Sleep(delay)
+	}
+	w.WriteHeader(status)
+}
+
+// url returns the endpoint URL of path, through 127.0.0.1.
+func (rc *receiver) url(path string) string { return rc.srv.URL + path }
+
+// localhostURL returns the endpoint URL of path through the name "localhost".
+func (rc *receiver) localhostURL(path string) string {
+	return strings.Replace(rc.srv.URL, "127.0.0.1", "localhost", 1) + path
+}
+
+func (rc *receiver) answer(path string, statuses ...int) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.script[path] = statuses
+}
+
+func (rc *receiver) requests(path string) []received {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]received(nil), rc.got[path]...)
+}
+
+func (rc *receiver) count(path string) int { return len(rc.requests(path)) }
+
+// allow configures an environment to deliver to this receiver: loopback exempted from the SSRF
+// block list, and the receiver's certificate trusted.
+func (e *env) allow(rc *receiver) {
+	e.vars["WEBHOOK_ALLOWED_CIDRS"] = "127.0.0.0/8,::1/128"
+	e.vars["WEBHOOK_CA_FILE"] = rc.caFile
+}

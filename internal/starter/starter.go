@@ -1,0 +1,62 @@
+// Package starter starts event workflows on Temporal for the API, translating Temporal's errors
+// into the project's: an unreachable or overloaded Temporal is a 503 with Retry-After, never a
+// 500 carrying its error text.
+package starter
+
+import (
+	"context"
+	"errors"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/pcx/publicservice/pcx"
+	"github.com/pcx/publicservice/workflows"
+)
+
+// Starter starts workflows on one task queue.
+type Starter struct {
+	Client    client.Client
+	TaskQueue string
+}
+
+// Start starts the event workflow with the business ID workflowID and returns its run ID once
+// Temporal has recorded the start. If a workflow with that ID is running, or has run, its run ID
+// is returned instead: a retried or concurrent notify never starts a second fan-out.
+func (s *Starter) Start(ctx context.Context, workflowID string, in workflows.EventInput) (string, error) {
+	run, err := s.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflowID,
+		TaskQueue:                s.TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		TypedSearchAttributes:    workflows.SearchAttributes(in.OrgID, in.EventID),
+	}, workflows.EventWorkflowName, in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	switch {
+	case errors.As(err, &started):
+		return started.RunId, nil
+	case err != nil:
+		return "", Translate(err)
+	}
+	return run.GetRunID(), nil
+}
+
+// Translate maps a Temporal client error to a pcx error.
+func Translate(err error) error {
+	var (
+		unavailable *serviceerror.Unavailable
+		exhausted   *serviceerror.ResourceExhausted
+		deadline    *serviceerror.DeadlineExceeded
+		canceled    *serviceerror.Canceled
+		notFound    *serviceerror.NotFound
+	)
+	switch {
+	case errors.As(err, &unavailable), errors.As(err, &exhausted), errors.As(err, &deadline),
+		errors.As(err, &canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return pcx.Wrap(pcx.EUnavailable, err, "The workflow service is unavailable; retry later")
+	case errors.As(err, &notFound):
+		return pcx.Wrap(pcx.ENotFound, err, "Workflow not found")
+	}
+	return pcx.Wrap(pcx.EInternal, err, "")
+}

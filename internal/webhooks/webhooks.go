@@ -1,0 +1,314 @@
+// Package webhooks is the webhook use cases the HTTP API (public and internal) calls: registering
+// and changing endpoints, rotating their secrets, accepting events (notify and transaction
+// updates alike) and replaying them. An event is accepted only once its workflow has durably
+// started: from then on Temporal owns its delivery.
+package webhooks
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/rs/zerolog"
+
+	"github.com/pcx/publicservice/internal/signing"
+	"github.com/pcx/publicservice/pcx"
+	"github.com/pcx/publicservice/store"
+	"github.com/pcx/publicservice/workflows"
+)
+
+// Store is what the use cases need from storage.
+type Store interface {
+	CreateWebhook(ctx context.Context, w *pcx.Webhook, maxPerOrg int) error
+	Webhook(ctx context.Context, org, id string) (*pcx.Webhook, error)
+	UpdateWebhook(ctx context.Context, org, id string, p store.WebhookPatch) (*pcx.Webhook, error)
+	RotateWebhookSecret(ctx context.Context, org, id string, key []byte, grace time.Duration) (*pcx.Webhook, error)
+	CountActiveWebhooks(ctx context.Context, org string) (int, error)
+	CreateEvent(ctx context.Context, ev *pcx.Event, retention time.Duration) error
+	EventOf(ctx context.Context, org, id string) (*pcx.Event, error)
+	ClaimIdempotency(ctx context.Context, rec *pcx.Idempotency, ttl time.Duration) (*pcx.Idempotency, error)
+	CompleteIdempotency(ctx context.Context, rec *pcx.Idempotency) error
+}
+
+// Starter starts an event's workflow, or finds the one already started with that ID, and
+// returns its run ID. It returns only once Temporal has durably recorded the start.
+type Starter interface {
+	Start(ctx context.Context, workflowID string, in workflows.EventInput) (runID string, err error)
+}
+
+// URLChecker applies the endpoint URL rules (internal/netguard).
+type URLChecker interface {
+	ValidateURL(ctx context.Context, raw string) (*url.URL, error)
+}
+
+// Service holds the webhook use cases.
+type Service struct {
+	Store        Store
+	Starter      Starter
+	URLs         URLChecker
+	Log          zerolog.Logger
+	MaxEndpoints int           // per organisation (WEBHOOK_MAX_ENDPOINTS_PER_ORG)
+	SecretGrace  time.Duration // default rotation grace (WEBHOOK_SECRET_GRACE)
+	Retention    time.Duration // how long events are kept (EVENT_RETENTION)
+	Now          func() time.Time
+}
+
+// Limits on inputs.
+const (
+	MaxDescription      = 500
+	MaxPayloadBytes     = 256 << 10
+	MaxIdempotencyKey   = 255
+	MaxReplayWebhookIDs = 100
+	MaxGrace            = 7 * 24 * time.Hour
+	IdempotencyTTL      = 24 * time.Hour
+)
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// checkURL applies the URL rules and returns the URL as given (the receiver sees exactly what the
+// owner registered) or a validation error naming the rule.
+func (s *Service) checkURL(ctx context.Context, raw string) error {
+	if _, err := s.URLs.ValidateURL(ctx, raw); err != nil {
+		if pcx.ErrorCode(err) == pcx.EUnavailable || ctx.Err() != nil {
+			return pcx.Wrap(pcx.EUnavailable, err, "Could not check endpoint_url now; retry later")
+		}
+		return pcx.Invalid("Invalid endpoint_url", map[string]string{"endpoint_url": err.Error()})
+	}
+	return nil
+}
+
+// CheckDescription returns a problem with a description, or "".
+func CheckDescription(d string) string {
+	switch {
+	case utf8.RuneCountInString(d) > MaxDescription:
+		return "must be at most 500 characters"
+	case strings.IndexFunc(d, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }) >= 0:
+		return "must not contain control characters"
+	}
+	return ""
+}
+
+// CreateEndpoint registers an HTTPS endpoint for org. The returned endpoint carries its new
+// signing secret: the only time it is shown.
+func (s *Service) CreateEndpoint(ctx context.Context, org, rawURL, description string) (*pcx.Webhook, error) {
+	if msg := CheckDescription(description); msg != "" {
+		return nil, pcx.Invalid("Invalid request body", map[string]string{"description": msg})
+	}
+	if err := s.checkURL(ctx, rawURL); err != nil {
+		return nil, err
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	w := &pcx.Webhook{
+		ID: pcx.NewID("wh", now), OrgID: org, URL: rawURL, Description: description,
+		Status: pcx.WebhookActive, CreatedAt: now, UpdatedAt: now,
+		Secrets: []pcx.WebhookSecret{{Key: signing.NewSecret()}},
+	}
+	if err := s.Store.CreateWebhook(ctx, w, s.MaxEndpoints); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// Patch is a change to an endpoint; nil fields stay.
+type Patch struct {
+	URL         *string
+	Description *string
+	Status      *pcx.WebhookStatus
+}
+
+// UpdateEndpoint changes org's endpoint: re-enable or disable it, change its description or URL
+// (checked like a new one).
+func (s *Service) UpdateEndpoint(ctx context.Context, org, id string, p Patch) (*pcx.Webhook, error) {
+	problems := map[string]string{}
+	if p.Description != nil {
+		if msg := CheckDescription(*p.Description); msg != "" {
+			problems["description"] = msg
+		}
+	}
+	if p.Status != nil && *p.Status != pcx.WebhookActive && *p.Status != pcx.WebhookDisabled {
+		problems["status"] = `must be "active" or "disabled"`
+	}
+	if len(problems) > 0 {
+		return nil, pcx.Invalid("Invalid request body", problems)
+	}
+	if p.URL == nil && p.Description == nil && p.Status == nil {
+		return nil, pcx.Invalid("Invalid request body", map[string]string{"status": "give at least one of status, description, endpoint_url"})
+	}
+	if p.URL != nil {
+		if err := s.checkURL(ctx, *p.URL); err != nil {
+			return nil, err
+		}
+	}
+	return s.Store.UpdateWebhook(ctx, org, id, store.WebhookPatch{
+		URL: p.URL, Description: p.Description, Status: p.Status, DisabledReason: "disabled by its owner",
+	})
+}
+
+// RotateSecret gives org's endpoint a new signing secret; the old one keeps signing for grace
+// (nil: the configured default; 0: stop at once, e.g. after a leak).
+func (s *Service) RotateSecret(ctx context.Context, org, id string, grace *time.Duration) (*pcx.Webhook, error) {
+	g := s.SecretGrace
+	if grace != nil {
+		if *grace < 0 || *grace > MaxGrace {
+			return nil, pcx.Invalid("Invalid request body", map[string]string{"grace_period_seconds": "must be from 0 to 604800 (7 days)"})
+		}
+		g = *grace
+	}
+	return s.Store.RotateWebhookSecret(ctx, org, id, signing.NewSecret(), g)
+}
+
+// NotifyInput is one event to deliver.
+type NotifyInput struct {
+	OrgID          string
+	Payload        []byte // transaction_data exactly as received
+	Source         string // "notify" or "transaction-update"
+	IdempotencyKey string // optional
+}
+
+// Accepted is the 202 reply to an accepted event.
+type Accepted struct {
+	EventID       string
+	WorkflowID    string
+	RunID         string
+	EndpointCount int
+}
+
+// CheckPayload validates transaction_data: present, a JSON object, at most 256 KiB.
+func CheckPayload(p []byte) error {
+	p = bytes.TrimSpace(p)
+	switch {
+	case len(p) == 0:
+		return pcx.Invalid("Invalid request body", map[string]string{"transaction_data": "is required"})
+	case p[0] != '{':
+		return pcx.Invalid("Invalid request body", map[string]string{"transaction_data": "must be a JSON object"})
+	case len(p) > MaxPayloadBytes:
+		return pcx.Errorf(pcx.ETooLarge, "transaction_data must be at most 256 KiB")
+	}
+	return nil
+}
+
+// CheckIdempotencyKey returns a problem with an Idempotency-Key, or "".
+func CheckIdempotencyKey(k string) string {
+	if len(k) > MaxIdempotencyKey {
+		return "must be at most 255 characters"
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x21 || k[i] > 0x7e {
+			return "must be printable ASCII without spaces"
+		}
+	}
+	return ""
+}
+
+// Notify accepts an event: it stores the payload, and returns once the event's workflow has
+// durably started. With an idempotency key, a repeat within 24 hours returns the first reply and
+// starts nothing new; the same key with another payload is a conflict.
+func (s *Service) Notify(ctx context.Context, in NotifyInput) (Accepted, error) {
+	if err := CheckPayload(in.Payload); err != nil {
+		return Accepted{}, err
+	}
+	if msg := CheckIdempotencyKey(in.IdempotencyKey); msg != "" {
+		return Accepted{}, pcx.Invalid("Invalid Idempotency-Key header", map[string]string{"Idempotency-Key": msg})
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	ev := &pcx.Event{ID: pcx.NewID("evt", now), OrgID: in.OrgID, Source: in.Source, CreatedAt: now, Payload: in.Payload}
+	ev.WorkflowID = workflows.EventWorkflowID(ev.ID)
+
+	var rec *pcx.Idempotency
+	if in.IdempotencyKey != "" {
+		keyHash := sha256.Sum256([]byte(in.IdempotencyKey))
+		bodyHash := sha256.Sum256(append([]byte(in.Source+"\x00"), in.Payload...))
+		rec = &pcx.Idempotency{OrgID: in.OrgID, KeyHash: keyHash[:], BodyHash: bodyHash[:], EventID: ev.ID, WorkflowID: ev.WorkflowID, CreatedAt: now}
+		existing, err := s.Store.ClaimIdempotency(ctx, rec, IdempotencyTTL)
+		if err != nil {
+			return Accepted{}, err
+		}
+		if existing != nil {
+			if !bytes.Equal(existing.BodyHash, rec.BodyHash) {
+				return Accepted{}, pcx.Errorf(pcx.EConflict, "This Idempotency-Key was already used with a different request")
+			}
+			if existing.RunID != "" {
+				return Accepted{EventID: existing.EventID, WorkflowID: existing.WorkflowID, RunID: existing.RunID, EndpointCount: existing.EndpointCount}, nil
+			}
+			// The first request claimed the key but has not finished (or died before starting the
+			// workflow): finish its work with its IDs; Temporal deduplicates the start.
+			existing.KeyHash = rec.KeyHash
+			rec = existing
+			ev.ID, ev.WorkflowID, ev.CreatedAt = existing.EventID, existing.WorkflowID, existing.CreatedAt
+		}
+	}
+	if err := s.Store.CreateEvent(ctx, ev, s.Retention); err != nil {
+		return Accepted{}, err
+	}
+	count, err := s.Store.CountActiveWebhooks(ctx, in.OrgID)
+	if err != nil {
+		return Accepted{}, err
+	}
+	runID, err := s.Starter.Start(ctx, ev.WorkflowID, workflows.EventInput{EventID: ev.ID, OrgID: in.OrgID})
+	if err != nil {
+		return Accepted{}, err
+	}
+	acc := Accepted{EventID: ev.ID, WorkflowID: ev.WorkflowID, RunID: runID, EndpointCount: count}
+	if rec != nil {
+		rec.RunID, rec.EndpointCount = runID, count
+		if err := s.Store.CompleteIdempotency(ctx, rec); err != nil {
+			// The event is accepted; a repeat finds the claim without a run ID and gets the
+			// same workflow from Temporal.
+			s.Log.Warn().Err(err).Str("event_id", ev.ID).Msg("recording the idempotent reply failed")
+		}
+	}
+	return acc, nil
+}
+
+// Replay delivers org's event again, with the same webhook-id, to the given endpoints or to every
+// active one. Each replay is a workflow of its own, findable under the event's search attribute.
+func (s *Service) Replay(ctx context.Context, org, eventID string, webhookIDs []string) (Accepted, error) {
+	if len(webhookIDs) > MaxReplayWebhookIDs {
+		return Accepted{}, pcx.Invalid("Invalid request body", map[string]string{"webhook_ids": "must list at most 100 webhooks"})
+	}
+	ev, err := s.Store.EventOf(ctx, org, eventID)
+	if err != nil {
+		return Accepted{}, err
+	}
+	seen := map[string]bool{}
+	ids := make([]string, 0, len(webhookIDs))
+	count := 0
+	for _, id := range webhookIDs {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		w, err := s.Store.Webhook(ctx, org, id)
+		if pcx.ErrorCode(err) == pcx.ENotFound {
+			return Accepted{}, pcx.Invalid("Invalid request body", map[string]string{"webhook_ids": "no webhook " + id + " in your organisation"})
+		}
+		if err != nil {
+			return Accepted{}, err
+		}
+		ids = append(ids, id)
+		if w.Status == pcx.WebhookActive {
+			count++
+		}
+	}
+	if len(webhookIDs) == 0 {
+		if count, err = s.Store.CountActiveWebhooks(ctx, org); err != nil {
+			return Accepted{}, err
+		}
+	}
+	wfID := workflows.ReplayWorkflowID(ev.ID, pcx.NewID("rpl", s.now()))
+	runID, err := s.Starter.Start(ctx, wfID, workflows.EventInput{EventID: ev.ID, OrgID: org, WebhookIDs: ids})
+	if err != nil {
+		return Accepted{}, err
+	}
+	return Accepted{EventID: ev.ID, WorkflowID: wfID, RunID: runID, EndpointCount: count}, nil
+}

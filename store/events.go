@@ -1,0 +1,312 @@
+package store
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/pcx/publicservice/pcx"
+)
+
+func eventPK(id string) string { return "EVT#" + id }
+func eventKey(id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrPK: avS(eventPK(id)), attrSK: avS("EVT")}
+}
+func deliveryKey(eventID, webhookID string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrPK: avS(eventPK(eventID)), attrSK: avS("DLV#" + webhookID)}
+}
+func eventNotFound() error { return pcx.Errorf(pcx.ENotFound, "Event not found") }
+
+// ttlAt is the TTL attribute value: DynamoDB deletes the item some time after it.
+func ttlAt(t time.Time) types.AttributeValue { return avN(t.Unix()) }
+
+// CreateEvent stores an accepted event with its payload. It is kept for retention, then expires.
+// An event with the same ID that exists already is left as it is (an idempotent retry).
+func (s *Store) CreateEvent(ctx context.Context, ev *pcx.Event, retention time.Duration) error {
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &s.table,
+		Item: map[string]types.AttributeValue{
+			attrPK: avS(eventPK(ev.ID)), attrSK: avS("EVT"),
+			"event_id": avS(ev.ID), "org_id": avS(ev.OrgID), "workflow_id": avS(ev.WorkflowID),
+			"source": avS(ev.Source), "created_at": avTime(ev.CreatedAt), "payload": avB(ev.Payload),
+			attrTTL: ttlAt(ev.CreatedAt.Add(retention)),
+		},
+		ConditionExpression: aws.String("attribute_not_exists(PK)"),
+	})
+	if isConditionFailed(err) {
+		return nil
+	}
+	return translate(err, "event")
+}
+
+// Event returns an event with its payload, whoever owns it (the worker's read).
+func (s *Store) Event(ctx context.Context, id string) (*pcx.Event, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: eventKey(id), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, translate(err, "event")
+	}
+	if out.Item == nil {
+		return nil, eventNotFound()
+	}
+	return decodeEvent(out.Item)
+}
+
+// EventOf returns org's event without its payload; another organisation's is not found.
+func (s *Store) EventOf(ctx context.Context, org, id string) (*pcx.Event, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &s.table, Key: eventKey(id), ConsistentRead: aws.Bool(true),
+		ProjectionExpression:     aws.String("event_id, org_id, workflow_id, #src, created_at"),
+		ExpressionAttributeNames: map[string]string{"#src": "source"},
+	})
+	if err != nil {
+		return nil, translate(err, "event")
+	}
+	if out.Item == nil || (&item{m: out.Item}).str("org_id") != org {
+		return nil, eventNotFound()
+	}
+	return decodeEvent(out.Item)
+}
+
+func decodeEvent(m map[string]types.AttributeValue) (*pcx.Event, error) {
+	it := item{m: m}
+	ev := &pcx.Event{
+		ID: it.str("event_id"), OrgID: it.str("org_id"), WorkflowID: it.str("workflow_id"),
+		Source: it.str("source"), CreatedAt: it.time("created_at"), Payload: it.bytes("payload"),
+	}
+	if it.err != nil {
+		return nil, pcx.Wrap(pcx.EInternal, it.err, "")
+	}
+	return ev, nil
+}
+
+// PlanDeliveries records the deliveries an event fans out to, as pending, for the endpoints that
+// have no delivery record yet (a replay or a workflow reset keeps the history of earlier
+// attempts). One query and batched writes: a handful of requests for a page of endpoints.
+func (s *Store) PlanDeliveries(ctx context.Context, eventID string, targets []*pcx.Webhook, expires time.Time) error {
+	if len(targets) == 0 {
+		return nil
+	}
+	existing := map[string]bool{}
+	in := &dynamodb.QueryInput{
+		TableName:              &s.table,
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :dlv)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": avS(eventPK(eventID)), ":dlv": avS("DLV#"),
+		},
+		ProjectionExpression: aws.String("webhook_id"),
+		ConsistentRead:       aws.Bool(true),
+	}
+	if len(targets) < 50 {
+		// A small plan checks its own items rather than paging through all of the event's.
+		in.KeyConditionExpression = aws.String("PK = :pk AND SK BETWEEN :lo AND :hi")
+		delete(in.ExpressionAttributeValues, ":dlv")
+		lo, hi := targets[0].ID, targets[0].ID
+		for _, t := range targets {
+			lo, hi = min(lo, t.ID), max(hi, t.ID)
+		}
+		in.ExpressionAttributeValues[":lo"] = avS("DLV#" + lo)
+		in.ExpressionAttributeValues[":hi"] = avS("DLV#" + hi)
+	}
+	for {
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return translate(err, "deliveries")
+		}
+		for _, m := range out.Items {
+			existing[(&item{m: m}).str("webhook_id")] = true
+		}
+		if out.LastEvaluatedKey == nil {
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	var puts []types.WriteRequest
+	for _, t := range targets {
+		if existing[t.ID] {
+			continue
+		}
+		it := deliveryKey(eventID, t.ID)
+		it["webhook_id"] = avS(t.ID)
+		it["endpoint_url"] = avS(t.URL)
+		it["status"] = avS(string(pcx.DeliveryPending))
+		it["attempts"] = avN(0)
+		it[attrTTL] = ttlAt(expires)
+		puts = append(puts, types.WriteRequest{PutRequest: &types.PutRequest{Item: it}})
+	}
+	return s.batchWrite(ctx, puts)
+}
+
+// batchWrite writes requests 25 at a time, resending what DynamoDB leaves unprocessed.
+func (s *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest) error {
+	for len(reqs) > 0 {
+		n := min(25, len(reqs))
+		batch := reqs[:n]
+		reqs = reqs[n:]
+		for attempt := 0; len(batch) > 0; attempt++ {
+			out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
+				RequestItems: map[string][]types.WriteRequest{s.table: batch},
+			})
+			if err != nil {
+				return translate(err, "batch write")
+			}
+			batch = out.UnprocessedItems[s.table]
+			if len(batch) > 0 {
+				if attempt >= 8 {
+					return pcx.Errorf(pcx.EUnavailable, "The database is busy; retry later")
+				}
+				select {
+				case <-ctx.Done():
+					return translate(ctx.Err(), "batch write")
+				case <-time.After(time.Duration(10<<attempt) * time.Millisecond):
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// MaxAttemptLog bounds the attempts a delivery record lists; its attempt count keeps counting.
+const MaxAttemptLog = 25
+
+// RecordAttempt records one attempt of a delivery and its resulting status, in one write. The
+// attempt count is incremented in place, so attempts of a reset or replayed workflow add up and
+// never collide.
+func (s *Store) RecordAttempt(ctx context.Context, eventID string, w *pcx.Webhook, status pcx.DeliveryStatus, a pcx.Attempt, expires time.Time) error {
+	entry := map[string]types.AttributeValue{
+		"at": avTime(a.At), "code": avN(int64(a.StatusCode)), "ms": avN(a.Duration.Milliseconds()),
+	}
+	if a.ErrorClass != "" {
+		entry["err"] = avS(a.ErrorClass)
+	}
+	set := []string{
+		"#status = :status", "webhook_id = :wid", "endpoint_url = :url", "last_status_code = :code",
+		"last_attempt_at = :at", "#log = list_append(if_not_exists(#log, :empty), :entry)", "#ttl = :ttl",
+	}
+	vals := map[string]types.AttributeValue{
+		":status": avS(string(status)), ":wid": avS(w.ID), ":url": avS(w.URL),
+		":code": avN(int64(a.StatusCode)), ":at": avTime(a.At), ":one": avN(1),
+		":empty": &types.AttributeValueMemberL{}, ":ttl": ttlAt(expires),
+		":entry": &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberM{Value: entry}}},
+	}
+	expr := ""
+	if a.ErrorClass != "" {
+		set = append(set, "last_error = :err")
+		vals[":err"] = avS(a.ErrorClass)
+		expr = " REMOVE delivered_at"
+	} else {
+		set = append(set, "delivered_at = :at")
+		expr = " REMOVE last_error"
+	}
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &s.table,
+		Key:                       deliveryKey(eventID, w.ID),
+		UpdateExpression:          aws.String("SET " + strings.Join(set, ", ") + " ADD attempts :one" + expr),
+		ExpressionAttributeNames:  map[string]string{"#status": "status", "#log": "log", "#ttl": attrTTL},
+		ExpressionAttributeValues: vals,
+		ReturnValues:              types.ReturnValueUpdatedNew,
+	})
+	if err != nil {
+		return translate(err, "delivery")
+	}
+	// Trim the log from the front once it is over its bound (rare: a long-failing endpoint that
+	// was also replayed), in a second write.
+	if l, ok := out.Attributes["log"].(*types.AttributeValueMemberL); ok && len(l.Value) > MaxAttemptLog {
+		excess := len(l.Value) - MaxAttemptLog
+		paths := make([]string, excess)
+		for i := range paths {
+			paths[i] = "#log[" + strconv.Itoa(i) + "]"
+		}
+		_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: &s.table, Key: deliveryKey(eventID, w.ID),
+			UpdateExpression:         aws.String("REMOVE " + strings.Join(paths, ", ")),
+			ExpressionAttributeNames: map[string]string{"#log": "log"},
+		})
+		return translate(err, "delivery")
+	}
+	return nil
+}
+
+// SetDeliveryStatus sets a delivery's status without an attempt (an endpoint deleted or disabled
+// before delivery: cancelled).
+func (s *Store) SetDeliveryStatus(ctx context.Context, eventID, webhookID string, status pcx.DeliveryStatus, reason string, expires time.Time) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: deliveryKey(eventID, webhookID),
+		UpdateExpression:         aws.String("SET #status = :status, webhook_id = :wid, last_error = :reason, #ttl = :ttl ADD attempts :zero"),
+		ExpressionAttributeNames: map[string]string{"#status": "status", "#ttl": attrTTL},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":status": avS(string(status)), ":wid": avS(webhookID), ":reason": avS(reason),
+			":ttl": ttlAt(expires), ":zero": avN(0),
+		},
+	})
+	return translate(err, "delivery")
+}
+
+// ListDeliveries returns up to limit of an event's deliveries, by webhook ID.
+func (s *Store) ListDeliveries(ctx context.Context, eventID string, limit int, after string) ([]*pcx.Delivery, string, error) {
+	in := &dynamodb.QueryInput{
+		TableName:              &s.table,
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :dlv)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": avS(eventPK(eventID)), ":dlv": avS("DLV#"),
+		},
+		ConsistentRead: aws.Bool(true),
+	}
+	if after != "" {
+		if !strings.HasPrefix(after, "wh_") || len(after) > 64 {
+			return nil, "", pcx.Errorf(pcx.EInvalid, "last_evaluated_key is not valid")
+		}
+		in.ExclusiveStartKey = deliveryKey(eventID, after)
+	}
+	items, more, err := s.queryPage(ctx, in, limit)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]*pcx.Delivery, 0, len(items))
+	for _, m := range items {
+		d, err := decodeDelivery(eventID, m)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, d)
+	}
+	next := ""
+	if more {
+		next = out[len(out)-1].WebhookID
+	}
+	return out, next, nil
+}
+
+func decodeDelivery(eventID string, m map[string]types.AttributeValue) (*pcx.Delivery, error) {
+	it := item{m: m}
+	d := &pcx.Delivery{
+		EventID: eventID, WebhookID: it.str("webhook_id"), EndpointURL: it.str("endpoint_url"),
+		Status: pcx.DeliveryStatus(it.str("status")), Attempts: int(it.num("attempts")),
+		LastStatusCode: int(it.num("last_status_code")), LastError: it.str("last_error"),
+		LastAttemptAt: it.timePtr("last_attempt_at"), DeliveredAt: it.timePtr("delivered_at"),
+	}
+	if l, ok := m["log"].(*types.AttributeValueMemberL); ok {
+		for _, v := range l.Value {
+			em, ok := v.(*types.AttributeValueMemberM)
+			if !ok {
+				continue
+			}
+			e := item{m: em.Value}
+			d.Log = append(d.Log, pcx.Attempt{
+				At: e.time("at"), StatusCode: int(e.num("code")), ErrorClass: e.str("err"),
+				Duration: time.Duration(e.num("ms")) * time.Millisecond,
+			})
+			if e.err != nil {
+				it.err = e.err
+			}
+		}
+	}
+	if it.err != nil {
+		return nil, pcx.Wrap(pcx.EInternal, it.err, "")
+	}
+	return d, nil
+}

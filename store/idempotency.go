@@ -1,0 +1,79 @@
+package store
+
+import (
+	"context"
+	"encoding/hex"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/pcx/publicservice/pcx"
+)
+
+func idemKey(org string, keyHash []byte) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrPK: avS("IDEM#" + org + "#" + hex.EncodeToString(keyHash)), attrSK: avS("IDEM")}
+}
+
+// ClaimIdempotency stores rec unless a record with its key exists; then it returns the existing
+// one and stores nothing. Records expire after ttl. Expired records that DynamoDB has not yet
+// removed count as absent.
+func (s *Store) ClaimIdempotency(ctx context.Context, rec *pcx.Idempotency, ttl time.Duration) (*pcx.Idempotency, error) {
+	now := s.Now()
+	it := idemKey(rec.OrgID, rec.KeyHash)
+	it["org_id"] = avS(rec.OrgID)
+	it["body_hash"] = avB(rec.BodyHash)
+	it["event_id"] = avS(rec.EventID)
+	it["workflow_id"] = avS(rec.WorkflowID)
+	it["created_at"] = avTime(rec.CreatedAt)
+	it[attrTTL] = ttlAt(rec.CreatedAt.Add(ttl))
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                           &s.table,
+		Item:                                it,
+		ConditionExpression:                 aws.String("attribute_not_exists(PK) OR #ttl < :now"),
+		ExpressionAttributeNames:            map[string]string{"#ttl": attrTTL},
+		ExpressionAttributeValues:           map[string]types.AttributeValue{":now": avN(now.Unix())},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if isConditionFailed(err) {
+		if old := conditionItem(err); old != nil {
+			return decodeIdempotency(old)
+		}
+		// DynamoDB Local may not return the item; read it.
+		out, gerr := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: idemKey(rec.OrgID, rec.KeyHash), ConsistentRead: aws.Bool(true)})
+		if gerr != nil {
+			return nil, translate(gerr, "idempotency record")
+		}
+		if out.Item == nil {
+			return nil, pcx.Errorf(pcx.EConflict, "A request with this Idempotency-Key is in progress; retry")
+		}
+		return decodeIdempotency(out.Item)
+	}
+	return nil, translate(err, "idempotency record")
+}
+
+// CompleteIdempotency records the reply of the request that claimed the key.
+func (s *Store) CompleteIdempotency(ctx context.Context, rec *pcx.Idempotency) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: idemKey(rec.OrgID, rec.KeyHash),
+		UpdateExpression: aws.String("SET run_id = :run, endpoint_count = :n"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":run": avS(rec.RunID), ":n": avN(int64(rec.EndpointCount)),
+		},
+	})
+	return translate(err, "idempotency record")
+}
+
+func decodeIdempotency(m map[string]types.AttributeValue) (*pcx.Idempotency, error) {
+	it := item{m: m}
+	rec := &pcx.Idempotency{
+		OrgID: it.str("org_id"), BodyHash: it.bytes("body_hash"), EventID: it.str("event_id"),
+		WorkflowID: it.str("workflow_id"), RunID: it.str("run_id"),
+		EndpointCount: int(it.num("endpoint_count")), CreatedAt: it.time("created_at"),
+	}
+	if it.err != nil {
+		return nil, pcx.Wrap(pcx.EInternal, it.err, "")
+	}
+	return rec, nil
+}

@@ -1,0 +1,359 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/pcx/publicservice/pcx"
+)
+
+// SecretBox encrypts webhook signing secrets at rest; the store seals on write and opens only
+// when asked for secrets.
+type SecretBox interface {
+	Seal(plaintext []byte, context string) []byte
+	Open(sealed []byte, context string) ([]byte, error)
+}
+
+func orgWebhooksPK(org string) string { return "ORG#" + org + "#WH" }
+func webhookKey(org, id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrPK: avS(orgWebhooksPK(org)), attrSK: avS(id)}
+}
+func webhookCountKey(org string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrPK: avS("ORG#" + org), attrSK: avS("WHCOUNT")}
+}
+
+// errNoBox: a binary without WEBHOOK_SECRETS_KEYS asked for webhook secrets.
+var errNoBox = pcx.Wrap(pcx.EInternal, errors.New("store: no secret box: WEBHOOK_SECRETS_KEYS is not configured"), "")
+
+func webhookNotFound() error { return pcx.Errorf(pcx.ENotFound, "Webhook not found") }
+
+// secretContext binds a sealed secret to its endpoint.
+func secretContext(webhookID string) string { return "webhook-secret:" + webhookID }
+
+func (s *Store) sealSecrets(id string, secrets []pcx.WebhookSecret) types.AttributeValue {
+	list := make([]types.AttributeValue, len(secrets))
+	for i, sec := range secrets {
+		m := map[string]types.AttributeValue{"s": avB(s.box.Seal(sec.Key, secretContext(id)))}
+		if sec.ExpiresAt != nil {
+			m["e"] = avTime(*sec.ExpiresAt)
+		}
+		list[i] = &types.AttributeValueMemberM{Value: m}
+	}
+	return &types.AttributeValueMemberL{Value: list}
+}
+
+// CreateWebhook stores a new endpoint with its (sealed) secret, unless the organisation already
+// has maxPerOrg endpoints. The count is kept in its own item, updated in the same transaction,
+// so the limit holds under concurrent creates.
+func (s *Store) CreateWebhook(ctx context.Context, w *pcx.Webhook, maxPerOrg int) error {
+	if s.box == nil {
+		return errNoBox
+	}
+	it := map[string]types.AttributeValue{
+		attrPK: avS(orgWebhooksPK(w.OrgID)), attrSK: avS(w.ID),
+		"webhook_id": avS(w.ID), "org_id": avS(w.OrgID), "endpoint_url": avS(w.URL),
+		"description": avS(w.Description), "status": avS(string(w.Status)),
+		"created_at": avTime(w.CreatedAt), "updated_at": avTime(w.UpdatedAt),
+		"secrets": s.sealSecrets(w.ID, w.Secrets), "secret_version": avN(1),
+	}
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		TransactItems: []types.TransactWriteItem{
+			{Put: &types.Put{TableName: &s.table, Item: it, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+			{Update: &types.Update{
+				TableName: &s.table, Key: webhookCountKey(w.OrgID),
+				UpdateExpression:          aws.String("ADD n :one"),
+				ConditionExpression:       aws.String("attribute_not_exists(n) OR n < :max"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":one": avN(1), ":max": avN(int64(maxPerOrg))},
+			}},
+		},
+	})
+	if reasons := cancellationReasons(err); len(reasons) == 2 {
+		if reasons[1] == "ConditionalCheckFailed" {
+			return pcx.Errorf(pcx.EConflict, "Your organisation has reached its limit of %d webhook endpoints", maxPerOrg)
+		}
+		if reasons[0] == "ConditionalCheckFailed" {
+			return pcx.Wrap(pcx.EConflict, err, "Webhook ID already exists")
+		}
+	}
+	return translate(err, "webhook")
+}
+
+// Webhook returns org's endpoint without its secrets.
+func (s *Store) Webhook(ctx context.Context, org, id string) (*pcx.Webhook, error) {
+	return s.getWebhook(ctx, org, id, false)
+}
+
+// WebhookWithSecrets returns org's endpoint with its secrets opened, for signing.
+func (s *Store) WebhookWithSecrets(ctx context.Context, org, id string) (*pcx.Webhook, error) {
+	return s.getWebhook(ctx, org, id, true)
+}
+
+func (s *Store) getWebhook(ctx context.Context, org, id string, secrets bool) (*pcx.Webhook, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &s.table, Key: webhookKey(org, id), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, translate(err, "webhook")
+	}
+	if out.Item == nil {
+		return nil, webhookNotFound()
+	}
+	w, _, err := s.decodeWebhook(out.Item, secrets)
+	return w, err
+}
+
+// ListWebhooks returns up to limit of org's endpoints, newest first, after a previous page's
+// position; next is "" on the last page.
+func (s *Store) ListWebhooks(ctx context.Context, org string, limit int, after string) ([]*pcx.Webhook, string, error) {
+	return s.queryWebhooks(ctx, org, limit, after, false, false)
+}
+
+// ActiveWebhooks returns a page of org's active endpoints in creation order, for fan-out
+// planning: the order is stable, so a position stays valid while endpoints come and go.
+func (s *Store) ActiveWebhooks(ctx context.Context, org string, limit int, after string) ([]*pcx.Webhook, string, error) {
+	return s.queryWebhooks(ctx, org, limit, after, true, true)
+}
+
+func (s *Store) queryWebhooks(ctx context.Context, org string, limit int, after string, activeOnly, oldestFirst bool) ([]*pcx.Webhook, string, error) {
+	in := &dynamodb.QueryInput{
+		TableName:              &s.table,
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :wh)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": avS(orgWebhooksPK(org)), ":wh": avS("wh_"),
+		},
+		ScanIndexForward: aws.Bool(oldestFirst),
+		ConsistentRead:   aws.Bool(true),
+	}
+	if activeOnly {
+		in.FilterExpression = aws.String("#status = :active")
+		in.ExpressionAttributeNames = map[string]string{"#status": "status"}
+		in.ExpressionAttributeValues[":active"] = avS(string(pcx.WebhookActive))
+	}
+	if after != "" {
+		if !strings.HasPrefix(after, "wh_") || len(after) > 64 {
+			return nil, "", pcx.Errorf(pcx.EInvalid, "last_evaluated_key is not valid")
+		}
+		in.ExclusiveStartKey = webhookKey(org, after)
+	}
+	items, more, err := s.queryPage(ctx, in, limit)
+	if err != nil {
+		return nil, "", err
+	}
+	hooks := make([]*pcx.Webhook, 0, len(items))
+	for _, it := range items {
+		w, _, err := s.decodeWebhook(it, false)
+		if err != nil {
+			return nil, "", err
+		}
+		hooks = append(hooks, w)
+	}
+	next := ""
+	if more {
+		next = hooks[len(hooks)-1].ID
+	}
+	return hooks, next, nil
+}
+
+// CountActiveWebhooks counts org's active endpoints.
+func (s *Store) CountActiveWebhooks(ctx context.Context, org string) (int, error) {
+	in := &dynamodb.QueryInput{
+		TableName:                &s.table,
+		KeyConditionExpression:   aws.String("PK = :pk AND begins_with(SK, :wh)"),
+		FilterExpression:         aws.String("#status = :active"),
+		ExpressionAttributeNames: map[string]string{"#status": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": avS(orgWebhooksPK(org)), ":wh": avS("wh_"), ":active": avS(string(pcx.WebhookActive)),
+		},
+		Select: types.SelectCount,
+	}
+	n := 0
+	for {
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return 0, translate(err, "webhooks")
+		}
+		n += int(out.Count)
+		if out.LastEvaluatedKey == nil {
+			return n, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// WebhookPatch is a change to an endpoint; nil fields stay as they are.
+type WebhookPatch struct {
+	URL            *string
+	Description    *string
+	Status         *pcx.WebhookStatus
+	DisabledReason string // recorded when Status becomes disabled
+}
+
+// UpdateWebhook applies a patch to org's endpoint and returns it.
+func (s *Store) UpdateWebhook(ctx context.Context, org, id string, p WebhookPatch) (*pcx.Webhook, error) {
+	set := []string{"updated_at = :now"}
+	remove := []string{}
+	vals := map[string]types.AttributeValue{":now": avTime(s.Now())}
+	names := map[string]string{}
+	if p.URL != nil {
+		set = append(set, "endpoint_url = :url")
+		vals[":url"] = avS(*p.URL)
+	}
+	if p.Description != nil {
+		set = append(set, "description = :desc")
+		vals[":desc"] = avS(*p.Description)
+	}
+	if p.Status != nil {
+		set = append(set, "#status = :status")
+		names["#status"] = "status"
+		vals[":status"] = avS(string(*p.Status))
+		if *p.Status == pcx.WebhookDisabled {
+			set = append(set, "disabled_reason = :reason")
+			vals[":reason"] = avS(p.DisabledReason)
+		} else {
+			remove = append(remove, "disabled_reason")
+		}
+	}
+	expr := "SET " + strings.Join(set, ", ")
+	if len(remove) > 0 {
+		expr += " REMOVE " + strings.Join(remove, ", ")
+	}
+	in := &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: webhookKey(org, id),
+		ConditionExpression:       aws.String("attribute_exists(PK)"),
+		UpdateExpression:          aws.String(expr),
+		ExpressionAttributeValues: vals,
+		ReturnValues:              types.ReturnValueAllNew,
+	}
+	if len(names) > 0 {
+		in.ExpressionAttributeNames = names
+	}
+	out, err := s.db.UpdateItem(ctx, in)
+	if isConditionFailed(err) {
+		return nil, webhookNotFound()
+	}
+	if err != nil {
+		return nil, translate(err, "webhook")
+	}
+	w, _, err := s.decodeWebhook(out.Attributes, false)
+	return w, err
+}
+
+// DeleteWebhook removes org's endpoint; no new deliveries go to it.
+func (s *Store) DeleteWebhook(ctx context.Context, org, id string) error {
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		TransactItems: []types.TransactWriteItem{
+			{Delete: &types.Delete{TableName: &s.table, Key: webhookKey(org, id), ConditionExpression: aws.String("attribute_exists(PK)")}},
+			{Update: &types.Update{
+				TableName: &s.table, Key: webhookCountKey(org),
+				UpdateExpression:          aws.String("ADD n :minus"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":minus": avN(-1)},
+			}},
+		},
+	})
+	if reasons := cancellationReasons(err); len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
+		return webhookNotFound()
+	}
+	return translate(err, "webhook")
+}
+
+// maxOldSecrets bounds how many rotated-out secrets keep signing during their grace.
+const maxOldSecrets = 4
+
+// RotateWebhookSecret makes key the endpoint's current secret. The previous current secret keeps
+// signing until now+grace (dropped at once when grace is 0); older secrets keep their own expiry.
+// The write is conditional on the secrets not having changed since they were read, so two
+// concurrent rotations cannot lose one another.
+func (s *Store) RotateWebhookSecret(ctx context.Context, org, id string, key []byte, grace time.Duration) (*pcx.Webhook, error) {
+	if s.box == nil {
+		return nil, errNoBox
+	}
+	for range 3 {
+		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: webhookKey(org, id), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return nil, translate(err, "webhook")
+		}
+		if out.Item == nil {
+			return nil, webhookNotFound()
+		}
+		w, version, err := s.decodeWebhook(out.Item, true)
+		if err != nil {
+			return nil, err
+		}
+		now := s.Now()
+		next := []pcx.WebhookSecret{{Key: key}}
+		for i, old := range w.LiveSecrets(now) {
+			if i == 0 {
+				if grace <= 0 {
+					continue
+				}
+				exp := now.Add(grace)
+				old.ExpiresAt = &exp
+			}
+			if len(next) <= maxOldSecrets {
+				next = append(next, old)
+			}
+		}
+		res, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: &s.table, Key: webhookKey(org, id),
+			ConditionExpression: aws.String("attribute_exists(PK) AND secret_version = :v"),
+			UpdateExpression:    aws.String("SET secrets = :secrets, secret_version = :next, updated_at = :now"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":v": avN(version), ":next": avN(version + 1), ":now": avTime(now),
+				":secrets": s.sealSecrets(id, next),
+			},
+			ReturnValues: types.ReturnValueAllNew,
+		})
+		if isConditionFailed(err) {
+			continue // rotated or deleted since the read: read again
+		}
+		if err != nil {
+			return nil, translate(err, "webhook")
+		}
+		w, _, err = s.decodeWebhook(res.Attributes, true)
+		return w, err
+	}
+	return nil, pcx.Errorf(pcx.EConflict, "The secret was rotated concurrently; try again")
+}
+
+func (s *Store) decodeWebhook(m map[string]types.AttributeValue, withSecrets bool) (*pcx.Webhook, int64, error) {
+	it := item{m: m}
+	w := &pcx.Webhook{
+		ID: it.str("webhook_id"), OrgID: it.str("org_id"), URL: it.str("endpoint_url"),
+		Description: it.str("description"), Status: pcx.WebhookStatus(it.str("status")),
+		CreatedAt: it.time("created_at"), UpdatedAt: it.time("updated_at"),
+		DisabledReason: it.str("disabled_reason"),
+	}
+	version := it.num("secret_version")
+	if it.err != nil {
+		return nil, 0, pcx.Wrap(pcx.EInternal, it.err, "")
+	}
+	if !withSecrets {
+		return w, version, nil
+	}
+	if s.box == nil {
+		return nil, 0, errNoBox
+	}
+	list, _ := m["secrets"].(*types.AttributeValueMemberL)
+	if list == nil {
+		return w, version, nil
+	}
+	for _, v := range list.Value {
+		sm, ok := v.(*types.AttributeValueMemberM)
+		if !ok {
+			continue
+		}
+		sit := item{m: sm.Value}
+		key, err := s.box.Open(sit.bytes("s"), secretContext(w.ID))
+		if err != nil {
+			return nil, 0, pcx.Wrap(pcx.EInternal, errors.New("store: a webhook secret does not decrypt: check WEBHOOK_SECRETS_KEYS"), "")
+		}
+		w.Secrets = append(w.Secrets, pcx.WebhookSecret{Key: key, ExpiresAt: sit.timePtr("e")})
+	}
+	return w, version, nil
+}
