@@ -79,7 +79,9 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 		return a.finish(ctx, ev, w, pcx.DeliveryFailed, att, expires)
 	}
 
+	stopBeats := heartbeatWhileRunning(ctx)
 	att, retryAfter := a.send(ctx, ev, w)
+	stopBeats()
 	log.Debug().Int("status_code", att.StatusCode).Str("error", att.ErrorClass).Dur("duration", att.Duration).Msg("delivery attempt")
 	switch {
 	case att.ErrorClass == "":
@@ -235,6 +237,31 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		return min(t.Sub(now), maxRetryAfter)
 	}
 	return 0
+}
+
+// heartbeatEvery is how often a slow attempt tells Temporal it is alive. With the workflow's
+// HeartbeatTimeout a few times longer, a delivery whose worker died is retried elsewhere within
+// seconds, not after the whole StartToClose timeout; fast attempts never heartbeat at all.
+const heartbeatEvery = 3 * time.Second
+
+// heartbeatWhileRunning heartbeats until the returned stop is called.
+func heartbeatWhileRunning(ctx context.Context) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(heartbeatEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 // nonRetryable wraps a permanent failure so Temporal does not retry it.

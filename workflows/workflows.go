@@ -96,6 +96,8 @@ var (
 	deliverOptions = workflow.ActivityOptions{
 		// WEBHOOK_TIMEOUT is at most 60s; the rest covers the store reads and writes.
 		StartToCloseTimeout: 90 * time.Second,
+		// Slow attempts heartbeat every 3s: a worker that dies mid-delivery is noticed in 10s.
+		HeartbeatTimeout: 10 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Hour,
 		},
