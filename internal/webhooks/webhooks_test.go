@@ -1,0 +1,283 @@
+package webhooks
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/pcx/publicservice/pcx"
+	"github.com/pcx/publicservice/store"
+	"github.com/pcx/publicservice/workflows"
+)
+
+// fakeStore and fakeStarter are in-memory stand-ins for unit tests of this package; e2e/ runs the
+// same use cases on DynamoDB Local and Temporal.
+type fakeStore struct {
+	mu       sync.Mutex
+	hooks    map[string]*pcx.Webhook
+	events   map[string]*pcx.Event
+	idem     map[string]*pcx.Idempotency
+	active   int
+	failNext error
+}
+
+func newFakeStore() *fakeStore {
+	return &fakeStore{hooks: map[string]*pcx.Webhook{}, events: map[string]*pcx.Event{}, idem: map[string]*pcx.Idempotency{}}
+}
+
+func (f *fakeStore) CreateWebhook(_ context.Context, w *pcx.Webhook, max int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.hooks) >= max {
+		return pcx.Errorf(pcx.EConflict, "limit")
+	}
+	f.hooks[w.OrgID+"/"+w.ID] = w
+	return nil
+}
+func (f *fakeStore) Webhook(_ context.Context, org, id string) (*pcx.Webhook, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if w, ok := f.hooks[org+"/"+id]; ok {
+		return w, nil
+	}
+	return nil, pcx.Errorf(pcx.ENotFound, "Webhook not found")
+}
+func (f *fakeStore) UpdateWebhook(_ context.Context, org, id string, p store.WebhookPatch) (*pcx.Webhook, error) {
+	return &pcx.Webhook{ID: id, OrgID: org}, nil
+}
+func (f *fakeStore) RotateWebhookSecret(_ context.Context, org, id string, key []byte, grace time.Duration) (*pcx.Webhook, error) {
+	return &pcx.Webhook{ID: id, OrgID: org, Secrets: []pcx.WebhookSecret{{Key: key}}}, nil
+}
+func (f *fakeStore) CountActiveWebhooks(context.Context, string) (int, error) { return f.active, nil }
+func (f *fakeStore) CreateEvent(_ context.Context, ev *pcx.Event, _ time.Duration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failNext != nil {
+		err := f.failNext
+		f.failNext = nil
+		return err
+	}
+	if _, ok := f.events[ev.ID]; !ok {
+		f.events[ev.ID] = ev
+	}
+	return nil
+}
+func (f *fakeStore) EventOf(_ context.Context, org, id string) (*pcx.Event, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if ev, ok := f.events[id]; ok && ev.OrgID == org {
+		return ev, nil
+	}
+	return nil, pcx.Errorf(pcx.ENotFound, "Event not found")
+}
+func (f *fakeStore) ClaimIdempotency(_ context.Context, rec *pcx.Idempotency, _ time.Duration) (*pcx.Idempotency, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := rec.OrgID + string(rec.KeyHash)
+	if old, ok := f.idem[k]; ok {
+		cp := *old
+		return &cp, nil
+	}
+	cp := *rec
+	f.idem[k] = &cp
+	return nil, nil
+}
+func (f *fakeStore) CompleteIdempotency(_ context.Context, rec *pcx.Idempotency) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := rec.OrgID + string(rec.KeyHash)
+	f.idem[k].RunID, f.idem[k].EndpointCount = rec.RunID, rec.EndpointCount
+	return nil
+}
+
+type fakeStarter struct {
+	mu      sync.Mutex
+	started map[string]workflows.EventInput
+	err     error
+}
+
+func (f *fakeStarter) Start(_ context.Context, id string, in workflows.EventInput) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return "", f.err
+	}
+	if f.started == nil {
+		f.started = map[string]workflows.EventInput{}
+	}
+	f.started[id] = in
+	return "run-of-" + id, nil
+}
+
+type fakeURLs struct{}
+
+func (fakeURLs) ValidateURL(_ context.Context, raw string) (*url.URL, error) {
+	if !strings.HasPrefix(raw, "https://") {
+		return nil, errors.New("endpoint_url must use https")
+	}
+	return url.Parse(raw)
+}
+
+func newService() (*Service, *fakeStore, *fakeStarter) {
+	st, sr := newFakeStore(), &fakeStarter{}
+	return &Service{Store: st, Starter: sr, URLs: fakeURLs{}, Log: zerolog.Nop(), MaxEndpoints: 10, SecretGrace: time.Hour, Retention: time.Hour}, st, sr
+}
+
+func code(err error) pcx.Code { return pcx.ErrorCode(err) }
+
+func TestNotifyValidates(t *testing.T) {
+	s, _, sr := newService()
+	big := `{"a":"` + strings.Repeat("x", MaxPayloadBytes) + `"}`
+	for _, tc := range []struct {
+		payload, key string
+		want         pcx.Code
+	}{
+		{"", "", pcx.EInvalid},
+		{"[1]", "", pcx.EInvalid},
+		{`"s"`, "", pcx.EInvalid},
+		{big, "", pcx.ETooLarge},
+		{`{}`, "has space", pcx.EInvalid},
+		{`{}`, strings.Repeat("k", 256), pcx.EInvalid},
+		{`{}`, "é", pcx.EInvalid},
+	} {
+		if _, err := s.Notify(context.Background(), NotifyInput{OrgID: "o", Payload: []byte(tc.payload), IdempotencyKey: tc.key}); code(err) != tc.want {
+			t.Errorf("Notify(%.20q, key %.10q) = %v, want %s", tc.payload, tc.key, err, tc.want)
+		}
+	}
+	if len(sr.started) != 0 {
+		t.Fatalf("invalid notifies started %d workflows", len(sr.started))
+	}
+}
+
+func TestNotifyStartsTheEventWorkflow(t *testing.T) {
+	s, st, sr := newService()
+	st.active = 4
+	acc, err := s.Notify(context.Background(), NotifyInput{OrgID: "org", Payload: []byte(` {"a": 1} `), Source: "notify"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc.WorkflowID != workflows.EventWorkflowID(acc.EventID) || acc.RunID != "run-of-"+acc.WorkflowID || acc.EndpointCount != 4 {
+		t.Fatalf("accepted %+v", acc)
+	}
+	if in := sr.started[acc.WorkflowID]; in.EventID != acc.EventID || in.OrgID != "org" || len(in.WebhookIDs) != 0 {
+		t.Fatalf("workflow input %+v", in)
+	}
+	if ev := st.events[acc.EventID]; string(ev.Payload) != ` {"a": 1} ` || ev.Source != "notify" {
+		t.Fatalf("stored event %+v: payload must be kept byte for byte", ev)
+	}
+	// Temporal down: no 202.
+	sr.err = pcx.Errorf(pcx.EUnavailable, "down")
+	if _, err := s.Notify(context.Background(), NotifyInput{OrgID: "org", Payload: []byte(`{}`)}); code(err) != pcx.EUnavailable {
+		t.Fatalf("Notify with Temporal down = %v, want EUnavailable", err)
+	}
+}
+
+func TestNotifyIdempotency(t *testing.T) {
+	s, st, sr := newService()
+	in := NotifyInput{OrgID: "org", Payload: []byte(`{"a":1}`), Source: "notify", IdempotencyKey: "order-42"}
+	first, err := s.Notify(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Notify(context.Background(), in)
+	if err != nil || again != first {
+		t.Fatalf("repeat = %+v, %v; want %+v", again, err, first)
+	}
+	if len(sr.started) != 1 || len(st.events) != 1 {
+		t.Fatalf("repeat started %d workflows and stored %d events, want 1 and 1", len(sr.started), len(st.events))
+	}
+	other := in
+	other.Payload = []byte(`{"a":2}`)
+	if _, err := s.Notify(context.Background(), other); code(err) != pcx.EConflict {
+		t.Fatalf("same key, other body = %v, want EConflict", err)
+	}
+	// The same key from another organisation is another request.
+	otherOrg := in
+	otherOrg.OrgID = "org-2"
+	if acc, err := s.Notify(context.Background(), otherOrg); err != nil || acc.EventID == first.EventID {
+		t.Fatalf("other org = %+v, %v; want a new event", acc, err)
+	}
+
+	// A first request that died after claiming the key (no run ID recorded) is finished by the
+	// repeat, with the first request's IDs.
+	in.IdempotencyKey = "order-43"
+	st.failNext = pcx.Errorf(pcx.EUnavailable, "db down")
+	if _, err := s.Notify(context.Background(), in); code(err) != pcx.EUnavailable {
+		t.Fatalf("first attempt = %v, want EUnavailable", err)
+	}
+	resumed, err := s.Notify(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claimed *pcx.Idempotency
+	for _, r := range st.idem {
+		if r.EventID == resumed.EventID {
+			claimed = r
+		}
+	}
+	if claimed == nil || claimed.RunID != resumed.RunID {
+		t.Fatalf("the resumed notify used event %s, not the one its claim recorded", resumed.EventID)
+	}
+}
+
+func TestEndpointValidation(t *testing.T) {
+	s, _, _ := newService()
+	ctx := context.Background()
+	if _, err := s.CreateEndpoint(ctx, "o", "http://x", ""); code(err) != pcx.EInvalid {
+		t.Fatalf("http URL = %v, want EInvalid", err)
+	}
+	if _, err := s.CreateEndpoint(ctx, "o", "https://x", strings.Repeat("d", 501)); code(err) != pcx.EInvalid {
+		t.Fatalf("long description = %v, want EInvalid", err)
+	}
+	w, err := s.CreateEndpoint(ctx, "o", "https://x/hook", "line one\nline two")
+	if err != nil || len(w.Secrets) != 1 || len(w.Secrets[0].Key) != 32 || w.Status != pcx.WebhookActive {
+		t.Fatalf("CreateEndpoint = %+v, %v", w, err)
+	}
+	bad := pcx.WebhookStatus("paused")
+	if _, err := s.UpdateEndpoint(ctx, "o", w.ID, Patch{Status: &bad}); code(err) != pcx.EInvalid {
+		t.Fatalf("status paused = %v, want EInvalid", err)
+	}
+	if _, err := s.UpdateEndpoint(ctx, "o", w.ID, Patch{}); code(err) != pcx.EInvalid {
+		t.Fatalf("empty patch = %v, want EInvalid", err)
+	}
+	for _, g := range []time.Duration{-time.Second, MaxGrace + time.Second} {
+		if _, err := s.RotateSecret(ctx, "o", w.ID, &g); code(err) != pcx.EInvalid {
+			t.Fatalf("grace %v = %v, want EInvalid", g, err)
+		}
+	}
+}
+
+func TestReplay(t *testing.T) {
+	s, st, sr := newService()
+	ctx := context.Background()
+	st.active = 2
+	acc, _ := s.Notify(ctx, NotifyInput{OrgID: "org", Payload: []byte(`{}`)})
+	w, _ := s.CreateEndpoint(ctx, "org", "https://x", "")
+	if _, err := s.Replay(ctx, "org-2", acc.EventID, nil); code(err) != pcx.ENotFound {
+		t.Fatalf("replay of another org's event = %v, want ENotFound", err)
+	}
+	if _, err := s.Replay(ctx, "org", acc.EventID, []string{"wh_missing"}); code(err) != pcx.EInvalid {
+		t.Fatalf("replay to an unknown webhook = %v, want EInvalid", err)
+	}
+	ids := make([]string, MaxReplayWebhookIDs+1)
+	if _, err := s.Replay(ctx, "org", acc.EventID, ids); code(err) != pcx.EInvalid {
+		t.Fatalf("replay to 101 webhooks = %v, want EInvalid", err)
+	}
+	rep, err := s.Replay(ctx, "org", acc.EventID, []string{w.ID, w.ID})
+	if err != nil || rep.EventID != acc.EventID || rep.WorkflowID == acc.WorkflowID || !strings.HasPrefix(rep.WorkflowID, acc.WorkflowID+"-replay-") || rep.EndpointCount != 1 {
+		t.Fatalf("Replay = %+v, %v", rep, err)
+	}
+	if in := sr.started[rep.WorkflowID]; len(in.WebhookIDs) != 1 || in.WebhookIDs[0] != w.ID {
+		t.Fatalf("replay input %+v, want the one webhook once", in)
+	}
+	all, err := s.Replay(ctx, "org", acc.EventID, nil)
+	if err != nil || all.EndpointCount != 2 || len(sr.started[all.WorkflowID].WebhookIDs) != 0 {
+		t.Fatalf("replay to all = %+v, %v", all, err)
+	}
+}
