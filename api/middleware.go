@@ -159,11 +159,19 @@ type Authenticator interface {
 	Forget(prefix string)
 }
 
-// authenticate requires a valid X-API-Key. The key is read from that header only.
-func authenticate(auth Authenticator) func(http.Handler) http.Handler {
+// authenticate requires a valid X-API-Key. The key is read from that header only. Failed
+// attempts are counted per client address; past the limit, 429 before any lookup.
+func authenticate(auth Authenticator, limiter *FailureLimiter) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			addr := clientAddr(r)
+			if err := limiter.check(addr); err != nil {
+				return err
+			}
 			p, err := auth.Authenticate(r.Context(), r.Header.Get("X-API-Key"))
+			if pcx.ErrorCode(err) == pcx.EUnauthenticated {
+				limiter.fail(addr)
+			}
 			if err != nil {
 				return err
 			}

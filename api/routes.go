@@ -8,7 +8,7 @@ func addRoutes(r chi.Router, d Deps) {
 	r.Get("/readyz", handleReadyz(d.Ready).ServeHTTP)
 
 	r.Route("/public", func(r chi.Router) {
-		r.Use(authenticate(d.Auth))
+		r.Use(authenticate(d.Auth, d.AuthFailures))
 		r.NotFound(notFound)
 		r.MethodNotAllowed(methodNotAllowed)
 

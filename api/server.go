@@ -18,6 +18,7 @@ import (
 type Deps struct {
 	Log            zerolog.Logger
 	Auth           Authenticator
+	AuthFailures   *FailureLimiter // nil: no limit
 	Keys           KeyCreator
 	KeyStore       KeyStore
 	Cursors        *cursor.Signer

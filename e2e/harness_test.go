@@ -70,6 +70,9 @@ func newEnv(t *testing.T) *env {
 		"APIKEY_PEPPERS":       testPepper,
 		"WEBHOOK_SECRETS_KEYS": testSecKey,
 		"AUTH_CACHE_TTL":       "2s",
+		// Tests fail authentication on purpose, all from 127.0.0.1; TestAuthFailuresAreRateLimited
+		// turns the limit on.
+		"AUTH_FAILURES_PER_MINUTE": "0",
 	}
 	cfg := e.config()
 	ctx := testenv.Context(t, 2*time.Minute)

@@ -449,3 +449,36 @@ func TestHealthAndReadiness(t *testing.T) {
 		t.Fatalf("readyz leaks dependency details: %s", r.body)
 	}
 }
+
+// Repeated failed authentications from one client are answered 429 with Retry-After, before any
+// lookup; a valid key from another client is unaffected, and the budget refills.
+func TestAuthFailuresAreRateLimited(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.vars["AUTH_FAILURES_PER_MINUTE"] = "60" // one token per second, bursts of 60
+	api := e.startAPI()
+	root := e.bootstrapKey("org-rl", "u")
+	bad, _ := apikey.New()
+	limited := 0
+	var last reply
+	for i := 0; i < 80; i++ {
+		last = call(t, "GET", api.base+"/public/me", bad.String(), nil)
+		if last.status == 429 {
+			limited++
+		} else {
+			wantUnauthorized(t, last)
+		}
+	}
+	if limited < 15 || limited > 22 {
+		t.Fatalf("%d of 80 rapid failures were limited, want about 20 (burst of 60)", limited)
+	}
+	if last.status != 429 || last.header.Get("Retry-After") == "" || !strings.Contains(string(last.body), "Too many failed authentication attempts") {
+		t.Fatalf("limited reply = %s (Retry-After %q), want 429 with Retry-After", last, last.header.Get("Retry-After"))
+	}
+	// While limited, even a valid key from this address waits: the limit is checked first.
+	wantStatus(t, call(t, "GET", api.base+"/public/me", root, nil), 429)
+	// One token comes back per second.
+	eventually(t, 3*time.Second, "budget refilled", func() bool {
+		return call(t, "GET", api.base+"/public/me", root, nil).status == 200
+	})
+}

@@ -62,6 +62,7 @@ func RunAPI(ctx context.Context, cfg config.Config, log zerolog.Logger, listenin
 	handler := api.NewServer(api.Deps{
 		Log:            log,
 		Auth:           auth,
+		AuthFailures:   api.NewFailureLimiter(cfg.AuthFailuresPerMinute),
 		Keys:           &keys.Service{Store: st, Hasher: hasher, IsPrefixTaken: isPrefixTaken},
 		KeyStore:       st,
 		Webhooks:       hooks,

@@ -46,6 +46,8 @@ type Config struct {
 
 	APIKeyPeppers string        `env:"APIKEY_PEPPERS"`
 	AuthCacheTTL  time.Duration `env:"AUTH_CACHE_TTL" envDefault:"2s"`
+	// AuthFailuresPerMinute limits failed authentications per client address (0: no limit).
+	AuthFailuresPerMinute int `env:"AUTH_FAILURES_PER_MINUTE" envDefault:"30"`
 
 	WebhookSecretsKeys   string          `env:"WEBHOOK_SECRETS_KEYS"`
 	WebhookTimeout       time.Duration   `env:"WEBHOOK_TIMEOUT" envDefault:"15s"`
