@@ -17,6 +17,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/pcx/publicservice/internal/metrics"
 	"github.com/pcx/publicservice/pcx"
 	"github.com/pcx/publicservice/store"
 )
@@ -44,6 +45,7 @@ type Activities struct {
 	Schedule  []time.Duration
 	Retention time.Duration // how long delivery records are kept (EVENT_RETENTION)
 	UserAgent string
+	Metrics   *metrics.Metrics
 	// Now and Jitter are replaceable in tests. Jitter returns a factor in [0.8, 1.2).
 	Now    func() time.Time
 	Jitter func() float64
@@ -58,6 +60,9 @@ func New(a Activities) *Activities {
 	}
 	if a.Jitter == nil {
 		a.Jitter = func() float64 { return 0.8 + 0.4*rand.Float64() }
+	}
+	if a.Metrics == nil {
+		a.Metrics = metrics.New()
 	}
 	a.payloads = newPayloadCache(64 << 20)
 	return &a

@@ -82,6 +82,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	stopBeats := heartbeatWhileRunning(ctx)
 	att, retryAfter := a.send(ctx, ev, w)
 	stopBeats()
+	a.observe(att)
 	log.Debug().Int("status_code", att.StatusCode).Str("error", att.ErrorClass).Dur("duration", att.Duration).Msg("delivery attempt")
 	switch {
 	case att.ErrorClass == "":
@@ -92,6 +93,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 		if _, err := a.Store.UpdateWebhook(ctx, in.OrgID, in.WebhookID, store.WebhookPatch{Status: &disabled, DisabledReason: reason}); err != nil && pcx.ErrorCode(err) != pcx.ENotFound {
 			return DeliverResult{}, err // retried: the 410 will come again and disable then
 		}
+		a.Metrics.EndpointsDisabled.Inc()
 		log.Info().Msg("endpoint answered 410 Gone: disabled")
 		return a.finish(ctx, ev, w, pcx.DeliveryFailed, att, expires)
 	case att.ErrorClass == classBlocked, attempt > len(a.Schedule):
@@ -101,6 +103,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 		log.Warn().Err(err).Msg("recording a failed attempt failed")
 	}
 	delay := NextDelay(a.Schedule[attempt-1], retryAfter, a.Jitter())
+	a.Metrics.RetriesScheduled.Inc()
 	return DeliverResult{}, temporal.NewApplicationErrorWithOptions(
 		fmt.Sprintf("attempt %d failed (%s %d); next in %s", attempt, att.ErrorClass, att.StatusCode, delay.Round(time.Second)),
 		"DeliveryAttemptFailed",
@@ -111,6 +114,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 // finish records a final outcome. If the write fails the outcome goes back to the workflow
 // unrecorded rather than as an error: retrying would send the event again.
 func (a *Activities) finish(ctx context.Context, ev *pcx.Event, w *pcx.Webhook, status pcx.DeliveryStatus, att pcx.Attempt, expires time.Time) (DeliverResult, error) {
+	a.Metrics.Deliveries.WithLabelValues(string(status)).Inc()
 	res := DeliverResult{Status: status, Attempt: att}
 	if err := a.Store.RecordAttempt(ctx, ev.ID, w, status, att, expires); err != nil {
 		a.Log.Warn().Err(err).Str("event_id", ev.ID).Str("webhook_id", w.ID).Msg("recording a delivery outcome failed; the workflow will retry it")
@@ -123,6 +127,7 @@ func (a *Activities) cancel(ctx context.Context, in DeliverInput, reason string,
 	if err := a.Store.SetDeliveryStatus(ctx, in.EventID, in.WebhookID, pcx.DeliveryCancelled, reason, expires); err != nil {
 		return DeliverResult{}, err
 	}
+	a.Metrics.Deliveries.WithLabelValues(string(pcx.DeliveryCancelled)).Inc()
 	return DeliverResult{Status: pcx.DeliveryCancelled}, nil
 }
 
@@ -188,6 +193,16 @@ func (a *Activities) send(ctx context.Context, ev *pcx.Event, w *pcx.Webhook) (p
 		att.ErrorClass = classStatus
 	}
 	return att, parseRetryAfter(resp.Header.Get("Retry-After"), now)
+}
+
+// observe counts an attempt and its latency.
+func (a *Activities) observe(att pcx.Attempt) {
+	result := att.ErrorClass
+	if result == "" {
+		result = "success"
+	}
+	a.Metrics.Attempts.WithLabelValues(result).Inc()
+	a.Metrics.AttemptDuration.Observe(att.Duration.Seconds())
 }
 
 // classify names a transport failure.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/pcx/publicservice/internal/metrics"
 	"github.com/pcx/publicservice/pcx"
 )
 
@@ -68,11 +69,12 @@ func runChecks(ctx context.Context, checks []Check) []string {
 	return failed
 }
 
-// HealthHandler serves /healthz and /readyz alone, for processes without the public API (the
-// worker).
-func HealthHandler(log zerolog.Logger, checks []Check) http.Handler {
+// HealthHandler serves /healthz, /readyz and /metrics alone, for processes without the public
+// API (the worker).
+func HealthHandler(log zerolog.Logger, checks []Check, m *metrics.Metrics) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(checks))
+	mux.Handle("GET /metrics", m.Handler())
 	return requestID(log)(mux)
 }

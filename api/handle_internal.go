@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/pcx/publicservice/internal/keys"
+	"github.com/pcx/publicservice/internal/metrics"
 	"github.com/pcx/publicservice/pcx"
 )
 
@@ -32,9 +33,9 @@ func bearerToken(token string) func(http.Handler) http.Handler {
 
 // handleTransactionUpdate accepts a transaction update from another PCX service: the notify body
 // for any organisation, delivered the same way as notify.
-func handleTransactionUpdate(svc Webhooks) http.Handler {
+func handleTransactionUpdate(svc Webhooks, m *metrics.Metrics) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		return acceptEvent(w, r, svc, "transaction-update", checkOrgID)
+		return acceptEvent(w, r, svc, m, "transaction-update", checkOrgID)
 	})
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/pcx/publicservice/internal/cursor"
+	"github.com/pcx/publicservice/internal/metrics"
 	"github.com/pcx/publicservice/internal/signing"
 	"github.com/pcx/publicservice/internal/webhooks"
 	"github.com/pcx/publicservice/pcx"
@@ -231,7 +232,7 @@ type acceptedData struct {
 
 // acceptEvent decodes a notify body and hands it to the use case. allowOrg decides whether the
 // body's org_id may be used (the caller's own for the public API; any for the internal listener).
-func acceptEvent(w http.ResponseWriter, r *http.Request, svc Webhooks, source string, allowOrg func(org string) error) error {
+func acceptEvent(w http.ResponseWriter, r *http.Request, svc Webhooks, m *metrics.Metrics, source string, allowOrg func(org string) error) error {
 	var req notifyRequest
 	if _, err := decodeBody(r, &req, false); err != nil {
 		return err
@@ -252,6 +253,7 @@ func acceptEvent(w http.ResponseWriter, r *http.Request, svc Webhooks, source st
 	if err != nil {
 		return err
 	}
+	m.Events.WithLabelValues(source).Inc()
 	zerolog.Ctx(r.Context()).UpdateContext(func(c zerolog.Context) zerolog.Context {
 		return c.Str("event_id", acc.EventID).Str("workflow_id", acc.WorkflowID)
 	})
@@ -261,10 +263,10 @@ func acceptEvent(w http.ResponseWriter, r *http.Request, svc Webhooks, source st
 	return nil
 }
 
-func handleNotify(svc Webhooks) http.Handler {
+func handleNotify(svc Webhooks, m *metrics.Metrics) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		p := principalFrom(r.Context())
-		return acceptEvent(w, r, svc, "notify", func(org string) error { return checkOrg(p, &org) })
+		return acceptEvent(w, r, svc, m, "notify", func(org string) error { return checkOrg(p, &org) })
 	})
 }
 
@@ -351,7 +353,7 @@ func handleEventGet(store WebhookStore, cursors *cursor.Signer) http.Handler {
 	})
 }
 
-func handleEventReplay(svc Webhooks) http.Handler {
+func handleEventReplay(svc Webhooks, m *metrics.Metrics) http.Handler {
 	type request struct {
 		WebhookIDs []string `json:"webhook_ids"`
 	}
@@ -369,6 +371,7 @@ func handleEventReplay(svc Webhooks) http.Handler {
 		if err != nil {
 			return err
 		}
+		m.Events.WithLabelValues("replay").Inc()
 		respond(w, http.StatusAccepted, "Replay accepted", acceptedData{
 			EventID: acc.EventID, WorkflowID: acc.WorkflowID, RunID: acc.RunID, EndpointCount: acc.EndpointCount,
 		}, nil)

@@ -6,11 +6,13 @@ import (
 	"encoding/hex"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/rs/zerolog"
 
+	"github.com/pcx/publicservice/internal/metrics"
 	"github.com/pcx/publicservice/pcx"
 )
 
@@ -92,25 +94,31 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // accessLog writes one line per request: method, route pattern, path (never the query string,
 // which is where a careless client would put a key), status, size and duration. Fields the
-// handlers add (org_id, prefix, event_id, ...) appear on the same line.
-func accessLog(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
-		route := ""
-		if rc := chi.RouteContext(r.Context()); rc != nil {
-			route = rc.RoutePattern()
-		}
-		if sw.status == 0 {
-			sw.status = http.StatusOK
-		}
-		zerolog.Ctx(r.Context()).Info().
-			Str("method", r.Method).Str("route", route).Str("path", r.URL.Path).
-			Int("status", sw.status).Int("bytes", sw.bytes).
-			Float64("duration_ms", float64(time.Since(start).Microseconds())/1000).
-			Msg("request")
-	})
+// handlers add (org_id, prefix, event_id, ...) appear on the same line. The same figures feed the
+// HTTP metrics, labelled by route pattern so IDs in paths do not explode the series.
+func accessLog(m *metrics.Metrics, server string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			sw := &statusWriter{ResponseWriter: w}
+			next.ServeHTTP(sw, r)
+			elapsed := time.Since(start)
+			route := "unmatched"
+			if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+				route = rc.RoutePattern()
+			}
+			if sw.status == 0 {
+				sw.status = http.StatusOK
+			}
+			m.HTTPRequests.WithLabelValues(server, route, r.Method, strconv.Itoa(sw.status)).Inc()
+			m.HTTPDuration.WithLabelValues(server, route, r.Method).Observe(elapsed.Seconds())
+			zerolog.Ctx(r.Context()).Info().
+				Str("method", r.Method).Str("route", route).Str("path", r.URL.Path).
+				Int("status", sw.status).Int("bytes", sw.bytes).
+				Float64("duration_ms", float64(elapsed.Microseconds())/1000).
+				Msg("request")
+		})
+	}
 }
 
 // recoverer turns a panic into a logged 500 with the generic envelope.
@@ -161,15 +169,17 @@ type Authenticator interface {
 
 // authenticate requires a valid X-API-Key. The key is read from that header only. Failed
 // attempts are counted per client address; past the limit, 429 before any lookup.
-func authenticate(auth Authenticator, limiter *FailureLimiter) func(http.Handler) http.Handler {
+func authenticate(auth Authenticator, limiter *FailureLimiter, m *metrics.Metrics) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 			addr := clientAddr(r)
 			if err := limiter.check(addr); err != nil {
+				m.AuthFailures.WithLabelValues("rate_limited").Inc()
 				return err
 			}
 			p, err := auth.Authenticate(r.Context(), r.Header.Get("X-API-Key"))
 			if pcx.ErrorCode(err) == pcx.EUnauthenticated {
+				m.AuthFailures.WithLabelValues("unauthenticated").Inc()
 				limiter.fail(addr)
 			}
 			if err != nil {

@@ -8,7 +8,7 @@ func addRoutes(r chi.Router, d Deps) {
 	r.Get("/readyz", handleReadyz(d.Ready).ServeHTTP)
 
 	r.Route("/public", func(r chi.Router) {
-		r.Use(authenticate(d.Auth, d.AuthFailures))
+		r.Use(authenticate(d.Auth, d.AuthFailures, d.Metrics))
 		r.NotFound(notFound)
 		r.MethodNotAllowed(methodNotAllowed)
 
@@ -23,9 +23,9 @@ func addRoutes(r chi.Router, d Deps) {
 
 		r.Post("/webhooks", handleWebhookCreate(d.Webhooks).ServeHTTP)
 		r.Get("/webhooks", handleWebhookList(d.WebhookStore, d.Cursors).ServeHTTP)
-		r.Post("/webhooks/notify", handleNotify(d.Webhooks).ServeHTTP)
+		r.Post("/webhooks/notify", handleNotify(d.Webhooks, d.Metrics).ServeHTTP)
 		r.Get("/webhooks/events/{event_id}", handleEventGet(d.WebhookStore, d.Cursors).ServeHTTP)
-		r.Post("/webhooks/events/{event_id}/replay", handleEventReplay(d.Webhooks).ServeHTTP)
+		r.Post("/webhooks/events/{event_id}/replay", handleEventReplay(d.Webhooks, d.Metrics).ServeHTTP)
 		r.Get("/webhooks/{webhook_id}", handleWebhookGet(d.WebhookStore).ServeHTTP)
 		r.Patch("/webhooks/{webhook_id}", handleWebhookUpdate(d.Webhooks).ServeHTTP)
 		r.Delete("/webhooks/{webhook_id}", handleWebhookDelete(d.WebhookStore).ServeHTTP)
@@ -36,5 +36,6 @@ func addRoutes(r chi.Router, d Deps) {
 // addInternalRoutes is the internal listener's surface: what other PCX services call.
 func addInternalRoutes(r chi.Router, d InternalDeps) {
 	r.Get("/healthz", handleHealthz().ServeHTTP)
-	r.With(bearerToken(d.Token)).Post("/internal/transaction-updates", handleTransactionUpdate(d.Webhooks).ServeHTTP)
+	r.Get("/metrics", d.Metrics.Handler().ServeHTTP)
+	r.With(bearerToken(d.Token)).Post("/internal/transaction-updates", handleTransactionUpdate(d.Webhooks, d.Metrics).ServeHTTP)
 }

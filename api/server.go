@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/pcx/publicservice/internal/cursor"
+	"github.com/pcx/publicservice/internal/metrics"
 	"github.com/pcx/publicservice/pcx"
 )
 
@@ -26,6 +27,7 @@ type Deps struct {
 	WebhookStore   WebhookStore
 	Ready          []Check
 	RequestTimeout time.Duration
+	Metrics        *metrics.Metrics // nil: a private registry nobody scrapes
 }
 
 // InternalDeps are what the internal listener needs.
@@ -34,13 +36,18 @@ type InternalDeps struct {
 	Token          string // INTERNAL_TOKEN: callers present it as a bearer token
 	Webhooks       Webhooks
 	RequestTimeout time.Duration
+	// Metrics are served at /metrics on this listener (never on the public one).
+	Metrics *metrics.Metrics
 }
 
 // NewInternalServer returns the handler of the internal listener (INTERNAL_HTTP_ADDR), where
 // other PCX services post transaction updates. It is meant for a private network only.
 func NewInternalServer(d InternalDeps) http.Handler {
+	if d.Metrics == nil {
+		d.Metrics = metrics.New()
+	}
 	r := chi.NewRouter()
-	r.Use(requestID(d.Log), accessLog, recoverer, limitBody, timeout(d.RequestTimeout))
+	r.Use(requestID(d.Log), accessLog(d.Metrics, "internal"), recoverer, limitBody, timeout(d.RequestTimeout))
 	r.NotFound(notFound)
 	r.MethodNotAllowed(methodNotAllowed)
 	addInternalRoutes(r, d)
@@ -49,8 +56,11 @@ func NewInternalServer(d InternalDeps) http.Handler {
 
 // NewServer returns the public API handler.
 func NewServer(d Deps) http.Handler {
+	if d.Metrics == nil {
+		d.Metrics = metrics.New()
+	}
 	r := chi.NewRouter()
-	r.Use(requestID(d.Log), accessLog, recoverer, limitBody, timeout(d.RequestTimeout))
+	r.Use(requestID(d.Log), accessLog(d.Metrics, "public"), recoverer, limitBody, timeout(d.RequestTimeout))
 	r.NotFound(notFound)
 	r.MethodNotAllowed(methodNotAllowed)
 	addRoutes(r, d)

@@ -435,6 +435,13 @@ func TestHealthAndReadiness(t *testing.T) {
 	api := e.startAPI()
 	wantStatus(t, call(t, "GET", api.base+"/healthz", "", nil), 200)
 	wantStatus(t, call(t, "GET", api.base+"/readyz", "", nil), 200)
+	// Metrics are on the internal listener only, with the requests just made.
+	wantStatus(t, call(t, "GET", api.base+"/metrics", "", nil), 404)
+	m := call(t, "GET", api.internal+"/metrics", "", nil)
+	if m.status != 200 || !strings.Contains(string(m.body), `pcx_http_requests_total{method="GET",route="/readyz",server="public",status="200"} 1`) ||
+		!strings.Contains(string(m.body), "temporal_") {
+		t.Fatalf("internal /metrics = %d, want the request counters and the Temporal SDK's metrics:\n%.3000s", m.status, m.body)
+	}
 
 	// A deployment whose table is missing is alive but not ready, and says which dependency.
 	e2 := newEnv(t)

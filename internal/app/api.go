@@ -15,6 +15,7 @@ import (
 	"github.com/pcx/publicservice/internal/config"
 	"github.com/pcx/publicservice/internal/cursor"
 	"github.com/pcx/publicservice/internal/keys"
+	"github.com/pcx/publicservice/internal/metrics"
 	"github.com/pcx/publicservice/internal/netguard"
 	"github.com/pcx/publicservice/internal/starter"
 	"github.com/pcx/publicservice/internal/webhooks"
@@ -45,7 +46,8 @@ func RunAPI(ctx context.Context, cfg config.Config, log zerolog.Logger, listenin
 	if err != nil {
 		return err
 	}
-	tc, err := NewTemporalClient(cfg, log)
+	m := metrics.New()
+	tc, err := NewTemporalClient(cfg, log, m)
 	if err != nil {
 		return err
 	}
@@ -69,6 +71,7 @@ func RunAPI(ctx context.Context, cfg config.Config, log zerolog.Logger, listenin
 		WebhookStore:   st,
 		Cursors:        cursor.NewSigner(cursor.DeriveKey(pepper), cursor.DefaultTTL),
 		RequestTimeout: cfg.RequestTimeout,
+		Metrics:        m,
 		Ready: []api.Check{
 			{Name: "dynamodb", Fn: st.Ping},
 			{Name: "temporal", Fn: TemporalCheck(tc)},
@@ -89,7 +92,7 @@ func RunAPI(ctx context.Context, cfg config.Config, log zerolog.Logger, listenin
 		}
 		internal := api.NewInternalServer(api.InternalDeps{
 			Log: log.With().Str("listener", "internal").Logger(), Token: cfg.InternalToken,
-			Webhooks: hooks, RequestTimeout: cfg.RequestTimeout,
+			Webhooks: hooks, RequestTimeout: cfg.RequestTimeout, Metrics: m,
 		})
 		servers = append(servers, serverOn{newHTTPServer(internal, cfg.RequestTimeout, log), iln})
 		internalAddr = iln.Addr().String()

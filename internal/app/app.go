@@ -16,6 +16,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/pcx/publicservice/internal/config"
+	"github.com/pcx/publicservice/internal/metrics"
 	"github.com/pcx/publicservice/internal/secretbox"
 	"github.com/pcx/publicservice/store"
 )
@@ -55,11 +56,13 @@ func NewStore(ctx context.Context, cfg config.Config) (*store.Store, error) {
 
 // NewTemporalClient returns a client that connects on first use, so a binary starts (and answers
 // /healthz, and 503 where it needs Temporal) while Temporal is down, and recovers by itself.
-func NewTemporalClient(cfg config.Config, log zerolog.Logger) (client.Client, error) {
+// The SDK's metrics go to m.
+func NewTemporalClient(cfg config.Config, log zerolog.Logger, m *metrics.Metrics) (client.Client, error) {
 	c, err := client.NewLazyClient(client.Options{
-		HostPort:  cfg.TemporalAddress,
-		Namespace: cfg.TemporalNamespace,
-		Logger:    temporalLogger{log.With().Str("component", "temporal").Logger()},
+		HostPort:       cfg.TemporalAddress,
+		Namespace:      cfg.TemporalNamespace,
+		Logger:         temporalLogger{log.With().Str("component", "temporal").Logger()},
+		MetricsHandler: m.TemporalHandler(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("temporal client: %w", err)

@@ -17,6 +17,7 @@ import (
 	"github.com/pcx/publicservice/activities"
 	"github.com/pcx/publicservice/api"
 	"github.com/pcx/publicservice/internal/config"
+	"github.com/pcx/publicservice/internal/metrics"
 	"github.com/pcx/publicservice/internal/netguard"
 	"github.com/pcx/publicservice/worker"
 )
@@ -33,7 +34,8 @@ func RunWorker(ctx context.Context, cfg config.Config, log zerolog.Logger, liste
 	if err != nil {
 		return err
 	}
-	tc, err := NewTemporalClient(cfg, log)
+	m := metrics.New()
+	tc, err := NewTemporalClient(cfg, log, m)
 	if err != nil {
 		return err
 	}
@@ -44,12 +46,12 @@ func RunWorker(ctx context.Context, cfg config.Config, log zerolog.Logger, liste
 	}
 	acts := activities.New(activities.Activities{
 		Store: st, Client: httpClient, Log: log, Schedule: cfg.WebhookRetrySchedule,
-		Retention: cfg.EventRetention, UserAgent: "PCX-Webhooks/" + Version,
+		Retention: cfg.EventRetention, UserAgent: "PCX-Webhooks/" + Version, Metrics: m,
 	})
 
 	health := http.NewServeMux()
 	checks := []api.Check{{Name: "dynamodb", Fn: st.Ping}, {Name: "temporal", Fn: TemporalCheck(tc)}}
-	health.Handle("/", api.HealthHandler(log, checks))
+	health.Handle("/", api.HealthHandler(log, checks, m))
 	ln, err := net.Listen("tcp", cfg.WorkerHTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen WORKER_HTTP_ADDR %s: %w", cfg.WorkerHTTPAddr, err)

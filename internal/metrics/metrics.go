@@ -1,0 +1,78 @@
+// Package metrics defines the service's Prometheus metrics in one place, so an operator reading
+// docs/operations.md and a developer adding a counter look at the same list, and serves them.
+package metrics
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the service's own metrics, registered on one registry per process.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	HTTPRequests *prometheus.CounterVec   // server, route, method, status
+	HTTPDuration *prometheus.HistogramVec // server, route, method
+	AuthFailures *prometheus.CounterVec   // result: unauthenticated | rate_limited
+	Events       *prometheus.CounterVec   // source: notify | transaction-update | replay
+
+	Deliveries        *prometheus.CounterVec // outcome: delivered | failed | cancelled
+	Attempts          *prometheus.CounterVec // result: success | http_status | timeout | ...
+	AttemptDuration   prometheus.Histogram
+	RetriesScheduled  prometheus.Counter
+	EndpointsDisabled prometheus.Counter
+
+	temporal *temporalRegistry
+}
+
+// New registers the service's metrics and the Go and process collectors on a fresh registry.
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	f := func(c prometheus.Collector) { r.MustRegister(c) }
+	m := &Metrics{
+		Registry: r,
+		temporal: &temporalRegistry{r: r, vecs: map[string]any{}, labels: map[string][]string{}},
+		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pcx_http_requests_total", Help: "HTTP requests by listener, route pattern, method and status.",
+		}, []string{"server", "route", "method", "status"}),
+		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "pcx_http_request_duration_seconds", Help: "HTTP request latency by listener, route pattern and method.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"server", "route", "method"}),
+		AuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pcx_auth_failures_total", Help: "Requests refused for their API key (unauthenticated) or for too many failures (rate_limited).",
+		}, []string{"result"}),
+		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pcx_events_accepted_total", Help: "Events accepted for delivery (202), by source.",
+		}, []string{"source"}),
+		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pcx_webhook_deliveries_total", Help: "Final delivery outcomes: delivered, failed (schedule exhausted, 410, blocked) or cancelled (endpoint gone).",
+		}, []string{"outcome"}),
+		Attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pcx_webhook_attempts_total", Help: "Delivery attempts by result: success, or the error class (http_status, timeout, connection, tls, redirect, gone, blocked).",
+		}, []string{"result"}),
+		AttemptDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "pcx_webhook_attempt_duration_seconds", Help: "Time from sending a delivery to the endpoint's response headers (or failure).",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15, 30, 60},
+		}),
+		RetriesScheduled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pcx_webhook_retries_scheduled_total", Help: "Failed attempts that scheduled a retry.",
+		}),
+		EndpointsDisabled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pcx_webhook_endpoints_disabled_total", Help: "Endpoints disabled because they answered 410 Gone.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.HTTPRequests, m.HTTPDuration, m.AuthFailures, m.Events, m.Deliveries, m.Attempts, m.AttemptDuration, m.RetriesScheduled, m.EndpointsDisabled} {
+		f(c)
+	}
+	return m
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
