@@ -40,7 +40,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *pcx.APIKey) error {
 		it["expires_at"] = avTime(*k.ExpiresAt)
 	}
 	notExists := aws.String("attribute_not_exists(PK)")
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+	err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{
 		TransactItems: []types.TransactWriteItem{
 			{Put: &types.Put{TableName: &s.table, Item: it, ConditionExpression: notExists}},
 			{Put: &types.Put{TableName: &s.table, ConditionExpression: notExists, Item: map[string]types.AttributeValue{
@@ -228,7 +228,7 @@ func (s *Store) DeleteAPIKey(ctx context.Context, org, prefix string) error {
 	if k.OrgID != org {
 		return keyNotFound()
 	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+	err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{
 		TransactItems: []types.TransactWriteItem{
 			{Delete: &types.Delete{
 				TableName: &s.table, Key: keyKey(prefix),

@@ -3,6 +3,7 @@ package store_test
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,13 +12,12 @@ import (
 	"github.com/pcx/publicservice/store"
 )
 
-var keySeq int
+var keySeq atomic.Int64
 
 func newKey(org string, created time.Time) *pcx.APIKey {
-	keySeq++
 	return &pcx.APIKey{
 		ID:     pcx.NewID("key", created),
-		Prefix: fmt.Sprintf("pcx_t%09d", keySeq),
+		Prefix: fmt.Sprintf("pcx_t%09d", keySeq.Add(1)),
 		OrgID:  org, UserID: "user-1", Name: "test key", Status: pcx.KeyActive,
 		CreatedAt: created.UTC().Truncate(time.Millisecond), SecretMAC: []byte("0123456789abcdef0123456789abcdef"),
 		PepperVersion: 1,

@@ -87,6 +87,11 @@ func decodeEvent(m map[string]types.AttributeValue) (*pcx.Event, error) {
 // PlanDeliveries records the deliveries an event fans out to, as pending, for the endpoints that
 // have no delivery record yet (a replay or a workflow reset keeps the history of earlier
 // attempts). One query and batched writes: a handful of requests for a page of endpoints.
+//
+// Batched writes cannot be conditional: an attempt recorded by another workflow of the same
+// event between the query and the write (a replay planned while the original's first attempt
+// to that endpoint is in flight) is overwritten by the pending record; the replay's own attempt
+// then records the status again, only the earlier attempt's count and log entry are lost.
 func (s *Store) PlanDeliveries(ctx context.Context, eventID string, targets []*pcx.Webhook, expires time.Time) error {
 	if len(targets) == 0 {
 		return nil

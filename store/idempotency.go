@@ -57,11 +57,17 @@ func (s *Store) ClaimIdempotency(ctx context.Context, rec *pcx.Idempotency, ttl 
 func (s *Store) CompleteIdempotency(ctx context.Context, rec *pcx.Idempotency) error {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.table, Key: idemKey(rec.OrgID, rec.KeyHash),
-		UpdateExpression: aws.String("SET run_id = :run, endpoint_count = :n"),
+		// Only complete a record that exists: completing one that expired and vanished would
+		// create a partial record without a TTL that blocked the key for good.
+		ConditionExpression: aws.String("attribute_exists(PK)"),
+		UpdateExpression:    aws.String("SET run_id = :run, endpoint_count = :n"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":run": avS(rec.RunID), ":n": avN(int64(rec.EndpointCount)),
 		},
 	})
+	if isConditionFailed(err) {
+		return nil
+	}
 	return translate(err, "idempotency record")
 }
 

@@ -143,6 +143,34 @@ func translate(err error, what string) error {
 	return pcx.Wrap(pcx.EUnavailable, err, "The database is unavailable; retry later")
 }
 
+// transact runs a transaction, retrying a few times when DynamoDB cancels it for a conflict with
+// another transaction on the same items (real DynamoDB does, e.g. two endpoints created at once
+// bump the same per-org count; the SDK does not retry that). A cancellation for a failed
+// condition is returned at once: it is an answer, not a fault.
+func (s *Store) transact(ctx context.Context, in *dynamodb.TransactWriteItemsInput) error {
+	for attempt := 0; ; attempt++ {
+		_, err := s.db.TransactWriteItems(ctx, in)
+		if err == nil || attempt == 4 || !isTransactionConflict(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(5<<attempt) * time.Millisecond):
+		}
+	}
+}
+
+func isTransactionConflict(err error) bool {
+	for _, r := range cancellationReasons(err) {
+		if r == "TransactionConflict" {
+			return true
+		}
+	}
+	var inProgress *types.TransactionInProgressException
+	return errors.As(err, &inProgress)
+}
+
 // isConditionFailed reports whether err is a failed condition of a single-item write.
 func isConditionFailed(err error) bool {
 	var ccf *types.ConditionalCheckFailedException

@@ -1,11 +1,8 @@
 package store_test
 
 import (
-	"context"
 	"encoding/base64"
-	"fmt"
 	"os"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,22 +20,7 @@ var tableSeq atomic.Int64
 // newStore returns a Store on a fresh table of the package's DynamoDB Local.
 func newStore(t *testing.T) *store.Store {
 	t.Helper()
-	ddb := testenv.DynamoDB(t)
-	ctx := testenv.Context(t, 2*time.Minute)
-	client, err := store.NewClient(ctx, store.ClientOptions{Region: "us-east-1", Endpoint: ddb.Endpoint})
-	if err != nil {
-		t.Fatalf("NewClient: %v", err)
-	}
-	name := fmt.Sprintf("t%d-%s", tableSeq.Add(1), strings.NewReplacer("/", "-", " ", "_").Replace(t.Name()))
-	if len(name) > 200 {
-		name = name[:200]
-	}
-	s := store.New(client, name, testBox(t))
-	created, err := s.CreateTable(ctx)
-	if err != nil || !created {
-		t.Fatalf("CreateTable = %v, %v; want true, nil", created, err)
-	}
-	t.Cleanup(func() { _ = s.DeleteTable(context.Background()) })
+	s, _ := newTableStore(t)
 	return s
 }
 

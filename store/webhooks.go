@@ -62,7 +62,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w *pcx.Webhook, maxPerOrg int
 		"created_at": avTime(w.CreatedAt), "updated_at": avTime(w.UpdatedAt),
 		"secrets": s.sealSecrets(w.ID, w.Secrets), "secret_version": avN(1),
 	}
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+	err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{
 		TransactItems: []types.TransactWriteItem{
 			{Put: &types.Put{TableName: &s.table, Item: it, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
 			{Update: &types.Update{
@@ -246,7 +246,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, org, id string, p WebhookPatc
 
 // DeleteWebhook removes org's endpoint; no new deliveries go to it.
 func (s *Store) DeleteWebhook(ctx context.Context, org, id string) error {
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+	err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{
 		TransactItems: []types.TransactWriteItem{
 			{Delete: &types.Delete{TableName: &s.table, Key: webhookKey(org, id), ConditionExpression: aws.String("attribute_exists(PK)")}},
 			{Update: &types.Update{

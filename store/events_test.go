@@ -1,0 +1,479 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pcx/publicservice/internal/testenv"
+	"github.com/pcx/publicservice/pcx"
+	"github.com/pcx/publicservice/store"
+)
+
+const retention = 30 * 24 * time.Hour
+
+func newEvent(org string, created time.Time, payload []byte) *pcx.Event {
+	created = created.UTC().Truncate(time.Millisecond)
+	id := pcx.NewID("evt", created)
+	return &pcx.Event{ID: id, OrgID: org, WorkflowID: "event-" + id, Source: "notify", CreatedAt: created, Payload: payload}
+}
+
+// eventDiff describes how got differs from want, "" if it does not; the payload is compared only
+// when withPayload.
+func eventDiff(got, want *pcx.Event, withPayload bool) string {
+	if got.ID != want.ID || got.OrgID != want.OrgID || got.WorkflowID != want.WorkflowID ||
+		got.Source != want.Source || !got.CreatedAt.Equal(want.CreatedAt) {
+		return fmt.Sprintf("got {id %s org %s workflow %s source %s created %v}, want {id %s org %s workflow %s source %s created %v}",
+			got.ID, got.OrgID, got.WorkflowID, got.Source, got.CreatedAt, want.ID, want.OrgID, want.WorkflowID, want.Source, want.CreatedAt)
+	}
+	if withPayload && !bytes.Equal(got.Payload, want.Payload) {
+		return fmt.Sprintf("payload of %d bytes (%.40q...) differs from the %d bytes stored (%.40q...)",
+			len(got.Payload), got.Payload, len(want.Payload), want.Payload)
+	}
+	return ""
+}
+
+// targets returns n endpoints of org-a, in ID order, without storing them: deliveries only need
+// their ID and URL.
+func targets(n int, base time.Time) []*pcx.Webhook {
+	out := make([]*pcx.Webhook, n)
+	for i := range out {
+		id := pcx.NewID("wh", base.Add(time.Duration(i)*time.Millisecond))
+		out[i] = &pcx.Webhook{ID: id, OrgID: "org-a", URL: "https://hooks.example.com/" + id, Status: pcx.WebhookActive}
+	}
+	return out
+}
+
+// allDeliveries lists every delivery of an event, page by page.
+func allDeliveries(t *testing.T, ctx context.Context, s *store.Store, eventID string) []*pcx.Delivery {
+	t.Helper()
+	var all []*pcx.Delivery
+	after := ""
+	for range 100 {
+		page, next, err := s.ListDeliveries(ctx, eventID, 40, after)
+		if err != nil {
+			t.Fatalf("ListDeliveries: %v", err)
+		}
+		all = append(all, page...)
+		if next == "" {
+			return all
+		}
+		after = next
+	}
+	t.Fatal("ListDeliveries: no last page after 100 pages")
+	return nil
+}
+
+// delivery returns one delivery of an event, failing the test if it has none.
+func delivery(t *testing.T, ctx context.Context, s *store.Store, eventID, webhookID string) *pcx.Delivery {
+	t.Helper()
+	for _, d := range allDeliveries(t, ctx, s, eventID) {
+		if d.WebhookID == webhookID {
+			return d
+		}
+	}
+	t.Fatalf("event %s has no delivery to %s", eventID, webhookID)
+	return nil
+}
+
+func attemptsString(log []pcx.Attempt) string {
+	parts := make([]string, len(log))
+	for i, a := range log {
+		parts[i] = fmt.Sprintf("{%s %d %q %s}", a.At.UTC().Format(time.RFC3339Nano), a.StatusCode, a.ErrorClass, a.Duration)
+	}
+	return "[" + strings.Join(parts, " ") + "]"
+}
+
+func timeString(t *time.Time) string {
+	if t == nil {
+		return "nil"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func unix(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
+
+func TestEventRoundTrip(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := testenv.Context(t, time.Minute)
+	allBytes := make([]byte, 256)
+	for i := range allBytes {
+		allBytes[i] = byte(i)
+	}
+	large := make([]byte, 256<<10)
+	if _, err := rand.Read(large); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		payload []byte
+	}{
+		{"small JSON", []byte(`{"amount":"12.30","currency":"EUR"}`)},
+		{"JSON as sent, spacing and all", []byte("{ \"name\" : \"Zoë 🚀\",\n\t\"n\": 1e3 ,\"z\":null}  ")},
+		{"every byte value", allBytes},
+		{"256 KiB", large},
+	} {
+		ev := newEvent("org-a", time.Now(), tc.payload)
+		if err := s.CreateEvent(ctx, ev, retention); err != nil {
+			t.Fatalf("%s: CreateEvent: %v", tc.name, err)
+		}
+		got, err := s.Event(ctx, ev.ID)
+		if err != nil {
+			t.Fatalf("%s: Event: %v", tc.name, err)
+		}
+		if d := eventDiff(got, ev, true); d != "" {
+			t.Fatalf("%s: Event: %s", tc.name, d)
+		}
+		got, err = s.EventOf(ctx, "org-a", ev.ID)
+		if err != nil {
+			t.Fatalf("%s: EventOf the owner: %v", tc.name, err)
+		}
+		if d := eventDiff(got, ev, false); d != "" {
+			t.Fatalf("%s: EventOf: %s", tc.name, d)
+		}
+		if len(got.Payload) != 0 {
+			t.Fatalf("%s: EventOf returned a payload of %d bytes, want none", tc.name, len(got.Payload))
+		}
+		_, err = s.EventOf(ctx, "org-b", ev.ID)
+		wantCode(t, err, pcx.ENotFound)
+	}
+	_, err := s.Event(ctx, "evt_missing")
+	wantCode(t, err, pcx.ENotFound)
+	_, err = s.EventOf(ctx, "org-a", "evt_missing")
+	wantCode(t, err, pcx.ENotFound)
+}
+
+func TestCreateEventKeepsTheFirst(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := testenv.Context(t, time.Minute)
+	first := newEvent("org-a", time.Now(), []byte(`{"n":1}`))
+	if err := s.CreateEvent(ctx, first, retention); err != nil {
+		t.Fatal(err)
+	}
+	again := &pcx.Event{ID: first.ID, OrgID: "org-b", WorkflowID: "other", Source: "transaction-update",
+		CreatedAt: first.CreatedAt.Add(time.Hour), Payload: []byte(`{"n":2}`)}
+	if err := s.CreateEvent(ctx, again, retention); err != nil {
+		t.Fatalf("CreateEvent with an existing ID = %v, want nil (an idempotent retry)", err)
+	}
+	got, err := s.Event(ctx, first.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := eventDiff(got, first, true); d != "" {
+		t.Fatalf("after a second create: %s", d)
+	}
+	_, err = s.EventOf(ctx, "org-b", first.ID)
+	wantCode(t, err, pcx.ENotFound)
+}
+
+func TestPlanDeliveries(t *testing.T) {
+	t.Parallel()
+	// Under 50 targets the existing records are found with one range query, from 50 by paging
+	// through all of the event's; 120 takes several batch writes.
+	for _, n := range []int{0, 1, 2, 49, 50, 120} {
+		t.Run(fmt.Sprintf("%d targets", n), func(t *testing.T) {
+			t.Parallel()
+			s := newStore(t)
+			ctx := testenv.Context(t, time.Minute)
+			ev := newEvent("org-a", time.Now(), []byte(`{}`))
+			if err := s.CreateEvent(ctx, ev, retention); err != nil {
+				t.Fatal(err)
+			}
+			expires := ev.CreatedAt.Add(retention)
+			ts := targets(n, ev.CreatedAt)
+			status := map[string]pcx.DeliveryStatus{}
+			attempts := map[string]int{}
+			for _, w := range ts {
+				status[w.ID] = pcx.DeliveryPending
+			}
+			check := func(when string) {
+				t.Helper()
+				got := allDeliveries(t, ctx, s, ev.ID)
+				if len(got) != n {
+					t.Fatalf("%s: %d deliveries, want %d", when, len(got), n)
+				}
+				for i, d := range got {
+					w := ts[i]
+					if d.WebhookID != w.ID || d.EventID != ev.ID || d.EndpointURL != w.URL ||
+						d.Status != status[w.ID] || d.Attempts != attempts[w.ID] || len(d.Log) != attempts[w.ID] {
+						t.Fatalf("%s: delivery %d = {webhook %s event %s url %s status %s attempts %d log %d}, "+
+							"want {webhook %s event %s url %s status %s attempts %d log %d}", when, i,
+							d.WebhookID, d.EventID, d.EndpointURL, d.Status, d.Attempts, len(d.Log),
+							w.ID, ev.ID, w.URL, status[w.ID], attempts[w.ID], attempts[w.ID])
+					}
+				}
+			}
+			record := func(w *pcx.Webhook, st pcx.DeliveryStatus, code int, errClass string) {
+				t.Helper()
+				a := pcx.Attempt{At: time.Now().UTC().Truncate(time.Millisecond), StatusCode: code, ErrorClass: errClass, Duration: 20 * time.Millisecond}
+				if err := s.RecordAttempt(ctx, ev.ID, w, st, a, expires); err != nil {
+					t.Fatalf("RecordAttempt: %v", err)
+				}
+				status[w.ID] = st
+				attempts[w.ID]++
+			}
+
+			if n > 0 {
+				// An attempt recorded before any plan (a replay of a reset workflow).
+				record(ts[n-1], pcx.DeliveryPending, 503, "http_status")
+			}
+			if err := s.PlanDeliveries(ctx, ev.ID, ts, expires); err != nil {
+				t.Fatalf("PlanDeliveries: %v", err)
+			}
+			check("after the first plan")
+			if n > 0 {
+				record(ts[0], pcx.DeliveryDelivered, 200, "")
+			}
+			// Planned again, in another order (a replay lists its own), with the recorded ones
+			// among them: those keep their history.
+			again := slices.Clone(ts)
+			slices.Reverse(again)
+			if err := s.PlanDeliveries(ctx, ev.ID, again, expires); err != nil {
+				t.Fatalf("second PlanDeliveries: %v", err)
+			}
+			check("after the second plan")
+		})
+	}
+}
+
+func TestRecordAttempt(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := testenv.Context(t, time.Minute)
+	ev := newEvent("org-a", time.Now(), []byte(`{}`))
+	expires := ev.CreatedAt.Add(retention)
+	w := targets(1, ev.CreatedAt)[0]
+	if err := s.PlanDeliveries(ctx, ev.ID, []*pcx.Webhook{w}, expires); err != nil {
+		t.Fatal(err)
+	}
+	moved := *w
+	moved.URL = "https://moved.example.com/hook"
+	t0 := ev.CreatedAt
+	steps := []struct {
+		hook      *pcx.Webhook
+		status    pcx.DeliveryStatus
+		attempt   pcx.Attempt
+		delivered *time.Time
+	}{
+		{w, pcx.DeliveryPending, pcx.Attempt{At: t0.Add(time.Second), StatusCode: 500, ErrorClass: "http_status", Duration: 120 * time.Millisecond}, nil},
+		{w, pcx.DeliveryDelivered, pcx.Attempt{At: t0.Add(2 * time.Second), StatusCode: 204, Duration: 35 * time.Millisecond}, new(t0.Add(2 * time.Second))},
+		{&moved, pcx.DeliveryPending, pcx.Attempt{At: t0.Add(3 * time.Second), ErrorClass: "timeout", Duration: 15 * time.Second}, nil},
+		{&moved, pcx.DeliveryDelivered, pcx.Attempt{At: t0.Add(4 * time.Second), StatusCode: 200, Duration: 7 * time.Millisecond}, new(t0.Add(4 * time.Second))},
+	}
+	var log []pcx.Attempt
+	for i, st := range steps {
+		if err := s.RecordAttempt(ctx, ev.ID, st.hook, st.status, st.attempt, expires); err != nil {
+			t.Fatalf("attempt %d: RecordAttempt: %v", i+1, err)
+		}
+		log = append(log, st.attempt)
+		d := delivery(t, ctx, s, ev.ID, w.ID)
+		if d.Attempts != i+1 || d.Status != st.status || d.EndpointURL != st.hook.URL ||
+			d.LastStatusCode != st.attempt.StatusCode || d.LastError != st.attempt.ErrorClass ||
+			timeString(d.LastAttemptAt) != timeString(&st.attempt.At) || timeString(d.DeliveredAt) != timeString(st.delivered) {
+			t.Fatalf("after attempt %d: {attempts %d status %s url %s code %d error %q last %s delivered %s}, "+
+				"want {attempts %d status %s url %s code %d error %q last %s delivered %s}", i+1,
+				d.Attempts, d.Status, d.EndpointURL, d.LastStatusCode, d.LastError, timeString(d.LastAttemptAt), timeString(d.DeliveredAt),
+				i+1, st.status, st.hook.URL, st.attempt.StatusCode, st.attempt.ErrorClass, timeString(&st.attempt.At), timeString(st.delivered))
+		}
+		if attemptsString(d.Log) != attemptsString(log) {
+			t.Fatalf("after attempt %d the log is %s, want %s", i+1, attemptsString(d.Log), attemptsString(log))
+		}
+	}
+}
+
+func TestRecordAttemptTrimsTheLog(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := testenv.Context(t, time.Minute)
+	ev := newEvent("org-a", time.Now(), []byte(`{}`))
+	expires := ev.CreatedAt.Add(retention)
+	w := targets(1, ev.CreatedAt)[0]
+	const total = store.MaxAttemptLog + 5
+	var all []pcx.Attempt
+	for i := range total {
+		a := pcx.Attempt{At: ev.CreatedAt.Add(time.Duration(i) * time.Minute), StatusCode: 500 + i%4, ErrorClass: "http_status", Duration: time.Duration(i+1) * time.Millisecond}
+		if err := s.RecordAttempt(ctx, ev.ID, w, pcx.DeliveryPending, a, expires); err != nil {
+			t.Fatalf("attempt %d: %v", i+1, err)
+		}
+		all = append(all, a)
+		if n := i + 1; n == store.MaxAttemptLog || n == store.MaxAttemptLog+1 || n == total {
+			d := delivery(t, ctx, s, ev.ID, w.ID)
+			want := all[max(0, n-store.MaxAttemptLog):]
+			if d.Attempts != n || attemptsString(d.Log) != attemptsString(want) {
+				t.Fatalf("after %d attempts: attempts %d, log (%d entries) %s; want attempts %d, log (%d entries, the newest) %s",
+					n, d.Attempts, len(d.Log), attemptsString(d.Log), n, len(want), attemptsString(want))
+			}
+		}
+	}
+}
+
+func TestSetDeliveryStatus(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := testenv.Context(t, time.Minute)
+	ev := newEvent("org-a", time.Now(), []byte(`{}`))
+	expires := ev.CreatedAt.Add(retention)
+	ts := targets(3, ev.CreatedAt)
+	if err := s.PlanDeliveries(ctx, ev.ID, ts[:2], expires); err != nil {
+		t.Fatal(err)
+	}
+	failed := pcx.Attempt{At: ev.CreatedAt.Add(time.Second), StatusCode: 503, ErrorClass: "http_status", Duration: time.Millisecond}
+	if err := s.RecordAttempt(ctx, ev.ID, ts[0], pcx.DeliveryPending, failed, expires); err != nil {
+		t.Fatal(err)
+	}
+	// ts[0] has an attempt, ts[1] is only planned, ts[2] has no record yet.
+	for _, w := range ts {
+		if err := s.SetDeliveryStatus(ctx, ev.ID, w.ID, pcx.DeliveryCancelled, "endpoint deleted", expires); err != nil {
+			t.Fatalf("SetDeliveryStatus %s: %v", w.ID, err)
+		}
+	}
+	// Planning again changes none of them.
+	if err := s.PlanDeliveries(ctx, ev.ID, ts, expires); err != nil {
+		t.Fatal(err)
+	}
+	got := allDeliveries(t, ctx, s, ev.ID)
+	want := []struct {
+		url      string
+		attempts int
+		code     int
+	}{{ts[0].URL, 1, 503}, {ts[1].URL, 0, 0}, {"", 0, 0}}
+	if len(got) != len(want) {
+		t.Fatalf("%d deliveries, want %d", len(got), len(want))
+	}
+	for i, d := range got {
+		if d.WebhookID != ts[i].ID || d.Status != pcx.DeliveryCancelled || d.LastError != "endpoint deleted" ||
+			d.Attempts != want[i].attempts || len(d.Log) != want[i].attempts || d.LastStatusCode != want[i].code ||
+			d.EndpointURL != want[i].url || d.DeliveredAt != nil {
+			t.Fatalf("delivery %d = %+v; want webhook %s cancelled with reason %q, attempts %d, code %d, url %q",
+				i, d, ts[i].ID, "endpoint deleted", want[i].attempts, want[i].code, want[i].url)
+		}
+	}
+}
+
+func TestListDeliveriesPaginates(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := testenv.Context(t, time.Minute)
+	ev := newEvent("org-a", time.Now(), []byte(`{}`))
+	other := newEvent("org-a", time.Now(), []byte(`{}`))
+	ts := targets(7, ev.CreatedAt)
+	expires := ev.CreatedAt.Add(retention)
+	if err := s.PlanDeliveries(ctx, ev.ID, ts, expires); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PlanDeliveries(ctx, other.ID, targets(3, ev.CreatedAt), expires); err != nil {
+		t.Fatal(err)
+	}
+	want := ids(ts) // by webhook ID
+	for _, tc := range []struct{ limit, pages int }{{1, 7}, {3, 3}, {6, 2}, {7, 1}, {100, 1}} {
+		t.Run(fmt.Sprintf("limit%d", tc.limit), func(t *testing.T) {
+			var got []string
+			after, pages := "", 0
+			for {
+				page, next, err := s.ListDeliveries(ctx, ev.ID, tc.limit, after)
+				if err != nil {
+					t.Fatalf("ListDeliveries page %d: %v", pages+1, err)
+				}
+				pages++
+				if len(page) > tc.limit {
+					t.Fatalf("page %d has %d deliveries, over the limit %d", pages, len(page), tc.limit)
+				}
+				for _, d := range page {
+					if d.EventID != ev.ID {
+						t.Fatalf("page %d lists a delivery of event %s", pages, d.EventID)
+					}
+					got = append(got, d.WebhookID)
+				}
+				if next == "" {
+					break
+				}
+				if pages > 20 {
+					t.Fatal("no last page after 20 pages")
+				}
+				after = next
+			}
+			if pages != tc.pages || !slices.Equal(got, want) {
+				t.Fatalf("listed %v in %d pages, want %v in %d", got, pages, want, tc.pages)
+			}
+		})
+	}
+	if page, next, err := s.ListDeliveries(ctx, "evt_none", 10, ""); err != nil || len(page) != 0 || next != "" {
+		t.Fatalf("ListDeliveries of an event without deliveries = %d, %q, %v; want none", len(page), next, err)
+	}
+	for _, bad := range []string{"garbage", "DLV#" + ts[0].ID, "wh_" + strings.Repeat("x", 62)} {
+		_, _, err := s.ListDeliveries(ctx, ev.ID, 3, bad)
+		if pcx.ErrorCode(err) != pcx.EInvalid {
+			t.Errorf("ListDeliveries after %q: %v, want code %q", bad, err, pcx.EInvalid)
+		}
+	}
+}
+
+// TestTTLs checks, on the items as stored, that events and deliveries expire: the event at
+// created_at + retention, a delivery at the expiry each write passes (the activities pass the
+// event's created_at + retention), and that endpoints never do.
+func TestTTLs(t *testing.T) {
+	t.Parallel()
+	s, tb := newTableStore(t)
+	ctx := testenv.Context(t, time.Minute)
+	ev := newEvent("org-a", time.Now().Add(-time.Hour), []byte(`{}`))
+	if err := s.CreateEvent(ctx, ev, retention); err != nil {
+		t.Fatal(err)
+	}
+	evKey := func() string { return ttlOf(t, tb.item(t, ctx, "EVT#"+ev.ID, "EVT")) }
+	if got, want := evKey(), unix(ev.CreatedAt.Add(retention)); got != want {
+		t.Fatalf("event ttl = %s, want created_at + retention = %s", got, want)
+	}
+	// A repeated create keeps the first TTL.
+	again := *ev
+	again.CreatedAt = ev.CreatedAt.Add(time.Hour)
+	if err := s.CreateEvent(ctx, &again, 2*retention); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := evKey(), unix(ev.CreatedAt.Add(retention)); got != want {
+		t.Fatalf("event ttl after a repeated create = %s, want %s", got, want)
+	}
+
+	ts := targets(2, ev.CreatedAt)
+	dlvTTL := func(w *pcx.Webhook) string { return ttlOf(t, tb.item(t, ctx, "EVT#"+ev.ID, "DLV#"+w.ID)) }
+	expires := ev.CreatedAt.Add(retention)
+	if err := s.PlanDeliveries(ctx, ev.ID, ts, expires); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range ts {
+		if got := dlvTTL(w); got != unix(expires) {
+			t.Fatalf("planned delivery ttl = %s, want %s", got, unix(expires))
+		}
+	}
+	later := expires.Add(time.Hour)
+	a := pcx.Attempt{At: time.Now(), StatusCode: 200}
+	if err := s.RecordAttempt(ctx, ev.ID, ts[0], pcx.DeliveryDelivered, a, later); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetDeliveryStatus(ctx, ev.ID, ts[1].ID, pcx.DeliveryCancelled, "endpoint deleted", later); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range ts {
+		if got := dlvTTL(w); got != unix(later) {
+			t.Fatalf("delivery ttl after a write = %s, want the write's %s", got, unix(later))
+		}
+	}
+
+	w := newHook(t, "org-a", time.Now())
+	if err := s.CreateWebhook(ctx, w, 10); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RotateWebhookSecret(ctx, "org-a", w.ID, []byte("a rotated secret, 24 byt"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := tb.item(t, ctx, "ORG#org-a#WH", w.ID)["ttl"]; ok {
+		t.Fatalf("an endpoint item has a ttl (%v): it would expire", v)
+	}
+}
