@@ -20,7 +20,8 @@ func bearerToken(token string) func(http.Handler) http.Handler {
 	want := sha256.Sum256([]byte(token))
 	return func(next http.Handler) http.Handler {
 		return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+			ok = ok && strings.EqualFold(scheme, "Bearer") // auth schemes are case-insensitive
 			sum := sha256.Sum256([]byte(got))
 			if !ok || token == "" || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
 				return errBadToken

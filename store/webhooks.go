@@ -266,7 +266,8 @@ func (s *Store) DeleteWebhook(ctx context.Context, org, id string) error {
 const maxOldSecrets = 4
 
 // RotateWebhookSecret makes key the endpoint's current secret. The previous current secret keeps
-// signing until now+grace (dropped at once when grace is 0); older secrets keep their own expiry.
+// signing until now+grace; older secrets keep their own expiry unless that is later, and grace 0
+// drops every old secret at once.
 // The write is conditional on the secrets not having changed since they were read, so two
 // concurrent rotations cannot lose one another.
 func (s *Store) RotateWebhookSecret(ctx context.Context, org, id string, key []byte, grace time.Duration) (*pcx.Webhook, error) {
@@ -287,15 +288,14 @@ func (s *Store) RotateWebhookSecret(ctx context.Context, org, id string, key []b
 		}
 		now := s.Now()
 		next := []pcx.WebhookSecret{{Key: key}}
-		for i, old := range w.LiveSecrets(now) {
-			if i == 0 {
-				if grace <= 0 {
-					continue
-				}
-				exp := now.Add(grace)
-				old.ExpiresAt = &exp
+		// Every old secret stops signing at now+grace at the latest: a rotation never extends
+		// an older secret's grace, and grace 0 (a leak) stops them all at once.
+		end := now.Add(grace)
+		for _, old := range w.LiveSecrets(now) {
+			if old.ExpiresAt == nil || old.ExpiresAt.After(end) {
+				old.ExpiresAt = &end
 			}
-			if len(next) <= maxOldSecrets {
+			if old.ExpiresAt.After(now) && len(next) <= maxOldSecrets {
 				next = append(next, old)
 			}
 		}

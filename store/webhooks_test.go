@@ -672,20 +672,22 @@ func TestRotateWebhookSecret(t *testing.T) {
 	}{
 		{"grace keeps the previous secret", 0, 1, h,
 			[]pcx.WebhookSecret{sec(1, nil), sec(0, at(h))}, []int{1, 0}},
-		{"grace 0 drops the previous secret, older ones keep their expiry", 1 * m, 2, 0,
-			[]pcx.WebhookSecret{sec(2, nil), sec(0, at(h))}, []int{2, 0}},
+		{"grace 0 drops every old secret at once (a leak)", 1 * m, 2, 0,
+			[]pcx.WebhookSecret{sec(2, nil)}, []int{2}},
 		{"a third", 2 * m, 3, h,
-			[]pcx.WebhookSecret{sec(3, nil), sec(2, at(2*m+h)), sec(0, at(h))}, []int{3, 2, 0}},
+			[]pcx.WebhookSecret{sec(3, nil), sec(2, at(2*m+h))}, []int{3, 2}},
 		{"a fourth", 3 * m, 4, 2 * h,
-			[]pcx.WebhookSecret{sec(4, nil), sec(3, at(3*m+2*h)), sec(2, at(2*m+h)), sec(0, at(h))}, []int{4, 3, 2, 0}},
-		{"four old secrets", 4 * m, 5, h,
-			[]pcx.WebhookSecret{sec(5, nil), sec(4, at(4*m+h)), sec(3, at(3*m+2*h)), sec(2, at(2*m+h)), sec(0, at(h))}, []int{5, 4, 3, 2, 0}},
-		{"at most four old secrets: the oldest goes", 5 * m, 6, h,
-			[]pcx.WebhookSecret{sec(6, nil), sec(5, at(5*m+h)), sec(4, at(4*m+h)), sec(3, at(3*m+2*h)), sec(2, at(2*m+h))}, []int{6, 5, 4, 3, 2}},
-		{"expired secrets are dropped", 3 * h, 7, h,
-			[]pcx.WebhookSecret{sec(7, nil), sec(6, at(3*h+h))}, []int{7, 6}},
-		{"after the grace", 4 * h, 8, 30 * m,
-			[]pcx.WebhookSecret{sec(8, nil), sec(7, at(4*h+30*m))}, []int{8, 7}},
+			[]pcx.WebhookSecret{sec(4, nil), sec(3, at(3*m+2*h)), sec(2, at(2*m+h))}, []int{4, 3, 2}},
+		{"a shorter grace caps older secrets too", 4 * m, 5, h,
+			[]pcx.WebhookSecret{sec(5, nil), sec(4, at(4*m+h)), sec(3, at(4*m+h)), sec(2, at(2*m+h))}, []int{5, 4, 3, 2}},
+		{"four old secrets", 5 * m, 6, h,
+			[]pcx.WebhookSecret{sec(6, nil), sec(5, at(5*m+h)), sec(4, at(4*m+h)), sec(3, at(4*m+h)), sec(2, at(2*m+h))}, []int{6, 5, 4, 3, 2}},
+		{"at most four old secrets: the oldest goes", 6 * m, 7, h,
+			[]pcx.WebhookSecret{sec(7, nil), sec(6, at(6*m+h)), sec(5, at(5*m+h)), sec(4, at(4*m+h)), sec(3, at(4*m+h))}, []int{7, 6, 5, 4, 3}},
+		{"expired secrets are dropped", 3 * h, 8, h,
+			[]pcx.WebhookSecret{sec(8, nil), sec(7, at(3*h+h))}, []int{8, 7}},
+		{"after the grace", 4 * h, 9, 30 * m,
+			[]pcx.WebhookSecret{sec(9, nil), sec(8, at(4*h+30*m))}, []int{9, 8}},
 	} {
 		now := t0.Add(tc.at)
 		s.Now = func() time.Time { return now }
@@ -723,10 +725,10 @@ func TestRotateWebhookSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := secretsString(read.LiveSecrets(t0.Add(4*h + 30*m))); got != secretsString([]pcx.WebhookSecret{sec(8, nil)}) {
+	if got := secretsString(read.LiveSecrets(t0.Add(4*h + 30*m))); got != secretsString([]pcx.WebhookSecret{sec(9, nil)}) {
 		t.Fatalf("LiveSecrets at the end of the grace = %s, want only the current secret", got)
 	}
-	_, err = s.RotateWebhookSecret(ctx, "org-a", "wh_missing", key(9), h)
+	_, err = s.RotateWebhookSecret(ctx, "org-a", "wh_missing", key(10), h)
 	wantCode(t, err, pcx.ENotFound)
 }
 
