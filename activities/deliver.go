@@ -54,32 +54,39 @@ const maxResponseRead = 64 << 10
 
 // Deliver sends the event to the endpoint once. It returns a result for final outcomes and a
 // retryable error, carrying the next delay, for a failed attempt with retries left.
+//
+// The schedule counts sends, not Temporal attempts: an attempt that fails before sending
+// anything (the store is down) records that in its heartbeat details, so an outage of our own
+// never uses up the endpoint's retries.
 func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResult, error) {
-	attempt := int(activity.GetInfo(ctx).Attempt)
-	log := a.Log.With().Str("event_id", in.EventID).Str("webhook_id", in.WebhookID).Str("org_id", in.OrgID).Int("attempt", attempt).Logger()
+	skipped := unsentAttempts(ctx)
+	send := int(activity.GetInfo(ctx).Attempt) - skipped // the number of this send, from 1
+	log := a.Log.With().Str("event_id", in.EventID).Str("webhook_id", in.WebhookID).Str("org_id", in.OrgID).Int("attempt", send).Logger()
 
 	ev, err := a.event(ctx, in.EventID)
 	if err != nil {
-		return DeliverResult{}, err
+		return DeliverResult{}, notSent(ctx, skipped, err)
 	}
 	expires := a.expires(ev)
 	w, err := a.Store.WebhookWithSecrets(ctx, in.OrgID, in.WebhookID)
 	switch {
 	case pcx.ErrorCode(err) == pcx.ENotFound:
-		return a.cancel(ctx, in, "endpoint deleted", expires)
+		res, err := a.cancel(ctx, in, "endpoint deleted", expires)
+		return res, notSent(ctx, skipped, err)
 	case err != nil:
-		return DeliverResult{}, err
+		return DeliverResult{}, notSent(ctx, skipped, err)
 	case w.Status != pcx.WebhookActive:
-		return a.cancel(ctx, in, "endpoint disabled", expires)
+		res, err := a.cancel(ctx, in, "endpoint disabled", expires)
+		return res, notSent(ctx, skipped, err)
 	}
-	if attempt > len(a.Schedule)+1 {
-		// Attempts beyond the schedule can only come from timeouts the schedule did not see
-		// (a worker dying mid-attempt); give up without sending again.
+	if send > len(a.Schedule)+1 {
+		// Every send of the schedule happened, the last one on a worker that died before
+		// recording it: give up without sending again.
 		att := pcx.Attempt{At: a.Now(), ErrorClass: classTimeout}
 		return a.finish(ctx, ev, w, pcx.DeliveryFailed, att, expires)
 	}
 
-	stopBeats := heartbeatWhileRunning(ctx)
+	stopBeats := heartbeatWhileRunning(ctx, skipped)
 	att, retryAfter := a.send(ctx, ev, w)
 	stopBeats()
 	a.observe(att)
@@ -96,19 +103,40 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 		a.Metrics.EndpointsDisabled.Inc()
 		log.Info().Msg("endpoint answered 410 Gone: disabled")
 		return a.finish(ctx, ev, w, pcx.DeliveryFailed, att, expires)
-	case att.ErrorClass == classBlocked, attempt > len(a.Schedule):
+	case att.ErrorClass == classBlocked, send > len(a.Schedule):
 		return a.finish(ctx, ev, w, pcx.DeliveryFailed, att, expires)
 	}
 	if err := a.Store.RecordAttempt(ctx, in.EventID, w, pcx.DeliveryPending, att, expires); err != nil {
 		log.Warn().Err(err).Msg("recording a failed attempt failed")
 	}
-	delay := NextDelay(a.Schedule[attempt-1], retryAfter, a.Jitter())
+	delay := NextDelay(a.Schedule[send-1], retryAfter, a.Jitter())
 	a.Metrics.RetriesScheduled.Inc()
 	return DeliverResult{}, temporal.NewApplicationErrorWithOptions(
-		fmt.Sprintf("attempt %d failed (%s %d); next in %s", attempt, att.ErrorClass, att.StatusCode, delay.Round(time.Second)),
+		fmt.Sprintf("attempt %d failed (%s %d); next in %s", send, att.ErrorClass, att.StatusCode, delay.Round(time.Second)),
 		"DeliveryAttemptFailed",
 		temporal.ApplicationErrorOptions{NextRetryDelay: delay, Category: temporal.ApplicationErrorCategoryBenign},
 	)
+}
+
+// unsentAttempts returns how many earlier attempts of this activity ended before sending, as
+// recorded in its heartbeat details.
+func unsentAttempts(ctx context.Context) int {
+	var n int
+	if activity.HasHeartbeatDetails(ctx) {
+		_ = activity.GetHeartbeatDetails(ctx, &n)
+	}
+	return n
+}
+
+// notSent passes on err from an attempt that sent nothing, first recording in the heartbeat
+// details that this attempt does not count as a send. Permanent errors end the activity anyway.
+func notSent(ctx context.Context, skipped int, err error) error {
+	var appErr *temporal.ApplicationError
+	if err == nil || errors.As(err, &appErr) && appErr.NonRetryable() {
+		return err
+	}
+	activity.RecordHeartbeat(ctx, skipped+1)
+	return err
 }
 
 // finish records a final outcome. If the write fails the outcome goes back to the workflow
@@ -246,7 +274,10 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		if secs <= 0 {
 			return 0
 		}
-		return min(time.Duration(secs)*time.Second, maxRetryAfter)
+		if secs >= int(maxRetryAfter/time.Second) {
+			return maxRetryAfter // also keeps huge values from overflowing the Duration
+		}
+		return time.Duration(secs) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
 		return min(t.Sub(now), maxRetryAfter)
@@ -259,8 +290,9 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 // seconds, not after the whole StartToClose timeout; fast attempts never heartbeat at all.
 const heartbeatEvery = 3 * time.Second
 
-// heartbeatWhileRunning heartbeats until the returned stop is called.
-func heartbeatWhileRunning(ctx context.Context) (stop func()) {
+// heartbeatWhileRunning heartbeats until the returned stop is called, keeping the count of
+// unsent attempts in the details.
+func heartbeatWhileRunning(ctx context.Context, skipped int) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		t := time.NewTicker(heartbeatEvery)
@@ -272,7 +304,7 @@ func heartbeatWhileRunning(ctx context.Context) (stop func()) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				activity.RecordHeartbeat(ctx)
+				activity.RecordHeartbeat(ctx, skipped)
 			}
 		}
 	}()

@@ -151,16 +151,12 @@ func EventWorkflow(ctx workflow.Context, in EventInput) (Summary, error) {
 	return sum, nil
 }
 
-// startBatch starts the child workflow for one page. Its ID carries the parent's run, so a reset
-// parent (a new run) starts fresh children rather than colliding with the old ones.
+// startBatch starts the child workflow for one page. Its ID carries the parent's run ID, so a
+// reset parent (a new run) starts fresh children rather than colliding with the old ones.
 func startBatch(ctx workflow.Context, in EventInput, page int, ids []string) workflow.ChildWorkflowFuture {
 	info := workflow.GetInfo(ctx)
-	run := info.WorkflowExecution.RunID
-	if len(run) > 8 {
-		run = run[:8]
-	}
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID:            fmt.Sprintf("%s/%s/batch-%d", info.WorkflowExecution.ID, run, page),
+		WorkflowID:            fmt.Sprintf("%s/%s/batch-%d", info.WorkflowExecution.ID, info.WorkflowExecution.RunID, page),
 		TypedSearchAttributes: SearchAttributes(in.OrgID, in.EventID),
 	})
 	return workflow.ExecuteChildWorkflow(cctx, BatchWorkflowName, BatchInput{EventID: in.EventID, OrgID: in.OrgID, WebhookIDs: ids})
