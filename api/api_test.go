@@ -70,6 +70,25 @@ func (f *fakeKeyStore) ActivateAPIKey(context.Context, string, string) (*pcx.API
 }
 func (f *fakeKeyStore) DeleteAPIKey(context.Context, string, string) error { return nil }
 
+// noWebhooks is a WebhookStore without any webhook or event.
+type noWebhooks struct{}
+
+func (noWebhooks) Webhook(context.Context, string, string) (*pcx.Webhook, error) {
+	return nil, pcx.Errorf(pcx.ENotFound, "Webhook not found")
+}
+func (noWebhooks) ListWebhooks(context.Context, string, int, string) ([]*pcx.Webhook, string, error) {
+	return nil, "", nil
+}
+func (noWebhooks) DeleteWebhook(context.Context, string, string) error {
+	return pcx.Errorf(pcx.ENotFound, "Webhook not found")
+}
+func (noWebhooks) EventOf(context.Context, string, string) (*pcx.Event, error) {
+	return nil, pcx.Errorf(pcx.ENotFound, "Event not found")
+}
+func (noWebhooks) ListDeliveries(context.Context, string, int, string) ([]*pcx.Delivery, string, error) {
+	return nil, "", nil
+}
+
 type fixture struct {
 	h     http.Handler
 	auth  *fakeAuth
@@ -81,7 +100,8 @@ type fixture struct {
 func newFixture() *fixture {
 	f := &fixture{auth: &fakeAuth{}, keys: &fakeKeys{}, store: &fakeKeyStore{}, curs: cursor.NewSigner([]byte("k"), time.Hour)}
 	f.h = NewServer(Deps{
-		Log: zerolog.Nop(), Auth: f.auth, Keys: f.keys, KeyStore: f.store, Cursors: f.curs,
+		WebhookStore: noWebhooks{},
+		Log:          zerolog.Nop(), Auth: f.auth, Keys: f.keys, KeyStore: f.store, Cursors: f.curs,
 		RequestTimeout: 5 * time.Second,
 	})
 	return f
@@ -250,7 +270,7 @@ func TestErrorMapping(t *testing.T) {
 }
 
 func TestPanicIsA500(t *testing.T) {
-	h := NewServer(Deps{Log: zerolog.Nop(), Auth: &fakeAuth{}, Keys: &fakeKeys{}, KeyStore: panicStore{&fakeKeyStore{}}, Cursors: cursor.NewSigner([]byte("k"), time.Hour), RequestTimeout: time.Second})
+	h := NewServer(Deps{Log: zerolog.Nop(), Auth: &fakeAuth{}, Keys: &fakeKeys{}, KeyStore: panicStore{&fakeKeyStore{}}, WebhookStore: noWebhooks{}, Cursors: cursor.NewSigner([]byte("k"), time.Hour), RequestTimeout: time.Second})
 	req := httptest.NewRequest("GET", "/public/api-keys", nil)
 	req.Header.Set("X-API-Key", goodKey)
 	w := httptest.NewRecorder()
@@ -291,7 +311,7 @@ func TestReadyz(t *testing.T) {
 		{[]Check{{"dynamodb", down}, {"temporal", ok}}, 503, `Not ready: dynamodb unavailable`},
 		{[]Check{{"temporal", hang}, {"dynamodb", down}}, 503, `Not ready: dynamodb, temporal unavailable`},
 	} {
-		h := NewServer(Deps{Log: zerolog.Nop(), Auth: &fakeAuth{}, KeyStore: &fakeKeyStore{}, Ready: tt.checks, Cursors: cursor.NewSigner([]byte("k"), time.Hour), RequestTimeout: 5 * time.Second})
+		h := NewServer(Deps{Log: zerolog.Nop(), Auth: &fakeAuth{}, KeyStore: &fakeKeyStore{}, WebhookStore: noWebhooks{}, Ready: tt.checks, Cursors: cursor.NewSigner([]byte("k"), time.Hour), RequestTimeout: 5 * time.Second})
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest("GET", "/readyz", nil))
 		if w.Code != tt.status || !strings.Contains(w.Body.String(), tt.body) || strings.Contains(w.Body.String(), "10.0.0.9") {

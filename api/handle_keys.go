@@ -152,7 +152,11 @@ func newPageMeta(r *http.Request, cursors *cursor.Signer, list, next string, cou
 	return m
 }
 
-func handleKeyList(store KeyStore, cursors *cursor.Signer) http.Handler {
+// handleList serves a paginated list of the caller's organisation: it refuses another org_id,
+// opens the cursor for this list, fetches a page and answers with each item's view and the
+// next cursor.
+func handleList[T, V any](cursors *cursor.Signer, list, message string,
+	fetch func(ctx context.Context, org string, limit int, after string) ([]T, string, error), view func(T) V) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		p := principalFrom(r.Context())
 		if org, ok := r.URL.Query()["org_id"]; ok {
@@ -160,19 +164,19 @@ func handleKeyList(store KeyStore, cursors *cursor.Signer) http.Handler {
 				return err
 			}
 		}
-		page, err := readPage(r, cursors, "api-keys")
+		page, err := readPage(r, cursors, list)
 		if err != nil {
 			return err
 		}
-		list, next, err := store.ListAPIKeys(r.Context(), p.OrgID, page.limit, page.after)
+		items, next, err := fetch(r.Context(), p.OrgID, page.limit, page.after)
 		if err != nil {
 			return err
 		}
-		data := make([]keyMetadata, len(list))
-		for i, k := range list {
-			data[i] = newKeyMetadata(k)
+		data := make([]V, len(items))
+		for i, it := range items {
+			data[i] = view(it)
 		}
-		respond(w, http.StatusOK, "API keys", data, newPageMeta(r, cursors, "api-keys", next, len(data)))
+		respond(w, http.StatusOK, message, data, newPageMeta(r, cursors, list, next, len(data)))
 		return nil
 	})
 }

@@ -63,6 +63,9 @@ func newWebhookData(w *pcx.Webhook, withSecret bool) webhookData {
 	return d
 }
 
+// listedWebhook is an endpoint as lists show it: never its secret.
+func listedWebhook(w *pcx.Webhook) webhookData { return newWebhookData(w, false) }
+
 var errWebhookNotFound = pcx.Errorf(pcx.ENotFound, "Webhook not found")
 
 // webhookID reads and sanity-checks the {webhook_id} route parameter; anything that cannot be an
@@ -99,31 +102,6 @@ func handleWebhookCreate(svc Webhooks) http.Handler {
 		}
 		w.Header().Set("Cache-Control", "no-store")
 		respond(w, http.StatusCreated, "Webhook created; store its secret now, it will not be shown again", newWebhookData(hook, true), nil)
-		return nil
-	})
-}
-
-func handleWebhookList(store WebhookStore, cursors *cursor.Signer) http.Handler {
-	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		p := principalFrom(r.Context())
-		if org, ok := r.URL.Query()["org_id"]; ok {
-			if err := checkOrg(p, &org[0]); err != nil {
-				return err
-			}
-		}
-		page, err := readPage(r, cursors, "webhooks")
-		if err != nil {
-			return err
-		}
-		list, next, err := store.ListWebhooks(r.Context(), p.OrgID, page.limit, page.after)
-		if err != nil {
-			return err
-		}
-		data := make([]webhookData, len(list))
-		for i, hook := range list {
-			data[i] = newWebhookData(hook, false)
-		}
-		respond(w, http.StatusOK, "Webhooks", data, newPageMeta(r, cursors, "webhooks", next, len(data)))
 		return nil
 	})
 }

@@ -15,14 +15,14 @@ func addRoutes(r chi.Router, d Deps) {
 		r.Get("/me", handleMe().ServeHTTP)
 
 		r.Post("/api-keys/create", handleKeyCreate(d.Keys).ServeHTTP)
-		r.Get("/api-keys", handleKeyList(d.KeyStore, d.Cursors).ServeHTTP)
+		r.Get("/api-keys", handleList(d.Cursors, "api-keys", "API keys", d.KeyStore.ListAPIKeys, newKeyMetadata).ServeHTTP)
 		r.Get("/api-keys/{key}", handleKeyGet(d.KeyStore).ServeHTTP)
 		r.Patch("/api-keys/{key}/revoke", handleKeyChange(d.KeyStore.RevokeAPIKey, d.Auth, "API key revoked").ServeHTTP)
 		r.Patch("/api-keys/{key}/activate", handleKeyChange(d.KeyStore.ActivateAPIKey, d.Auth, "API key activated").ServeHTTP)
 		r.Delete("/api-keys/{key}", handleKeyDelete(d.KeyStore, d.Auth).ServeHTTP)
 
 		r.Post("/webhooks", handleWebhookCreate(d.Webhooks).ServeHTTP)
-		r.Get("/webhooks", handleWebhookList(d.WebhookStore, d.Cursors).ServeHTTP)
+		r.Get("/webhooks", handleList(d.Cursors, "webhooks", "Webhooks", d.WebhookStore.ListWebhooks, listedWebhook).ServeHTTP)
 		r.Post("/webhooks/notify", handleNotify(d.Webhooks, d.Metrics).ServeHTTP)
 		r.Get("/webhooks/events/{event_id}", handleEventGet(d.WebhookStore, d.Cursors).ServeHTTP)
 		r.Post("/webhooks/events/{event_id}/replay", handleEventReplay(d.Webhooks, d.Metrics).ServeHTTP)

@@ -46,10 +46,7 @@ func NewInternalServer(d InternalDeps) http.Handler {
 	if d.Metrics == nil {
 		d.Metrics = metrics.New()
 	}
-	r := chi.NewRouter()
-	r.Use(requestID(d.Log), accessLog(d.Metrics, "internal"), recoverer, limitBody, timeout(d.RequestTimeout))
-	r.NotFound(notFound)
-	r.MethodNotAllowed(methodNotAllowed)
+	r := newRouter(d.Log, d.Metrics, "internal", d.RequestTimeout)
 	addInternalRoutes(r, d)
 	return r
 }
@@ -59,11 +56,18 @@ func NewServer(d Deps) http.Handler {
 	if d.Metrics == nil {
 		d.Metrics = metrics.New()
 	}
+	r := newRouter(d.Log, d.Metrics, "public", d.RequestTimeout)
+	addRoutes(r, d)
+	return r
+}
+
+// newRouter returns a router with the middleware every listener has, in order: request ID,
+// access log and metrics, panic recovery, body limit, request timeout.
+func newRouter(log zerolog.Logger, m *metrics.Metrics, server string, requestTimeout time.Duration) chi.Router {
 	r := chi.NewRouter()
-	r.Use(requestID(d.Log), accessLog(d.Metrics, "public"), recoverer, limitBody, timeout(d.RequestTimeout))
+	r.Use(requestID(log), accessLog(m, server), recoverer, limitBody, timeout(requestTimeout))
 	r.NotFound(notFound)
 	r.MethodNotAllowed(methodNotAllowed)
-	addRoutes(r, d)
 	return r
 }
 

@@ -106,7 +106,7 @@ func (s *Store) APIKeyByID(ctx context.Context, org, id string) (*pcx.APIKey, er
 // ListAPIKeys returns up to limit keys of org, newest first, starting after the position a
 // previous page returned. next is "" on the last page. Positions are this package's own
 // encoding; callers sign them before handing them out.
-func (s *Store) ListAPIKeys(ctx context.Context, org string, limit int, after string) (keys []*pcx.APIKey, next string, err error) {
+func (s *Store) ListAPIKeys(ctx context.Context, org string, limit int, after string) ([]*pcx.APIKey, string, error) {
 	in := &dynamodb.QueryInput{
 		TableName:              &s.table,
 		IndexName:              aws.String(gsi1),
@@ -116,55 +116,17 @@ func (s *Store) ListAPIKeys(ctx context.Context, org string, limit int, after st
 		},
 		ScanIndexForward: aws.Bool(false),
 	}
-	if after != "" {
+	start := func(after string) map[string]types.AttributeValue {
 		id, prefix, ok := strings.Cut(after, "|")
 		if !ok || !apikey.ValidPrefix(prefix) || !strings.HasPrefix(id, "key_") {
-			return nil, "", pcx.Errorf(pcx.EInvalid, "last_evaluated_key is not valid")
+			return nil
 		}
-		in.ExclusiveStartKey = map[string]types.AttributeValue{
+		return map[string]types.AttributeValue{
 			attrGSI1PK: avS(orgKeysPK(org)), attrGSI1SK: avS(id),
 			attrPK: avS(keyPK(prefix)), attrSK: avS("KEY"),
 		}
 	}
-	items, more, err := s.queryPage(ctx, in, limit)
-	if err != nil {
-		return nil, "", err
-	}
-	keys = make([]*pcx.APIKey, 0, len(items))
-	for _, it := range items {
-		k, err := decodeKey(it)
-		if err != nil {
-			return nil, "", err
-		}
-		keys = append(keys, k)
-	}
-	if more {
-		last := keys[len(keys)-1]
-		next = last.ID + "|" + last.Prefix
-	}
-	return keys, next, nil
-}
-
-// queryPage runs a query until it has limit+1 items or the partition ends, and returns the first
-// limit of them and whether more exist. Asking for one extra item makes "no next page" exact,
-// where DynamoDB's LastEvaluatedKey alone can point at an empty page.
-func (s *Store) queryPage(ctx context.Context, in *dynamodb.QueryInput, limit int) ([]map[string]types.AttributeValue, bool, error) {
-	var items []map[string]types.AttributeValue
-	for {
-		in.Limit = aws.Int32(int32(limit + 1 - len(items)))
-		out, err := s.db.Query(ctx, in)
-		if err != nil {
-			return nil, false, translate(err, "list")
-		}
-		items = append(items, out.Items...)
-		if len(items) > limit {
-			return items[:limit], true, nil
-		}
-		if out.LastEvaluatedKey == nil {
-			return items, false, nil
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
-	}
+	return listPage(ctx, s, in, limit, after, start, decodeKey, func(k *pcx.APIKey) string { return k.ID + "|" + k.Prefix })
 }
 
 // RevokeAPIKey marks org's key revoked and keeps the record. Revoking a revoked key changes

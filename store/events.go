@@ -261,29 +261,14 @@ func (s *Store) ListDeliveries(ctx context.Context, eventID string, limit int, a
 		},
 		ConsistentRead: aws.Bool(true),
 	}
-	if after != "" {
+	start := func(after string) map[string]types.AttributeValue {
 		if !strings.HasPrefix(after, "wh_") || len(after) > 64 {
-			return nil, "", pcx.Errorf(pcx.EInvalid, "last_evaluated_key is not valid")
+			return nil
 		}
-		in.ExclusiveStartKey = deliveryKey(eventID, after)
+		return deliveryKey(eventID, after)
 	}
-	items, more, err := s.queryPage(ctx, in, limit)
-	if err != nil {
-		return nil, "", err
-	}
-	out := make([]*pcx.Delivery, 0, len(items))
-	for _, m := range items {
-		d, err := decodeDelivery(eventID, m)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, d)
-	}
-	next := ""
-	if more {
-		next = out[len(out)-1].WebhookID
-	}
-	return out, next, nil
+	decode := func(m map[string]types.AttributeValue) (*pcx.Delivery, error) { return decodeDelivery(eventID, m) }
+	return listPage(ctx, s, in, limit, after, start, decode, func(d *pcx.Delivery) string { return d.WebhookID })
 }
 
 func decodeDelivery(eventID string, m map[string]types.AttributeValue) (*pcx.Delivery, error) {

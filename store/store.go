@@ -143,6 +143,65 @@ func translate(err error, what string) error {
 	return pcx.Wrap(pcx.EUnavailable, err, "The database is unavailable; retry later")
 }
 
+// queryPage runs a query until it has limit+1 items or the partition ends, and returns the first
+// limit of them and whether more exist. Asking for one extra item makes "no next page" exact,
+// where DynamoDB's LastEvaluatedKey alone can point at an empty page.
+func (s *Store) queryPage(ctx context.Context, in *dynamodb.QueryInput, limit int) ([]map[string]types.AttributeValue, bool, error) {
+	var items []map[string]types.AttributeValue
+	for {
+		in.Limit = aws.Int32(int32(limit + 1 - len(items)))
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, false, translate(err, "list")
+		}
+		items = append(items, out.Items...)
+		if len(items) > limit {
+			return items[:limit], true, nil
+		}
+		if out.LastEvaluatedKey == nil {
+			return items, false, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// listPage returns a page of a query's items, decoded, starting after a position a previous
+// page returned. start turns a position into DynamoDB's start key (nil for one that is not
+// valid: a 400); position names an item for the next page; next is "" on the last page.
+// Positions are this package's own encoding of the last item's IDs, never DynamoDB's raw key;
+// callers sign them before handing them out.
+func listPage[T any](ctx context.Context, s *Store, in *dynamodb.QueryInput, limit int, after string,
+	start func(string) map[string]types.AttributeValue, decode func(map[string]types.AttributeValue) (T, error),
+	position func(T) string) ([]T, string, error) {
+	if after != "" {
+		if len(after) > 128 {
+			return nil, "", errBadPosition
+		}
+		if in.ExclusiveStartKey = start(after); in.ExclusiveStartKey == nil {
+			return nil, "", errBadPosition
+		}
+	}
+	items, more, err := s.queryPage(ctx, in, limit)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]T, 0, len(items))
+	for _, it := range items {
+		v, err := decode(it)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, v)
+	}
+	next := ""
+	if more {
+		next = position(out[len(out)-1])
+	}
+	return out, next, nil
+}
+
+var errBadPosition = pcx.Errorf(pcx.EInvalid, "last_evaluated_key is not valid")
+
 // transact runs a transaction, retrying a few times when DynamoDB cancels it for a conflict with
 // another transaction on the same items (real DynamoDB does, e.g. two endpoints created at once
 // bump the same per-org count; the SDK does not retry that). A cancellation for a failed

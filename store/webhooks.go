@@ -135,29 +135,17 @@ func (s *Store) queryWebhooks(ctx context.Context, org string, limit int, after 
 		in.ExpressionAttributeNames = map[string]string{"#status": "status"}
 		in.ExpressionAttributeValues[":active"] = avS(string(pcx.WebhookActive))
 	}
-	if after != "" {
+	start := func(after string) map[string]types.AttributeValue {
 		if !strings.HasPrefix(after, "wh_") || len(after) > 64 {
-			return nil, "", pcx.Errorf(pcx.EInvalid, "last_evaluated_key is not valid")
+			return nil
 		}
-		in.ExclusiveStartKey = webhookKey(org, after)
+		return webhookKey(org, after)
 	}
-	items, more, err := s.queryPage(ctx, in, limit)
-	if err != nil {
-		return nil, "", err
+	decode := func(m map[string]types.AttributeValue) (*pcx.Webhook, error) {
+		w, _, err := s.decodeWebhook(m, false)
+		return w, err
 	}
-	hooks := make([]*pcx.Webhook, 0, len(items))
-	for _, it := range items {
-		w, _, err := s.decodeWebhook(it, false)
-		if err != nil {
-			return nil, "", err
-		}
-		hooks = append(hooks, w)
-	}
-	next := ""
-	if more {
-		next = hooks[len(hooks)-1].ID
-	}
-	return hooks, next, nil
+	return listPage(ctx, s, in, limit, after, start, decode, func(w *pcx.Webhook) string { return w.ID })
 }
 
 // CountActiveWebhooks counts org's active endpoints.

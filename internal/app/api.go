@@ -15,7 +15,6 @@ import (
 	"github.com/pcx/publicservice/internal/config"
 	"github.com/pcx/publicservice/internal/cursor"
 	"github.com/pcx/publicservice/internal/keys"
-	"github.com/pcx/publicservice/internal/metrics"
 	"github.com/pcx/publicservice/internal/netguard"
 	"github.com/pcx/publicservice/internal/starter"
 	"github.com/pcx/publicservice/internal/webhooks"
@@ -32,9 +31,6 @@ func RunAPI(ctx context.Context, cfg config.Config, log zerolog.Logger, listenin
 	if err != nil {
 		return err
 	}
-	if _, err := cfg.SecretsKeys(); err != nil {
-		return err
-	}
 	if err := cfg.InternalTokenRequired(); err != nil {
 		return err
 	}
@@ -42,16 +38,12 @@ func RunAPI(ctx context.Context, cfg config.Config, log zerolog.Logger, listenin
 	if err != nil {
 		return err
 	}
-	st, err := NewStore(ctx, cfg)
+	deps, err := connect(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	m := metrics.New()
-	tc, err := NewTemporalClient(cfg, log, m)
-	if err != nil {
-		return err
-	}
-	defer tc.Close()
+	defer deps.temporal.Close()
+	st, tc, m := deps.store, deps.temporal, deps.metrics
 
 	hooks := &webhooks.Service{
 		Store: st, Starter: &starter.Starter{Client: tc, TaskQueue: cfg.TemporalTaskQueue},

@@ -8,7 +8,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -33,6 +36,54 @@ func NewLogger(w io.Writer, level, service string) (zerolog.Logger, error) {
 	}
 	zerolog.TimeFieldFormat = time.RFC3339Nano
 	return zerolog.New(w).Level(lvl).With().Timestamp().Str("service", service).Logger(), nil
+}
+
+// Main is the whole of a binary's main: it reads the configuration from the environment, builds
+// the logger, and runs until SIGINT or SIGTERM, then returns the exit code. Errors (a bad
+// configuration above all) go to stderr naming what is wrong.
+func Main(service string, run func(ctx context.Context, cfg config.Config, log zerolog.Logger, l Listening) error) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := func() error {
+		cfg, err := config.Load(os.Environ())
+		if err != nil {
+			return err
+		}
+		log, err := NewLogger(os.Stderr, cfg.LogLevel, service)
+		if err != nil {
+			return err
+		}
+		return run(ctx, cfg, log, nil)
+	}()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", service, err)
+		return 1
+	}
+	return 0
+}
+
+// runtimeDeps are what both services connect to: the store, the Temporal client (whose SDK
+// metrics land on the process's registry) and that registry.
+type runtimeDeps struct {
+	store    *store.Store
+	temporal client.Client
+	metrics  *metrics.Metrics
+}
+
+func connect(ctx context.Context, cfg config.Config, log zerolog.Logger) (runtimeDeps, error) {
+	if _, err := cfg.SecretsKeys(); err != nil {
+		return runtimeDeps{}, err
+	}
+	st, err := NewStore(ctx, cfg)
+	if err != nil {
+		return runtimeDeps{}, err
+	}
+	m := metrics.New()
+	tc, err := NewTemporalClient(cfg, log, m)
+	if err != nil {
+		return runtimeDeps{}, err
+	}
+	return runtimeDeps{store: st, temporal: tc, metrics: m}, nil
 }
 
 // NewStore connects to DynamoDB. It does not check the table exists: readiness does.

@@ -17,7 +17,6 @@ import (
 	"github.com/pcx/publicservice/activities"
 	"github.com/pcx/publicservice/api"
 	"github.com/pcx/publicservice/internal/config"
-	"github.com/pcx/publicservice/internal/metrics"
 	"github.com/pcx/publicservice/internal/netguard"
 	"github.com/pcx/publicservice/worker"
 )
@@ -27,19 +26,12 @@ import (
 // When Temporal is unreachable it waits for it instead of exiting, so a restart of Temporal
 // needs no restart of the workers.
 func RunWorker(ctx context.Context, cfg config.Config, log zerolog.Logger, listening Listening) error {
-	if _, err := cfg.SecretsKeys(); err != nil {
-		return err
-	}
-	st, err := NewStore(ctx, cfg)
+	deps, err := connect(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	m := metrics.New()
-	tc, err := NewTemporalClient(cfg, log, m)
-	if err != nil {
-		return err
-	}
-	defer tc.Close()
+	defer deps.temporal.Close()
+	st, tc, m := deps.store, deps.temporal, deps.metrics
 	httpClient, err := DeliveryClient(cfg)
 	if err != nil {
 		return err
