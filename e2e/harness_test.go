@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -41,10 +42,12 @@ var (
 // env is one isolated deployment: its own table (and task queue), sharing the package's
 // DynamoDB Local and Temporal dev server.
 type env struct {
-	t     *testing.T
-	vars  map[string]string
-	store *store.Store
-	table string
+	t *testing.T
+	// capture, when set, receives every log line of the in-process services too.
+	capture *lockedBuffer
+	vars    map[string]string
+	store   *store.Store
+	table   string
 }
 
 // newEnv creates a fresh table and returns the environment the binaries of one deployment read.
@@ -135,7 +138,7 @@ func (e *env) startAPI() *apiServer {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan [2]string, 1)
 	done := make(chan error, 1)
-	log := zerolog.New(testWriter{e.t}).Level(zerolog.WarnLevel)
+	log := e.logger("api")
 	go func() {
 		done <- app.RunAPI(ctx, cfg, log, func(pub, internal string) { ready <- [2]string{pub, internal} })
 	}()
@@ -165,6 +168,38 @@ func (e *env) startAPI() *apiServer {
 	}
 	e.t.Cleanup(s.stop)
 	return s
+}
+
+// logger is the logger of an in-process service: LOG_LEVEL of the environment, lines to the
+// test log (and to capture when set), built as app.Main builds it.
+func (e *env) logger(service string) zerolog.Logger {
+	var w io.Writer = testWriter{e.t}
+	if e.capture != nil {
+		w = io.MultiWriter(w, e.capture)
+	}
+	log, err := app.NewLogger(w, e.vars["LOG_LEVEL"], service)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return log
+}
+
+// lockedBuffer collects log output from several goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 type testWriter struct{ t *testing.T }

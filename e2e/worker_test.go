@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/pcx/publicservice/internal/app"
 )
 
@@ -17,7 +15,7 @@ func (e *env) startWorker() (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	ready := make(chan struct{})
-	log := zerolog.New(testWriter{e.t}).Level(zerolog.WarnLevel)
+	log := e.logger("worker")
 	go func() {
 		done <- app.RunWorker(ctx, cfg, log, func(string, string) { close(ready) })
 	}()
