@@ -27,8 +27,9 @@ type Store interface {
 	Event(ctx context.Context, id string) (*pcx.Event, error)
 	Webhook(ctx context.Context, org, id string) (*pcx.Webhook, error)
 	WebhookWithSecrets(ctx context.Context, org, id string) (*pcx.Webhook, error)
+	WebhooksWithSecrets(ctx context.Context, org string, ids []string) (map[string]*pcx.Webhook, error)
 	ActiveWebhooks(ctx context.Context, org string, limit int, after string) ([]*pcx.Webhook, string, error)
-	PlanDeliveries(ctx context.Context, eventID string, targets []*pcx.Webhook, expires time.Time) error
+	RecordFirstAttempts(ctx context.Context, eventID string, recs []store.FirstAttempt, expires time.Time) error
 	RecordAttempt(ctx context.Context, eventID string, w *pcx.Webhook, status pcx.DeliveryStatus, a pcx.Attempt, expires time.Time) error
 	SetDeliveryStatus(ctx context.Context, eventID, webhookID string, status pcx.DeliveryStatus, reason string, expires time.Time) error
 	UpdateWebhook(ctx context.Context, org, id string, p store.WebhookPatch) (*pcx.Webhook, error)
@@ -46,11 +47,15 @@ type Activities struct {
 	Retention time.Duration // how long delivery records are kept (EVENT_RETENTION)
 	UserAgent string
 	Metrics   *metrics.Metrics
+	// MaxInFlight bounds the POSTs in flight in this process, batches and retries together
+	// (WORKER_CONCURRENCY); 0 means 200.
+	MaxInFlight int
 	// Now and Jitter are replaceable in tests. Jitter returns a factor in [0.8, 1.2).
 	Now    func() time.Time
 	Jitter func() float64
 
 	payloads *payloadCache
+	slots    chan struct{}
 }
 
 // New returns Activities with production defaults for the clock, jitter and payload cache.
@@ -65,6 +70,10 @@ func New(a Activities) *Activities {
 		a.Metrics = metrics.New()
 	}
 	a.payloads = newPayloadCache(64 << 20)
+	if a.MaxInFlight <= 0 {
+		a.MaxInFlight = 200
+	}
+	a.slots = make(chan struct{}, a.MaxInFlight)
 	return &a
 }
 
@@ -84,35 +93,28 @@ type Plan struct {
 	Next       string `json:",omitempty"` // "" on the last page
 }
 
-// PlanDeliveries lists a page of the organisation's active endpoints (or the replay's chosen
-// ones) and records a pending delivery for each that has none yet.
+// PlanDeliveries lists a page of the organisation's active endpoints, or the replay's chosen
+// ones that are still active. It reads only: a delivery's record is written once, after its
+// first attempt.
 func (a *Activities) PlanDeliveries(ctx context.Context, in PlanInput) (Plan, error) {
-	ev, err := a.event(ctx, in.EventID)
-	if err != nil {
+	if _, err := a.event(ctx, in.EventID); err != nil {
 		return Plan{}, err
 	}
-	var targets []*pcx.Webhook
-	var next string
 	if len(in.WebhookIDs) > 0 {
-		for _, id := range in.WebhookIDs {
-			w, err := a.Store.Webhook(ctx, in.OrgID, id)
-			if pcx.ErrorCode(err) == pcx.ENotFound {
-				continue // deleted since the replay was asked for
-			}
-			if err != nil {
-				return Plan{}, err
-			}
-			if w.Status == pcx.WebhookActive {
-				targets = append(targets, w)
-			}
-		}
-	} else {
-		targets, next, err = a.Store.ActiveWebhooks(ctx, in.OrgID, in.Limit, in.After)
+		hooks, err := a.Store.WebhooksWithSecrets(ctx, in.OrgID, in.WebhookIDs)
 		if err != nil {
 			return Plan{}, err
 		}
+		p := Plan{}
+		for _, id := range in.WebhookIDs {
+			if w := hooks[id]; w != nil && w.Status == pcx.WebhookActive {
+				p.WebhookIDs = append(p.WebhookIDs, id)
+			}
+		}
+		return p, nil
 	}
-	if err := a.Store.PlanDeliveries(ctx, in.EventID, targets, a.expires(ev)); err != nil {
+	targets, next, err := a.Store.ActiveWebhooks(ctx, in.OrgID, in.Limit, in.After)
+	if err != nil {
 		return Plan{}, err
 	}
 	p := Plan{WebhookIDs: make([]string, len(targets)), Next: next}

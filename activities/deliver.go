@@ -26,6 +26,9 @@ type DeliverInput struct {
 	EventID   string
 	OrgID     string
 	WebhookID string
+	// SentBefore counts the sends already made elsewhere (the first attempt of a batch), so the
+	// schedule continues where they left off.
+	SentBefore int `json:",omitempty"`
 }
 
 // DeliverResult is the final outcome of a delivery.
@@ -60,7 +63,7 @@ const maxResponseRead = 64 << 10
 // never uses up the endpoint's retries.
 func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResult, error) {
 	skipped := unsentAttempts(ctx)
-	send := int(activity.GetInfo(ctx).Attempt) - skipped // the number of this send, from 1
+	send := in.SentBefore + int(activity.GetInfo(ctx).Attempt) - skipped // the number of this send, from 1
 	log := a.Log.With().Str("event_id", in.EventID).Str("webhook_id", in.WebhookID).Str("org_id", in.OrgID).Int("attempt", send).Logger()
 
 	ev, err := a.event(ctx, in.EventID)
@@ -86,25 +89,19 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 		return a.finish(ctx, ev, w, pcx.DeliveryFailed, att, expires)
 	}
 
+	release, ok := a.acquire(ctx)
+	if !ok {
+		return DeliverResult{}, notSent(ctx, skipped, errors.New("no send slot came free in time"))
+	}
 	stopBeats := heartbeatWhileRunning(ctx, skipped)
 	att, retryAfter := a.send(ctx, ev, w)
 	stopBeats()
+	release()
 	a.observe(att)
 	log.Debug().Int("status_code", att.StatusCode).Str("error", att.ErrorClass).Dur("duration", att.Duration).Msg("delivery attempt")
-	switch {
-	case att.ErrorClass == "":
-		return a.finish(ctx, ev, w, pcx.DeliveryDelivered, att, expires)
-	case att.ErrorClass == classGone:
-		reason := "410 Gone from the endpoint"
-		disabled := pcx.WebhookDisabled
-		if _, err := a.Store.UpdateWebhook(ctx, in.OrgID, in.WebhookID, store.WebhookPatch{Status: &disabled, DisabledReason: reason}); err != nil && pcx.ErrorCode(err) != pcx.ENotFound {
-			return DeliverResult{}, err // retried: the 410 will come again and disable then
-		}
-		a.Metrics.EndpointsDisabled.Inc()
-		log.Info().Msg("endpoint answered 410 Gone: disabled")
-		return a.finish(ctx, ev, w, pcx.DeliveryFailed, att, expires)
-	case att.ErrorClass == classBlocked, send > len(a.Schedule):
-		return a.finish(ctx, ev, w, pcx.DeliveryFailed, att, expires)
+	status, retry := a.decide(ctx, in.OrgID, w, att, send)
+	if !retry {
+		return a.finish(ctx, ev, w, status, att, expires)
 	}
 	if err := a.Store.RecordAttempt(ctx, in.EventID, w, pcx.DeliveryPending, att, expires); err != nil {
 		log.Warn().Err(err).Msg("recording a failed attempt failed")
@@ -116,6 +113,30 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 		"DeliveryAttemptFailed",
 		temporal.ApplicationErrorOptions{NextRetryDelay: delay, Category: temporal.ApplicationErrorCategoryBenign},
 	)
+}
+
+// decide says what an attempt means for its delivery: delivered (a 2xx), failed for good (410
+// Gone, which also disables the endpoint; an address the SSRF rules block; the last send of the
+// schedule), or pending with a retry to come.
+func (a *Activities) decide(ctx context.Context, org string, w *pcx.Webhook, att pcx.Attempt, send int) (pcx.DeliveryStatus, bool) {
+	switch {
+	case att.ErrorClass == "":
+		return pcx.DeliveryDelivered, false
+	case att.ErrorClass == classGone:
+		disabled := pcx.WebhookDisabled
+		_, err := a.Store.UpdateWebhook(ctx, org, w.ID, store.WebhookPatch{Status: &disabled, DisabledReason: "410 Gone from the endpoint"})
+		if err != nil && pcx.ErrorCode(err) != pcx.ENotFound {
+			// Not disabled: retry; the 410 will come again and disable it then.
+			a.Log.Warn().Err(err).Str("webhook_id", w.ID).Msg("disabling an endpoint after 410 failed")
+			return pcx.DeliveryPending, send <= len(a.Schedule)
+		}
+		a.Metrics.EndpointsDisabled.Inc()
+		a.Log.Info().Str("webhook_id", w.ID).Str("org_id", org).Msg("endpoint answered 410 Gone: disabled")
+		return pcx.DeliveryFailed, false
+	case att.ErrorClass == classBlocked, send > len(a.Schedule):
+		return pcx.DeliveryFailed, false
+	}
+	return pcx.DeliveryPending, true
 }
 
 // unsentAttempts returns how many earlier attempts of this activity ended before sending, as
@@ -142,6 +163,9 @@ func notSent(ctx context.Context, skipped int, err error) error {
 // finish records a final outcome. If the write fails the outcome goes back to the workflow
 // unrecorded rather than as an error: retrying would send the event again.
 func (a *Activities) finish(ctx context.Context, ev *pcx.Event, w *pcx.Webhook, status pcx.DeliveryStatus, att pcx.Attempt, expires time.Time) (DeliverResult, error) {
+	if status == pcx.DeliveryPending {
+		status = pcx.DeliveryFailed // a 410 that could not disable the endpoint, on the last send
+	}
 	a.Metrics.Deliveries.WithLabelValues(string(status)).Inc()
 	res := DeliverResult{Status: status, Attempt: att}
 	if err := a.Store.RecordAttempt(ctx, ev.ID, w, status, att, expires); err != nil {
@@ -183,6 +207,9 @@ func (a *Activities) RecordOutcome(ctx context.Context, in RecordOutcomeInput) e
 
 // send POSTs the payload to the endpoint, signed with every live secret, and classifies the
 // outcome. It returns the attempt and the receiver's Retry-After (0 if none).
+//
+// The caller holds a send slot (acquire): waiting for one is not part of the attempt, and the
+// signed timestamp is the moment of sending.
 func (a *Activities) send(ctx context.Context, ev *pcx.Event, w *pcx.Webhook) (pcx.Attempt, time.Duration) {
 	now := a.Now()
 	att := pcx.Attempt{At: now}
@@ -231,6 +258,17 @@ func (a *Activities) observe(att pcx.Attempt) {
 	}
 	a.Metrics.Attempts.WithLabelValues(result).Inc()
 	a.Metrics.AttemptDuration.Observe(att.Duration.Seconds())
+}
+
+// acquire takes one of the MaxInFlight send slots, waiting at most until ctx ends; it returns
+// the release and whether a slot was taken.
+func (a *Activities) acquire(ctx context.Context) (release func(), ok bool) {
+	select {
+	case a.slots <- struct{}{}:
+		return func() { <-a.slots }, true
+	case <-ctx.Done():
+		return nil, false
+	}
 }
 
 // classify names a transport failure.

@@ -49,13 +49,22 @@ func (s *DeliverSuite) acts(rc *receiver) *activities.Activities {
 	return newActivities(s.store, client(rc.pool(), 5*time.Second))
 }
 
-// deliver runs Deliver as the given attempt in the test activity environment.
+// deliver runs Deliver as the given attempt in the test activity environment, as the durable
+// fallback of a failed batch does (no send before it).
 func (s *DeliverSuite) deliver(acts *activities.Activities, attempt int32, webhookID string) (activities.DeliverResult, error) {
+	s.T().Helper()
+	return s.deliverAfter(acts, 0, attempt, webhookID)
+}
+
+// deliverAfter runs Deliver as the given attempt after sentBefore sends made elsewhere (1: the
+// retry of a batch's first attempt).
+func (s *DeliverSuite) deliverAfter(acts *activities.Activities, sentBefore int, attempt int32, webhookID string) (activities.DeliverResult, error) {
 	s.T().Helper()
 	env := s.NewTestActivityEnvironment()
 	env.SetWorkerOptions(sdkworker.Options{Interceptors: []interceptor.WorkerInterceptor{&withAttempt{attempt: attempt}}})
 	env.RegisterActivity(acts)
-	val, err := env.ExecuteActivity(acts.Deliver, activities.DeliverInput{EventID: testEventID, OrgID: testOrgID, WebhookID: webhookID})
+	in := activities.DeliverInput{EventID: testEventID, OrgID: testOrgID, WebhookID: webhookID, SentBefore: sentBefore}
+	val, err := env.ExecuteActivity(acts.Deliver, in)
 	if err != nil {
 		return activities.DeliverResult{}, err
 	}
@@ -189,6 +198,60 @@ func (s *DeliverSuite) TestFailedAttemptIsRetriedOnTheSchedule() {
 	s.Equal(int64(len(testSchedule)), rc.hits.Load())
 }
 
+func (s *DeliverSuite) TestRetryOfAFirstAttemptContinuesTheSchedule() {
+	// The batch made send 1 and asked for a retry after Schedule[0]: the durable retry's
+	// Temporal attempt 1 is send 2, whose failure waits Schedule[1], and so on.
+	rc := newReceiver(s.T(), answers(http.StatusInternalServerError))
+	s.endpoint("wh_1", rc.url())
+	acts := s.acts(rc)
+	for attempt := int32(1); attempt < int32(len(testSchedule)); attempt++ {
+		_, err := s.deliverAfter(acts, 1, attempt, "wh_1")
+
+		want := time.Duration(float64(testSchedule[attempt]) * testJitter)
+		s.Equal(want, retryDelay(s.T(), err), "Temporal attempt %d is send %d: want schedule[%d] × jitter", attempt, attempt+1, attempt)
+		rec := s.store.recorded()
+		s.Require().Len(rec, int(attempt))
+		s.Equal(pcx.DeliveryPending, rec[attempt-1].Status)
+	}
+
+	res, err := s.deliverAfter(acts, 1, int32(len(testSchedule)), "wh_1")
+
+	s.Require().NoError(err, "send %d is the last of the schedule: a final result", len(testSchedule)+1)
+	s.Equal(pcx.DeliveryFailed, res.Status)
+	s.Equal(500, res.Attempt.StatusCode)
+	rec := s.store.recorded()
+	s.Require().Len(rec, len(testSchedule))
+	s.Equal(pcx.DeliveryFailed, rec[len(rec)-1].Status)
+	s.Equal(int64(len(testSchedule)), rc.hits.Load(), "with the batch's send, len(schedule)+1 sends in all")
+}
+
+func (s *DeliverSuite) TestRetryOfAFirstAttemptBeyondTheScheduleGivesUpWithoutSending() {
+	rc := newReceiver(s.T(), nil)
+	s.endpoint("wh_1", rc.url())
+
+	res, err := s.deliverAfter(s.acts(rc), 1, int32(len(testSchedule)+1), "wh_1")
+
+	s.Require().NoError(err)
+	s.Equal(pcx.DeliveryFailed, res.Status)
+	s.Equal("timeout", s.one().Attempt.ErrorClass)
+	s.Zero(rc.hits.Load(), "no request beyond the schedule")
+}
+
+func (s *DeliverSuite) TestRetryOfAFirstAttemptDelivers() {
+	rc := newReceiver(s.T(), nil)
+	s.endpoint("wh_1", rc.url())
+
+	res, err := s.deliverAfter(s.acts(rc), 1, 1, "wh_1")
+
+	s.Require().NoError(err)
+	s.Equal(pcx.DeliveryDelivered, res.Status)
+	rec := s.one()
+	s.Equal(pcx.DeliveryDelivered, rec.Status)
+	s.Equal(200, rec.Attempt.StatusCode)
+	s.Empty(s.store.firstCalls(), "a retry records its attempt on its own, added to the first")
+	s.Empty(s.store.batchReads, "a retry reads its one endpoint")
+}
+
 func (s *DeliverSuite) TestProductionJitterSpreadsRetries() {
 	rc := newReceiver(s.T(), answers(http.StatusServiceUnavailable))
 	s.endpoint("wh_1", rc.url())
@@ -277,6 +340,58 @@ func (s *DeliverSuite) TestGoneDisablesTheEndpoint() {
 	s.Equal(pcx.WebhookDisabled, w.Status, "the store must have seen the endpoint disabled")
 	s.NotEmpty(w.DisabledReason)
 	s.Len(s.store.updates, 1)
+	s.Equal(int64(1), rc.hits.Load())
+}
+
+func (s *DeliverSuite) TestGoneWhoseDisableFailsIsRetried() {
+	// Not disabled, the endpoint would keep receiving other events: the 410 is retried on the
+	// schedule, and comes again to disable it.
+	rc := newReceiver(s.T(), answers(http.StatusGone))
+	s.endpoint("wh_1", rc.url())
+	acts := s.acts(rc)
+	s.store.updateErr = func() error { return pcx.Errorf(pcx.EUnavailable, "The database is busy") }
+
+	_, err := s.deliver(acts, 1, "wh_1")
+
+	s.Equal(time.Duration(float64(testSchedule[0])*testJitter), retryDelay(s.T(), err))
+	rec := s.one()
+	s.Equal(pcx.DeliveryPending, rec.Status)
+	s.Equal("gone", rec.Attempt.ErrorClass)
+	s.Equal(pcx.WebhookActive, s.store.webhook("wh_1").Status)
+
+	s.store.updateErr = nil
+	res, err := s.deliver(acts, 2, "wh_1")
+
+	s.Require().NoError(err)
+	s.Equal(pcx.DeliveryFailed, res.Status)
+	s.Equal(pcx.WebhookDisabled, s.store.webhook("wh_1").Status, "the second 410 disables it")
+	s.Len(s.store.updates, 2)
+	s.Equal(int64(2), rc.hits.Load())
+}
+
+func (s *DeliverSuite) TestGoneWhoseDisableFailsOnTheLastSendFails() {
+	rc := newReceiver(s.T(), answers(http.StatusGone))
+	s.endpoint("wh_1", rc.url())
+	s.store.updateErr = func() error { return pcx.Errorf(pcx.EUnavailable, "The database is busy") }
+
+	res, err := s.deliverAfter(s.acts(rc), 1, int32(len(testSchedule)), "wh_1")
+
+	s.Require().NoError(err, "the last send of the schedule is final, disabled or not")
+	s.Equal(pcx.DeliveryFailed, res.Status)
+	s.Equal(pcx.DeliveryFailed, s.one().Status, "recorded failed, never left pending")
+	s.Equal(pcx.WebhookActive, s.store.webhook("wh_1").Status)
+}
+
+func (s *DeliverSuite) TestGoneFromADeletedEndpointFails() {
+	// Deleted between the read and the 410: nothing left to disable, and nothing to retry.
+	rc := newReceiver(s.T(), answers(http.StatusGone))
+	s.endpoint("wh_1", rc.url())
+	s.store.updateErr = func() error { return pcx.Errorf(pcx.ENotFound, "Webhook not found") }
+
+	res, err := s.deliver(s.acts(rc), 1, "wh_1")
+
+	s.Require().NoError(err)
+	s.Equal(pcx.DeliveryFailed, res.Status)
 	s.Equal(int64(1), rc.hits.Load())
 }
 

@@ -16,18 +16,25 @@ type fakeStore struct {
 	events   map[string]*pcx.Event
 	webhooks map[string]*pcx.Webhook // by ID
 
-	eventReads int
-	pageCalls  []pageCall
-	planned    []planCall
-	attempts   []attemptCall
-	statuses   []statusCall
-	updates    []updateCall
-	// deliveries is each delivery's status, by event ID and webhook ID.
+	eventReads    int
+	pageCalls     []pageCall
+	batchReads    []batchReadCall
+	firstAttempts []firstAttemptsCall
+	attempts      []attemptCall
+	statuses      []statusCall
+	updates       []updateCall
+	// writes lists every attempt written, first attempts of a batch and later ones alike.
+	writes []attemptCall
+	// deliveries is each delivery's status, by event ID and webhook ID; counts their attempts.
 	deliveries map[string]pcx.DeliveryStatus
+	counts     map[string]int
 
 	// Fault injection: when set, these are called first and a non-nil error is returned.
-	recordErr  func(status pcx.DeliveryStatus) error
-	webhookErr func() error
+	recordErr  func(status pcx.DeliveryStatus) error // RecordAttempt
+	firstErr   func() error                          // RecordFirstAttempts
+	eventErr   func() error                          // Event
+	webhookErr func() error                          // every endpoint read
+	updateErr  func() error                          // UpdateWebhook
 }
 
 type pageCall struct {
@@ -36,10 +43,15 @@ type pageCall struct {
 	After string
 }
 
-type planCall struct {
-	EventID    string
-	WebhookIDs []string
-	Expires    time.Time
+type batchReadCall struct {
+	Org string
+	IDs []string
+}
+
+type firstAttemptsCall struct {
+	EventID string
+	Records []store.FirstAttempt
+	Expires time.Time
 }
 
 type attemptCall struct {
@@ -66,6 +78,7 @@ func newFakeStore() *fakeStore {
 		events:     map[string]*pcx.Event{},
 		webhooks:   map[string]*pcx.Webhook{},
 		deliveries: map[string]pcx.DeliveryStatus{},
+		counts:     map[string]int{},
 	}
 }
 
@@ -90,6 +103,11 @@ func (f *fakeStore) webhook(id string) pcx.Webhook {
 func notFound(what string) error { return pcx.Errorf(pcx.ENotFound, "%s not found", what) }
 
 func (f *fakeStore) Event(_ context.Context, id string) (*pcx.Event, error) {
+	if f.eventErr != nil {
+		if err := f.eventErr(); err != nil {
+			return nil, err
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.eventReads++
@@ -109,6 +127,10 @@ func (f *fakeStore) lookup(org, id string, secrets bool) (*pcx.Webhook, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return f.lookupLocked(org, id, secrets)
+}
+
+func (f *fakeStore) lookupLocked(org, id string, secrets bool) (*pcx.Webhook, error) {
 	w, ok := f.webhooks[id]
 	if !ok || w.OrgID != org {
 		return nil, notFound("Webhook")
@@ -132,8 +154,15 @@ func (f *fakeStore) WebhookWithSecrets(_ context.Context, org, id string) (*pcx.
 // is the last ID of the previous page, and next is "" on the last page.
 func (f *fakeStore) ActiveWebhooks(_ context.Context, org string, limit int, after string) ([]*pcx.Webhook, string, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.pageCalls = append(f.pageCalls, pageCall{Org: org, Limit: limit, After: after})
+	f.mu.Unlock()
+	if f.webhookErr != nil {
+		if err := f.webhookErr(); err != nil {
+			return nil, "", err
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	var all []*pcx.Webhook
 	for _, w := range f.webhooks {
 		if w.OrgID == org && w.Status == pcx.WebhookActive && w.ID > after {
@@ -152,17 +181,53 @@ func (f *fakeStore) ActiveWebhooks(_ context.Context, org string, limit int, aft
 
 func deliveryKey(eventID, webhookID string) string { return eventID + "/" + webhookID }
 
-func (f *fakeStore) PlanDeliveries(_ context.Context, eventID string, targets []*pcx.Webhook, expires time.Time) error {
+// WebhooksWithSecrets reads org's endpoints among ids, as the DynamoDB store does: deleted and
+// other organisations' IDs are absent from the map.
+func (f *fakeStore) WebhooksWithSecrets(_ context.Context, org string, ids []string) (map[string]*pcx.Webhook, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	call := planCall{EventID: eventID, Expires: expires}
-	for _, t := range targets {
-		call.WebhookIDs = append(call.WebhookIDs, t.ID)
-		if _, ok := f.deliveries[deliveryKey(eventID, t.ID)]; !ok {
-			f.deliveries[deliveryKey(eventID, t.ID)] = pcx.DeliveryPending
+	f.batchReads = append(f.batchReads, batchReadCall{Org: org, IDs: append([]string(nil), ids...)})
+	f.mu.Unlock()
+	if f.webhookErr != nil {
+		if err := f.webhookErr(); err != nil {
+			return nil, err
 		}
 	}
-	f.planned = append(f.planned, call)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]*pcx.Webhook{}
+	for _, id := range ids {
+		if w, err := f.lookupLocked(org, id, true); err == nil {
+			out[id] = w
+		}
+	}
+	return out, nil
+}
+
+// RecordFirstAttempts writes first attempts as the DynamoDB store does: a delivery with a record
+// already gets the attempt added (or only its status set when cancelled), a new one a whole
+// record.
+func (f *fakeStore) RecordFirstAttempts(_ context.Context, eventID string, recs []store.FirstAttempt, expires time.Time) error {
+	if f.firstErr != nil {
+		if err := f.firstErr(); err != nil {
+			return err
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	call := firstAttemptsCall{EventID: eventID, Expires: expires}
+	for _, r := range recs {
+		cp := r
+		cp.Webhook = &pcx.Webhook{ID: r.Webhook.ID, URL: r.Webhook.URL}
+		if r.Attempt != nil {
+			a := *r.Attempt
+			cp.Attempt = &a
+			f.counts[deliveryKey(eventID, r.Webhook.ID)]++
+			f.writes = append(f.writes, attemptCall{EventID: eventID, WebhookID: r.Webhook.ID, Status: r.Status, Attempt: a, Expires: expires})
+		}
+		call.Records = append(call.Records, cp)
+		f.deliveries[deliveryKey(eventID, r.Webhook.ID)] = r.Status
+	}
+	f.firstAttempts = append(f.firstAttempts, call)
 	return nil
 }
 
@@ -174,8 +239,11 @@ func (f *fakeStore) RecordAttempt(_ context.Context, eventID string, w *pcx.Webh
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.attempts = append(f.attempts, attemptCall{EventID: eventID, WebhookID: w.ID, Status: status, Attempt: a, Expires: expires})
+	call := attemptCall{EventID: eventID, WebhookID: w.ID, Status: status, Attempt: a, Expires: expires}
+	f.attempts = append(f.attempts, call)
+	f.writes = append(f.writes, call)
 	f.deliveries[deliveryKey(eventID, w.ID)] = status
+	f.counts[deliveryKey(eventID, w.ID)]++
 	return nil
 }
 
@@ -191,6 +259,11 @@ func (f *fakeStore) UpdateWebhook(_ context.Context, org, id string, p store.Web
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.updates = append(f.updates, updateCall{Org: org, ID: id, Patch: p})
+	if f.updateErr != nil {
+		if err := f.updateErr(); err != nil {
+			return nil, err
+		}
+	}
 	w, ok := f.webhooks[id]
 	if !ok || w.OrgID != org {
 		return nil, notFound("Webhook")
@@ -214,4 +287,25 @@ func (f *fakeStore) reads() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.eventReads
+}
+
+// written returns every attempt written so far, through either write path.
+func (f *fakeStore) written() []attemptCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]attemptCall(nil), f.writes...)
+}
+
+// firstCalls returns the RecordFirstAttempts calls so far.
+func (f *fakeStore) firstCalls() []firstAttemptsCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]firstAttemptsCall(nil), f.firstAttempts...)
+}
+
+// delivery returns a delivery's status and attempt count as the store holds them.
+func (f *fakeStore) delivery(eventID, webhookID string) (pcx.DeliveryStatus, int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.deliveries[deliveryKey(eventID, webhookID)], f.counts[deliveryKey(eventID, webhookID)]
 }

@@ -39,16 +39,27 @@ func (s *PlanSuite) SetupTest() {
 	s.acts = newActivities(s.store, nil)
 }
 
+// plan runs PlanDeliveries as the workflow does: as a local activity.
 func (s *PlanSuite) plan(in activities.PlanInput) (activities.Plan, error) {
 	env := s.NewTestActivityEnvironment()
 	env.RegisterActivity(s.acts)
-	val, err := env.ExecuteActivity(s.acts.PlanDeliveries, in)
+	val, err := env.ExecuteLocalActivity(s.acts.PlanDeliveries, in)
 	if err != nil {
 		return activities.Plan{}, err
 	}
 	var p activities.Plan
 	s.Require().NoError(val.Get(&p))
 	return p, nil
+}
+
+// noWrites asserts planning wrote nothing: a delivery's record is written after its first attempt.
+func (s *PlanSuite) noWrites() {
+	s.T().Helper()
+	s.Empty(s.store.firstCalls(), "planning records no delivery")
+	s.Empty(s.store.recorded())
+	s.Empty(s.store.statuses)
+	s.Empty(s.store.updates)
+	s.Empty(s.store.deliveries)
 }
 
 func (s *PlanSuite) TestPagesThroughActiveWebhooks() {
@@ -74,27 +85,43 @@ func (s *PlanSuite) TestPagesThroughActiveWebhooks() {
 		{Org: testOrgID, Limit: 3, After: "wh_6"},
 	}, s.store.pageCalls, "each page is listed from the position the previous one returned")
 	s.Equal([]string{"", "wh_3", "wh_6"}, after)
-	exp := s.ev.CreatedAt.Add(retention)
-	s.Equal([]planCall{
-		{EventID: testEventID, WebhookIDs: []string{"wh_1", "wh_2", "wh_3"}, Expires: exp},
-		{EventID: testEventID, WebhookIDs: []string{"wh_4", "wh_5", "wh_6"}, Expires: exp},
-		{EventID: testEventID, WebhookIDs: []string{"wh_7"}, Expires: exp},
-	}, s.store.planned, "pending deliveries are recorded for each page's targets")
-	s.Equal(pcx.DeliveryPending, s.store.deliveries[deliveryKey(testEventID, "wh_7")])
+	s.Empty(s.store.batchReads, "a page is listed, its endpoints are not read one by one")
+	s.Equal(1, s.store.reads(), "the event is read once, then served from the cache")
+	s.noWrites()
 }
 
 func (s *PlanSuite) TestReplaySubsetSkipsDeletedAndDisabled() {
-	p, err := s.plan(activities.PlanInput{
-		EventID: testEventID, OrgID: testOrgID, Limit: 500,
-		WebhookIDs: []string{"wh_5", "wh_deleted", "wh_4b", "wh_0", "wh_2"},
-	})
+	asked := []string{"wh_5", "wh_deleted", "wh_4b", "wh_0", "wh_2", "wh_7"}
+
+	p, err := s.plan(activities.PlanInput{EventID: testEventID, OrgID: testOrgID, Limit: 500, WebhookIDs: asked})
 
 	s.Require().NoError(err)
-	s.Equal(activities.Plan{WebhookIDs: []string{"wh_5", "wh_2"}}, p,
+	s.Equal(activities.Plan{WebhookIDs: []string{"wh_5", "wh_2", "wh_7"}}, p,
 		"deleted, disabled and other organisations' endpoints are skipped; the order asked for is kept")
 	s.Empty(s.store.pageCalls, "a replay subset does not list the organisation's endpoints")
-	s.Require().Len(s.store.planned, 1)
-	s.Equal([]string{"wh_5", "wh_2"}, s.store.planned[0].WebhookIDs)
+	s.Equal([]batchReadCall{{Org: testOrgID, IDs: asked}}, s.store.batchReads, "the subset is read in one batched read")
+	s.noWrites()
+}
+
+func (s *PlanSuite) TestReplaySubsetOrderIsTheReplays() {
+	// The store's map has no order: the plan follows the IDs as the replay asked for them,
+	// whatever their sort order.
+	asked := []string{"wh_7", "wh_1", "wh_6", "wh_2", "wh_5", "wh_3", "wh_4"}
+
+	p, err := s.plan(activities.PlanInput{EventID: testEventID, OrgID: testOrgID, Limit: 500, WebhookIDs: asked})
+
+	s.Require().NoError(err)
+	s.Equal(asked, p.WebhookIDs)
+	s.Empty(p.Next, "a replay subset is one page")
+}
+
+func (s *PlanSuite) TestReplaySubsetWithNothingLeft() {
+	p, err := s.plan(activities.PlanInput{EventID: testEventID, OrgID: testOrgID, Limit: 500, WebhookIDs: []string{"wh_deleted", "wh_4b"}})
+
+	s.Require().NoError(err)
+	s.Empty(p.WebhookIDs)
+	s.Empty(p.Next)
+	s.noWrites()
 }
 
 func (s *PlanSuite) TestEmptyPlan() {
@@ -105,27 +132,45 @@ func (s *PlanSuite) TestEmptyPlan() {
 	s.Require().NoError(err)
 	s.Empty(p.WebhookIDs)
 	s.Empty(p.Next)
+	s.noWrites()
 }
 
 func (s *PlanSuite) TestStoreErrorIsRetryable() {
-	s.store.webhookErr = func() error { return pcx.Errorf(pcx.EUnavailable, "The database is busy") }
+	for _, tc := range []struct {
+		name   string
+		subset []string
+	}{
+		{"listing a page", nil},
+		{"reading a replay subset", []string{"wh_1"}},
+	} {
+		s.Run(tc.name, func() {
+			s.SetupTest()
+			s.store.webhookErr = func() error { return pcx.Errorf(pcx.EUnavailable, "The database is busy") }
 
-	_, err := s.plan(activities.PlanInput{EventID: testEventID, OrgID: testOrgID, WebhookIDs: []string{"wh_1"}, Limit: 500})
+			_, err := s.plan(activities.PlanInput{EventID: testEventID, OrgID: testOrgID, WebhookIDs: tc.subset, Limit: 500})
 
-	s.Require().Error(err)
-	var appErr *temporal.ApplicationError
-	s.Require().True(errors.As(err, &appErr))
-	s.False(appErr.NonRetryable(), "a store outage is retried")
-	s.Empty(s.store.planned)
+			// What the workflow checks: only a non-retryable application error is permanent.
+			s.Require().Error(err)
+			var appErr *temporal.ApplicationError
+			s.False(errors.As(err, &appErr) && appErr.NonRetryable(), "a store outage is retried: %v", err)
+			s.Equal(pcx.EUnavailable, pcx.ErrorCode(err), "the store's error comes through: %v", err)
+			s.noWrites()
+		})
+	}
 }
 
 func (s *PlanSuite) TestMissingEventIsNonRetryable() {
-	delete(s.store.events, testEventID)
+	for _, subset := range [][]string{nil, {"wh_1"}} {
+		s.SetupTest()
+		delete(s.store.events, testEventID)
 
-	_, err := s.plan(activities.PlanInput{EventID: testEventID, OrgID: testOrgID, Limit: 500})
+		_, err := s.plan(activities.PlanInput{EventID: testEventID, OrgID: testOrgID, WebhookIDs: subset, Limit: 500})
 
-	var appErr *temporal.ApplicationError
-	s.Require().True(errors.As(err, &appErr), "got %v", err)
-	s.True(appErr.NonRetryable())
-	s.Equal("EventMissing", appErr.Type())
+		var appErr *temporal.ApplicationError
+		s.Require().True(errors.As(err, &appErr), "got %v", err)
+		s.True(appErr.NonRetryable())
+		s.Equal("EventMissing", appErr.Type())
+		s.Empty(s.store.pageCalls, "nothing is listed for an event that is gone")
+		s.Empty(s.store.batchReads)
+	}
 }

@@ -84,66 +84,105 @@ func decodeEvent(m map[string]types.AttributeValue) (*pcx.Event, error) {
 	return ev, nil
 }
 
-// PlanDeliveries records the deliveries an event fans out to, as pending, for the endpoints that
-// have no delivery record yet (a replay or a workflow reset keeps the history of earlier
-// attempts). One query and batched writes: a handful of requests for a page of endpoints.
-//
-// Batched writes cannot be conditional: an attempt recorded by another workflow of the same
-// event between the query and the write (a replay planned while the original's first attempt
-// to that endpoint is in flight) is overwritten by the pending record; the replay's own attempt
-// then records the status again, only the earlier attempt's count and log entry are lost.
-func (s *Store) PlanDeliveries(ctx context.Context, eventID string, targets []*pcx.Webhook, expires time.Time) error {
-	if len(targets) == 0 {
+// FirstAttempt is the outcome of a delivery's first attempt, or of its cancellation before any.
+type FirstAttempt struct {
+	Webhook *pcx.Webhook // its ID and URL are recorded
+	Status  pcx.DeliveryStatus
+	Attempt *pcx.Attempt // nil: cancelled without sending
+	Reason  string       // why it was cancelled
+}
+
+// RecordFirstAttempts records the first attempts of a batch of deliveries of one event: one
+// query to find which already have a record, batched writes for the others. A delivery that
+// already has a record (a replay, a reset workflow) is updated on its own, so its earlier
+// attempts keep counting. This is the write path of almost every delivery: one batched item
+// write each, nothing before the attempt.
+func (s *Store) RecordFirstAttempts(ctx context.Context, eventID string, recs []FirstAttempt, expires time.Time) error {
+	if len(recs) == 0 {
 		return nil
 	}
-	existing := map[string]bool{}
+	ids := make([]string, len(recs))
+	for i, r := range recs {
+		ids[i] = r.Webhook.ID
+	}
+	existing, err := s.existingDeliveries(ctx, eventID, ids)
+	if err != nil {
+		return err
+	}
+	var puts []types.WriteRequest
+	for _, r := range recs {
+		switch {
+		case existing[r.Webhook.ID] && r.Attempt != nil:
+			err = s.RecordAttempt(ctx, eventID, r.Webhook, r.Status, *r.Attempt, expires)
+		case existing[r.Webhook.ID]:
+			err = s.SetDeliveryStatus(ctx, eventID, r.Webhook.ID, r.Status, r.Reason, expires)
+		default:
+			puts = append(puts, types.WriteRequest{PutRequest: &types.PutRequest{Item: firstAttemptItem(eventID, r, expires)}})
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return s.batchWrite(ctx, puts)
+}
+
+// firstAttemptItem is the whole delivery record after its first attempt (or cancellation).
+func firstAttemptItem(eventID string, r FirstAttempt, expires time.Time) map[string]types.AttributeValue {
+	it := deliveryKey(eventID, r.Webhook.ID)
+	it["webhook_id"] = avS(r.Webhook.ID)
+	it["endpoint_url"] = avS(r.Webhook.URL)
+	it["status"] = avS(string(r.Status))
+	it[attrTTL] = ttlAt(expires)
+	if r.Attempt == nil {
+		it["attempts"] = avN(0)
+		it["last_error"] = avS(r.Reason)
+		return it
+	}
+	a := r.Attempt
+	entry := map[string]types.AttributeValue{"at": avTime(a.At), "code": avN(int64(a.StatusCode)), "ms": avN(a.Duration.Milliseconds())}
+	it["attempts"] = avN(1)
+	it["last_status_code"] = avN(int64(a.StatusCode))
+	it["last_attempt_at"] = avTime(a.At)
+	if a.ErrorClass != "" {
+		it["last_error"] = avS(a.ErrorClass)
+		entry["err"] = avS(a.ErrorClass)
+	} else {
+		it["delivered_at"] = avTime(a.At)
+	}
+	it["log"] = &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberM{Value: entry}}}
+	return it
+}
+
+// existingDeliveries returns which of the event's deliveries to ids have a record, in one query
+// over the range of the IDs (a batch of one page's IDs is contiguous in ID order).
+func (s *Store) existingDeliveries(ctx context.Context, eventID string, ids []string) (map[string]bool, error) {
+	lo, hi := ids[0], ids[0]
+	for _, id := range ids {
+		lo, hi = min(lo, id), max(hi, id)
+	}
 	in := &dynamodb.QueryInput{
 		TableName:              &s.table,
-		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :dlv)"),
+		KeyConditionExpression: aws.String("PK = :pk AND SK BETWEEN :lo AND :hi"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": avS(eventPK(eventID)), ":dlv": avS("DLV#"),
+			":pk": avS(eventPK(eventID)), ":lo": avS("DLV#" + lo), ":hi": avS("DLV#" + hi),
 		},
 		ProjectionExpression: aws.String("webhook_id"),
 		ConsistentRead:       aws.Bool(true),
 	}
-	if len(targets) < 50 {
-		// A small plan checks its own items rather than paging through all of the event's.
-		in.KeyConditionExpression = aws.String("PK = :pk AND SK BETWEEN :lo AND :hi")
-		delete(in.ExpressionAttributeValues, ":dlv")
-		lo, hi := targets[0].ID, targets[0].ID
-		for _, t := range targets {
-			lo, hi = min(lo, t.ID), max(hi, t.ID)
-		}
-		in.ExpressionAttributeValues[":lo"] = avS("DLV#" + lo)
-		in.ExpressionAttributeValues[":hi"] = avS("DLV#" + hi)
-	}
+	existing := map[string]bool{}
 	for {
 		out, err := s.db.Query(ctx, in)
 		if err != nil {
-			return translate(err, "deliveries")
+			return nil, translate(err, "deliveries")
 		}
 		for _, m := range out.Items {
 			existing[(&item{m: m}).str("webhook_id")] = true
 		}
 		if out.LastEvaluatedKey == nil {
-			break
+			return existing, nil
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
-	var puts []types.WriteRequest
-	for _, t := range targets {
-		if existing[t.ID] {
-			continue
-		}
-		it := deliveryKey(eventID, t.ID)
-		it["webhook_id"] = avS(t.ID)
-		it["endpoint_url"] = avS(t.URL)
-		it["status"] = avS(string(pcx.DeliveryPending))
-		it["attempts"] = avN(0)
-		it[attrTTL] = ttlAt(expires)
-		puts = append(puts, types.WriteRequest{PutRequest: &types.PutRequest{Item: it}})
-	}
-	return s.batchWrite(ctx, puts)
 }
 
 // batchWrite writes requests 25 at a time, resending what DynamoDB leaves unprocessed.
@@ -180,7 +219,9 @@ const MaxAttemptLog = 25
 
 // RecordAttempt records one attempt of a delivery and its resulting status, in one write. The
 // attempt count is incremented in place, so attempts of a reset or replayed workflow add up and
-// never collide.
+// never collide. An attempt is written only if it is newer than the last one recorded: writing
+// the same attempt again (a retried record) changes nothing, and a late record of an earlier
+// attempt never overwrites the outcome of a later one.
 func (s *Store) RecordAttempt(ctx context.Context, eventID string, w *pcx.Webhook, status pcx.DeliveryStatus, a pcx.Attempt, expires time.Time) error {
 	entry := map[string]types.AttributeValue{
 		"at": avTime(a.At), "code": avN(int64(a.StatusCode)), "ms": avN(a.Duration.Milliseconds()),
@@ -210,11 +251,15 @@ func (s *Store) RecordAttempt(ctx context.Context, eventID string, w *pcx.Webhoo
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &s.table,
 		Key:                       deliveryKey(eventID, w.ID),
+		ConditionExpression:       aws.String("attribute_not_exists(last_attempt_at) OR last_attempt_at < :at"),
 		UpdateExpression:          aws.String("SET " + strings.Join(set, ", ") + " ADD attempts :one" + expr),
 		ExpressionAttributeNames:  map[string]string{"#status": "status", "#log": "log", "#ttl": attrTTL},
 		ExpressionAttributeValues: vals,
 		ReturnValues:              types.ReturnValueUpdatedNew,
 	})
+	if isConditionFailed(err) {
+		return nil // this attempt, or a later one, is already recorded
+	}
 	if err != nil {
 		return translate(err, "delivery")
 	}

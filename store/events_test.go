@@ -4,12 +4,18 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/pcx/publicservice/internal/testenv"
 	"github.com/pcx/publicservice/pcx"
@@ -174,14 +180,74 @@ func TestCreateEventKeepsTheFirst(t *testing.T) {
 	wantCode(t, err, pcx.ENotFound)
 }
 
-func TestPlanDeliveries(t *testing.T) {
+// firstAttempts returns a first-attempt record for each target, cycling through the outcomes a
+// batch has: delivered, pending (a 5xx to retry), failed (410 Gone), cancelled before sending.
+func firstAttempts(ts []*pcx.Webhook, at time.Time) []store.FirstAttempt {
+	recs := make([]store.FirstAttempt, len(ts))
+	for i, w := range ts {
+		a := &pcx.Attempt{At: at.Add(time.Duration(i) * time.Millisecond), Duration: time.Duration(i+1) * time.Millisecond}
+		switch i % 4 {
+		case 0:
+			a.StatusCode = 200
+			recs[i] = store.FirstAttempt{Webhook: w, Status: pcx.DeliveryDelivered, Attempt: a}
+		case 1:
+			a.StatusCode, a.ErrorClass = 503, "http_status"
+			recs[i] = store.FirstAttempt{Webhook: w, Status: pcx.DeliveryPending, Attempt: a}
+		case 2:
+			a.StatusCode, a.ErrorClass = 410, "gone"
+			recs[i] = store.FirstAttempt{Webhook: w, Status: pcx.DeliveryFailed, Attempt: a}
+		case 3:
+			recs[i] = store.FirstAttempt{Webhook: w, Status: pcx.DeliveryCancelled, Reason: "endpoint disabled"}
+		}
+	}
+	return recs
+}
+
+// wantDelivery is what a delivery record should say.
+type wantDelivery struct {
+	url       string
+	status    pcx.DeliveryStatus
+	attempts  int
+	code      int
+	lastError string
+	last      *time.Time
+	delivered *time.Time
+	log       []pcx.Attempt
+}
+
+// afterFirst is the record a first attempt alone leaves.
+func afterFirst(r store.FirstAttempt) wantDelivery {
+	if r.Attempt == nil {
+		return wantDelivery{url: r.Webhook.URL, status: r.Status, lastError: r.Reason}
+	}
+	a := *r.Attempt
+	w := wantDelivery{url: r.Webhook.URL, status: r.Status, attempts: 1, code: a.StatusCode, lastError: a.ErrorClass, last: &a.At, log: []pcx.Attempt{a}}
+	if a.ErrorClass == "" {
+		w.delivered = &a.At
+	}
+	return w
+}
+
+// deliveryDiff describes how d differs from want, "" if it does not.
+func deliveryDiff(d *pcx.Delivery, want wantDelivery) string {
+	if d.EndpointURL != want.url || d.Status != want.status || d.Attempts != want.attempts || d.LastStatusCode != want.code ||
+		d.LastError != want.lastError || timeString(d.LastAttemptAt) != timeString(want.last) ||
+		timeString(d.DeliveredAt) != timeString(want.delivered) || attemptsString(d.Log) != attemptsString(want.log) {
+		return fmt.Sprintf("{url %q status %s attempts %d code %d error %q last %s delivered %s log %s}, "+
+			"want {url %q status %s attempts %d code %d error %q last %s delivered %s log %s}",
+			d.EndpointURL, d.Status, d.Attempts, d.LastStatusCode, d.LastError, timeString(d.LastAttemptAt), timeString(d.DeliveredAt), attemptsString(d.Log),
+			want.url, want.status, want.attempts, want.code, want.lastError, timeString(want.last), timeString(want.delivered), attemptsString(want.log))
+	}
+	return ""
+}
+
+func TestRecordFirstAttempts(t *testing.T) {
 	t.Parallel()
-	// Under 50 targets the existing records are found with one range query, from 50 by paging
-	// through all of the event's; 120 takes several batch writes.
-	for _, n := range []int{0, 1, 2, 49, 50, 120} {
-		t.Run(fmt.Sprintf("%d targets", n), func(t *testing.T) {
+	// Batched writes go 25 at a time: 25 is one full batch, 26 and 120 take several.
+	for _, n := range []int{0, 1, 25, 26, 120} {
+		t.Run(fmt.Sprintf("%d records", n), func(t *testing.T) {
 			t.Parallel()
-			s := newStore(t)
+			s, tb := newTableStore(t)
 			ctx := testenv.Context(t, time.Minute)
 			ev := newEvent("org-a", time.Now(), []byte(`{}`))
 			if err := s.CreateEvent(ctx, ev, retention); err != nil {
@@ -189,58 +255,109 @@ func TestPlanDeliveries(t *testing.T) {
 			}
 			expires := ev.CreatedAt.Add(retention)
 			ts := targets(n, ev.CreatedAt)
-			status := map[string]pcx.DeliveryStatus{}
-			attempts := map[string]int{}
-			for _, w := range ts {
-				status[w.ID] = pcx.DeliveryPending
-			}
-			check := func(when string) {
-				t.Helper()
-				got := allDeliveries(t, ctx, s, ev.ID)
-				if len(got) != n {
-					t.Fatalf("%s: %d deliveries, want %d", when, len(got), n)
-				}
-				for i, d := range got {
-					w := ts[i]
-					if d.WebhookID != w.ID || d.EventID != ev.ID || d.EndpointURL != w.URL ||
-						d.Status != status[w.ID] || d.Attempts != attempts[w.ID] || len(d.Log) != attempts[w.ID] {
-						t.Fatalf("%s: delivery %d = {webhook %s event %s url %s status %s attempts %d log %d}, "+
-							"want {webhook %s event %s url %s status %s attempts %d log %d}", when, i,
-							d.WebhookID, d.EventID, d.EndpointURL, d.Status, d.Attempts, len(d.Log),
-							w.ID, ev.ID, w.URL, status[w.ID], attempts[w.ID], attempts[w.ID])
-					}
-				}
-			}
-			record := func(w *pcx.Webhook, st pcx.DeliveryStatus, code int, errClass string) {
-				t.Helper()
-				a := pcx.Attempt{At: time.Now().UTC().Truncate(time.Millisecond), StatusCode: code, ErrorClass: errClass, Duration: 20 * time.Millisecond}
-				if err := s.RecordAttempt(ctx, ev.ID, w, st, a, expires); err != nil {
-					t.Fatalf("RecordAttempt: %v", err)
-				}
-				status[w.ID] = st
-				attempts[w.ID]++
+			recs := firstAttempts(ts, ev.CreatedAt.Add(time.Second))
+			// In another order than the IDs': a batch lists its endpoints as its page did.
+			slices.Reverse(recs)
+
+			if err := s.RecordFirstAttempts(ctx, ev.ID, recs, expires); err != nil {
+				t.Fatalf("RecordFirstAttempts: %v", err)
 			}
 
-			if n > 0 {
-				// An attempt recorded before any plan (a replay of a reset workflow).
-				record(ts[n-1], pcx.DeliveryPending, 503, "http_status")
+			got := allDeliveries(t, ctx, s, ev.ID)
+			if len(got) != n {
+				t.Fatalf("%d deliveries, want %d", len(got), n)
 			}
-			if err := s.PlanDeliveries(ctx, ev.ID, ts, expires); err != nil {
-				t.Fatalf("PlanDeliveries: %v", err)
+			byID := map[string]store.FirstAttempt{}
+			for _, r := range recs {
+				byID[r.Webhook.ID] = r
 			}
-			check("after the first plan")
-			if n > 0 {
-				record(ts[0], pcx.DeliveryDelivered, 200, "")
+			for i, d := range got {
+				if d.WebhookID != ts[i].ID || d.EventID != ev.ID {
+					t.Fatalf("delivery %d is of webhook %s event %s, want %s %s", i, d.WebhookID, d.EventID, ts[i].ID, ev.ID)
+				}
+				if diff := deliveryDiff(d, afterFirst(byID[d.WebhookID])); diff != "" {
+					t.Fatalf("delivery %d (%s): %s", i, byID[d.WebhookID].Status, diff)
+				}
+				if ttl := ttlOf(t, tb.item(t, ctx, "EVT#"+ev.ID, "DLV#"+d.WebhookID)); ttl != unix(expires) {
+					t.Fatalf("delivery %d ttl = %s, want %s", i, ttl, unix(expires))
+				}
 			}
-			// Planned again, in another order (a replay lists its own), with the recorded ones
-			// among them: those keep their history.
-			again := slices.Clone(ts)
-			slices.Reverse(again)
-			if err := s.PlanDeliveries(ctx, ev.ID, again, expires); err != nil {
-				t.Fatalf("second PlanDeliveries: %v", err)
-			}
-			check("after the second plan")
 		})
+	}
+}
+
+func TestRecordFirstAttemptsAddsToExistingRecords(t *testing.T) {
+	t.Parallel()
+	s, tb := newTableStore(t)
+	ctx := testenv.Context(t, time.Minute)
+	ev := newEvent("org-a", time.Now(), []byte(`{}`))
+	other := newEvent("org-a", time.Now(), []byte(`{}`))
+	expires := ev.CreatedAt.Add(retention)
+	ts := targets(6, ev.CreatedAt)
+	t0 := ev.CreatedAt
+
+	// Before the batch: ts[1] and ts[3] have an attempt of an earlier workflow of the event (a
+	// replay, a reset), ts[5] was cancelled; ts[0] has a delivery of another event only.
+	earlier := map[string]pcx.Attempt{
+		ts[1].ID: {At: t0.Add(time.Second), StatusCode: 503, ErrorClass: "http_status", Duration: 40 * time.Millisecond},
+		ts[3].ID: {At: t0.Add(2 * time.Second), ErrorClass: "timeout", Duration: 10 * time.Second},
+	}
+	for _, w := range []*pcx.Webhook{ts[1], ts[3]} {
+		if err := s.RecordAttempt(ctx, ev.ID, w, pcx.DeliveryPending, earlier[w.ID], expires); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SetDeliveryStatus(ctx, ev.ID, ts[5].ID, pcx.DeliveryCancelled, "endpoint deleted", expires); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordAttempt(ctx, other.ID, ts[0], pcx.DeliveryFailed, pcx.Attempt{At: t0, StatusCode: 500, ErrorClass: "http_status"}, expires); err != nil {
+		t.Fatal(err)
+	}
+
+	at := t0.Add(time.Minute)
+	ok := &pcx.Attempt{At: at, StatusCode: 204, Duration: 12 * time.Millisecond}
+	fail := &pcx.Attempt{At: at.Add(time.Millisecond), StatusCode: 500, ErrorClass: "http_status", Duration: 30 * time.Millisecond}
+	later := expires.Add(time.Hour)
+	recs := []store.FirstAttempt{
+		{Webhook: ts[3], Status: pcx.DeliveryCancelled, Reason: "endpoint disabled"}, // existing, cancelled
+		{Webhook: ts[0], Status: pcx.DeliveryDelivered, Attempt: ok},                 // new
+		{Webhook: ts[1], Status: pcx.DeliveryDelivered, Attempt: ok},                 // existing, delivered now
+		{Webhook: ts[4], Status: pcx.DeliveryCancelled, Reason: "endpoint deleted"},  // new, cancelled
+		{Webhook: ts[2], Status: pcx.DeliveryPending, Attempt: fail},                 // new
+		{Webhook: ts[5], Status: pcx.DeliveryPending, Attempt: fail},                 // existing without an attempt
+	}
+	if err := s.RecordFirstAttempts(ctx, ev.ID, recs, later); err != nil {
+		t.Fatalf("RecordFirstAttempts: %v", err)
+	}
+
+	want := []wantDelivery{
+		afterFirst(recs[1]),
+		{url: ts[1].URL, status: pcx.DeliveryDelivered, attempts: 2, code: 204, last: &ok.At, delivered: &ok.At,
+			log: []pcx.Attempt{earlier[ts[1].ID], *ok}},
+		afterFirst(recs[4]),
+		{url: ts[3].URL, status: pcx.DeliveryCancelled, attempts: 1, lastError: "endpoint disabled",
+			last: new(earlier[ts[3].ID].At), log: []pcx.Attempt{earlier[ts[3].ID]}},
+		{url: ts[4].URL, status: pcx.DeliveryCancelled, lastError: "endpoint deleted"},
+		{url: ts[5].URL, status: pcx.DeliveryPending, attempts: 1, code: 500, lastError: "http_status", last: &fail.At, log: []pcx.Attempt{*fail}},
+	}
+	got := allDeliveries(t, ctx, s, ev.ID)
+	if len(got) != len(want) {
+		t.Fatalf("%d deliveries, want %d", len(got), len(want))
+	}
+	for i, d := range got {
+		if d.WebhookID != ts[i].ID {
+			t.Fatalf("delivery %d is to %s, want %s", i, d.WebhookID, ts[i].ID)
+		}
+		if diff := deliveryDiff(d, want[i]); diff != "" {
+			t.Errorf("delivery %d: %s", i, diff)
+		}
+		if ttl := ttlOf(t, tb.item(t, ctx, "EVT#"+ev.ID, "DLV#"+d.WebhookID)); ttl != unix(later) {
+			t.Errorf("delivery %d ttl = %s, want the write's %s", i, ttl, unix(later))
+		}
+	}
+	// The other event's delivery to ts[0] is its own.
+	if d := delivery(t, ctx, s, other.ID, ts[0].ID); d.Attempts != 1 || d.Status != pcx.DeliveryFailed {
+		t.Errorf("the other event's delivery = {attempts %d status %s}, want {1 failed}", d.Attempts, d.Status)
 	}
 }
 
@@ -251,9 +368,6 @@ func TestRecordAttempt(t *testing.T) {
 	ev := newEvent("org-a", time.Now(), []byte(`{}`))
 	expires := ev.CreatedAt.Add(retention)
 	w := targets(1, ev.CreatedAt)[0]
-	if err := s.PlanDeliveries(ctx, ev.ID, []*pcx.Webhook{w}, expires); err != nil {
-		t.Fatal(err)
-	}
 	moved := *w
 	moved.URL = "https://moved.example.com/hook"
 	t0 := ev.CreatedAt
@@ -270,7 +384,13 @@ func TestRecordAttempt(t *testing.T) {
 	}
 	var log []pcx.Attempt
 	for i, st := range steps {
-		if err := s.RecordAttempt(ctx, ev.ID, st.hook, st.status, st.attempt, expires); err != nil {
+		if i == 0 {
+			// The first attempt as a batch records it; the retries one by one.
+			first := []store.FirstAttempt{{Webhook: st.hook, Status: st.status, Attempt: &st.attempt}}
+			if err := s.RecordFirstAttempts(ctx, ev.ID, first, expires); err != nil {
+				t.Fatalf("attempt 1: RecordFirstAttempts: %v", err)
+			}
+		} else if err := s.RecordAttempt(ctx, ev.ID, st.hook, st.status, st.attempt, expires); err != nil {
 			t.Fatalf("attempt %d: RecordAttempt: %v", i+1, err)
 		}
 		log = append(log, st.attempt)
@@ -322,22 +442,18 @@ func TestSetDeliveryStatus(t *testing.T) {
 	ev := newEvent("org-a", time.Now(), []byte(`{}`))
 	expires := ev.CreatedAt.Add(retention)
 	ts := targets(3, ev.CreatedAt)
-	if err := s.PlanDeliveries(ctx, ev.ID, ts[:2], expires); err != nil {
-		t.Fatal(err)
-	}
 	failed := pcx.Attempt{At: ev.CreatedAt.Add(time.Second), StatusCode: 503, ErrorClass: "http_status", Duration: time.Millisecond}
-	if err := s.RecordAttempt(ctx, ev.ID, ts[0], pcx.DeliveryPending, failed, expires); err != nil {
+	if err := s.RecordFirstAttempts(ctx, ev.ID, []store.FirstAttempt{
+		{Webhook: ts[0], Status: pcx.DeliveryPending, Attempt: &failed},
+		{Webhook: ts[1], Status: pcx.DeliveryCancelled, Reason: "endpoint disabled"},
+	}, expires); err != nil {
 		t.Fatal(err)
 	}
-	// ts[0] has an attempt, ts[1] is only planned, ts[2] has no record yet.
+	// ts[0] has an attempt, ts[1] was cancelled before any, ts[2] has no record yet.
 	for _, w := range ts {
 		if err := s.SetDeliveryStatus(ctx, ev.ID, w.ID, pcx.DeliveryCancelled, "endpoint deleted", expires); err != nil {
 			t.Fatalf("SetDeliveryStatus %s: %v", w.ID, err)
 		}
-	}
-	// Planning again changes none of them.
-	if err := s.PlanDeliveries(ctx, ev.ID, ts, expires); err != nil {
-		t.Fatal(err)
 	}
 	got := allDeliveries(t, ctx, s, ev.ID)
 	want := []struct {
@@ -366,10 +482,10 @@ func TestListDeliveriesPaginates(t *testing.T) {
 	other := newEvent("org-a", time.Now(), []byte(`{}`))
 	ts := targets(7, ev.CreatedAt)
 	expires := ev.CreatedAt.Add(retention)
-	if err := s.PlanDeliveries(ctx, ev.ID, ts, expires); err != nil {
+	if err := s.RecordFirstAttempts(ctx, ev.ID, firstAttempts(ts, ev.CreatedAt), expires); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PlanDeliveries(ctx, other.ID, targets(3, ev.CreatedAt), expires); err != nil {
+	if err := s.RecordFirstAttempts(ctx, other.ID, firstAttempts(targets(3, ev.CreatedAt), ev.CreatedAt), expires); err != nil {
 		t.Fatal(err)
 	}
 	want := ids(ts) // by webhook ID
@@ -444,12 +560,12 @@ func TestTTLs(t *testing.T) {
 	ts := targets(2, ev.CreatedAt)
 	dlvTTL := func(w *pcx.Webhook) string { return ttlOf(t, tb.item(t, ctx, "EVT#"+ev.ID, "DLV#"+w.ID)) }
 	expires := ev.CreatedAt.Add(retention)
-	if err := s.PlanDeliveries(ctx, ev.ID, ts, expires); err != nil {
+	if err := s.RecordFirstAttempts(ctx, ev.ID, firstAttempts(ts, ev.CreatedAt), expires); err != nil {
 		t.Fatal(err)
 	}
 	for _, w := range ts {
 		if got := dlvTTL(w); got != unix(expires) {
-			t.Fatalf("planned delivery ttl = %s, want %s", got, unix(expires))
+			t.Fatalf("first-attempt delivery ttl = %s, want %s", got, unix(expires))
 		}
 	}
 	later := expires.Add(time.Hour)
@@ -475,5 +591,68 @@ func TestTTLs(t *testing.T) {
 	}
 	if v, ok := tb.item(t, ctx, "ORG#org-a#WH", w.ID)["ttl"]; ok {
 		t.Fatalf("an endpoint item has a ttl (%v): it would expire", v)
+	}
+}
+
+// failingDoer fails the nth BatchWriteItem request it sees, as a connection reset would, and
+// passes every other request on.
+type failingDoer struct {
+	next dynamodb.HTTPClient
+	n    int
+	seen atomic.Int64
+}
+
+func (d *failingDoer) Do(req *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(req.Header.Get("X-Amz-Target"), ".BatchWriteItem") && d.seen.Add(1) == int64(d.n) {
+		return nil, errors.New("connection reset by peer")
+	}
+	return d.next.Do(req)
+}
+
+// A batch whose write failed part way is written again whole: DeliverBatch hands every record
+// to the workflow as Unrecorded, and RecordOutcomes (retried until it succeeds) writes them
+// again. A record the first call did write must not count its attempt twice.
+func TestRecordFirstAttemptsAgainAfterAPartialWrite(t *testing.T) {
+	t.Parallel()
+	s, tb := newTableStore(t)
+	ctx := testenv.Context(t, time.Minute)
+	// The same table through a client whose second BatchWriteItem fails, without SDK retries.
+	base, err := store.NewClient(ctx, store.ClientOptions{Region: "us-east-1", Endpoint: testenv.DynamoDB(t).Endpoint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	faulty := store.New(dynamodb.New(base.Options(), func(o *dynamodb.Options) {
+		o.HTTPClient = &failingDoer{next: o.HTTPClient, n: 2}
+		o.Retryer = aws.NopRetryer{}
+	}), tb.name, testBox(t))
+	ev := newEvent("org-a", time.Now(), []byte(`{}`))
+	expires := ev.CreatedAt.Add(retention)
+	ts := targets(30, ev.CreatedAt)
+	recs := firstAttempts(ts, ev.CreatedAt.Add(time.Second))
+
+	if err := faulty.RecordFirstAttempts(ctx, ev.ID, recs, expires); err == nil {
+		t.Fatal("RecordFirstAttempts with its second batch write failing = nil, want an error")
+	}
+	if got := len(allDeliveries(t, ctx, s, ev.ID)); got != 25 {
+		t.Fatalf("after the failed call %d deliveries are recorded, want the first batch's 25", got)
+	}
+	// What RecordOutcomes does with the batch's Unrecorded.
+	if err := s.RecordFirstAttempts(ctx, ev.ID, recs, expires); err != nil {
+		t.Fatalf("RecordFirstAttempts again: %v", err)
+	}
+
+	got := allDeliveries(t, ctx, s, ev.ID)
+	if len(got) != len(ts) {
+		t.Fatalf("%d deliveries, want %d", len(got), len(ts))
+	}
+	var twice []string
+	for i, d := range got {
+		if diff := deliveryDiff(d, afterFirst(recs[i])); diff != "" {
+			twice = append(twice, fmt.Sprintf("delivery %d: %s", i, diff))
+		}
+	}
+	if len(twice) > 0 {
+		t.Fatalf("%d of %d first attempts are recorded twice (attempts and log entries added again by the second write); first: %s",
+			len(twice), len(ts), twice[0])
 	}
 }

@@ -108,6 +108,55 @@ func (s *Store) getWebhook(ctx context.Context, org, id string, secrets bool) (*
 	return w, err
 }
 
+// WebhooksWithSecrets returns org's endpoints among ids, secrets opened, in batched reads; IDs
+// without an endpoint (deleted) are absent from the map.
+func (s *Store) WebhooksWithSecrets(ctx context.Context, org string, ids []string) (map[string]*pcx.Webhook, error) {
+	if s.box == nil {
+		return nil, errNoBox
+	}
+	out := make(map[string]*pcx.Webhook, len(ids))
+	seen := map[string]bool{}
+	var keys []map[string]types.AttributeValue
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			keys = append(keys, webhookKey(org, id))
+		}
+	}
+	for len(keys) > 0 {
+		n := min(100, len(keys))
+		batch := keys[:n]
+		keys = keys[n:]
+		for attempt := 0; len(batch) > 0; attempt++ {
+			res, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
+				RequestItems: map[string]types.KeysAndAttributes{s.table: {Keys: batch, ConsistentRead: aws.Bool(true)}},
+			})
+			if err != nil {
+				return nil, translate(err, "webhooks")
+			}
+			for _, m := range res.Responses[s.table] {
+				w, _, err := s.decodeWebhook(m, true)
+				if err != nil {
+					return nil, err
+				}
+				out[w.ID] = w
+			}
+			batch = res.UnprocessedKeys[s.table].Keys
+			if len(batch) > 0 {
+				if attempt >= 8 {
+					return nil, pcx.Errorf(pcx.EUnavailable, "The database is busy; retry later")
+				}
+				select {
+				case <-ctx.Done():
+					return nil, translate(ctx.Err(), "webhooks")
+				case <-time.After(time.Duration(10<<attempt) * time.Millisecond):
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
 // ListWebhooks returns up to limit of org's endpoints, newest first, after a previous page's
 // position; next is "" on the last page.
 func (s *Store) ListWebhooks(ctx context.Context, org string, limit int, after string) ([]*pcx.Webhook, string, error) {

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -319,6 +320,97 @@ func TestWebhookOrgIsolation(t *testing.T) {
 		}
 	}
 	wantCode(t, s.CreateWebhook(ctx, newHook(t, "org-b", time.Now()), 3), pcx.EConflict)
+}
+
+func TestWebhooksWithSecrets(t *testing.T) {
+	t.Parallel()
+	s, tb := newTableStore(t)
+	ctx := testenv.Context(t, 2*time.Minute)
+	base := time.Now().Add(-time.Hour)
+	hooks := createHooks(t, ctx, s, "org-a", 3, base)
+	disabled := pcx.WebhookDisabled
+	if _, err := s.UpdateWebhook(ctx, "org-a", hooks[1].ID, store.WebhookPatch{Status: &disabled, DisabledReason: "410 Gone"}); err != nil {
+		t.Fatal(err)
+	}
+	hooks[1].Status, hooks[1].DisabledReason = pcx.WebhookDisabled, "410 Gone"
+	rotated, err := s.RotateWebhookSecret(ctx, "org-a", hooks[2].ID, []byte("the rotated secret, 24 b"), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rotated.Secrets) != 2 {
+		t.Fatalf("after a rotation with a grace: %d secrets, want 2", len(rotated.Secrets))
+	}
+	hooks[2].Secrets = rotated.Secrets // the new secret, and the old one in its grace
+	read := func(w *pcx.Webhook) *pcx.Webhook {
+		t.Helper()
+		got, err := s.Webhook(ctx, w.OrgID, w.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.Secrets = w.Secrets
+		return got
+	}
+	want := map[string]*pcx.Webhook{}
+	for _, w := range hooks {
+		want[w.ID] = read(w) // with the updated_at of the update and the rotation
+	}
+	foreign := createHooks(t, ctx, s, "org-b", 1, base)[0]
+
+	got, err := s.WebhooksWithSecrets(ctx, "org-a", []string{
+		hooks[2].ID, "wh_missing", foreign.ID, hooks[0].ID, hooks[2].ID, hooks[1].ID, hooks[0].ID,
+	})
+	if err != nil {
+		t.Fatalf("WebhooksWithSecrets: %v", err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("WebhooksWithSecrets returned %d endpoints (%v), want %d: missing and other organisations' IDs are absent, duplicates once",
+			len(got), slices.Sorted(maps.Keys(got)), len(want))
+	}
+	for id, w := range want {
+		g := got[id]
+		if d := hookDiff(g, w); d != "" {
+			t.Fatalf("endpoint %s: %s", id, d)
+		}
+		if secretsString(g.Secrets) != secretsString(w.Secrets) {
+			t.Fatalf("endpoint %s secrets = %s, want %s opened", id, secretsString(g.Secrets), secretsString(w.Secrets))
+		}
+	}
+	if g, err := s.WebhooksWithSecrets(ctx, "org-b", []string{foreign.ID, hooks[0].ID}); err != nil || len(g) != 1 || g[foreign.ID] == nil {
+		t.Fatalf("org-b's read = %v, %v; want only its own endpoint", slices.Sorted(maps.Keys(g)), err)
+	}
+	if g, err := s.WebhooksWithSecrets(ctx, "org-a", nil); err != nil || len(g) != 0 {
+		t.Fatalf("no IDs: %v, %v; want an empty map", g, err)
+	}
+
+	// Under another key the secrets cannot be opened; without a box they cannot be read at all.
+	_, err = store.New(tb.db, tb.name, otherBox(t)).WebhooksWithSecrets(ctx, "org-a", []string{hooks[0].ID})
+	wantCode(t, err, pcx.EInternal)
+	_, err = store.New(tb.db, tb.name, nil).WebhooksWithSecrets(ctx, "org-a", []string{hooks[0].ID})
+	wantCode(t, err, pcx.EInternal)
+}
+
+func TestWebhooksWithSecretsOverOneBatch(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := testenv.Context(t, 3*time.Minute)
+	// BatchGetItem takes 100 keys: 130 endpoints and as many missing IDs, interleaved, take three.
+	hooks := createHooks(t, ctx, s, "org-a", 130, time.Now().Add(-time.Hour))
+	var asked []string
+	for i, w := range hooks {
+		asked = append(asked, w.ID, fmt.Sprintf("wh_missing%03d", i))
+	}
+	got, err := s.WebhooksWithSecrets(ctx, "org-a", asked)
+	if err != nil {
+		t.Fatalf("WebhooksWithSecrets of %d IDs: %v", len(asked), err)
+	}
+	if len(got) != len(hooks) {
+		t.Fatalf("WebhooksWithSecrets of %d IDs returned %d endpoints, want %d", len(asked), len(got), len(hooks))
+	}
+	for _, w := range hooks {
+		if g := got[w.ID]; g == nil || hookDiff(g, w) != "" || secretsString(g.Secrets) != secretsString(w.Secrets) {
+			t.Fatalf("endpoint %s = %v, want it with its secret", w.ID, g)
+		}
+	}
 }
 
 func TestWebhookLimitPerOrg(t *testing.T) {

@@ -2,11 +2,13 @@ package workflows_test
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,9 +42,7 @@ type scenario struct {
 	// pages is what the fake PlanDeliveries lists, page by page.
 	pages    [][]string
 	children int
-	// noChildFiles leaves the children's histories out of testdata.
-	noChildFiles bool
-	want         workflows.Summary
+	want     workflows.Summary
 }
 
 func (sc scenario) workflowID() string {
@@ -62,26 +62,41 @@ func (sc scenario) childFile(n int) string {
 	return filepath.Join("testdata", fmt.Sprintf("%s.batch-%d.json", sc.name, n))
 }
 
-// The fake Deliver answers by webhook ID (see fakeDeliver).
+// The fakes answer by webhook ID (see fakeBatch and fakeDeliver).
 var scenarios = []scenario{
 	{
+		// A batch with every kind of first outcome; wh_retry's durable retry fails once more,
+		// then delivers.
 		name: "inline", eventID: "evt_rec_inline",
-		pages: [][]string{{"wh_ok", "wh_retry", "wh_failed"}},
-		want:  workflows.Summary{Endpoints: 3, Delivered: 2, Failed: 1},
+		pages: [][]string{{"wh_ok", "wh_retry", "wh_failed", "wh_cancelled"}},
+		want:  workflows.Summary{Endpoints: 4, Delivered: 2, Failed: 1, Cancelled: 1},
 	},
 	{
+		// The batch's records are not written (RecordOutcomes writes them), nor is a retry's
+		// outcome (RecordOutcome writes it).
 		name: "unrecorded", eventID: "evt_rec_unrecorded",
-		pages: [][]string{{"wh_ok", "wh_unrecorded", "wh_cancelled"}},
-		want:  workflows.Summary{Endpoints: 3, Delivered: 2, Cancelled: 1},
+		pages: [][]string{{"wh_ok", "wh_unrecorded", "wh_retry_unrecorded", "wh_cancelled"}},
+		want:  workflows.Summary{Endpoints: 4, Delivered: 3, Cancelled: 1},
 	},
 	{
-		// One page over the inline limit: a single child of InlineLimit+1 deliveries. The
-		// child's history (971 events, 640 KB) replays the same code as the pages children.
+		// The batch cannot read the store, twice: each endpoint is delivered by a durable Deliver.
+		name: "fallback", eventID: "evt_rec_fallback",
+		pages: [][]string{{"wh_ok", "wh_failed"}},
+		want:  workflows.Summary{Endpoints: 2, Delivered: 1, Failed: 1},
+	},
+	{
+		// Planning fails past its local retries: the workflow waits on a timer and plans again.
+		name: "plan-retry", eventID: "evt_rec_plan_retry",
+		pages: [][]string{{"wh_ok", "wh_retry"}},
+		want:  workflows.Summary{Endpoints: 2, Delivered: 2},
+	},
+	{
+		// One page over the inline limit: a single child of InlineLimit+1 deliveries, whose
+		// first attempts go in three batches (BatchSize, BatchSize, 1).
 		name: "over-inline-limit", eventID: "evt_rec_over",
-		pages:        [][]string{append(webhookIDs("wh_", workflows.InlineLimit), "wh_failed")},
-		children:     1,
-		noChildFiles: true,
-		want:         workflows.Summary{Endpoints: workflows.InlineLimit + 1, Delivered: workflows.InlineLimit, Failed: 1},
+		pages:    [][]string{append(webhookIDs("wh_", workflows.InlineLimit), "wh_failed")},
+		children: 1,
+		want:     workflows.Summary{Endpoints: workflows.InlineLimit + 1, Delivered: workflows.InlineLimit, Failed: 1},
 	},
 	{
 		// Two pages, one child each. The store fills pages to PlanPageSize before it names a
@@ -107,9 +122,6 @@ func TestReplayRecordedHistories(t *testing.T) {
 	want := map[string]bool{}
 	for _, sc := range scenarios {
 		want[sc.file()] = true
-		if sc.noChildFiles {
-			continue
-		}
 		for n := range sc.children {
 			want[sc.childFile(n)] = true
 		}
@@ -183,9 +195,12 @@ func TestRecordHistories(t *testing.T) {
 	const taskQueue = "record-histories"
 	w := sdkworker.New(c, taskQueue, sdkworker.Options{})
 	worker.Register(workflowsOnly{w}, nil)
+	// Under the names worker.Register gives the methods of *activities.Activities.
 	w.RegisterActivityWithOptions(fakePlan, activity.RegisterOptions{Name: "PlanDeliveries"})
+	w.RegisterActivityWithOptions(fakeBatch, activity.RegisterOptions{Name: "DeliverBatch"})
 	w.RegisterActivityWithOptions(fakeDeliver, activity.RegisterOptions{Name: "Deliver"})
 	w.RegisterActivityWithOptions(fakeRecordOutcome, activity.RegisterOptions{Name: "RecordOutcome"})
+	w.RegisterActivityWithOptions(fakeRecordOutcomes, activity.RegisterOptions{Name: "RecordOutcomes"})
 	require.NoError(t, w.Start())
 	defer w.Stop()
 
@@ -208,15 +223,13 @@ func TestRecordHistories(t *testing.T) {
 				}
 			}
 			require.Len(t, children, sc.children)
-			if sc.noChildFiles {
-				return
-			}
 			for _, ev := range children {
 				ex := ev.GetChildWorkflowExecutionStartedEventAttributes().GetWorkflowExecution()
 				var n int
 				_, err := fmt.Sscanf(ex.GetWorkflowId()[strings.LastIndex(ex.GetWorkflowId(), "/batch-"):], "/batch-%d", &n)
 				require.NoError(t, err, "child ID %s", ex.GetWorkflowId())
-				require.True(t, strings.HasPrefix(ex.GetWorkflowId(), sc.workflowID()+"/"), "child ID %s", ex.GetWorkflowId())
+				require.Equal(t, fmt.Sprintf("%s/%s/batch-%d", sc.workflowID(), run.GetRunID(), n), ex.GetWorkflowId(),
+					"a child's ID is its parent's ID, the parent's whole run ID and its page")
 				writeHistory(t, sc.childFile(n), history(ctx, t, c, ex.GetWorkflowId(), ex.GetRunId()))
 			}
 		})
@@ -261,10 +274,21 @@ func writeHistory(t *testing.T, file string, hist *historypb.History) {
 	t.Logf("wrote %s: %d events, %d bytes", file, len(hist.GetEvents()), len(b)+1)
 }
 
-// fakePlan lists a scenario's pages, or a replay's subset.
+// planFailures counts, by event, the planning attempts that failed (plan-retry's first).
+var planFailures sync.Map
+
+// fakePlan lists a scenario's pages, or a replay's subset. The plan-retry scenario's first local
+// activity fails with a retryable error whose next retry would come after its ScheduleToClose:
+// the local activity gives up at once and the workflow retries it after a timer.
 func fakePlan(ctx context.Context, in activities.PlanInput) (activities.Plan, error) {
 	if len(in.WebhookIDs) > 0 {
 		return activities.Plan{WebhookIDs: in.WebhookIDs}, nil
+	}
+	if in.EventID == "evt_rec_plan_retry" {
+		if _, failedBefore := planFailures.LoadOrStore(in.EventID, true); !failedBefore {
+			return activities.Plan{}, temporal.NewApplicationErrorWithOptions("The database is busy", "Unavailable",
+				temporal.ApplicationErrorOptions{NextRetryDelay: time.Hour})
+		}
 	}
 	for _, sc := range scenarios {
 		if sc.eventID == in.EventID && sc.replayID == "" {
@@ -274,24 +298,53 @@ func fakePlan(ctx context.Context, in activities.PlanInput) (activities.Plan, er
 	return activities.Plan{}, temporal.NewNonRetryableApplicationError("no scenario for "+in.EventID, "Test", nil)
 }
 
+// fakeBatch makes first attempts by webhook ID: wh_retry* are pending (retried after a second),
+// wh_failed fails, wh_cancelled is cancelled, the rest are delivered; the records of
+// wh_*unrecorded* are handed back unwritten. The fallback scenario's batches fail before sending.
+func fakeBatch(_ context.Context, in activities.BatchInput) (activities.BatchResult, error) {
+	if in.EventID == "evt_rec_fallback" {
+		return activities.BatchResult{}, errors.New("the database is busy")
+	}
+	var res activities.BatchResult
+	for _, id := range in.WebhookIDs {
+		o := activities.Outcome{WebhookID: id, Status: pcx.DeliveryDelivered}
+		att := &pcx.Attempt{At: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC), StatusCode: 200, Duration: 30 * time.Millisecond}
+		switch {
+		case strings.HasPrefix(id, "wh_retry"):
+			o.Status, o.RetryDelay = pcx.DeliveryPending, time.Second
+			att.StatusCode, att.ErrorClass = 500, "http_status"
+		case id == "wh_failed":
+			o.Status = pcx.DeliveryFailed
+			att.StatusCode, att.ErrorClass = 410, "gone"
+		case id == "wh_cancelled":
+			o.Status, att = pcx.DeliveryCancelled, nil
+		}
+		res.Outcomes = append(res.Outcomes, o)
+		if strings.HasSuffix(id, "unrecorded") {
+			res.Unrecorded = append(res.Unrecorded, activities.Record{WebhookID: id, URL: "https://receiver.example/" + id, Status: o.Status, Attempt: att})
+		}
+	}
+	return res, nil
+}
+
 // fakeDeliver answers by webhook ID: wh_retry fails its first attempt, wh_failed fails,
-// wh_unrecorded is delivered but unrecorded, wh_cancelled is cancelled; the rest are delivered.
+// wh_retry_unrecorded is delivered but unrecorded; the rest are delivered.
 func fakeDeliver(ctx context.Context, in activities.DeliverInput) (activities.DeliverResult, error) {
 	ok := activities.DeliverResult{Status: pcx.DeliveryDelivered, Attempt: pcx.Attempt{StatusCode: 200}}
 	switch in.WebhookID {
 	case "wh_retry":
 		if activity.GetInfo(ctx).Attempt == 1 {
-			return activities.DeliverResult{}, temporal.NewApplicationErrorWithOptions("attempt 1 failed (http_status 500)", "DeliveryAttemptFailed",
+			return activities.DeliverResult{}, temporal.NewApplicationErrorWithOptions("attempt 2 failed (http_status 500)", "DeliveryAttemptFailed",
 				temporal.ApplicationErrorOptions{NextRetryDelay: time.Second, Category: temporal.ApplicationErrorCategoryBenign})
 		}
 	case "wh_failed":
 		return activities.DeliverResult{Status: pcx.DeliveryFailed, Attempt: pcx.Attempt{StatusCode: 500, ErrorClass: "http_status"}}, nil
-	case "wh_unrecorded":
+	case "wh_retry_unrecorded":
 		ok.Unrecorded = true
-	case "wh_cancelled":
-		return activities.DeliverResult{Status: pcx.DeliveryCancelled}, nil
 	}
 	return ok, nil
 }
 
 func fakeRecordOutcome(context.Context, activities.RecordOutcomeInput) error { return nil }
+
+func fakeRecordOutcomes(context.Context, activities.RecordOutcomesInput) error { return nil }

@@ -9,6 +9,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -87,12 +88,6 @@ const (
 // when the schedule is exhausted (it knows WEBHOOK_RETRY_SCHEDULE); each failed attempt tells
 // Temporal its next delay.
 var (
-	planOptions = workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-		},
-	}
 	deliverOptions = workflow.ActivityOptions{
 		// WEBHOOK_TIMEOUT is at most 60s; the rest covers the store reads and writes.
 		StartToCloseTimeout: 90 * time.Second,
@@ -101,6 +96,18 @@ var (
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Hour,
 		},
+	}
+	// First attempts run as local activities in the workflow's own worker: no task-queue round
+	// trip per delivery. A batch that fails before sending anything (the store is down) is tried
+	// once more, then delivered through the durable path instead.
+	batchOptions = workflow.LocalActivityOptions{
+		ScheduleToCloseTimeout: 3 * time.Minute,
+		StartToCloseTimeout:    90 * time.Second,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 2},
+	}
+	planLocalOptions = workflow.LocalActivityOptions{
+		ScheduleToCloseTimeout: time.Minute,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second},
 	}
 	recordOptions = workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
@@ -118,15 +125,13 @@ var a *activities.Activities
 // replay, to the endpoints named). Small fan-outs are delivered here; large ones are listed page
 // by page, each page handed to a child workflow.
 func EventWorkflow(ctx workflow.Context, in EventInput) (Summary, error) {
-	pctx := workflow.WithActivityOptions(ctx, planOptions)
 	var sum Summary
 	var children []workflow.ChildWorkflowFuture
 	after := ""
 	for page := 0; ; page++ {
-		var plan activities.Plan
-		err := workflow.ExecuteActivity(pctx, a.PlanDeliveries, activities.PlanInput{
+		plan, err := planPage(ctx, activities.PlanInput{
 			EventID: in.EventID, OrgID: in.OrgID, WebhookIDs: in.WebhookIDs, After: after, Limit: PlanPageSize,
-		}).Get(ctx, &plan)
+		})
 		if err != nil {
 			return sum, err
 		}
@@ -151,6 +156,29 @@ func EventWorkflow(ctx workflow.Context, in EventInput) (Summary, error) {
 	return sum, nil
 }
 
+// planPage lists one page of targets with a local activity. A store outage does not fail the
+// event: the workflow waits on a durable timer and tries again, for as long as it takes.
+func planPage(ctx workflow.Context, in activities.PlanInput) (activities.Plan, error) {
+	lctx := workflow.WithLocalActivityOptions(ctx, planLocalOptions)
+	for wait := 5 * time.Second; ; wait = min(2*wait, 5*time.Minute) {
+		var plan activities.Plan
+		err := workflow.ExecuteLocalActivity(lctx, a.PlanDeliveries, in).Get(ctx, &plan)
+		if err == nil || isPermanent(err) {
+			return plan, err
+		}
+		workflow.GetLogger(ctx).Warn("planning failed; retrying", "event_id", in.EventID, "wait", wait, "error", err)
+		if err := workflow.Sleep(ctx, wait); err != nil {
+			return plan, err
+		}
+	}
+}
+
+// isPermanent reports whether an activity error will not go away by retrying (the event expired).
+func isPermanent(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.NonRetryable()
+}
+
 // startBatch starts the child workflow for one page. Its ID carries the parent's run ID, so a
 // reset parent (a new run) starts fresh children rather than colliding with the old ones.
 func startBatch(ctx workflow.Context, in EventInput, page int, ids []string) workflow.ChildWorkflowFuture {
@@ -167,38 +195,107 @@ func BatchWorkflow(ctx workflow.Context, in BatchInput) (Summary, error) {
 	return deliverAll(ctx, in.EventID, in.OrgID, in.WebhookIDs)
 }
 
-// deliverAll starts every delivery at once, then collects the outcomes in order.
+// BatchSize is how many first attempts one local activity makes at once.
+const BatchSize = 100
+
+// deliverAll delivers the event to every endpoint in ids: first attempts in local-activity
+// batches, all at once; then each delivery that must be retried continues as a durable activity
+// after its delay. It returns when every delivery has a final outcome.
 func deliverAll(ctx workflow.Context, eventID, orgID string, ids []string) (Summary, error) {
-	dctx := workflow.WithActivityOptions(ctx, deliverOptions)
-	futures := make([]workflow.Future, len(ids))
-	for i, id := range ids {
-		futures[i] = workflow.ExecuteActivity(dctx, a.Deliver, activities.DeliverInput{EventID: eventID, OrgID: orgID, WebhookID: id})
+	lctx := workflow.WithLocalActivityOptions(ctx, batchOptions)
+	batches := make([]workflow.Future, 0, (len(ids)+BatchSize-1)/BatchSize)
+	for start := 0; start < len(ids); start += BatchSize {
+		chunk := ids[start:min(start+BatchSize, len(ids))]
+		batches = append(batches, workflow.ExecuteLocalActivity(lctx, a.DeliverBatch, activities.BatchInput{EventID: eventID, OrgID: orgID, WebhookIDs: chunk}))
 	}
-	sum := Summary{Endpoints: len(ids)}
+	d := &fanOut{ctx: ctx, eventID: eventID, orgID: orgID, wg: workflow.NewWaitGroup(ctx)}
+	d.sum.Endpoints = len(ids)
 	rctx := workflow.WithActivityOptions(ctx, recordOptions)
-	for i, f := range futures {
-		var res activities.DeliverResult
+	for i, f := range batches {
+		chunk := ids[i*BatchSize : min((i+1)*BatchSize, len(ids))]
+		var res activities.BatchResult
 		if err := f.Get(ctx, &res); err != nil {
-			// Only a permanent error of the platform itself gets here (the event expired):
-			// count the delivery as failed and carry on with the others.
-			workflow.GetLogger(ctx).Error("delivery ended with an error", "webhook_id", ids[i], "error", err)
-			sum.Failed++
+			if isPermanent(err) {
+				return d.sum, err
+			}
+			// Nothing of this chunk was sent: deliver it through the durable path.
+			workflow.GetLogger(ctx).Warn("first-attempt batch failed; delivering durably", "event_id", eventID, "error", err)
+			for _, id := range chunk {
+				d.retry(id, 0, 0)
+			}
 			continue
 		}
-		if res.Unrecorded {
-			in := activities.RecordOutcomeInput{DeliverInput: activities.DeliverInput{EventID: eventID, OrgID: orgID, WebhookID: ids[i]}, Result: res}
-			if err := workflow.ExecuteActivity(rctx, a.RecordOutcome, in).Get(ctx, nil); err != nil {
-				return sum, err
+		// Records the batch could not write go first: a retry must never be overtaken by the
+		// record of the attempt before it.
+		if len(res.Unrecorded) > 0 {
+			in := activities.RecordOutcomesInput{EventID: eventID, Records: res.Unrecorded}
+			if err := workflow.ExecuteActivity(rctx, a.RecordOutcomes, in).Get(ctx, nil); err != nil {
+				return d.sum, err
 			}
 		}
-		switch res.Status {
-		case pcx.DeliveryDelivered:
-			sum.Delivered++
-		case pcx.DeliveryCancelled:
-			sum.Cancelled++
-		default:
-			sum.Failed++
+		for _, o := range res.Outcomes {
+			switch {
+			case o.Status != pcx.DeliveryPending:
+				d.count(o.Status)
+			case o.Unsent:
+				d.retry(o.WebhookID, o.RetryDelay, 0)
+			default:
+				d.retry(o.WebhookID, o.RetryDelay, 1)
+			}
 		}
 	}
-	return sum, nil
+	d.wg.Wait(ctx)
+	return d.sum, d.err
+}
+
+// fanOut collects the outcomes of one deliverAll.
+type fanOut struct {
+	ctx            workflow.Context
+	eventID, orgID string
+	wg             workflow.WaitGroup
+	sum            Summary
+	err            error
+}
+
+func (d *fanOut) count(s pcx.DeliveryStatus) {
+	switch s {
+	case pcx.DeliveryDelivered:
+		d.sum.Delivered++
+	case pcx.DeliveryCancelled:
+		d.sum.Cancelled++
+	default:
+		d.sum.Failed++
+	}
+}
+
+// retry continues one delivery as a durable Deliver activity after delay; sentBefore is how many
+// sends the schedule has already used.
+func (d *fanOut) retry(id string, delay time.Duration, sentBefore int) {
+	d.wg.Add(1)
+	workflow.Go(d.ctx, func(ctx workflow.Context) {
+		defer d.wg.Done()
+		if delay > 0 {
+			if err := workflow.Sleep(ctx, delay); err != nil {
+				d.err = err
+				return
+			}
+		}
+		dctx := workflow.WithActivityOptions(ctx, deliverOptions)
+		in := activities.DeliverInput{EventID: d.eventID, OrgID: d.orgID, WebhookID: id, SentBefore: sentBefore}
+		var res activities.DeliverResult
+		if err := workflow.ExecuteActivity(dctx, a.Deliver, in).Get(ctx, &res); err != nil {
+			// Only a permanent error of the platform itself gets here (the event expired).
+			workflow.GetLogger(ctx).Error("delivery ended with an error", "webhook_id", id, "error", err)
+			d.sum.Failed++
+			return
+		}
+		if res.Unrecorded {
+			rctx := workflow.WithActivityOptions(ctx, recordOptions)
+			if err := workflow.ExecuteActivity(rctx, a.RecordOutcome, activities.RecordOutcomeInput{DeliverInput: in, Result: res}).Get(ctx, nil); err != nil {
+				d.err = err
+				return
+			}
+		}
+		d.count(res.Status)
+	})
 }

@@ -2,10 +2,14 @@ package workflows_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,7 +77,106 @@ func (p *planner) plan(_ context.Context, in activities.PlanInput) (activities.P
 	return plan, nil
 }
 
-// delivery is one Deliver invocation as the mock saw it.
+// batchCall is one DeliverBatch invocation as the fake saw it.
+type batchCall struct {
+	In         activities.BatchInput
+	WorkflowID string // the workflow that ran it
+	Attempt    int32  // the local activity's attempt
+}
+
+// batches answers DeliverBatch as the activity does: one outcome per webhook, in order.
+type batches struct {
+	mu    sync.Mutex
+	calls []batchCall
+	// outcome answers a webhook (nil: delivered); fail, when it returns an error, fails the whole
+	// batch before anything is sent; unrecorded says which outcomes the store did not take.
+	outcome    func(id string) activities.Outcome
+	fail       func(in activities.BatchInput, attempt int32) error
+	unrecorded func(id string) bool
+}
+
+func (b *batches) deliverBatch(ctx context.Context, in activities.BatchInput) (activities.BatchResult, error) {
+	info := activity.GetInfo(ctx)
+	in.WebhookIDs = slices.Clone(in.WebhookIDs) // a local activity gets the workflow's own slice
+	b.mu.Lock()
+	b.calls = append(b.calls, batchCall{In: in, WorkflowID: info.WorkflowExecution.ID, Attempt: info.Attempt})
+	b.mu.Unlock()
+	if b.fail != nil {
+		if err := b.fail(in, info.Attempt); err != nil {
+			return activities.BatchResult{}, err
+		}
+	}
+	res := activities.BatchResult{Outcomes: make([]activities.Outcome, len(in.WebhookIDs))}
+	for i, id := range in.WebhookIDs {
+		o := activities.Outcome{Status: pcx.DeliveryDelivered}
+		if b.outcome != nil {
+			o = b.outcome(id)
+		}
+		o.WebhookID = id
+		res.Outcomes[i] = o
+		if b.unrecorded != nil && b.unrecorded(id) {
+			res.Unrecorded = append(res.Unrecorded, recordFor(o))
+		}
+	}
+	return res, nil
+}
+
+// recordFor is the record a batch hands back for an outcome it could not write.
+func recordFor(o activities.Outcome) activities.Record {
+	r := activities.Record{WebhookID: o.WebhookID, URL: "https://receiver.example/" + o.WebhookID, Status: o.Status}
+	if o.Status == pcx.DeliveryCancelled {
+		r.Reason = "endpoint disabled"
+		return r
+	}
+	r.Attempt = &pcx.Attempt{At: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC), StatusCode: 200, Duration: 42 * time.Millisecond}
+	if o.Status != pcx.DeliveryDelivered {
+		r.Attempt.StatusCode, r.Attempt.ErrorClass = 503, "http_status"
+	}
+	return r
+}
+
+func (b *batches) all() []batchCall {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]batchCall(nil), b.calls...)
+}
+
+// chunks returns the webhook IDs of each call, by their first ID: the local activities of a
+// fan-out run at once, in no set order.
+func (b *batches) chunks() [][]string {
+	var out [][]string
+	for _, c := range b.all() {
+		out = append(out, c.In.WebhookIDs)
+	}
+	slices.SortFunc(out, func(x, y []string) int { return strings.Compare(x[0], y[0]) })
+	return out
+}
+
+// spans describes chunks briefly: "first..last (n)" each.
+func spans(chunks [][]string) []string {
+	out := make([]string, len(chunks))
+	for i, c := range chunks {
+		out[i] = fmt.Sprintf("%s..%s (%d)", c[0], c[len(c)-1], len(c))
+	}
+	return out
+}
+
+// perWorkflow counts the webhooks given to batches by the workflow that ran them.
+func (b *batches) perWorkflow() map[string]int {
+	n := map[string]int{}
+	for _, c := range b.all() {
+		n[c.WorkflowID] += len(c.In.WebhookIDs)
+	}
+	return n
+}
+
+func pending(delay time.Duration) activities.Outcome {
+	return activities.Outcome{Status: pcx.DeliveryPending, RetryDelay: delay}
+}
+
+func final(st pcx.DeliveryStatus) activities.Outcome { return activities.Outcome{Status: st} }
+
+// delivery is one Deliver invocation as the fake saw it.
 type delivery struct {
 	In         activities.DeliverInput
 	WorkflowID string // the workflow that scheduled it
@@ -127,6 +230,17 @@ func (d *deliveries) perWorkflow() map[string]int {
 	return n
 }
 
+// sentBefore returns the SentBefore of every invocation, by webhook ID.
+func (d *deliveries) sentBefore() map[string][]int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := map[string][]int{}
+	for _, c := range d.calls {
+		n[c.In.WebhookID] = append(n[c.In.WebhookID], c.In.SentBefore)
+	}
+	return n
+}
+
 func delivered() activities.DeliverResult {
 	return activities.DeliverResult{Status: pcx.DeliveryDelivered, Attempt: pcx.Attempt{StatusCode: 200}}
 }
@@ -135,6 +249,18 @@ func failed() activities.DeliverResult {
 	return activities.DeliverResult{Status: pcx.DeliveryFailed, Attempt: pcx.Attempt{StatusCode: 500, ErrorClass: "http_status"}}
 }
 
+// attemptFailed is Deliver's error for a failed attempt with retries left.
+func attemptFailed(next time.Duration) error {
+	return temporal.NewApplicationErrorWithOptions("attempt failed", "DeliveryAttemptFailed",
+		temporal.ApplicationErrorOptions{NextRetryDelay: next, Category: temporal.ApplicationErrorCategoryBenign})
+}
+
+func eventMissing() error {
+	return temporal.NewNonRetryableApplicationError("event not found (expired past retention?)", "EventMissing", nil)
+}
+
+func storeDown() error { return pcx.Errorf(pcx.EUnavailable, "The database is busy") }
+
 type WorkflowSuite struct {
 	suite.Suite
 	testsuite.WorkflowTestSuite
@@ -142,6 +268,7 @@ type WorkflowSuite struct {
 
 	mu       sync.Mutex
 	children map[string]workflows.BatchInput // child workflow ID → its input
+	parents  map[string]workflow.Execution   // child workflow ID → its parent
 }
 
 func TestWorkflows(t *testing.T) { suite.Run(t, new(WorkflowSuite)) }
@@ -159,12 +286,14 @@ func (s *WorkflowSuite) use(env *testsuite.TestWorkflowEnvironment) {
 	s.env.SetTestTimeout(60 * time.Second)
 	s.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflows.EventWorkflowID(testEventID)})
 	s.children = map[string]workflows.BatchInput{}
+	s.parents = map[string]workflow.Execution{}
 	s.env.SetOnChildWorkflowStartedListener(func(info *workflow.Info, _ workflow.Context, args converter.EncodedValues) {
 		var in workflows.BatchInput
 		s.Require().NoError(args.Get(&in))
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.children[info.WorkflowExecution.ID] = in
+		s.parents[info.WorkflowExecution.ID] = *info.ParentWorkflowExecution
 	})
 }
 
@@ -177,10 +306,17 @@ func (s *WorkflowSuite) mockPlan(pages ...[]string) *planner {
 	return p
 }
 
-// mockDeliver answers Deliver with outcome (nil: delivered).
+// mockBatch answers DeliverBatch with b. It may go uncalled: tests count the calls they expect.
+func (s *WorkflowSuite) mockBatch(b *batches) *batches {
+	s.env.OnActivity(a.DeliverBatch, mock.Anything, mock.Anything).Return(b.deliverBatch).Maybe()
+	return b
+}
+
+// mockDeliver answers Deliver with outcome (nil: delivered). It may go uncalled: tests count
+// the calls they expect.
 func (s *WorkflowSuite) mockDeliver(outcome func(activities.DeliverInput, int32) (activities.DeliverResult, error)) *deliveries {
 	d := &deliveries{outcome: outcome}
-	s.env.OnActivity(a.Deliver, mock.Anything, mock.Anything).Return(d.deliver)
+	s.env.OnActivity(a.Deliver, mock.Anything, mock.Anything).Return(d.deliver).Maybe()
 	return d
 }
 
@@ -212,6 +348,22 @@ func (s *WorkflowSuite) childIDs() []string {
 	return ids
 }
 
+// deliverStarts records when (on the environment's clock, from now) each Deliver started.
+func (s *WorkflowSuite) deliverStarts() map[string][]time.Duration {
+	start := s.env.Now()
+	starts := map[string][]time.Duration{}
+	s.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
+		if info.ActivityType.Name != "Deliver" {
+			return
+		}
+		var in activities.DeliverInput
+		s.Require().NoError(args.Get(&in))
+		// The listener runs on the environment's dispatch loop: no lock needed.
+		starts[in.WebhookID] = append(starts[in.WebhookID], s.env.Now().Sub(start))
+	})
+	return starts
+}
+
 // childID is the ID startBatch gives page's child: the parent's ID, its run ID (the test
 // environment's is "default-test-run-id") and the page.
 func childID(page int) string {
@@ -222,57 +374,135 @@ func event() workflows.EventInput {
 	return workflows.EventInput{EventID: testEventID, OrgID: testOrgID}
 }
 
+// want1 maps each id to 1.
+func want1(ids []string) map[string]int {
+	m := map[string]int{}
+	for _, id := range ids {
+		m[id] = 1
+	}
+	return m
+}
+
 func (s *WorkflowSuite) TestFanOutDeliversOncePerEndpoint() {
 	ids := webhookIDs("wh_", 7)
 	p := s.mockPlan(ids)
+	b := s.mockBatch(&batches{})
 	d := s.mockDeliver(nil)
 
 	sum := s.run(event())
 
 	s.Equal(workflows.Summary{Endpoints: 7, Delivered: 7}, sum)
-	calls := d.all()
-	s.Require().Len(calls, 7, "want one Deliver per endpoint")
-	for _, c := range calls {
-		s.Equal(testEventID, c.In.EventID)
-		s.Equal(testOrgID, c.In.OrgID)
-		s.Equal(workflows.EventWorkflowID(testEventID), c.WorkflowID, "inline deliveries belong to the event's workflow")
-	}
-	want := map[string]int{}
-	for _, id := range ids {
-		want[id] = 1
-	}
-	s.Equal(want, d.perWebhook())
+	calls := b.all()
+	s.Require().Len(calls, 1, "7 first attempts are one batch")
+	s.Equal(activities.BatchInput{EventID: testEventID, OrgID: testOrgID, WebhookIDs: ids}, calls[0].In)
+	s.Equal(workflows.EventWorkflowID(testEventID), calls[0].WorkflowID, "inline deliveries belong to the event's workflow")
+	s.Equal(int32(1), calls[0].Attempt)
+	s.Empty(d.all(), "delivered at the first attempt: no durable activity")
 	s.Equal([]activities.PlanInput{{EventID: testEventID, OrgID: testOrgID, Limit: workflows.PlanPageSize}}, p.inputs)
 	s.Empty(s.childIDs(), "a fan-out of 7 is delivered inline")
 }
 
+func (s *WorkflowSuite) TestFirstAttemptsGoInBatchesOfBatchSize() {
+	// 250 endpoints are over the inline limit: one child, which makes its first attempts in
+	// batches of 100, 100 and 50.
+	ids := webhookIDs("wh_", 250)
+	s.mockPlan(ids)
+	b := s.mockBatch(&batches{})
+
+	sum := s.run(event())
+
+	s.Equal(workflows.Summary{Endpoints: 250, Delivered: 250}, sum)
+	chunks := b.chunks()
+	s.Equal(spans([][]string{ids[:100], ids[100:200], ids[200:]}), spans(chunks), "consecutive chunks of BatchSize")
+	s.True(slices.Equal(ids, slices.Concat(chunks...)), "the chunks hold every endpoint once, in the planned order")
+	s.Equal(map[string]int{childID(0): 250}, b.perWorkflow())
+	for _, c := range b.all() {
+		s.Equal(testEventID, c.In.EventID)
+		s.Equal(testOrgID, c.In.OrgID)
+		s.LessOrEqual(len(c.In.WebhookIDs), workflows.BatchSize)
+	}
+}
+
+func (s *WorkflowSuite) TestEmptyFanOut() {
+	s.mockPlan(nil)
+	b := s.mockBatch(&batches{})
+
+	sum := s.run(event())
+
+	s.Equal(workflows.Summary{}, sum)
+	s.Empty(b.all(), "no endpoint, no batch")
+	s.Empty(s.childIDs())
+}
+
 func (s *WorkflowSuite) TestPartialFailureIsCountedNotFatal() {
 	s.mockPlan(webhookIDs("wh_", 6))
-	outcomes := map[string]activities.DeliverResult{
-		"wh_00001": failed(),
-		"wh_00003": {Status: pcx.DeliveryCancelled},
-		"wh_00004": failed(),
+	outcomes := map[string]activities.Outcome{
+		"wh_00001": final(pcx.DeliveryFailed),
+		"wh_00003": final(pcx.DeliveryCancelled),
+		"wh_00004": final(pcx.DeliveryFailed),
 	}
-	d := s.mockDeliver(func(in activities.DeliverInput, _ int32) (activities.DeliverResult, error) {
-		if r, ok := outcomes[in.WebhookID]; ok {
-			return r, nil
+	s.mockBatch(&batches{outcome: func(id string) activities.Outcome {
+		if o, ok := outcomes[id]; ok {
+			return o
 		}
-		return delivered(), nil
-	})
+		return final(pcx.DeliveryDelivered)
+	}})
+	d := s.mockDeliver(nil)
 
 	sum := s.run(event())
 
 	s.Equal(workflows.Summary{Endpoints: 6, Delivered: 3, Failed: 2, Cancelled: 1}, sum)
-	s.Len(d.all(), 6)
+	s.Empty(d.all(), "final outcomes are not retried")
+}
+
+func (s *WorkflowSuite) TestPendingOutcomesAreRetriedDurablyAfterTheirDelay() {
+	s.mockPlan(webhookIDs("wh_", 4))
+	delays := map[string]time.Duration{"wh_00001": time.Hour, "wh_00003": 2 * time.Hour}
+	s.mockBatch(&batches{outcome: func(id string) activities.Outcome {
+		if d, ok := delays[id]; ok {
+			return pending(d)
+		}
+		return final(pcx.DeliveryDelivered)
+	}})
+	d := s.mockDeliver(func(in activities.DeliverInput, _ int32) (activities.DeliverResult, error) {
+		if in.WebhookID == "wh_00003" {
+			return failed(), nil
+		}
+		return delivered(), nil
+	})
+	starts := s.deliverStarts()
+	start := s.env.Now()
+
+	sum := s.run(event())
+
+	s.Equal(workflows.Summary{Endpoints: 4, Delivered: 3, Failed: 1}, sum)
+	s.Equal(map[string]int{"wh_00001": 1, "wh_00003": 1}, d.perWebhook(), "only pending outcomes are retried")
+	for _, c := range d.all() {
+		s.Equal(activities.DeliverInput{EventID: testEventID, OrgID: testOrgID, WebhookID: c.In.WebhookID, SentBefore: 1}, c.In,
+			"the retry continues the schedule after the batch's send")
+		s.Equal(workflows.EventWorkflowID(testEventID), c.WorkflowID)
+	}
+	for id, delay := range delays {
+		s.Require().Len(starts[id], 1, id)
+		s.GreaterOrEqual(starts[id][0], delay, "%s retried before its RetryDelay", id)
+	}
+	took := s.env.Now().Sub(start)
+	s.GreaterOrEqual(took, 2*time.Hour, "the workflow waits for its last retry")
+	s.Less(took, 3*time.Hour, "the retries wait side by side, not one after the other")
 }
 
 func (s *WorkflowSuite) TestRetryableErrorIsRetriedByTemporalWithItsDelay() {
 	s.mockPlan(webhookIDs("wh_", 3))
-	const delay = time.Hour
+	const first, next = 5 * time.Second, time.Hour
+	s.mockBatch(&batches{outcome: func(id string) activities.Outcome {
+		if id == "wh_00001" {
+			return pending(first)
+		}
+		return final(pcx.DeliveryDelivered)
+	}})
 	d := s.mockDeliver(func(in activities.DeliverInput, attempt int32) (activities.DeliverResult, error) {
-		if in.WebhookID == "wh_00001" && attempt <= 2 {
-			return activities.DeliverResult{}, temporal.NewApplicationErrorWithOptions("attempt failed", "DeliveryAttemptFailed",
-				temporal.ApplicationErrorOptions{NextRetryDelay: delay})
+		if attempt <= 2 {
+			return activities.DeliverResult{}, attemptFailed(next)
 		}
 		return delivered(), nil
 	})
@@ -281,52 +511,56 @@ func (s *WorkflowSuite) TestRetryableErrorIsRetriedByTemporalWithItsDelay() {
 	sum := s.run(event())
 
 	s.Equal(workflows.Summary{Endpoints: 3, Delivered: 3}, sum)
-	s.Equal(map[string]int{"wh_00000": 1, "wh_00001": 3, "wh_00002": 1}, d.perWebhook())
 	var attempts []int32
 	for _, c := range d.all() {
-		if c.In.WebhookID == "wh_00001" {
-			attempts = append(attempts, c.Attempt)
-		}
+		s.Equal("wh_00001", c.In.WebhookID)
+		s.Equal(1, c.In.SentBefore, "every Temporal attempt of the retry carries the batch's send")
+		attempts = append(attempts, c.Attempt)
 	}
 	s.Equal([]int32{1, 2, 3}, attempts)
 	// The retry policy alone would wait 5s then 10s; the error's NextRetryDelay wins.
-	s.GreaterOrEqual(s.env.Now().Sub(start), 2*delay, "retries must wait the NextRetryDelay the activity asked for")
+	s.GreaterOrEqual(s.env.Now().Sub(start), first+2*next, "retries must wait the NextRetryDelay the activity asked for")
 }
 
 func (s *WorkflowSuite) TestRetriesWithTimesChains() {
-	// The same as above with testify call chains: two retryable failures, then delivered.
+	// The same as above with testify call chains: pending, two retryable failures, then delivered.
 	s.env.OnActivity(a.PlanDeliveries, mock.Anything, mock.Anything).Return(activities.Plan{WebhookIDs: []string{"wh_a"}}, nil).Once()
-	retry := temporal.NewApplicationErrorWithOptions("attempt failed", "DeliveryAttemptFailed",
-		temporal.ApplicationErrorOptions{NextRetryDelay: 5 * time.Minute})
-	s.env.OnActivity(a.Deliver, mock.Anything, mock.Anything).Return(activities.DeliverResult{}, retry).Times(2)
-	s.env.OnActivity(a.Deliver, mock.Anything, mock.Anything).Return(delivered(), nil).Once()
+	s.env.OnActivity(a.DeliverBatch, mock.Anything, activities.BatchInput{EventID: testEventID, OrgID: testOrgID, WebhookIDs: []string{"wh_a"}}).
+		Return(activities.BatchResult{Outcomes: []activities.Outcome{{WebhookID: "wh_a", Status: pcx.DeliveryPending, RetryDelay: 5 * time.Second}}}, nil).Once()
+	retry := activities.DeliverInput{EventID: testEventID, OrgID: testOrgID, WebhookID: "wh_a", SentBefore: 1}
+	s.env.OnActivity(a.Deliver, mock.Anything, retry).Return(activities.DeliverResult{}, attemptFailed(5*time.Minute)).Times(2)
+	s.env.OnActivity(a.Deliver, mock.Anything, retry).Return(delivered(), nil).Once()
 
 	sum := s.run(event())
 
 	s.Equal(workflows.Summary{Endpoints: 1, Delivered: 1}, sum)
+	s.env.AssertNumberOfCalls(s.T(), "DeliverBatch", 1)
 	s.env.AssertNumberOfCalls(s.T(), "Deliver", 3)
 }
 
-func (s *WorkflowSuite) TestNonRetryableErrorFailsAfterOneCall() {
+func (s *WorkflowSuite) TestNonRetryableErrorOfARetryCountsAsFailed() {
 	s.mockPlan(webhookIDs("wh_", 4))
-	d := s.mockDeliver(func(in activities.DeliverInput, _ int32) (activities.DeliverResult, error) {
-		if in.WebhookID == "wh_00002" {
-			return activities.DeliverResult{}, temporal.NewNonRetryableApplicationError("event not found", "EventMissing", nil)
+	s.mockBatch(&batches{outcome: func(id string) activities.Outcome {
+		if id == "wh_00002" {
+			return pending(time.Minute)
 		}
-		return delivered(), nil
+		return final(pcx.DeliveryDelivered)
+	}})
+	d := s.mockDeliver(func(activities.DeliverInput, int32) (activities.DeliverResult, error) {
+		return activities.DeliverResult{}, eventMissing()
 	})
 
 	sum := s.run(event())
 
 	s.Equal(workflows.Summary{Endpoints: 4, Delivered: 3, Failed: 1}, sum)
-	s.Equal(1, d.perWebhook()["wh_00002"], "a non-retryable error must not be retried")
-	s.Len(d.all(), 4)
+	s.Equal(map[string]int{"wh_00002": 1}, d.perWebhook(), "a non-retryable error must not be retried")
 }
 
-func (s *WorkflowSuite) TestFailedResultIsFinal() {
+func (s *WorkflowSuite) TestFailedRetryResultIsFinal() {
 	// What Deliver returns after a 410 Gone (or an exhausted schedule): a result, so Temporal
 	// has nothing to retry.
 	s.mockPlan([]string{"wh_gone"})
+	s.mockBatch(&batches{outcome: func(string) activities.Outcome { return pending(5 * time.Second) }})
 	d := s.mockDeliver(func(activities.DeliverInput, int32) (activities.DeliverResult, error) {
 		return activities.DeliverResult{Status: pcx.DeliveryFailed, Attempt: pcx.Attempt{StatusCode: 410, ErrorClass: "gone"}}, nil
 	})
@@ -337,20 +571,86 @@ func (s *WorkflowSuite) TestFailedResultIsFinal() {
 	s.Len(d.all(), 1, "a failed result must not be retried")
 }
 
-func (s *WorkflowSuite) TestUnrecordedResultIsRecordedOnce() {
+func (s *WorkflowSuite) TestUnrecordedBatchOutcomesAreRecordedBeforeTheirRetries() {
+	// Two batches, each with outcomes the store did not take (a delivered, a pending and a
+	// cancelled one): the workflow writes each batch's records with one RecordOutcomes, before
+	// that batch's retries start, so a retry's record is never overtaken by the earlier one.
+	ids := webhookIDs("wh_", 150)
+	s.mockPlan(ids)
+	outcomes := map[string]activities.Outcome{
+		"wh_00001": final(pcx.DeliveryDelivered),
+		"wh_00002": pending(time.Minute),
+		"wh_00120": final(pcx.DeliveryCancelled),
+	}
+	b := s.mockBatch(&batches{
+		outcome: func(id string) activities.Outcome {
+			if o, ok := outcomes[id]; ok {
+				return o
+			}
+			return final(pcx.DeliveryDelivered)
+		},
+		unrecorded: func(id string) bool { _, ok := outcomes[id]; return ok },
+	})
+	var recorded []string // in order, the records written and the retries started
+	s.env.OnActivity(a.Deliver, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.DeliverInput) (activities.DeliverResult, error) {
+		recorded = append(recorded, "deliver "+in.WebhookID)
+		return activities.DeliverResult{Status: pcx.DeliveryDelivered}, nil
+	})
+	first := activities.RecordOutcomesInput{EventID: testEventID, Records: []activities.Record{
+		recordFor(activities.Outcome{WebhookID: "wh_00001", Status: pcx.DeliveryDelivered}),
+		recordFor(activities.Outcome{WebhookID: "wh_00002", Status: pcx.DeliveryPending}),
+	}}
+	second := activities.RecordOutcomesInput{EventID: testEventID, Records: []activities.Record{
+		recordFor(activities.Outcome{WebhookID: "wh_00120", Status: pcx.DeliveryCancelled}),
+	}}
+	for _, in := range []activities.RecordOutcomesInput{first, second} {
+		s.env.OnActivity(a.RecordOutcomes, mock.Anything, in).Return(func(_ context.Context, in activities.RecordOutcomesInput) error {
+			recorded = append(recorded, "record "+in.Records[0].WebhookID)
+			return nil
+		}).Once()
+	}
+
+	sum := s.run(event())
+
+	s.Equal(workflows.Summary{Endpoints: 150, Delivered: 149, Cancelled: 1}, sum)
+	s.Len(b.all(), 2)
+	s.env.AssertNumberOfCalls(s.T(), "RecordOutcomes", 2)
+	s.Equal([]string{"record wh_00001", "record wh_00120", "deliver wh_00002"}, recorded,
+		"each batch's records are written before its retries run")
+}
+
+func (s *WorkflowSuite) TestUnrecordedRecordsAreRetriedUntilWritten() {
+	s.mockPlan(webhookIDs("wh_", 2))
+	s.mockBatch(&batches{unrecorded: func(string) bool { return true }})
+	var calls atomic.Int64
+	s.env.OnActivity(a.RecordOutcomes, mock.Anything, mock.Anything).Return(func(context.Context, activities.RecordOutcomesInput) error {
+		if calls.Add(1) <= 3 {
+			return storeDown()
+		}
+		return nil
+	})
+
+	sum := s.run(event())
+
+	s.Equal(workflows.Summary{Endpoints: 2, Delivered: 2}, sum)
+	s.Equal(int64(4), calls.Load(), "RecordOutcomes is a durable activity, retried until the store takes it")
+}
+
+func (s *WorkflowSuite) TestUnrecordedRetryResultIsRecordedOnce() {
 	s.mockPlan(webhookIDs("wh_", 3))
+	s.mockBatch(&batches{outcome: func(id string) activities.Outcome {
+		if id == "wh_00001" {
+			return pending(time.Minute)
+		}
+		return final(pcx.DeliveryDelivered)
+	}})
 	unrecorded := activities.DeliverResult{
 		Status: pcx.DeliveryDelivered, Unrecorded: true,
 		Attempt: pcx.Attempt{At: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC), StatusCode: 204, Duration: 42 * time.Millisecond},
 	}
-	s.mockDeliver(func(in activities.DeliverInput, _ int32) (activities.DeliverResult, error) {
-		if in.WebhookID == "wh_00001" {
-			return unrecorded, nil
-		}
-		return delivered(), nil
-	})
+	s.mockDeliver(func(activities.DeliverInput, int32) (activities.DeliverResult, error) { return unrecorded, nil })
 	want := activities.RecordOutcomeInput{
-		DeliverInput: activities.DeliverInput{EventID: testEventID, OrgID: testOrgID, WebhookID: "wh_00001"},
+		DeliverInput: activities.DeliverInput{EventID: testEventID, OrgID: testOrgID, WebhookID: "wh_00001", SentBefore: 1},
 		Result:       unrecorded,
 	}
 	s.env.OnActivity(a.RecordOutcome, mock.Anything, want).Return(nil).Once()
@@ -361,47 +661,171 @@ func (s *WorkflowSuite) TestUnrecordedResultIsRecordedOnce() {
 	s.env.AssertNumberOfCalls(s.T(), "RecordOutcome", 1)
 }
 
-func (s *WorkflowSuite) TestReplaySubsetIsPassedToPlanning() {
-	subset := []string{"wh_00002", "wh_00005"}
-	p := s.mockPlan(subset)
+func (s *WorkflowSuite) TestFailedBatchFallsBackToDurableDeliveries() {
+	// The second of two batches cannot read the store: tried twice as a local activity, then
+	// each of its endpoints is delivered by a durable Deliver from the start of the schedule.
+	ids := webhookIDs("wh_", 150)
+	s.mockPlan(ids)
+	b := s.mockBatch(&batches{fail: func(in activities.BatchInput, _ int32) error {
+		if in.WebhookIDs[0] == ids[100] {
+			return storeDown()
+		}
+		return nil
+	}})
 	d := s.mockDeliver(nil)
+	start := s.env.Now()
+
+	sum := s.run(event())
+
+	s.Equal(workflows.Summary{Endpoints: 150, Delivered: 150}, sum)
+	var attempts []int32
+	for _, c := range b.all() {
+		if c.In.WebhookIDs[0] == ids[100] {
+			attempts = append(attempts, c.Attempt)
+		}
+	}
+	s.Equal([]int32{1, 2}, attempts, "a failed batch is tried once more, then no more")
+	s.Equal(want1(ids[100:]), d.perWebhook(), "each endpoint of the failed chunk, and only those, gets a durable delivery")
+	for id, sb := range d.sentBefore() {
+		s.Equal([]int{0}, sb, "%s: nothing was sent: the durable delivery starts the schedule", id)
+	}
+	s.GreaterOrEqual(s.env.Now().Sub(start), time.Second, "the local retry waits its InitialInterval")
+}
+
+func (s *WorkflowSuite) TestBatchFailingOnceIsRetriedLocally() {
+	ids := webhookIDs("wh_", 5)
+	s.mockPlan(ids)
+	b := s.mockBatch(&batches{fail: func(_ activities.BatchInput, attempt int32) error {
+		if attempt == 1 {
+			return storeDown()
+		}
+		return nil
+	}})
+	d := s.mockDeliver(nil)
+
+	sum := s.run(event())
+
+	s.Equal(workflows.Summary{Endpoints: 5, Delivered: 5}, sum)
+	s.Len(b.all(), 2)
+	s.Empty(d.all(), "the second try delivered the batch")
+}
+
+func (s *WorkflowSuite) TestPermanentBatchErrorFailsTheWorkflow() {
+	s.mockPlan(webhookIDs("wh_", 3))
+	b := s.mockBatch(&batches{fail: func(activities.BatchInput, int32) error { return eventMissing() }})
+	d := s.mockDeliver(nil)
+
+	s.env.ExecuteWorkflow(workflows.EventWorkflowName, event())
+
+	s.Require().True(s.env.IsWorkflowCompleted())
+	err := s.env.GetWorkflowError()
+	s.Require().Error(err)
+	var appErr *temporal.ApplicationError
+	s.Require().True(errors.As(err, &appErr), "got %v", err)
+	s.Equal("EventMissing", appErr.Type())
+	s.Len(b.all(), 1, "a non-retryable error is not retried")
+	s.Empty(d.all(), "an event that is gone is not delivered durably either")
+}
+
+func (s *WorkflowSuite) TestReplaySubsetIsPassedToPlanning() {
+	subset := []string{"wh_00005", "wh_00002"}
+	p := s.mockPlan(subset)
+	b := s.mockBatch(&batches{})
+
 	in := event()
 	in.WebhookIDs = subset
-
 	sum := s.run(in)
 
 	s.Equal(workflows.Summary{Endpoints: 2, Delivered: 2}, sum)
 	s.Require().Len(p.inputs, 1)
 	s.Equal(subset, p.inputs[0].WebhookIDs)
-	s.Equal(map[string]int{"wh_00002": 1, "wh_00005": 1}, d.perWebhook())
+	s.Equal([][]string{subset}, b.chunks(), "the subset is delivered in the order planned")
+}
+
+// outage is a PlanDeliveries that fails with a store outage through its first `rounds` local
+// activities (every local attempt of each, so each gives up), then serves its planner.
+type outage struct {
+	mu     sync.Mutex
+	rounds int // local activities that fail all their attempts
+	seen   int // local activities started so far
+	calls  int
+	p      *planner
+}
+
+func (o *outage) plan(ctx context.Context, in activities.PlanInput) (activities.Plan, error) {
+	o.mu.Lock()
+	o.calls++
+	if activity.GetInfo(ctx).Attempt == 1 {
+		o.seen++
+	}
+	down := o.seen <= o.rounds
+	o.mu.Unlock()
+	if down {
+		return activities.Plan{}, storeDown()
+	}
+	return o.p.plan(ctx, in)
+}
+
+func (s *WorkflowSuite) TestPlanningRetriesAStoreOutage() {
+	ids := webhookIDs("wh_", 3)
+	o := &outage{rounds: 2, p: &planner{pages: [][]string{ids}}}
+	s.env.OnActivity(a.PlanDeliveries, mock.Anything, mock.Anything).Return(o.plan)
+	s.mockBatch(&batches{})
+	start := s.env.Now()
+	// When each local attempt of PlanDeliveries started, by local activity.
+	var rounds [][]time.Duration
+	s.env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) {
+		if info.ActivityType.Name != "PlanDeliveries" {
+			return
+		}
+		if info.Attempt == 1 {
+			rounds = append(rounds, nil)
+		}
+		rounds[len(rounds)-1] = append(rounds[len(rounds)-1], s.env.Now().Sub(start))
+	})
+
+	sum := s.run(event())
+
+	s.Equal(workflows.Summary{Endpoints: 3, Delivered: 3}, sum, "a store outage does not fail the event")
+	s.Equal(3, o.seen, "two local activities gave up, the third planned")
+	s.Greater(o.calls, 3, "each local activity retries on its own before giving up")
+	s.GreaterOrEqual(s.env.Now().Sub(start), 5*time.Second+10*time.Second, "the workflow waited 5s, then 10s, on durable timers")
+	s.Require().Len(rounds, 3)
+	for i, wait := range []time.Duration{5 * time.Second, 10 * time.Second} {
+		gap := rounds[i+1][0] - rounds[i][len(rounds[i])-1]
+		s.True(gap >= wait && gap < 2*wait, "between local activities %d and %d the workflow waited %v, want %v", i+1, i+2, gap, wait)
+	}
+	s.Equal([]activities.PlanInput{{EventID: testEventID, OrgID: testOrgID, Limit: workflows.PlanPageSize}}, o.p.inputs)
 }
 
 func (s *WorkflowSuite) TestPlanningErrorFailsTheWorkflow() {
-	s.env.OnActivity(a.PlanDeliveries, mock.Anything, mock.Anything).
-		Return(activities.Plan{}, temporal.NewNonRetryableApplicationError("event not found", "EventMissing", nil)).Once()
+	s.env.OnActivity(a.PlanDeliveries, mock.Anything, mock.Anything).Return(activities.Plan{}, eventMissing()).Once()
+	b := s.mockBatch(&batches{})
 
 	s.env.ExecuteWorkflow(workflows.EventWorkflowName, event())
 
 	s.Require().True(s.env.IsWorkflowCompleted())
 	s.Require().Error(s.env.GetWorkflowError())
-	s.env.AssertNotCalled(s.T(), "Deliver", mock.Anything, mock.Anything)
+	s.Empty(b.all())
 }
 
 func (s *WorkflowSuite) TestInlineLimitIsDeliveredInline() {
 	ids := webhookIDs("wh_", workflows.InlineLimit)
 	s.mockPlan(ids)
-	d := s.mockDeliver(nil)
+	b := s.mockBatch(&batches{})
 
 	sum := s.run(event())
 
 	s.Equal(workflows.Summary{Endpoints: workflows.InlineLimit, Delivered: workflows.InlineLimit}, sum)
 	s.Empty(s.childIDs(), "InlineLimit endpoints start no child")
-	s.Equal(map[string]int{workflows.EventWorkflowID(testEventID): workflows.InlineLimit}, d.perWorkflow())
+	s.Equal(map[string]int{workflows.EventWorkflowID(testEventID): workflows.InlineLimit}, b.perWorkflow())
+	s.Len(b.all(), workflows.InlineLimit/workflows.BatchSize)
 }
 
 func (s *WorkflowSuite) TestAboveInlineLimitGoesToAChild() {
 	ids := webhookIDs("wh_", workflows.InlineLimit+1)
 	s.mockPlan(ids)
+	b := s.mockBatch(&batches{})
 	s.env.OnWorkflow(workflows.BatchWorkflowName, mock.Anything, mock.Anything).
 		Return(workflows.Summary{Endpoints: len(ids), Delivered: len(ids) - 1, Failed: 1}, nil).Once()
 
@@ -410,7 +834,7 @@ func (s *WorkflowSuite) TestAboveInlineLimitGoesToAChild() {
 	s.Equal(workflows.Summary{Endpoints: len(ids), Delivered: len(ids) - 1, Failed: 1}, sum, "the parent adds up its children")
 	s.Equal([]string{childID(0)}, s.childIDs())
 	s.Equal(workflows.BatchInput{EventID: testEventID, OrgID: testOrgID, WebhookIDs: ids}, s.child(childID(0)))
-	s.env.AssertNotCalled(s.T(), "Deliver", mock.Anything, mock.Anything)
+	s.Empty(b.all(), "the parent makes no first attempt itself")
 }
 
 func (s *WorkflowSuite) TestPagesBecomeChildBatches() {
@@ -418,15 +842,18 @@ func (s *WorkflowSuite) TestPagesBecomeChildBatches() {
 	// last page starts no child.
 	pages := [][]string{webhookIDs("wh_a", 3), webhookIDs("wh_b", 2), nil}
 	p := s.mockPlan(pages...)
-	d := s.mockDeliver(func(in activities.DeliverInput, _ int32) (activities.DeliverResult, error) {
-		switch in.WebhookID {
+	b := s.mockBatch(&batches{outcome: func(id string) activities.Outcome {
+		switch id {
 		case "wh_a00001":
-			return failed(), nil
+			return pending(time.Minute)
+		case "wh_a00002":
+			return final(pcx.DeliveryFailed)
 		case "wh_b00000":
-			return activities.DeliverResult{Status: pcx.DeliveryCancelled}, nil
+			return final(pcx.DeliveryCancelled)
 		}
-		return delivered(), nil
-	})
+		return final(pcx.DeliveryDelivered)
+	}})
+	d := s.mockDeliver(nil)
 
 	sum := s.run(event())
 
@@ -435,7 +862,8 @@ func (s *WorkflowSuite) TestPagesBecomeChildBatches() {
 	for page, id := range []string{childID(0), childID(1)} {
 		s.Equal(workflows.BatchInput{EventID: testEventID, OrgID: testOrgID, WebhookIDs: pages[page]}, s.child(id))
 	}
-	s.Equal(map[string]int{childID(0): 3, childID(1): 2}, d.perWorkflow(), "each child delivers its own page")
+	s.Equal(map[string]int{childID(0): 3, childID(1): 2}, b.perWorkflow(), "each child delivers its own page")
+	s.Equal(map[string]int{childID(0): 1}, d.perWorkflow(), "a retry belongs to the child whose batch asked for it")
 	var after []string
 	for _, in := range p.inputs {
 		s.Equal(workflows.PlanPageSize, in.Limit)
@@ -444,9 +872,28 @@ func (s *WorkflowSuite) TestPagesBecomeChildBatches() {
 	s.Equal([]string{"", "page-1", "page-2"}, after, "each page is asked for from the previous one's Next")
 }
 
+func (s *WorkflowSuite) TestChildIDsCarryTheParentsRunID() {
+	// A reset parent is a new run: its children must not collide with the old run's.
+	s.mockPlan(webhookIDs("wh_a", 2), webhookIDs("wh_b", 2))
+	s.mockBatch(&batches{})
+
+	s.run(event())
+
+	ids := s.childIDs()
+	s.Require().Len(ids, 2)
+	for n, id := range ids {
+		s.mu.Lock()
+		parent := s.parents[id]
+		s.mu.Unlock()
+		s.Equal(workflows.EventWorkflowID(testEventID), parent.ID)
+		s.NotEmpty(parent.RunID)
+		s.Equal(fmt.Sprintf("%s/%s/batch-%d", parent.ID, parent.RunID, n), id, "the parent's ID, its whole run ID, the page")
+	}
+}
+
 func (s *WorkflowSuite) TestChildrenCarryTheSearchAttributes() {
 	s.mockPlan(webhookIDs("wh_", workflows.InlineLimit+1))
-	s.mockDeliver(nil)
+	s.mockBatch(&batches{})
 	var attrs []temporal.SearchAttributes
 	s.env.SetOnChildWorkflowStartedListener(func(_ *workflow.Info, ctx workflow.Context, _ converter.EncodedValues) {
 		attrs = append(attrs, workflow.GetTypedSearchAttributes(ctx))
@@ -472,21 +919,34 @@ func (s *WorkflowSuite) TestTenThousandEndpointsInTwentyChildren() {
 	}
 	s.Require().Len(pages, 20)
 	// Fakes registered under the activities' names rather than testify mocks: a mock call
-	// walks the stack, which would make up a third of this test's time.
+	// walks the stack, which would make up a third of this test's time. Every 100th endpoint
+	// fails its first attempt and is retried.
 	p := &planner{pages: pages}
+	b := &batches{outcome: func(id string) activities.Outcome {
+		if strings.HasSuffix(id, "00") {
+			return pending(time.Minute)
+		}
+		return final(pcx.DeliveryDelivered)
+	}}
 	d := &deliveries{}
 	env := s.NewTestWorkflowEnvironment()
 	worker.Register(workflowsOnly{env}, nil)
 	env.RegisterActivityWithOptions(p.plan, activity.RegisterOptions{Name: "PlanDeliveries"})
+	env.RegisterActivityWithOptions(b.deliverBatch, activity.RegisterOptions{Name: "DeliverBatch"})
 	env.RegisterActivityWithOptions(d.deliver, activity.RegisterOptions{Name: "Deliver"})
 	s.use(env)
-	// Each child schedules 500 activities in its first workflow task; under the race detector,
-	// with 20 children at once, that can take longer than the 1s deadlock detector allows.
+	// Under the race detector, with 20 children at once, a workflow task can take longer than
+	// the 1s deadlock detector allows.
 	s.env.SetWorkerOptions(sdkworker.Options{DeadlockDetectionTimeout: time.Minute})
-	var parentActivities int
+	var parentLocal, parentActivities int // the listeners run on the environment's dispatch loop
+	s.env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) {
+		if info.WorkflowExecution.ID == workflows.EventWorkflowID(testEventID) {
+			parentLocal++
+		}
+	})
 	s.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
 		if info.WorkflowExecution.ID == workflows.EventWorkflowID(testEventID) {
-			parentActivities++ // the listener runs on the test environment's dispatch loop
+			parentActivities++
 		}
 	})
 
@@ -494,22 +954,37 @@ func (s *WorkflowSuite) TestTenThousandEndpointsInTwentyChildren() {
 
 	s.Equal(workflows.Summary{Endpoints: endpoints, Delivered: endpoints}, sum)
 	s.Len(s.childIDs(), 20)
+	s.Len(b.all(), endpoints/workflows.BatchSize, "first attempts in batches of BatchSize")
+	perChild := b.perWorkflow()
 	for i := range pages {
-		s.Equal(workflows.PlanPageSize, d.perWorkflow()[childID(i)], "child %d", i)
+		s.Equal(workflows.PlanPageSize, perChild[childID(i)], "child %d", i)
 	}
-	perWebhook := d.perWebhook()
-	s.Len(perWebhook, endpoints)
-	for id, n := range perWebhook {
-		if n != 1 {
-			s.Failf("delivered more than once", "%s: %d calls", id, n)
+	seen := map[string]int{}
+	for _, c := range b.all() {
+		s.Len(c.In.WebhookIDs, workflows.BatchSize)
+		for _, id := range c.In.WebhookIDs {
+			seen[id]++
 		}
 	}
-	// The parent's history holds only the planning steps and the children: about 3 events for
-	// each of 20 activities and 20 children, far from Temporal's 50k-event limit, however large
-	// the fan-out.
+	s.Len(seen, endpoints)
+	for id, n := range seen {
+		if n != 1 {
+			s.Failf("first attempt made more than once", "%s: %d batches", id, n)
+		}
+	}
+	s.Len(d.all(), endpoints/100, "only the pending outcomes are retried")
+	for _, c := range d.all() {
+		s.Equal(1, c.In.SentBefore)
+		s.True(strings.HasSuffix(c.In.WebhookID, "00"), c.In.WebhookID)
+		s.NotEqual(workflows.EventWorkflowID(testEventID), c.WorkflowID, "retries belong to the children")
+	}
+	// The parent's history holds only the planning steps and the children: a marker for each of
+	// 20 local activities and about 3 events for each of 20 children, far from Temporal's
+	// 50k-event limit, however large the fan-out.
 	s.Len(p.inputs, 20)
-	s.Equal(20, parentActivities, "the parent runs only PlanDeliveries; deliveries happen in children")
-	s.Zero(d.perWorkflow()[workflows.EventWorkflowID(testEventID)])
+	s.Equal(20, parentLocal, "the parent runs only PlanDeliveries; deliveries happen in children")
+	s.Zero(parentActivities, "the parent runs no durable activity")
+	s.Zero(perChild[workflows.EventWorkflowID(testEventID)])
 }
 
 func TestWorkflowIDs(t *testing.T) {

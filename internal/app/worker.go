@@ -39,6 +39,7 @@ func RunWorker(ctx context.Context, cfg config.Config, log zerolog.Logger, liste
 	acts := activities.New(activities.Activities{
 		Store: st, Client: httpClient, Log: log, Schedule: cfg.WebhookRetrySchedule,
 		Retention: cfg.EventRetention, UserAgent: "PCX-Webhooks/" + Version, Metrics: m,
+		MaxInFlight: cfg.WorkerConcurrency,
 	})
 
 	health := http.NewServeMux()

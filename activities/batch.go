@@ -1,0 +1,152 @@
+package activities
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/pcx/publicservice/pcx"
+	"github.com/pcx/publicservice/store"
+)
+
+// BatchInput names the first attempts of a chunk of one event's deliveries.
+type BatchInput struct {
+	EventID    string
+	OrgID      string
+	WebhookIDs []string
+}
+
+// Outcome is how a delivery's first attempt ended.
+type Outcome struct {
+	WebhookID string
+	// Status is final (delivered, failed, cancelled) or pending: the delivery is retried after
+	// RetryDelay by the durable Deliver activity.
+	Status     pcx.DeliveryStatus
+	RetryDelay time.Duration `json:",omitempty"`
+	// Unsent marks a pending delivery the batch did not send at all (no send slot came free in
+	// time): its retry is its first send.
+	Unsent bool `json:",omitempty"`
+}
+
+// Record is an outcome to write; IDs and attempt data only, never secrets, since it may travel
+// through the workflow's history.
+type Record struct {
+	WebhookID string
+	URL       string
+	Status    pcx.DeliveryStatus
+	Attempt   *pcx.Attempt `json:",omitempty"`
+	Reason    string       `json:",omitempty"`
+}
+
+// BatchResult is the outcome of a batch of first attempts.
+type BatchResult struct {
+	Outcomes []Outcome
+	// Unrecorded holds the records the store did not take; the workflow writes them with
+	// RecordOutcomes, so nothing is sent twice just to record it.
+	Unrecorded []Record `json:",omitempty"`
+}
+
+// DeliverBatch makes the first attempt of a chunk of deliveries at once: it reads the event and
+// the endpoints in one batched read, sends every POST concurrently, and records every outcome in
+// one query and batched writes. The workflow runs it as a local activity, so a first attempt
+// costs no round trip through Temporal's task queues; only failed deliveries continue as durable
+// activities on the retry schedule.
+//
+// It returns an error only when nothing was sent (the store did not answer): the workflow then
+// delivers the chunk through the durable path instead.
+func (a *Activities) DeliverBatch(ctx context.Context, in BatchInput) (BatchResult, error) {
+	ev, err := a.event(ctx, in.EventID)
+	if err != nil {
+		return BatchResult{}, err
+	}
+	hooks, err := a.Store.WebhooksWithSecrets(ctx, in.OrgID, in.WebhookIDs)
+	if err != nil {
+		return BatchResult{}, err
+	}
+	res := BatchResult{Outcomes: make([]Outcome, len(in.WebhookIDs))}
+	recs := make([]Record, len(in.WebhookIDs))
+	// Waiting for a send slot counts against the local activity's timeout; past this budget a
+	// delivery is handed to the durable path unsent rather than risk the whole batch timing out
+	// after some of its POSTs went out.
+	slotCtx, cancel := context.WithTimeout(ctx, slotBudget)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i, id := range in.WebhookIDs {
+		w := hooks[id]
+		switch {
+		case w == nil:
+			res.Outcomes[i], recs[i] = a.cancelled(id, "", "endpoint deleted")
+		case w.Status != pcx.WebhookActive:
+			res.Outcomes[i], recs[i] = a.cancelled(id, w.URL, "endpoint disabled")
+		default:
+			wg.Go(func() { res.Outcomes[i], recs[i] = a.firstAttempt(ctx, slotCtx, ev, w) })
+		}
+	}
+	wg.Wait()
+	toStore := make([]store.FirstAttempt, 0, len(recs))
+	for i, r := range recs {
+		if !res.Outcomes[i].Unsent {
+			toStore = append(toStore, r.firstAttempt())
+		}
+	}
+	if err := a.Store.RecordFirstAttempts(ctx, ev.ID, toStore, a.expires(ev)); err != nil {
+		a.Log.Warn().Err(err).Str("event_id", ev.ID).Int("deliveries", len(recs)).Msg("recording first attempts failed; the workflow will retry it")
+		for _, fa := range toStore {
+			res.Unrecorded = append(res.Unrecorded, Record{WebhookID: fa.Webhook.ID, URL: fa.Webhook.URL, Status: fa.Status, Attempt: fa.Attempt, Reason: fa.Reason})
+		}
+	}
+	return res, nil
+}
+
+// slotBudget is how long a batch's delivery may wait for a send slot (MaxInFlight).
+const slotBudget = 30 * time.Second
+
+func (r Record) firstAttempt() store.FirstAttempt {
+	return store.FirstAttempt{Webhook: &pcx.Webhook{ID: r.WebhookID, URL: r.URL}, Status: r.Status, Attempt: r.Attempt, Reason: r.Reason}
+}
+
+func (a *Activities) cancelled(id, url, reason string) (Outcome, Record) {
+	a.Metrics.Deliveries.WithLabelValues(string(pcx.DeliveryCancelled)).Inc()
+	return Outcome{WebhookID: id, Status: pcx.DeliveryCancelled},
+		Record{WebhookID: id, URL: url, Status: pcx.DeliveryCancelled, Reason: reason}
+}
+
+// firstAttempt sends to one endpoint and decides what comes next, as Deliver does for send 1.
+// slotCtx bounds the wait for a send slot.
+func (a *Activities) firstAttempt(ctx, slotCtx context.Context, ev *pcx.Event, w *pcx.Webhook) (Outcome, Record) {
+	release, ok := a.acquire(slotCtx)
+	if !ok {
+		return Outcome{WebhookID: w.ID, Status: pcx.DeliveryPending, RetryDelay: time.Second, Unsent: true}, Record{}
+	}
+	att, retryAfter := a.send(ctx, ev, w)
+	release()
+	a.observe(att)
+	status, retry := a.decide(ctx, ev.OrgID, w, att, 1)
+	out := Outcome{WebhookID: w.ID, Status: status}
+	if retry {
+		out.RetryDelay = NextDelay(a.Schedule[0], retryAfter, a.Jitter())
+		a.Metrics.RetriesScheduled.Inc()
+	} else {
+		a.Metrics.Deliveries.WithLabelValues(string(status)).Inc()
+	}
+	return out, Record{WebhookID: w.ID, URL: w.URL, Status: status, Attempt: &att}
+}
+
+// RecordOutcomes writes records that DeliverBatch could not; retried until it succeeds.
+func (a *Activities) RecordOutcomes(ctx context.Context, in RecordOutcomesInput) error {
+	ev, err := a.event(ctx, in.EventID)
+	if err != nil {
+		return err
+	}
+	recs := make([]store.FirstAttempt, len(in.Records))
+	for i, r := range in.Records {
+		recs[i] = r.firstAttempt()
+	}
+	return a.Store.RecordFirstAttempts(ctx, in.EventID, recs, a.expires(ev))
+}
+
+// RecordOutcomesInput carries the records to write.
+type RecordOutcomesInput struct {
+	EventID string
+	Records []Record
+}
