@@ -45,7 +45,7 @@ func storeErr(err error) error {
 }
 
 func keysCreate(ctx context.Context, c *cli, args []string) error {
-	fs := newFlags(c, "keys create", "Create an API key straight in the store (bootstrap an organisation's first key).\nThe full key is printed alone on the last line of standard output; it is never shown again.")
+	fs := newFlags(c, "keys create", "", "Create an API key straight in the store (bootstrap an organisation's first key).\nThe full key is printed alone on the last line of standard output; it is never shown again.")
 	org := fs.String("org-id", "", "organisation the key belongs to (required)")
 	user := fs.String("user-id", "", "user the key acts for (required)")
 	name := fs.String("name", "", "name of the key, 1 to 100 characters (required)")
@@ -84,7 +84,7 @@ func keysCreate(ctx context.Context, c *cli, args []string) error {
 }
 
 func keysList(ctx context.Context, c *cli, args []string) error {
-	fs := newFlags(c, "keys list", "List an organisation's API keys, newest first.")
+	fs := newFlags(c, "keys list", "", "List an organisation's API keys, newest first.")
 	org := fs.String("org-id", "", "organisation (required)")
 	limit := fs.Int("limit", 100, "how many keys at most (1 to 1000)")
 	if err := parse(fs, args, 0); err != nil {
@@ -143,7 +143,7 @@ func keysActivate(ctx context.Context, c *cli, args []string) error {
 }
 
 func keysChange(ctx context.Context, c *cli, args []string, verb, summary string, change func(*store.Store) func(context.Context, string, string) (*pcx.APIKey, error)) error {
-	fs := newFlags(c, "keys "+verb, summary)
+	fs := newFlags(c, "keys "+verb, "", summary)
 	org := fs.String("org-id", "", "organisation the key belongs to (required)")
 	prefix := fs.String("prefix", "", "the key's prefix, pcx_<id> (required)")
 	if err := parse(fs, args, 0); err != nil {
@@ -168,7 +168,7 @@ func keysChange(ctx context.Context, c *cli, args []string, verb, summary string
 }
 
 func tableCreate(ctx context.Context, c *cli, args []string) error {
-	fs := newFlags(c, "table create", "Create the DynamoDB table (DYNAMODB_TABLE) with its index and TTL if it does not exist.")
+	fs := newFlags(c, "table create", "", "Create the DynamoDB table (DYNAMODB_TABLE) with its index and TTL if it does not exist.")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -189,7 +189,7 @@ func tableCreate(ctx context.Context, c *cli, args []string) error {
 }
 
 func probe(ctx context.Context, c *cli, args []string) error {
-	fs := newFlags(c, "probe", "GET a URL; exit 0 on a 2xx, 1 otherwise. For container health checks.")
+	fs := newFlags(c, "probe", "URL", "GET a URL; exit 0 on a 2xx, 1 otherwise. For container health checks.")
 	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait")
 	if err := parse(fs, args, 1); err != nil {
 		return err

@@ -1,5 +1,6 @@
 // Command pcxctl is the operator's tool: it bootstraps an organisation's first API key straight
-// in the store, lists and revokes keys, creates the DynamoDB table, and probes health endpoints.
+// in the store, lists, revokes and re-activates keys, lists an organisation's webhooks, shows and
+// replays events, creates the DynamoDB table, and probes health endpoints.
 // It reads the same configuration as the services (environment, then PCX_ENV_FILE, by default
 // .run/pcx.env as written by `make run`), so it works beside `make run` with no setup.
 //
@@ -57,6 +58,9 @@ func commands() []command {
 		{"keys list", "list an organisation's API keys, newest first", keysList},
 		{"keys revoke", "revoke an organisation's API key by prefix", keysRevoke},
 		{"keys activate", "re-activate a revoked, unexpired API key by prefix", keysActivate},
+		{"webhooks list", "list an organisation's webhook endpoints", webhooksList},
+		{"events show", "show an event and the state of each of its deliveries", eventsShow},
+		{"events replay", "deliver an event again to its organisation's endpoints", eventsReplay},
 		{"table create", "create the DynamoDB table if it does not exist", tableCreate},
 		{"probe", "GET a URL and exit 0 on a 2xx (container health checks)", probe},
 	}
@@ -118,12 +122,13 @@ func equal(a, b []string) bool {
 	return true
 }
 
-// newFlags returns a flag set that prints its usage to the command's stdout on --help.
-func newFlags(c *cli, name, summary string) *flag.FlagSet {
+// newFlags returns a flag set that prints its usage to the command's stdout on --help; operands
+// names the command's arguments for the usage line ("" for none).
+func newFlags(c *cli, name, operands, summary string) *flag.FlagSet {
 	fs := flag.NewFlagSet("pcxctl "+name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(c.stdout, "usage: pcxctl %s [flags]\n\n%s\n\nflags:\n", name, summary)
+		fmt.Fprintf(c.stdout, "usage: pcxctl %s [flags] %s\n\n%s\n\nflags:\n", name, operands, summary)
 		fs.SetOutput(c.stdout)
 		fs.PrintDefaults()
 		fs.SetOutput(c.stderr)

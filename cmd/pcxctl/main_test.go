@@ -11,8 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/pcx/publicservice/internal/apikey"
+	"github.com/pcx/publicservice/internal/app"
+	"github.com/pcx/publicservice/internal/config"
 	"github.com/pcx/publicservice/internal/testenv"
+	"github.com/pcx/publicservice/pcx"
+	"github.com/pcx/publicservice/store"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
@@ -44,6 +50,9 @@ func TestUsage(t *testing.T) {
 		{[]string{"keys", "activate", "--help"}, exitOK, "-prefix"},
 		{[]string{"table", "create", "--help"}, exitOK, "DYNAMODB_TABLE"},
 		{[]string{"probe", "--help"}, exitOK, "health checks"},
+		{[]string{"webhooks", "list", "--help"}, exitOK, "-org-id"},
+		{[]string{"events", "show", "--help"}, exitOK, "EVENT_ID"},
+		{[]string{"events", "replay", "--help"}, exitOK, "-webhook-ids"},
 		{[]string{"nonsense"}, exitUsage, ""},
 		{[]string{"keys", "create", "--org-id", "o"}, exitUsage, ""},
 		{[]string{"keys", "create", "--bogus"}, exitUsage, ""},
@@ -124,5 +133,79 @@ func TestKeysCommands(t *testing.T) {
 	// Without a pepper, a clear configuration error.
 	if r := pcxctl(t, []string{"PCX_ENV_FILE=", "DYNAMODB_ENDPOINT=" + ddb.Endpoint}, "keys", "create", "--org-id", "a", "--user-id", "b", "--name", "c"); r.code != exitFailure || !strings.Contains(r.stderr, "APIKEY_PEPPERS is required") {
 		t.Fatalf("create without a pepper: %+v", r)
+	}
+}
+
+// The operator's view of webhooks and events: list endpoints, show an event with its
+// deliveries, and replay it (a workflow started on Temporal, printed on the last line).
+func TestWebhooksAndEventsCommands(t *testing.T) {
+	ddb := testenv.DynamoDB(t)
+	tmp := testenv.Temporal(t)
+	env := []string{
+		"PCX_ENV_FILE=", "DYNAMODB_ENDPOINT=" + ddb.Endpoint, "DYNAMODB_TABLE=pcxctl-events",
+		"TEMPORAL_ADDRESS=" + tmp.Address, "TEMPORAL_TASK_QUEUE=pcxctl-events",
+		"APIKEY_PEPPERS=1:cGN4Y3RsIHRlc3QgcGVwcGVyIG9mIDMyIGJ5dGVzISE=",
+		"WEBHOOK_SECRETS_KEYS=1:cGN4Y3RsIHRlc3Qgc2VjcmV0cyBrZXkgMzIgYnl0ZXM=",
+	}
+	if r := pcxctl(t, env, "table", "create"); r.code != exitOK {
+		t.Fatalf("table create: %+v", r)
+	}
+	ctx := context.Background()
+	cfg, err := config.Load(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := app.NewStore(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	hook := &pcx.Webhook{ID: pcx.NewID("wh", now), OrgID: "acme", URL: "https://hooks.example.com/pcx", Description: "billing\nteam",
+		Status: pcx.WebhookActive, CreatedAt: now, UpdatedAt: now, Secrets: []pcx.WebhookSecret{{Key: []byte("0123456789abcdef0123456789abcdef")}}}
+	if err := st.CreateWebhook(ctx, hook, 10); err != nil {
+		t.Fatal(err)
+	}
+	ev := &pcx.Event{ID: pcx.NewID("evt", now), OrgID: "acme", WorkflowID: "webhook-event-x", Source: "notify", CreatedAt: now, Payload: []byte(`{"a":1}`)}
+	if err := st.CreateEvent(ctx, ev, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	att := pcx.Attempt{At: now, StatusCode: 503, ErrorClass: "http_status", Duration: 20 * time.Millisecond}
+	if err := st.RecordFirstAttempts(ctx, ev.ID, []store.FirstAttempt{{Webhook: hook, Status: pcx.DeliveryPending, Attempt: &att}}, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+
+	r := pcxctl(t, env, "webhooks", "list", "--org-id", "acme")
+	if r.code != exitOK || !strings.Contains(r.stdout, hook.ID) || !strings.Contains(r.stdout, "billing team") || strings.Contains(r.stdout, "0123456789abcdef") {
+		t.Fatalf("webhooks list: %+v", r)
+	}
+	r = pcxctl(t, env, "events", "show", ev.ID)
+	if r.code != exitOK || !strings.Contains(r.stdout, "org acme") || !strings.Contains(r.stdout, hook.ID) || !strings.Contains(r.stdout, "503") || !strings.Contains(r.stdout, "pending") {
+		t.Fatalf("events show: %+v", r)
+	}
+	if r := pcxctl(t, env, "events", "show", "evt_nope"); r.code != exitNotFound {
+		t.Fatalf("events show of an unknown event: exit %d, want %d", r.code, exitNotFound)
+	}
+	if r := pcxctl(t, env, "events", "show"); r.code != exitUsage {
+		t.Fatalf("events show without an ID: exit %d, want %d", r.code, exitUsage)
+	}
+	r = pcxctl(t, env, "events", "replay", ev.ID)
+	if r.code != exitOK {
+		t.Fatalf("events replay: %+v", r)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	wfID := lines[len(lines)-1]
+	if !strings.HasPrefix(wfID, "webhook-event-"+ev.ID+"-replay-") || !strings.Contains(r.stdout, "to 1 endpoint") {
+		t.Fatalf("events replay printed %q", r.stdout)
+	}
+	tc, err := client.Dial(client.Options{HostPort: tmp.Address})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	if _, err := tc.DescribeWorkflowExecution(ctx, wfID, ""); err != nil {
+		t.Fatalf("the replay workflow %s is not on Temporal: %v", wfID, err)
+	}
+	if r := pcxctl(t, env, "events", "replay", "--webhook-ids", "wh_unknown", ev.ID); r.code != exitUsage {
+		t.Fatalf("replay to an unknown webhook: %+v", r)
 	}
 }

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/pcx/publicservice/internal/app"
+	"github.com/pcx/publicservice/internal/metrics"
+	"github.com/pcx/publicservice/internal/starter"
+	"github.com/pcx/publicservice/internal/webhooks"
+)
+
+func webhooksList(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags(c, "webhooks list", "", "List an organisation's webhook endpoints, newest first (never their secrets).")
+	org := fs.String("org-id", "", "organisation (required)")
+	limit := fs.Int("limit", 100, "how many endpoints at most (1 to 10000)")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if err := required("org-id", *org); err != nil {
+		return err
+	}
+	if *limit < 1 || *limit > 10000 {
+		return usageError{"--limit must be from 1 to 10000"}
+	}
+	_, st, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "WEBHOOK_ID\tSTATUS\tENDPOINT_URL\tDESCRIPTION\tCREATED_AT\tDISABLED_REASON")
+	after, shown := "", 0
+	for shown < *limit {
+		page, next, err := st.ListWebhooks(ctx, *org, min(100, *limit-shown), after)
+		if err != nil {
+			return storeErr(err)
+		}
+		for _, h := range page {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", h.ID, h.Status, h.URL, oneLine(h.Description), fmtTime(&h.CreatedAt), dash(h.DisabledReason))
+		}
+		shown += len(page)
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	return w.Flush()
+}
+
+func oneLine(s string) string { return dash(strings.Join(strings.Fields(s), " ")) }
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func eventsShow(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags(c, "events show", "EVENT_ID", "Show an event (any organisation's) and the state of each of its deliveries.")
+	limit := fs.Int("limit", 1000, "how many deliveries at most")
+	if err := parse(fs, args, 1); err != nil {
+		return err
+	}
+	_, st, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	ev, err := st.Event(ctx, fs.Arg(0))
+	if err != nil {
+		return storeErr(err)
+	}
+	fmt.Fprintf(c.stdout, "event %s\norg %s\nsource %s\ncreated %s\nworkflow %s\npayload %d bytes\n\n", ev.ID, ev.OrgID, ev.Source, fmtTime(&ev.CreatedAt), ev.WorkflowID, len(ev.Payload))
+	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "WEBHOOK_ID\tSTATUS\tATTEMPTS\tLAST_CODE\tLAST_ERROR\tLAST_ATTEMPT_AT\tDELIVERED_AT\tENDPOINT_URL")
+	after, shown := "", 0
+	for shown < *limit {
+		page, next, err := st.ListDeliveries(ctx, ev.ID, min(100, *limit-shown), after)
+		if err != nil {
+			return storeErr(err)
+		}
+		for _, d := range page {
+			code := "-"
+			if d.LastStatusCode != 0 {
+				code = fmt.Sprint(d.LastStatusCode)
+			}
+			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", d.WebhookID, d.Status, d.Attempts, code, dash(d.LastError), fmtTime(d.LastAttemptAt), fmtTime(d.DeliveredAt), d.EndpointURL)
+		}
+		shown += len(page)
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	return w.Flush()
+}
+
+func eventsReplay(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags(c, "events replay", "EVENT_ID", "Deliver an event again (same webhook-id) to every active endpoint of its organisation,\nor to the ones given. Prints the replay's workflow ID on the last line.")
+	only := fs.String("webhook-ids", "", "comma-separated webhook IDs to replay to (default: all active endpoints)")
+	if err := parse(fs, args, 1); err != nil {
+		return err
+	}
+	cfg, st, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	ev, err := st.Event(ctx, fs.Arg(0))
+	if err != nil {
+		return storeErr(err)
+	}
+	log, err := app.NewLogger(c.stderr, "warn", "pcxctl")
+	if err != nil {
+		return err
+	}
+	tc, err := app.NewTemporalClient(cfg, log, metrics.New())
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	svc := &webhooks.Service{Store: st, Starter: &starter.Starter{Client: tc, TaskQueue: cfg.TemporalTaskQueue}}
+	var ids []string
+	for _, id := range strings.Split(*only, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			ids = append(ids, id)
+		}
+	}
+	acc, err := svc.Replay(ctx, ev.OrgID, ev.ID, ids)
+	if err != nil {
+		return storeErr(err)
+	}
+	fmt.Fprintf(c.stdout, "replaying %s to %d endpoint(s) of %s\n%s\n", acc.EventID, acc.EndpointCount, ev.OrgID, acc.WorkflowID)
+	return nil
+}
