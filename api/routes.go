@@ -6,6 +6,7 @@ import "github.com/go-chi/chi/v5"
 func addRoutes(r chi.Router, d Deps) {
 	r.Get("/healthz", handleHealthz().ServeHTTP)
 	r.Get("/readyz", handleReadyz(d.Ready).ServeHTTP)
+	r.Get("/openapi.yaml", handleOpenAPI().ServeHTTP)
 
 	r.Route("/public", func(r chi.Router) {
 		r.Use(authenticate(d.Auth, d.AuthFailures, d.Metrics))
