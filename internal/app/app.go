@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -28,13 +29,17 @@ import (
 // -ldflags "-X github.com/pcx/publicservice/internal/app.Version=...".
 var Version = "dev"
 
+// setTimeFormat sets zerolog's process-wide timestamp format once (tests build many loggers
+// concurrently).
+var setTimeFormat sync.Once
+
 // NewLogger returns the JSON logger of a binary.
 func NewLogger(w io.Writer, level, service string) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(strings.ToLower(level))
 	if err != nil || lvl == zerolog.NoLevel {
 		return zerolog.Nop(), fmt.Errorf("config: LOG_LEVEL %q is not one of trace, debug, info, warn, error", level)
 	}
-	zerolog.TimeFieldFormat = time.RFC3339Nano
+	setTimeFormat.Do(func() { zerolog.TimeFieldFormat = time.RFC3339Nano })
 	return zerolog.New(w).Level(lvl).With().Timestamp().Str("service", service).Logger(), nil
 }
 

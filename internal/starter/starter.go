@@ -49,14 +49,13 @@ func Translate(err error) error {
 		exhausted   *serviceerror.ResourceExhausted
 		deadline    *serviceerror.DeadlineExceeded
 		canceled    *serviceerror.Canceled
-		notFound    *serviceerror.NotFound
 	)
 	switch {
 	case errors.As(err, &unavailable), errors.As(err, &exhausted), errors.As(err, &deadline),
 		errors.As(err, &canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return pcx.Wrap(pcx.EUnavailable, err, "The workflow service is unavailable; retry later")
-	case errors.As(err, &notFound):
-		return pcx.Wrap(pcx.ENotFound, err, "Workflow not found")
 	}
+	// Anything else (a namespace that does not exist, an unregistered search attribute) is our
+	// misconfiguration, not the caller's: a 500 with the cause in the logs.
 	return pcx.Wrap(pcx.EInternal, err, "")
 }

@@ -21,7 +21,7 @@ func TestTranslate(t *testing.T) {
 		{serviceerror.NewResourceExhausted(0, "rps"), pcx.EUnavailable},
 		{serviceerror.NewDeadlineExceeded("slow"), pcx.EUnavailable},
 		{fmt.Errorf("dial: %w", context.DeadlineExceeded), pcx.EUnavailable},
-		{serviceerror.NewNotFound("namespace"), pcx.ENotFound},
+		{serviceerror.NewNotFound("namespace default not found"), pcx.EInternal},
 		{serviceerror.NewInvalidArgument("search attribute PcxOrgId not registered"), pcx.EInternal},
 		{errors.New("something else"), pcx.EInternal},
 	} {
@@ -29,7 +29,7 @@ func TestTranslate(t *testing.T) {
 		if pcx.ErrorCode(got) != tc.want {
 			t.Errorf("Translate(%v) = %v, want code %s", tc.err, got, tc.want)
 		}
-		if msg := pcx.ErrorMessage(got); tc.want != pcx.ENotFound && (msg == tc.err.Error() || containsAny(msg, "10.0.0.1", "rps", "PcxOrgId")) {
+		if msg := pcx.ErrorMessage(got); msg == tc.err.Error() || containsAny(msg, "10.0.0.1", "rps", "PcxOrgId", "namespace") {
 			t.Errorf("Translate(%v) exposes the cause in %q", tc.err, msg)
 		}
 	}

@@ -268,7 +268,7 @@ func StartDynamoDBOnPort(jarDir string, port int, dbPath string) (*DynamoDBLocal
 	}
 	argv := append([]string{"java", "-Xms128m", "-Xmx1g", "-XX:+UseSerialGC",
 		"-Djava.library.path=" + filepath.Join(jarDir, "DynamoDBLocal_lib"),
-		"-jar", filepath.Join(jarDir, "DynamoDBLocal.jar"), "-sharedDb", "-port", strconv.Itoa(port)}, storage...)
+		"-jar", filepath.Join(jarDir, "DynamoDBLocal.jar"), "-sharedDb", "-disableTelemetry", "-port", strconv.Itoa(port)}, storage...)
 	p, err := Start("dynamodb", d, nil, argv...)
 	if err != nil {
 		return nil, err
