@@ -55,6 +55,7 @@ type Activities struct {
 	Jitter func() float64
 
 	payloads *payloadCache
+	handoff  *handoff
 	slots    chan struct{}
 }
 
@@ -70,6 +71,7 @@ func New(a Activities) *Activities {
 		a.Metrics = metrics.New()
 	}
 	a.payloads = newPayloadCache(64 << 20)
+	a.handoff = newHandoff(handoffTTL, 50_000)
 	if a.MaxInFlight <= 0 {
 		a.MaxInFlight = 200
 	}
@@ -106,17 +108,21 @@ func (a *Activities) PlanDeliveries(ctx context.Context, in PlanInput) (Plan, er
 			return Plan{}, err
 		}
 		p := Plan{}
+		var active []*pcx.Webhook
 		for _, id := range in.WebhookIDs {
 			if w := hooks[id]; w != nil && w.Status == pcx.WebhookActive {
 				p.WebhookIDs = append(p.WebhookIDs, id)
+				active = append(active, w)
 			}
 		}
+		a.handoff.put(in.EventID, active)
 		return p, nil
 	}
 	targets, next, err := a.Store.ActiveWebhooks(ctx, in.OrgID, in.Limit, in.After)
 	if err != nil {
 		return Plan{}, err
 	}
+	a.handoff.put(in.EventID, targets)
 	p := Plan{WebhookIDs: make([]string, len(targets)), Next: next}
 	for i, t := range targets {
 		p.WebhookIDs[i] = t.ID

@@ -59,9 +59,11 @@ func (a *Activities) DeliverBatch(ctx context.Context, in BatchInput) (BatchResu
 	if err != nil {
 		return BatchResult{}, err
 	}
-	hooks, err := a.Store.WebhooksWithSecrets(ctx, in.OrgID, in.WebhookIDs)
-	if err != nil {
-		return BatchResult{}, err
+	hooks, ok := a.handoff.take(in.EventID, in.WebhookIDs)
+	if !ok {
+		if hooks, err = a.Store.WebhooksWithSecrets(ctx, in.OrgID, in.WebhookIDs); err != nil {
+			return BatchResult{}, err
+		}
 	}
 	res := BatchResult{Outcomes: make([]Outcome, len(in.WebhookIDs))}
 	recs := make([]Record, len(in.WebhookIDs))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pcx/publicservice/internal/cursor"
 	"github.com/pcx/publicservice/internal/keys"
+	"github.com/pcx/publicservice/internal/webhooks"
 	"github.com/pcx/publicservice/pcx"
 )
 
@@ -79,15 +80,34 @@ func (noWebhooks) Webhook(context.Context, string, string) (*pcx.Webhook, error)
 func (noWebhooks) ListWebhooks(context.Context, string, int, string) ([]*pcx.Webhook, string, error) {
 	return nil, "", nil
 }
-func (noWebhooks) DeleteWebhook(context.Context, string, string) error {
-	return pcx.Errorf(pcx.ENotFound, "Webhook not found")
-}
 func (noWebhooks) EventOf(context.Context, string, string) (*pcx.Event, error) {
 	return nil, pcx.Errorf(pcx.ENotFound, "Event not found")
 }
 func (noWebhooks) ListDeliveries(context.Context, string, int, string) ([]*pcx.Delivery, string, error) {
 	return nil, "", nil
 }
+
+// noWebhookService is the webhook use cases of an organisation without any webhook or event.
+type noWebhookService struct{}
+
+var errNoWebhook = pcx.Errorf(pcx.ENotFound, "Webhook not found")
+
+func (noWebhookService) CreateEndpoint(context.Context, string, string, string) (*pcx.Webhook, error) {
+	return nil, pcx.Errorf(pcx.EUnavailable, "not in this test")
+}
+func (noWebhookService) UpdateEndpoint(context.Context, string, string, webhooks.Patch) (*pcx.Webhook, error) {
+	return nil, errNoWebhook
+}
+func (noWebhookService) RotateSecret(context.Context, string, string, *time.Duration) (*pcx.Webhook, error) {
+	return nil, errNoWebhook
+}
+func (noWebhookService) Notify(context.Context, webhooks.NotifyInput) (webhooks.Accepted, error) {
+	return webhooks.Accepted{}, pcx.Errorf(pcx.EUnavailable, "not in this test")
+}
+func (noWebhookService) Replay(context.Context, string, string, []string) (webhooks.Accepted, error) {
+	return webhooks.Accepted{}, pcx.Errorf(pcx.ENotFound, "Event not found")
+}
+func (noWebhookService) DeleteEndpoint(context.Context, string, string) error { return errNoWebhook }
 
 type fixture struct {
 	h     http.Handler
@@ -101,6 +121,7 @@ func newFixture() *fixture {
 	f := &fixture{auth: &fakeAuth{}, keys: &fakeKeys{}, store: &fakeKeyStore{}, curs: cursor.NewSigner([]byte("k"), time.Hour)}
 	f.h = NewServer(Deps{
 		WebhookStore: noWebhooks{},
+		Webhooks:     noWebhookService{},
 		Log:          zerolog.Nop(), Auth: f.auth, Keys: f.keys, KeyStore: f.store, Cursors: f.curs,
 		RequestTimeout: 5 * time.Second,
 	})

@@ -24,13 +24,13 @@ type Webhooks interface {
 	RotateSecret(ctx context.Context, org, id string, grace *time.Duration) (*pcx.Webhook, error)
 	Notify(ctx context.Context, in webhooks.NotifyInput) (webhooks.Accepted, error)
 	Replay(ctx context.Context, org, eventID string, webhookIDs []string) (webhooks.Accepted, error)
+	DeleteEndpoint(ctx context.Context, org, id string) error
 }
 
 // WebhookStore is what the webhook routes read and delete directly.
 type WebhookStore interface {
 	Webhook(ctx context.Context, org, id string) (*pcx.Webhook, error)
 	ListWebhooks(ctx context.Context, org string, limit int, after string) ([]*pcx.Webhook, string, error)
-	DeleteWebhook(ctx context.Context, org, id string) error
 	EventOf(ctx context.Context, org, id string) (*pcx.Event, error)
 	ListDeliveries(ctx context.Context, eventID string, limit int, after string) ([]*pcx.Delivery, string, error)
 }
@@ -150,13 +150,13 @@ func handleWebhookUpdate(svc Webhooks) http.Handler {
 	})
 }
 
-func handleWebhookDelete(store WebhookStore) http.Handler {
+func handleWebhookDelete(svc Webhooks) http.Handler {
 	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		id, err := webhookID(r)
 		if err != nil {
 			return err
 		}
-		if err := store.DeleteWebhook(r.Context(), principalFrom(r.Context()).OrgID, id); err != nil {
+		if err := svc.DeleteEndpoint(r.Context(), principalFrom(r.Context()).OrgID, id); err != nil {
 			return err
 		}
 		respond(w, http.StatusOK, "Webhook deleted", nil, nil)

@@ -29,7 +29,7 @@ func addRoutes(r chi.Router, d Deps) {
 		r.Post("/webhooks/events/{event_id}/replay", handleEventReplay(d.Webhooks, d.Metrics).ServeHTTP)
 		r.Get("/webhooks/{webhook_id}", handleWebhookGet(d.WebhookStore).ServeHTTP)
 		r.Patch("/webhooks/{webhook_id}", handleWebhookUpdate(d.Webhooks).ServeHTTP)
-		r.Delete("/webhooks/{webhook_id}", handleWebhookDelete(d.WebhookStore).ServeHTTP)
+		r.Delete("/webhooks/{webhook_id}", handleWebhookDelete(d.Webhooks).ServeHTTP)
 		r.Post("/webhooks/{webhook_id}/rotate-secret", handleWebhookRotate(d.Webhooks).ServeHTTP)
 	})
 }

@@ -163,9 +163,13 @@ func (s *Store) ListWebhooks(ctx context.Context, org string, limit int, after s
 	return s.queryWebhooks(ctx, org, limit, after, false, false)
 }
 
-// ActiveWebhooks returns a page of org's active endpoints in creation order, for fan-out
-// planning: the order is stable, so a position stays valid while endpoints come and go.
+// ActiveWebhooks returns a page of org's active endpoints in creation order, secrets opened, for
+// fan-out planning: the order is stable, so a position stays valid while endpoints come and go,
+// and the planner can hand the endpoints straight to the first attempts.
 func (s *Store) ActiveWebhooks(ctx context.Context, org string, limit int, after string) ([]*pcx.Webhook, string, error) {
+	if s.box == nil {
+		return nil, "", errNoBox
+	}
 	return s.queryWebhooks(ctx, org, limit, after, true, true)
 }
 
@@ -191,7 +195,7 @@ func (s *Store) queryWebhooks(ctx context.Context, org string, limit int, after 
 		return webhookKey(org, after)
 	}
 	decode := func(m map[string]types.AttributeValue) (*pcx.Webhook, error) {
-		w, _, err := s.decodeWebhook(m, false)
+		w, _, err := s.decodeWebhook(m, activeOnly)
 		return w, err
 	}
 	return listPage(ctx, s, in, limit, after, start, decode, func(w *pcx.Webhook) string { return w.ID })

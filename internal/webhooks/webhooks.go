@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -29,6 +30,7 @@ type Store interface {
 	UpdateWebhook(ctx context.Context, org, id string, p store.WebhookPatch) (*pcx.Webhook, error)
 	RotateWebhookSecret(ctx context.Context, org, id string, key []byte, grace time.Duration) (*pcx.Webhook, error)
 	CountActiveWebhooks(ctx context.Context, org string) (int, error)
+	DeleteWebhook(ctx context.Context, org, id string) error
 	CreateEvent(ctx context.Context, ev *pcx.Event, retention time.Duration) error
 	EventOf(ctx context.Context, org, id string) (*pcx.Event, error)
 	ClaimIdempotency(ctx context.Context, rec *pcx.Idempotency, ttl time.Duration) (*pcx.Idempotency, error)
@@ -56,6 +58,59 @@ type Service struct {
 	SecretGrace  time.Duration // default rotation grace (WEBHOOK_SECRET_GRACE)
 	Retention    time.Duration // how long events are kept (EVENT_RETENTION)
 	Now          func() time.Time
+
+	counts countCache
+}
+
+// countTTL is how old the endpoint_count of a 202 may be. Counting an organisation's active
+// endpoints reads every one of them; one count per organisation per second serves any rate of
+// notifies. This instance's own endpoint changes reset the count at once.
+const countTTL = time.Second
+
+type countCache struct {
+	mu sync.Mutex
+	m  map[string]countEntry
+}
+
+type countEntry struct {
+	n       int
+	expires time.Time
+}
+
+func (c *countCache) get(org string, now time.Time) (int, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[org]
+	return e.n, ok && now.Before(e.expires)
+}
+
+func (c *countCache) set(org string, n int, expires time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= 100_000 {
+		c.m = map[string]countEntry{}
+	}
+	c.m[org] = countEntry{n: n, expires: expires}
+}
+
+func (c *countCache) forget(org string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, org)
+}
+
+// activeCount returns org's number of active endpoints, at most countTTL old.
+func (s *Service) activeCount(ctx context.Context, org string) (int, error) {
+	now := s.now()
+	if n, ok := s.counts.get(org, now); ok {
+		return n, nil
+	}
+	n, err := s.Store.CountActiveWebhooks(ctx, org)
+	if err != nil {
+		return 0, err
+	}
+	s.counts.set(org, n, now.Add(countTTL))
+	return n, nil
 }
 
 // Limits on inputs.
@@ -116,7 +171,14 @@ func (s *Service) CreateEndpoint(ctx context.Context, org, rawURL, description s
 	if err := s.Store.CreateWebhook(ctx, w, s.MaxEndpoints); err != nil {
 		return nil, err
 	}
+	s.counts.forget(org)
 	return w, nil
+}
+
+// DeleteEndpoint removes org's endpoint; no new deliveries go to it.
+func (s *Service) DeleteEndpoint(ctx context.Context, org, id string) error {
+	defer s.counts.forget(org)
+	return s.Store.DeleteWebhook(ctx, org, id)
 }
 
 // Patch is a change to an endpoint; nil fields stay.
@@ -149,6 +211,7 @@ func (s *Service) UpdateEndpoint(ctx context.Context, org, id string, p Patch) (
 			return nil, err
 		}
 	}
+	defer s.counts.forget(org)
 	return s.Store.UpdateWebhook(ctx, org, id, store.WebhookPatch{
 		URL: p.URL, Description: p.Description, Status: p.Status, DisabledReason: "disabled by its owner",
 	})
@@ -250,7 +313,7 @@ func (s *Service) Notify(ctx context.Context, in NotifyInput) (Accepted, error) 
 	if err := s.Store.CreateEvent(ctx, ev, s.Retention); err != nil {
 		return Accepted{}, err
 	}
-	count, err := s.Store.CountActiveWebhooks(ctx, in.OrgID)
+	count, err := s.activeCount(ctx, in.OrgID)
 	if err != nil {
 		return Accepted{}, err
 	}
@@ -301,7 +364,7 @@ func (s *Service) Replay(ctx context.Context, org, eventID string, webhookIDs []
 		}
 	}
 	if len(webhookIDs) == 0 {
-		if count, err = s.Store.CountActiveWebhooks(ctx, org); err != nil {
+		if count, err = s.activeCount(ctx, org); err != nil {
 			return Accepted{}, err
 		}
 	}

@@ -24,6 +24,7 @@ type fakeStore struct {
 	events   map[string]*pcx.Event
 	idem     map[string]*pcx.Idempotency
 	active   int
+	counts   int
 	failNext error
 }
 
@@ -54,7 +55,18 @@ func (f *fakeStore) UpdateWebhook(_ context.Context, org, id string, p store.Web
 func (f *fakeStore) RotateWebhookSecret(_ context.Context, org, id string, key []byte, grace time.Duration) (*pcx.Webhook, error) {
 	return &pcx.Webhook{ID: id, OrgID: org, Secrets: []pcx.WebhookSecret{{Key: key}}}, nil
 }
-func (f *fakeStore) CountActiveWebhooks(context.Context, string) (int, error) { return f.active, nil }
+func (f *fakeStore) CountActiveWebhooks(context.Context, string) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.counts++
+	return f.active, nil
+}
+func (f *fakeStore) DeleteWebhook(_ context.Context, org, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.hooks, org+"/"+id)
+	return nil
+}
 func (f *fakeStore) CreateEvent(_ context.Context, ev *pcx.Event, _ time.Duration) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -279,5 +291,58 @@ func TestReplay(t *testing.T) {
 	all, err := s.Replay(ctx, "org", acc.EventID, nil)
 	if err != nil || all.EndpointCount != 2 || len(sr.started[all.WorkflowID].WebhookIDs) != 0 {
 		t.Fatalf("replay to all = %+v, %v", all, err)
+	}
+}
+
+// endpoint_count is counted at most once a second per organisation, and at once again after
+// this instance changed the organisation's endpoints.
+func TestEndpointCountIsCachedBriefly(t *testing.T) {
+	s, st, _ := newService()
+	now := time.Unix(1000, 0)
+	s.Now = func() time.Time { return now }
+	ctx := context.Background()
+	notifyCount := func() int {
+		t.Helper()
+		acc, err := s.Notify(ctx, NotifyInput{OrgID: "org", Payload: []byte(`{}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return acc.EndpointCount
+	}
+	st.active = 3
+	if n := notifyCount(); n != 3 {
+		t.Fatalf("endpoint_count = %d, want 3", n)
+	}
+	st.active = 4 // changed by another instance
+	if n := notifyCount(); n != 3 || st.counts != 1 {
+		t.Fatalf("within the second: count %d after %d store counts, want the cached 3 after 1", n, st.counts)
+	}
+	now = now.Add(countTTL)
+	if n := notifyCount(); n != 4 {
+		t.Fatalf("after a second: endpoint_count = %d, want 4", n)
+	}
+	// This instance's own change is seen at once.
+	w, err := s.CreateEndpoint(ctx, "org", "https://x/new", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.active = 5
+	if n := notifyCount(); n != 5 {
+		t.Fatalf("after registering: endpoint_count = %d, want 5", n)
+	}
+	if err := s.DeleteEndpoint(ctx, "org", w.ID); err != nil {
+		t.Fatal(err)
+	}
+	st.active = 4
+	if n := notifyCount(); n != 4 {
+		t.Fatalf("after deleting: endpoint_count = %d, want 4", n)
+	}
+	disabled := pcx.WebhookDisabled
+	if _, err := s.UpdateEndpoint(ctx, "org", w.ID, Patch{Status: &disabled}); err != nil {
+		t.Fatal(err)
+	}
+	st.active = 2
+	if n := notifyCount(); n != 2 {
+		t.Fatalf("after disabling: endpoint_count = %d, want 2", n)
 	}
 }
