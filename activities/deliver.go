@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -65,22 +66,30 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	skipped := unsentAttempts(ctx)
 	send := in.SentBefore + int(activity.GetInfo(ctx).Attempt) - skipped // the number of this send, from 1
 	log := a.Log.With().Str("event_id", in.EventID).Str("webhook_id", in.WebhookID).Str("org_id", in.OrgID).Int("attempt", send).Logger()
+	// Heartbeat for the whole attempt (slow store calls and the wait for a send slot included):
+	// Temporal must not take a live, slow attempt for a dead one and send again beside it.
+	stopBeats := heartbeatWhileRunning(ctx, skipped)
+	defer stopBeats()
+	unsent := func(err error) error {
+		stopBeats() // so a late beat cannot overwrite the count notSent records
+		return notSent(ctx, skipped, err)
+	}
 
 	ev, err := a.event(ctx, in.EventID)
 	if err != nil {
-		return DeliverResult{}, notSent(ctx, skipped, err)
+		return DeliverResult{}, unsent(err)
 	}
 	expires := a.expires(ev)
 	w, err := a.Store.WebhookWithSecrets(ctx, in.OrgID, in.WebhookID)
 	switch {
 	case pcx.ErrorCode(err) == pcx.ENotFound:
 		res, err := a.cancel(ctx, in, "endpoint deleted", expires)
-		return res, notSent(ctx, skipped, err)
+		return res, unsent(err)
 	case err != nil:
-		return DeliverResult{}, notSent(ctx, skipped, err)
+		return DeliverResult{}, unsent(err)
 	case w.Status != pcx.WebhookActive:
 		res, err := a.cancel(ctx, in, "endpoint disabled", expires)
-		return res, notSent(ctx, skipped, err)
+		return res, unsent(err)
 	}
 	if send > len(a.Schedule)+1 {
 		// Every send of the schedule happened, the last one on a worker that died before
@@ -91,11 +100,9 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 
 	release, ok := a.acquire(ctx)
 	if !ok {
-		return DeliverResult{}, notSent(ctx, skipped, errors.New("no send slot came free in time"))
+		return DeliverResult{}, unsent(errors.New("no send slot came free in time"))
 	}
-	stopBeats := heartbeatWhileRunning(ctx, skipped)
 	att, retryAfter := a.send(ctx, ev, w)
-	stopBeats()
 	release()
 	a.observe(att)
 	log.Debug().Int("status_code", att.StatusCode).Str("error", att.ErrorClass).Dur("duration", att.Duration).Msg("delivery attempt")
@@ -329,10 +336,13 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 const heartbeatEvery = 3 * time.Second
 
 // heartbeatWhileRunning heartbeats until the returned stop is called, keeping the count of
-// unsent attempts in the details.
+// unsent attempts in the details. stop may be called more than once and waits for the
+// heartbeating goroutine to end.
 func heartbeatWhileRunning(ctx context.Context, skipped int) (stop func()) {
-	done := make(chan struct{})
+	done, ended := make(chan struct{}), make(chan struct{})
+	var once sync.Once
 	go func() {
+		defer close(ended)
 		t := time.NewTicker(heartbeatEvery)
 		defer t.Stop()
 		for {
@@ -346,7 +356,10 @@ func heartbeatWhileRunning(ctx context.Context, skipped int) (stop func()) {
 			}
 		}
 	}()
-	return func() { close(done) }
+	return func() {
+		once.Do(func() { close(done) })
+		<-ended
+	}
 }
 
 // nonRetryable wraps a permanent failure so Temporal does not retry it.

@@ -179,6 +179,9 @@ var (
 	temporal *TemporalDev
 	tempErr  error
 	workDir  string
+
+	workDirOnce sync.Once
+	workDirErr  error
 )
 
 // Run runs the tests of a package and then stops every dependency they started.
@@ -195,15 +198,11 @@ func Run(m *testing.M) int {
 	return code
 }
 
+// dir returns the package's scratch directory for logs, made once. It is called with and
+// without mu held, so it has its own guard.
 func dir() (string, error) {
-	if workDir == "" {
-		d, err := os.MkdirTemp("", "pcx-testenv-")
-		if err != nil {
-			return "", err
-		}
-		workDir = d
-	}
-	return workDir, nil
+	workDirOnce.Do(func() { workDir, workDirErr = os.MkdirTemp("", "pcx-testenv-") })
+	return workDir, workDirErr
 }
 
 func unavailable(t testing.TB, err error) {
