@@ -50,10 +50,21 @@ vet: ## go vet ./...
 fuzz: ## run every fuzz target for FUZZTIME each (e.g. make fuzz FUZZTIME=1m)
 	@bash scripts/fuzz.sh '$(FUZZTIME)'
 
+.PHONY: soak
+soak: tools ## soak run, not part of test: 1,000 events through worker, receiver and DynamoDB faults; report in soak/results/ (SOAK_FLAGS=-quick)
+	@PCXSOAK_MAKE_COMMAND='make soak SOAK_FLAGS=$(SOAK_FLAGS)' $(GO) run ./soak $(SOAK_FLAGS)
+
 build: ## build api, worker and pcxctl into bin/
 	@echo '==> go build -o $(BIN_DIR)/ ./cmd/... (version $(VERSION))'
 	@$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN_DIR)/ ./cmd/...
 	@ls -1 $(BIN_DIR)/
+
+.PHONY: bench
+bench: tools ## build api, worker, pcxctl and bench/cmd/pcxbench, run the benchmark, report to bench/results/ (BENCH_FLAGS=-quick for a smoke run)
+	@echo '==> go build -o $(BIN_DIR)/bench/ ./cmd/api ./cmd/worker ./cmd/pcxctl ./bench/cmd/pcxbench (version $(VERSION))'
+	@$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN_DIR)/bench/ ./cmd/api ./cmd/worker ./cmd/pcxctl ./bench/cmd/pcxbench
+	@echo '==> $(BIN_DIR)/bench/pcxbench -bin $(BIN_DIR)/bench $(BENCH_FLAGS)'
+	@PCXBENCH_MAKE_COMMAND='make bench BENCH_FLAGS=$(BENCH_FLAGS)' $(BIN_DIR)/bench/pcxbench -bin $(BIN_DIR)/bench $(BENCH_FLAGS)
 
 fmt: ## gofmt -w the Go files that need it
 	@files=$$(gofmt -l .); \
