@@ -8,7 +8,7 @@
 #   docker build -t pcx-public-service:dev .
 
 # ---- build: compile on the builder's platform, cross-compile for the target ----
-FROM --platform=$BUILDPLATFORM golang:1.26 AS build
+FROM --platform=$BUILDPLATFORM golang:1.27 AS build
 
 WORKDIR /src
 

@@ -672,8 +672,8 @@ func TestDockerfileBuilderStage(t *testing.T) {
 		t.Fatalf("stages: got %d, want a builder and a runtime stage", len(stages))
 	}
 	b := stages[0]
-	if repo, tag := splitImage(b.from); repo != "golang" || !strings.HasPrefix(tag, "1.26") {
-		t.Errorf("builder image: got %q, want golang:1.26", b.from)
+	if repo, tag := splitImage(b.from); repo != "golang" || !strings.HasPrefix(tag, "1.27") {
+		t.Errorf("builder image: got %q, want golang:1.27 (the Go the Makefile builds with)", b.from)
 	}
 	modules, source := b.index("COPY", "go.mod go.sum"), b.index("COPY", ". .")
 	if modules < 0 || source < 0 || modules > source {
