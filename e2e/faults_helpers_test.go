@@ -23,10 +23,8 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -81,24 +79,7 @@ func binaries(t *testing.T) (api, worker string) {
 }
 
 // buildCmd builds ./cmd/<name> into dir.
-func buildCmd(t *testing.T, dir, name string) string {
-	t.Helper()
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	bin := filepath.Join(dir, name)
-	cmd := exec.Command(goBin, "build", "-o", bin, "./cmd/"+name)
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/%s: %v\n%s", name, err, out)
-	}
-	return bin
-}
+func buildCmd(t *testing.T, dir, name string) string { return buildCommand(t, dir, "./cmd/"+name) }
 
 // apiProcess is the api binary running as a process.
 type apiProcess struct {

@@ -252,7 +252,11 @@ func eventWorkflows(t *testing.T, c client.Client, org, eventID string, min int)
 
 // buildWorker builds ./cmd/worker into dir (the Go build cache makes repeated builds cheap) and
 // returns the binary's path.
-func buildWorker(t *testing.T, dir string) string {
+func buildWorker(t *testing.T, dir string) string { return buildCommand(t, dir, "./cmd/worker") }
+
+// buildCommand builds the main package pkg (relative to the repository root) into dir and returns
+// the binary's path.
+func buildCommand(t *testing.T, dir, pkg string) string {
 	t.Helper()
 	root, err := testenv.RepoRoot()
 	if err != nil {
@@ -262,11 +266,11 @@ func buildWorker(t *testing.T, dir string) string {
 	if err != nil {
 		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
-	bin := filepath.Join(dir, "worker")
-	cmd := exec.Command(goBin, "build", "-o", bin, "./cmd/worker")
+	bin := filepath.Join(dir, filepath.Base(pkg))
+	cmd := exec.Command(goBin, "build", "-o", bin, pkg)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/worker: %v\n%s", err, out)
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
 	}
 	return bin
 }

@@ -30,6 +30,8 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/pcx/publicservice/internal/testenv"
 )
 
 type options struct {
@@ -284,7 +286,7 @@ func (r *run) post(path, key string, body []byte, headers map[string]string) (in
 
 // traffic sends the events at the steady rate while the faults run at their points of the run.
 func (r *run) traffic() {
-	runID := randHex(4)
+	runID := testenv.RandomHex(4)
 	gap := time.Duration(float64(time.Second) / r.o.rate)
 	faultsDone := make(chan struct{})
 	progress := make(chan int, r.o.events)

@@ -180,7 +180,7 @@ func (rep *report) problem(p string) {
 func (rep *report) finish(start time.Time) {
 	rep.FinishedAt = time.Now().UTC()
 	rep.Durations["total"] = secs(time.Since(start))
-	rep.Machine.LoadAvgEnd = loadAvg()
+	rep.Machine.LoadAvgEnd = testenv.LoadAvg()
 	rep.Verdict = "PASS"
 	if len(rep.Problems) > 0 || rep.Delivery.Lost > 0 {
 		rep.Verdict = "FAIL"
@@ -194,7 +194,7 @@ func (rep *report) summaryLine() string {
 }
 
 func machineFacts() machine {
-	m := machine{Cores: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version(), LoadAvgStart: loadAvg(), ServicesVersion: "soak"}
+	m := machine{Cores: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version(), LoadAvgStart: testenv.LoadAvg(), ServicesVersion: "soak"}
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = strings.TrimSpace(string(b))
 	}
@@ -217,18 +217,6 @@ func machineFacts() machine {
 		m.DynamoDBLocal = filepath.Base(dir)
 	}
 	return m
-}
-
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return ""
-	}
-	return strings.Join(f[:3], " ")
 }
 
 func latencyOf(ds []time.Duration) latency {

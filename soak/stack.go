@@ -2,16 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -49,18 +45,6 @@ type stack struct {
 	api    *testenv.Process
 	worker *testenv.Process
 	store  *store.Store
-}
-
-func randB64(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return base64.StdEncoding.EncodeToString(b)
-}
-
-func randHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 func newStack() (*stack, error) {
@@ -161,7 +145,7 @@ func (s *stack) startTemporal() error {
 // generated secrets, its own table and task queue, loopback deliveries allowed and the receivers'
 // CA trusted; then creates the table.
 func (s *stack) configure(caFile string, o options) error {
-	id := randHex(4)
+	id := testenv.RandomHex(4)
 	s.vars = map[string]string{
 		"PCX_ENV_FILE":             "",
 		"LOG_LEVEL":                "warn",
@@ -171,9 +155,9 @@ func (s *stack) configure(caFile string, o options) error {
 		"TEMPORAL_ADDRESS":         fmt.Sprintf("127.0.0.1:%d", s.tmpPort),
 		"TEMPORAL_NAMESPACE":       "default",
 		"TEMPORAL_TASK_QUEUE":      "soak-" + id,
-		"APIKEY_PEPPERS":           "1:" + randB64(32),
-		"WEBHOOK_SECRETS_KEYS":     "1:" + randB64(32),
-		"INTERNAL_TOKEN":           randHex(24),
+		"APIKEY_PEPPERS":           "1:" + testenv.RandomBase64(32),
+		"WEBHOOK_SECRETS_KEYS":     "1:" + testenv.RandomBase64(32),
+		"INTERNAL_TOKEN":           testenv.RandomHex(24),
 		"WEBHOOK_ALLOWED_CIDRS":    "127.0.0.0/8,::1/128",
 		"WEBHOOK_CA_FILE":          caFile,
 		"WEBHOOK_RETRY_SCHEDULE":   o.retrySchedule,
@@ -216,21 +200,7 @@ func (s *stack) settings() map[string]string {
 	return out
 }
 
-func (s *stack) environ(extra map[string]string) []string {
-	m := map[string]string{}
-	for k, v := range s.vars {
-		m[k] = v
-	}
-	for k, v := range extra {
-		m[k] = v
-	}
-	out := make([]string, 0, len(m))
-	for k, v := range m {
-		out = append(out, k+"="+v)
-	}
-	sort.Strings(out)
-	return out
-}
+func (s *stack) environ(extra map[string]string) []string { return testenv.Environ(s.vars, extra) }
 
 // bootstrapKey creates an organisation's first key straight in the store, as pcxctl does.
 func (s *stack) bootstrapKey(org string) (string, error) {
