@@ -85,6 +85,20 @@ func (p *Process) Kill() {
 	<-p.done
 }
 
+// Signal sends sig to the process (SIGTERM for a graceful stop, as an orchestrator sends).
+func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// Wait waits up to timeout for the process to end and returns its exit code; ok is false when it
+// was still running at the deadline.
+func (p *Process) Wait(timeout time.Duration) (code int, ok bool) {
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState.ExitCode(), true
+	case <-time.After(timeout):
+		return 0, false
+	}
+}
+
 // Exited reports whether the process has ended.
 func (p *Process) Exited() bool {
 	select {

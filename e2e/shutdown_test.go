@@ -1,0 +1,147 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// halfRequest opens a connection and sends a create-key request whose body is cut in the middle,
+// so the request is in flight in the server until the rest arrives. It returns the connection and
+// the rest of the body.
+func halfRequest(t *testing.T, base, key string) (net.Conn, string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	body := `{"name":"created during shutdown"}`
+	head := fmt.Sprintf("POST /public/api-keys/create HTTP/1.1\r\nHost: pcx\r\nX-API-Key: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", key, len(body))
+	if _, err := io.WriteString(conn, head+body[:10]); err != nil {
+		t.Fatal(err)
+	}
+	return conn, body[10:]
+}
+
+// TestAPIShutdownFinishesInFlightRequests sends SIGTERM to the api while a request is half sent:
+// the api stops accepting connections at once, answers the request in flight when its body
+// arrives, and exits 0. A client that never finishes its request holds the exit no longer than
+// SHUTDOWN_TIMEOUT.
+func TestAPIShutdownFinishesInFlightRequests(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	e := newEnv(t)
+	key := e.bootstrapKey("org-shutdown", "u")
+	bin, _ := binaries(t)
+	const grace = 4 * time.Second
+
+	t.Run("in-flight request completes", func(t *testing.T) {
+		api := e.startAPIProcess(bin, dir, "SHUTDOWN_TIMEOUT="+grace.String(), "LOG_LEVEL=info")
+		p, base := api.p, api.base
+		conn, rest := halfRequest(t, base, key)
+		time.Sleep(200 * time.Millisecond) // let the server take the request's headers
+		if err := p.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		// New connections are refused once the listener has closed.
+		eventually(t, 3*time.Second, "the listener to close", func() bool {
+			c, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), 200*time.Millisecond)
+			if err == nil {
+				c.Close()
+			}
+			return err != nil
+		})
+		if p.Exited() {
+			t.Fatal("the api exited with a request in flight")
+		}
+		if _, err := io.WriteString(conn, rest); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(grace))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("reading the in-flight request's response: %v", err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated || !strings.Contains(string(b), `"api_key":"pcx_`) {
+			t.Fatalf("in-flight create: %d %s, want 201 with the key", resp.StatusCode, b)
+		}
+		code, ok := p.Wait(grace)
+		if !ok || code != 0 {
+			t.Fatalf("after its last request the api: exited %v, code %d; want a clean exit (0) within %s", ok, code, grace)
+		}
+	})
+
+	t.Run("stalled client is cut off at the deadline", func(t *testing.T) {
+		api := e.startAPIProcess(bin, dir, "SHUTDOWN_TIMEOUT="+grace.String(), "LOG_LEVEL=info")
+		p, base := api.p, api.base
+		halfRequest(t, base, key) // never finished
+		time.Sleep(200 * time.Millisecond)
+		start := time.Now()
+		if err := p.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		code, ok := p.Wait(grace + 5*time.Second)
+		took := time.Since(start)
+		if !ok {
+			t.Fatalf("the api still runs %s after SIGTERM with SHUTDOWN_TIMEOUT=%s", took, grace)
+		}
+		if took < grace-500*time.Millisecond {
+			t.Fatalf("the api exited after %s, before SHUTDOWN_TIMEOUT=%s gave the request its chance", took, grace)
+		}
+		// The cut is not clean: exit code 1, and the log says why.
+		log, _ := os.ReadFile(p.LogPath())
+		if code != 1 || !strings.Contains(string(log), "finishing in-flight requests") || !strings.Contains(string(log), "context deadline exceeded") {
+			t.Errorf("exit code %d, want 1 with the shutdown and its deadline in the log:\n%s", code, log)
+		}
+	})
+}
+
+// TestWorkerShutdownDrainsInFlightDelivery sends SIGTERM to a worker while a delivery is in
+// flight to a slow receiver: the worker waits for the attempt, which is recorded once, and exits
+// 0; a worker started after it (a rolling deploy) finishes the event without sending it again.
+func TestWorkerShutdownDrainsInFlightDelivery(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	rc := newReceiver(t)
+	const slow = 3 * time.Second
+	rc.setDelay("/slow", slow)
+	e := newEnv(t)
+	e.allow(rc)
+	api := e.startAPI()
+	key := e.bootstrapKey("org-drain", "u")
+	hook := register(t, api.base, key, rc.url("/slow"))
+	_, bin := binaries(t)
+	w := e.startWorkerProcess(bin, dir, "SHUTDOWN_TIMEOUT=20s")
+
+	acc := notify(t, api.base, key, "org-drain", `{"drain":true}`)
+	rc.waitCount(t, "/slow", 1, 20*time.Second) // the receiver holds the request for 3s
+	start := time.Now()
+	if err := w.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	code, ok := w.Wait(20 * time.Second)
+	took := time.Since(start)
+	if !ok || code != 0 {
+		t.Fatalf("worker after SIGTERM: exited %v, code %d after %s; want a clean exit within SHUTDOWN_TIMEOUT", ok, code, took)
+	}
+	if took < slow/2 {
+		t.Fatalf("the worker exited %s after SIGTERM, before the in-flight delivery (held %s) could finish", took, slow)
+	}
+
+	e.startWorkerProcess(bin, dir) // the next version of the worker
+	waitWorkflowClosed(t, temporalClient(t), acc.WorkflowID, 30*time.Second)
+	d := waitDelivery(t, api.base, key, acc.EventID, hook.WebhookID, "delivered", 1, 10*time.Second)
+	if d.Attempts != 1 || rc.count("/slow") != 1 {
+		t.Fatalf("after the drain: %d attempt(s) recorded, %d request(s) received; want the one drained attempt", d.Attempts, rc.count("/slow"))
+	}
+}
