@@ -45,6 +45,9 @@ func TestWebhookValidation(t *testing.T) {
 		{"text/plain", "POST", notifyURL, `{"org_id":"org-valid","transaction_data":{"a":1}}`, []string{"Content-Type", "text/plain"}, 415, ""},
 		{"form content type", "POST", notifyURL, `{"org_id":"org-valid","transaction_data":{"a":1}}`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, ""},
 		{"unknown field", "POST", notifyURL, `{"org_id":"org-valid","transaction_data":{"a":1},"priority":"high"}`, nil, 400, "priority"},
+		{"transaction_data nested 40 deep", "POST", notifyURL, `{"org_id":"org-valid","transaction_data":{"a":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}}`, nil, 400, ""},
+		{"invalid UTF-8 in transaction_data", "POST", notifyURL, "{\"org_id\":\"org-valid\",\"transaction_data\":{\"a\":\"\xff\xfe\"}}", nil, 400, ""},
+		{"negative number as org_id", "POST", notifyURL, `{"org_id":-1,"transaction_data":{"a":1}}`, nil, 400, "org_id"},
 		{"duplicate field", "POST", notifyURL, `{"org_id":"org-valid","org_id":"org-valid","transaction_data":{"a":1}}`, nil, 400, "org_id"},
 		{"malformed JSON", "POST", notifyURL, `{"org_id":"org-valid","transaction_data":{"a":1}`, nil, 400, ""},
 		{"trailing data", "POST", notifyURL, `{"org_id":"org-valid","transaction_data":{"a":1}} {}`, nil, 400, ""},
@@ -85,6 +88,10 @@ func TestWebhookValidation(t *testing.T) {
 		}
 	}
 
+	// Headers over 16 KiB: 431 from the HTTP server, before any handler runs.
+	r := call(t, "POST", notifyURL, key, `{"org_id":"org-valid","transaction_data":{"a":1}}`, "X-Padding", strings.Repeat("p", 20<<10))
+	wantStatus(t, r, 431)
+
 	// Boundaries that are valid.
 	wantStatus(t, call(t, "POST", notifyURL, key, `{"org_id":"org-valid","transaction_data":{"a":1}}`, "Idempotency-Key", strings.Repeat("k", 255)), 202)
 	wantStatus(t, call(t, "POST", notifyURL, key, `{"org_id":"org-valid","transaction_data":{}}`), 202)
@@ -93,7 +100,7 @@ func TestWebhookValidation(t *testing.T) {
 
 	// Nothing invalid was stored or sent: the one endpoint is unchanged, and it received only
 	// the valid events.
-	r := call(t, "GET", api.base+"/public/webhooks", key, nil)
+	r = call(t, "GET", api.base+"/public/webhooks", key, nil)
 	var list []webhookData
 	r.decode(t, &list, nil)
 	if len(list) != 1 || list[0].WebhookID != w.WebhookID || list[0].EndpointURL != w.EndpointURL || list[0].Status != "active" {
