@@ -86,7 +86,7 @@ func RunAPI(ctx context.Context, cfg config.Config, log zerolog.Logger, listenin
 			Log: log.With().Str("listener", "internal").Logger(), Token: cfg.InternalToken,
 			Webhooks: hooks, RequestTimeout: cfg.RequestTimeout, Metrics: m,
 		})
-		servers = append(servers, serverOn{newHTTPServer(internal, cfg.RequestTimeout, log), iln})
+		servers = append(servers, serverOn{newHTTPServer(withPprof(internal, cfg.DebugPprof), cfg.RequestTimeout, log), iln})
 		internalAddr = iln.Addr().String()
 	}
 

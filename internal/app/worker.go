@@ -49,7 +49,7 @@ func RunWorker(ctx context.Context, cfg config.Config, log zerolog.Logger, liste
 	if err != nil {
 		return fmt.Errorf("listen WORKER_HTTP_ADDR %s: %w", cfg.WorkerHTTPAddr, err)
 	}
-	srv := newHTTPServer(health, cfg.RequestTimeout, log)
+	srv := newHTTPServer(withPprof(health, cfg.DebugPprof), cfg.RequestTimeout, log)
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	if listening != nil {

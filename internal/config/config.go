@@ -35,6 +35,8 @@ type Config struct {
 	WorkerHTTPAddr   string        `env:"WORKER_HTTP_ADDR" envDefault:":9090"`
 	RequestTimeout   time.Duration `env:"REQUEST_TIMEOUT" envDefault:"10s"`
 	ShutdownTimeout  time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"25s"`
+	// DebugPprof serves Go's profiler on the internal listener and the worker's health listener.
+	DebugPprof bool `env:"DEBUG_PPROF" envDefault:"false"`
 
 	AWSRegion        string `env:"AWS_REGION" envDefault:"us-east-1"`
 	DynamoDBEndpoint string `env:"DYNAMODB_ENDPOINT"`

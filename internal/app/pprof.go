@@ -1,0 +1,25 @@
+package app
+
+import (
+	"net/http"
+	"net/http/pprof"
+)
+
+// withPprof serves Go's profiler under /debug/pprof/ in front of h when on (DEBUG_PPROF=true),
+// and is h unchanged otherwise. It is meant for the listeners operators reach, never the public
+// one: a CPU profile of a worker under load (curl 'http://WORKER_HTTP_ADDR/debug/pprof/profile?seconds=10')
+// shows where a delivery's time goes. Profiles must be shorter than the listener's write timeout
+// (REQUEST_TIMEOUT + 10s).
+func withPprof(h http.Handler, on bool) http.Handler {
+	if !on {
+		return h
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/", h)
+	return mux
+}
