@@ -2,12 +2,15 @@ package apikey
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/pcx/publicservice/internal/keyring"
@@ -176,6 +179,27 @@ func TestHasher(t *testing.T) {
 		t.Fatal("Verify succeeded with a different pepper")
 	}
 	h1.VerifyNothing(k) // must not panic
+
+	// The MAC is HMAC-SHA256(pepper, full key), also when pooled keyed states are reused from many
+	// goroutines at once.
+	raw, _ := base64.StdEncoding.DecodeString(pepper(1))
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 200 {
+				k, _ := New()
+				m := hmac.New(sha256.New, raw)
+				m.Write([]byte(k.String()))
+				if got, _ := h1.MAC(k); !bytes.Equal(got, m.Sum(nil)) || !h1.Verify(k, 1, got) {
+					t.Errorf("MAC of %s is not HMAC-SHA256(pepper, key)", k.Prefix())
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func TestParsePeppersRejectsShort(t *testing.T) {
@@ -206,4 +230,22 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q) accepted a key with prefix %q and secret length %d", s, got.Prefix(), len(got.Secret))
 		}
 	})
+}
+
+// BenchmarkVerify is the per-request cost of checking a key's secret (every authenticated request
+// pays it, cache or not): go test ./internal/apikey -run '^$' -bench Verify
+func BenchmarkVerify(b *testing.B) {
+	ring, err := ParsePeppers("1:" + pepper(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := NewHasher(ring)
+	k, _ := New()
+	mac, v := h.MAC(k)
+	b.ReportAllocs()
+	for b.Loop() {
+		if !h.Verify(k, v, mac) {
+			b.Fatal("the right key did not verify")
+		}
+	}
 }
