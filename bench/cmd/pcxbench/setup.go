@@ -205,18 +205,23 @@ func (b *bench) waitIdle(ctx context.Context, queue string, within time.Duration
 	}
 }
 
-// cpuSnapshot reads the CPU time of every running process, this one, and the machine.
-func (b *bench) cpuSnapshot() cpuSnapshot {
-	s := cpuSnapshot{at: time.Now(), sec: map[string]float64{}}
-	b.st.mu.Lock()
-	procs := make([]*proc, 0, len(b.st.procs))
-	for _, p := range b.st.procs {
+// running returns the processes of the stack that have not been stopped.
+func (s *stack) running() []*proc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	procs := make([]*proc, 0, len(s.procs))
+	for _, p := range s.procs {
 		if !p.stopped {
 			procs = append(procs, p)
 		}
 	}
-	b.st.mu.Unlock()
-	for _, p := range procs {
+	return procs
+}
+
+// cpuSnapshot reads the CPU time of every running process, this one, and the machine.
+func (b *bench) cpuSnapshot() cpuSnapshot {
+	s := cpuSnapshot{at: time.Now(), sec: map[string]float64{}}
+	for _, p := range b.st.running() {
 		if v, ok := cpuSeconds(p.PID); ok {
 			s.sec[p.Name] = v
 		}
@@ -234,15 +239,7 @@ func (b *bench) cpuSnapshot() cpuSnapshot {
 func (b *bench) sampleMemory(label string) MemSample {
 	s := MemSample{Label: label, AtSeconds: round(time.Since(b.start).Seconds(), 1), RSSMiB: map[string]float64{}}
 	if b.st != nil {
-		b.st.mu.Lock()
-		procs := make([]*proc, 0, len(b.st.procs))
-		for _, p := range b.st.procs {
-			if !p.stopped {
-				procs = append(procs, p)
-			}
-		}
-		b.st.mu.Unlock()
-		for _, p := range procs {
+		for _, p := range b.st.running() {
 			if v, err := rssMiB(p.PID); err == nil {
 				s.RSSMiB[p.Name] = round(v, 1)
 			}
