@@ -48,7 +48,7 @@ func NewReceiver(secret string, window time.Duration, process func(Event) error)
 // ServeHTTP answers 2xx only for an event that is processed (now or before): any other answer
 // makes PCX retry, which is what a receiver wants when it could not take the event.
 func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	status, msg := rc.receive(r)
+	status, msg := rc.receive(w, r)
 	if status == http.StatusConflict {
 		w.Header().Set("Retry-After", "5") // PCX waits at least this long before the next try
 	}
@@ -57,11 +57,11 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, msg+"\n")
 }
 
-func (rc *Receiver) receive(r *http.Request) (int, string) {
+func (rc *Receiver) receive(w http.ResponseWriter, r *http.Request) (int, string) {
 	if r.Method != http.MethodPost {
 		return http.StatusMethodNotAllowed, "POST only"
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
