@@ -29,7 +29,7 @@ func TestFaultDynamoDBOutage(t *testing.T) {
 	ddb := startDedicatedDynamoDB(t)
 	rc := newFaultReceiver(t)
 	// The shared Temporal: only DynamoDB fails here.
-	e := newEnvOn(t, ddb.endpoint, testenv.Temporal(t).Address)
+	e := newEnvOn(t, ddb.addr, testenv.Temporal(t).Address)
 	e.allowFaults(rc)
 	e.fastRetries("1s,1s,1s,1s,1s,1s,1s,1s")
 	const requestTimeout = 3 * time.Second
@@ -56,7 +56,7 @@ func TestFaultDynamoDBOutage(t *testing.T) {
 	time.Sleep(2 * time.Second) // steady traffic before the fault
 
 	d.setPhase("down")
-	ddb.kill()
+	ddb.stop(true)
 	killedAt := time.Now()
 	time.Sleep(10 * time.Second) // the outage the clients live through
 

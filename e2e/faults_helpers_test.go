@@ -184,17 +184,53 @@ func requireTool(t *testing.T, err error) {
 	t.Fatal(err)
 }
 
-// dedicatedDynamoDB is a DynamoDB Local of one test, on a fixed port with its data on disk, so it
-// can be killed and started again with the same data.
-type dedicatedDynamoDB struct {
-	jarDir, dbPath string
-	port           int
-	endpoint       string
-	mu             sync.Mutex
-	cur            *testenv.DynamoDBLocal
+// restartable is a dependency of one test — DynamoDB Local or the Temporal dev server — on a
+// fixed port with its data on disk, so it can be stopped and started again with the same data.
+type restartable struct {
+	addr   string // DynamoDB's endpoint URL or Temporal's host:port: the same after a restart
+	launch func() (addr string, p *testenv.Process, err error)
+	mu     sync.Mutex
+	cur    *testenv.Process
 }
 
-func startDedicatedDynamoDB(t *testing.T) *dedicatedDynamoDB {
+// startRestartable starts the dependency with launch and stops it when the test ends.
+func startRestartable(t *testing.T, launch func() (string, *testenv.Process, error)) *restartable {
+	t.Helper()
+	d := &restartable{launch: launch}
+	if err := d.start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.stop(false) })
+	return d
+}
+
+func (d *restartable) start() error {
+	addr, p, err := d.launch()
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.addr, d.cur = addr, p
+	d.mu.Unlock()
+	return nil
+}
+
+// stop ends the process: SIGTERM (graceful), or SIGKILL, as a crash would, when kill is set.
+func (d *restartable) stop(kill bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case d.cur == nil:
+	case kill:
+		d.cur.Kill()
+	default:
+		d.cur.Stop()
+	}
+	d.cur = nil
+}
+
+// startDedicatedDynamoDB starts a DynamoDB Local of the test's own, its data in a directory.
+func startDedicatedDynamoDB(t *testing.T) *restartable {
 	t.Helper()
 	jarDir, err := testenv.DynamoDBLocalDir()
 	if err != nil {
@@ -204,51 +240,18 @@ func startDedicatedDynamoDB(t *testing.T) *dedicatedDynamoDB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &dedicatedDynamoDB{jarDir: jarDir, dbPath: t.TempDir(), port: port}
-	if err := d.start(); err != nil {
-		t.Fatal(err)
-	}
-	d.endpoint = d.cur.Endpoint
-	t.Cleanup(func() {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		if d.cur != nil {
-			d.cur.Proc.Stop()
+	dbPath := t.TempDir()
+	return startRestartable(t, func() (string, *testenv.Process, error) {
+		ddb, err := testenv.StartDynamoDBOnPort(jarDir, port, dbPath)
+		if err != nil {
+			return "", nil, err
 		}
+		return ddb.Endpoint, ddb.Proc, nil
 	})
-	return d
 }
 
-func (d *dedicatedDynamoDB) start() error {
-	ddb, err := testenv.StartDynamoDBOnPort(d.jarDir, d.port, d.dbPath)
-	if err != nil {
-		return err
-	}
-	d.mu.Lock()
-	d.cur = ddb
-	d.mu.Unlock()
-	return nil
-}
-
-// kill ends DynamoDB Local with SIGKILL, as a crash would.
-func (d *dedicatedDynamoDB) kill() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.cur.Proc.Kill()
-	d.cur = nil
-}
-
-// dedicatedTemporal is a Temporal dev server of one test, on a fixed port with its database in a
-// file, so it can be stopped and started again with its workflows.
-type dedicatedTemporal struct {
-	port    int
-	dbFile  string
-	address string
-	mu      sync.Mutex
-	cur     *testenv.TemporalDev
-}
-
-func startDedicatedTemporal(t *testing.T) *dedicatedTemporal {
+// startDedicatedTemporal starts a Temporal dev server of the test's own, its database in a file.
+func startDedicatedTemporal(t *testing.T) *restartable {
 	t.Helper()
 	if _, err := testenv.TemporalBin(); err != nil {
 		requireTool(t, err)
@@ -257,42 +260,14 @@ func startDedicatedTemporal(t *testing.T) *dedicatedTemporal {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &dedicatedTemporal{port: port, dbFile: filepath.Join(t.TempDir(), "temporal.db")}
-	if err := d.start(); err != nil {
-		t.Fatal(err)
-	}
-	d.address = d.cur.Address
-	t.Cleanup(func() {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		if d.cur != nil {
-			d.cur.Proc.Stop()
+	dbFile := filepath.Join(t.TempDir(), "temporal.db")
+	return startRestartable(t, func() (string, *testenv.Process, error) {
+		tmp, err := testenv.StartTemporal(port, dbFile)
+		if err != nil {
+			return "", nil, err
 		}
+		return tmp.Address, tmp.Proc, nil
 	})
-	return d
-}
-
-func (d *dedicatedTemporal) start() error {
-	tmp, err := testenv.StartTemporal(d.port, d.dbFile)
-	if err != nil {
-		return err
-	}
-	d.mu.Lock()
-	d.cur = tmp
-	d.mu.Unlock()
-	return nil
-}
-
-// stop ends the server: SIGTERM (graceful), or SIGKILL when kill is set.
-func (d *dedicatedTemporal) stop(kill bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if kill {
-		d.cur.Proc.Kill()
-	} else {
-		d.cur.Proc.Stop()
-	}
-	d.cur = nil
 }
 
 // ---- a receiver that counts at its handler and misbehaves on demand ----------------------------

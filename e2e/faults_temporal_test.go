@@ -45,7 +45,7 @@ func TestFaultTemporalOutage(t *testing.T) {
 		return answerOK
 	})
 	// The shared DynamoDB: only Temporal fails here.
-	e := newEnvOn(t, testenv.DynamoDB(t).Endpoint, tmp.address)
+	e := newEnvOn(t, testenv.DynamoDB(t).Endpoint, tmp.addr)
 	e.allowFaults(rc)
 	e.fastRetries("1s,1s,1s,1s,1s,1s,1s,1s")
 	const requestTimeout = 3 * time.Second
@@ -142,7 +142,7 @@ func TestFaultTemporalOutage(t *testing.T) {
 	took := eventually(t, 75*time.Second, fmt.Sprintf("%d accepted events delivered to both endpoints", len(accepted)), func() bool {
 		return delivered() == len(accepted)
 	})
-	c, err := client.Dial(client.Options{HostPort: tmp.address, Namespace: "default",
+	c, err := client.Dial(client.Options{HostPort: tmp.addr, Namespace: "default",
 		Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
 	if err != nil {
 		t.Fatal(err)

@@ -111,6 +111,21 @@ func (rc *receiver) requests(path string) []received {
 
 func (rc *receiver) count(path string) int { return len(rc.requests(path)) }
 
+// deliveryStack starts what most webhook tests need: an HTTPS receiver, an environment allowed to
+// deliver to it, with the retry schedule when not empty, the api and an in-process worker.
+func deliveryStack(t *testing.T, schedule string) (*receiver, *env, *apiServer) {
+	t.Helper()
+	rc := newReceiver(t)
+	e := newEnv(t)
+	e.allow(rc)
+	if schedule != "" {
+		e.fastRetries(schedule)
+	}
+	api := e.startAPI()
+	e.startWorker()
+	return rc, e, api
+}
+
 // allow configures an environment to deliver to this receiver: loopback exempted from the SSRF
 // block list, and the receiver's certificate trusted.
 func (e *env) allow(rc *receiver) {

@@ -20,11 +20,7 @@ import (
 // case here, so a new endpoint cannot ship without one.
 func TestTenantIsolationMatrix(t *testing.T) {
 	t.Parallel()
-	rc := newReceiver(t)
-	e := newEnv(t)
-	e.allow(rc)
-	api := e.startAPI()
-	e.startWorker()
+	rc, e, api := deliveryStack(t, "")
 	base := api.base
 	keyA := e.bootstrapKey("org-ta", "alice")
 	keyB := e.bootstrapKey("org-tb", "bob")

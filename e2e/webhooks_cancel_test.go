@@ -10,12 +10,7 @@ import (
 // delivery ends cancelled and the endpoint receives nothing more.
 func TestWebhookDeleteOrDisableStopsRetries(t *testing.T) {
 	t.Parallel()
-	rc := newReceiver(t)
-	e := newEnv(t)
-	e.allow(rc)
-	e.fastRetries("2s,2s,2s,2s")
-	api := e.startAPI()
-	e.startWorker()
+	rc, e, api := deliveryStack(t, "2s,2s,2s,2s")
 	key := e.bootstrapKey("org-cancel", "u")
 	rc.answer("/deleted", 500)
 	rc.answer("/disabled", 500)

@@ -12,11 +12,7 @@ import (
 // trying; a deleted endpoint is gone and receives nothing.
 func TestWebhookCRUDAndIsolation(t *testing.T) {
 	t.Parallel()
-	rc := newReceiver(t)
-	e := newEnv(t)
-	e.allow(rc)
-	api := e.startAPI()
-	e.startWorker()
+	rc, e, api := deliveryStack(t, "")
 	tc := temporalClient(t)
 	keyA := e.bootstrapKey("org-wa", "alice")
 	keyB := e.bootstrapKey("org-wb", "bob")

@@ -18,11 +18,7 @@ import (
 func TestWebhookLargeFanOut(t *testing.T) {
 	t.Parallel()
 	const n = 1000
-	rc := newReceiver(t)
-	e := newEnv(t)
-	e.allow(rc)
-	api := e.startAPI()
-	e.startWorker()
+	rc, e, api := deliveryStack(t, "")
 	tc := temporalClient(t)
 	key := e.bootstrapKey("org-fan", "u")
 

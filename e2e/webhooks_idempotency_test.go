@@ -12,11 +12,7 @@ import (
 // the same key with another body is a conflict; another key is another event.
 func TestWebhookIdempotentNotify(t *testing.T) {
 	t.Parallel()
-	rc := newReceiver(t)
-	e := newEnv(t)
-	e.allow(rc)
-	api := e.startAPI()
-	e.startWorker()
+	rc, e, api := deliveryStack(t, "")
 	tc := temporalClient(t)
 	key := e.bootstrapKey("org-idem", "u")
 	keyOther := e.bootstrapKey("org-idem-other", "u")

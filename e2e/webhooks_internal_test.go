@@ -13,11 +13,7 @@ import (
 // nothing is accepted.
 func TestWebhookTransactionUpdates(t *testing.T) {
 	t.Parallel()
-	rc := newReceiver(t)
-	e := newEnv(t)
-	e.allow(rc)
-	api := e.startAPI()
-	e.startWorker()
+	rc, e, api := deliveryStack(t, "")
 	token := e.vars["INTERNAL_TOKEN"]
 	key := e.bootstrapKey("org-txn", "u")
 	w := register(t, api.base, key, rc.url("/txn"))

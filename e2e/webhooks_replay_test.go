@@ -14,11 +14,7 @@ import (
 // to the ones named, in a workflow of its own; attempts add up on the same delivery records.
 func TestWebhookReplayAPI(t *testing.T) {
 	t.Parallel()
-	rc := newReceiver(t)
-	e := newEnv(t)
-	e.allow(rc)
-	api := e.startAPI()
-	e.startWorker()
+	rc, e, api := deliveryStack(t, "")
 	tc := temporalClient(t)
 	key := e.bootstrapKey("org-replay", "u")
 	keyB := e.bootstrapKey("org-replay-b", "u")
@@ -106,11 +102,7 @@ func TestWebhookReplayAPI(t *testing.T) {
 // again, with the same webhook-id, and the attempts add up.
 func TestWebhookReplayByWorkflowReset(t *testing.T) {
 	t.Parallel()
-	rc := newReceiver(t)
-	e := newEnv(t)
-	e.allow(rc)
-	api := e.startAPI()
-	e.startWorker()
+	rc, e, api := deliveryStack(t, "")
 	tc := temporalClient(t)
 	key := e.bootstrapKey("org-reset", "u")
 	one := register(t, api.base, key, rc.url("/one"))

@@ -15,12 +15,7 @@ import (
 // recorded. A Retry-After longer than the schedule is honoured.
 func TestWebhookRetriesUntilSuccess(t *testing.T) {
 	t.Parallel()
-	rc := newReceiver(t)
-	e := newEnv(t)
-	e.allow(rc)
-	e.fastRetries("1s,1s,1s")
-	api := e.startAPI()
-	e.startWorker()
+	rc, e, api := deliveryStack(t, "1s,1s,1s")
 	key := e.bootstrapKey("org-retry", "u")
 	keyRA := e.bootstrapKey("org-retry-after", "u")
 
@@ -106,12 +101,7 @@ func TestWebhookRetriesUntilSuccess(t *testing.T) {
 // and nothing after.
 func TestWebhookRetryScheduleExhausted(t *testing.T) {
 	t.Parallel()
-	rc := newReceiver(t)
-	e := newEnv(t)
-	e.allow(rc)
-	e.fastRetries("1s,1s")
-	api := e.startAPI()
-	e.startWorker()
+	rc, e, api := deliveryStack(t, "1s,1s")
 	key := e.bootstrapKey("org-exhaust", "u")
 	rc.answer("/down", 500)
 	w := register(t, api.base, key, rc.url("/down"))
@@ -137,12 +127,7 @@ func TestWebhookRetryScheduleExhausted(t *testing.T) {
 // re-enables it.
 func TestWebhookGoneDisablesEndpoint(t *testing.T) {
 	t.Parallel()
-	rc := newReceiver(t)
-	e := newEnv(t)
-	e.allow(rc)
-	e.fastRetries("1s,1s,1s")
-	api := e.startAPI()
-	e.startWorker()
+	rc, e, api := deliveryStack(t, "1s,1s,1s")
 	tc := temporalClient(t)
 	key := e.bootstrapKey("org-gone", "u")
 	rc.answer("/gone", 410, 200)
@@ -213,12 +198,7 @@ func TestWebhookGoneDisablesEndpoint(t *testing.T) {
 // Redirects are never followed: a 3xx is a failed attempt, and the target is never requested.
 func TestWebhookRedirectNotFollowed(t *testing.T) {
 	t.Parallel()
-	rc := newReceiver(t)
-	e := newEnv(t)
-	e.allow(rc)
-	e.fastRetries("1s,1s")
-	api := e.startAPI()
-	e.startWorker()
+	rc, e, api := deliveryStack(t, "1s,1s")
 	key := e.bootstrapKey("org-redirect", "u")
 	rc.answer("/moved", http.StatusFound)
 	rc.setHeaders("/moved", http.Header{"Location": {rc.url("/target")}})

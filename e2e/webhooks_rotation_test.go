@@ -12,11 +12,7 @@ import (
 // secret signs. Secrets never appear in reads.
 func TestWebhookSecretRotation(t *testing.T) {
 	t.Parallel()
-	rc := newReceiver(t)
-	e := newEnv(t)
-	e.allow(rc)
-	api := e.startAPI()
-	e.startWorker()
+	rc, e, api := deliveryStack(t, "")
 	key := e.bootstrapKey("org-rot", "u")
 	w := register(t, api.base, key, rc.url("/rot"))
 	s0 := w.Secret
@@ -102,11 +98,7 @@ func TestWebhookSecretRotation(t *testing.T) {
 // A rotation with grace 0 straight after registration: only the new secret verifies.
 func TestWebhookSecretRotationImmediate(t *testing.T) {
 	t.Parallel()
-	rc := newReceiver(t)
-	e := newEnv(t)
-	e.allow(rc)
-	api := e.startAPI()
-	e.startWorker()
+	rc, e, api := deliveryStack(t, "")
 	key := e.bootstrapKey("org-rot0", "u")
 	w := register(t, api.base, key, rc.url("/rot0"))
 	r := call(t, "POST", api.base+"/public/webhooks/"+w.WebhookID+"/rotate-secret", key, map[string]any{"grace_period_seconds": 0})
@@ -138,11 +130,7 @@ func TestWebhookSecretRotationImmediate(t *testing.T) {
 // signatures ("both") during a grace, and grace 0 is the response to a leak.
 func TestWebhookSecretRotationGraceZeroStopsEveryOldSecret(t *testing.T) {
 	t.Parallel()
-	rc := newReceiver(t)
-	e := newEnv(t)
-	e.allow(rc)
-	api := e.startAPI()
-	e.startWorker()
+	rc, e, api := deliveryStack(t, "")
 	key := e.bootstrapKey("org-rotleak", "u")
 	w := register(t, api.base, key, rc.url("/leak"))
 	rotate := func(body any) string {

@@ -103,11 +103,7 @@ func waitDeliveries(t *testing.T, base, key, eventID string, n int, status strin
 
 func TestWebhookDeliveryEndToEnd(t *testing.T) {
 	t.Parallel()
-	rc := newReceiver(t)
-	e := newEnv(t)
-	e.allow(rc)
-	api := e.startAPI()
-	e.startWorker()
+	rc, e, api := deliveryStack(t, "")
 	key := e.bootstrapKey("org-hooks", "u")
 
 	hooks := []webhookData{

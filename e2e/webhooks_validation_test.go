@@ -11,11 +11,7 @@ import (
 // field at fault, and accept nothing.
 func TestWebhookValidation(t *testing.T) {
 	t.Parallel()
-	rc := newReceiver(t)
-	e := newEnv(t)
-	e.allow(rc)
-	api := e.startAPI()
-	e.startWorker()
+	rc, e, api := deliveryStack(t, "")
 	key := e.bootstrapKey("org-valid", "u")
 	w := register(t, api.base, key, rc.url("/v"))
 	acc := notify(t, api.base, key, "org-valid", `{"n":0}`)

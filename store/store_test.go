@@ -24,6 +24,32 @@ func newStore(t *testing.T) *store.Store {
 	return s
 }
 
+// allPages follows a paginated listing from the start until it returns no cursor, checking every
+// page holds at most limit items and that it ends within 50 pages, and returns the items in order
+// with the number of pages.
+func allPages[T any](t *testing.T, limit int, list func(after string) ([]T, string, error)) (all []T, pages int) {
+	t.Helper()
+	after := ""
+	for {
+		page, next, err := list(after)
+		if err != nil {
+			t.Fatalf("page %d: %v", pages+1, err)
+		}
+		pages++
+		if len(page) > limit {
+			t.Fatalf("page %d has %d items, over the limit %d", pages, len(page), limit)
+		}
+		all = append(all, page...)
+		if next == "" {
+			return all, pages
+		}
+		if pages >= 50 {
+			t.Fatal("no last page after 50 pages")
+		}
+		after = next
+	}
+}
+
 func TestCreateTableIsIdempotent(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)

@@ -516,31 +516,15 @@ func TestListWebhooksPaginates(t *testing.T) {
 
 	for _, tc := range []struct{ limit, pages int }{{1, 7}, {3, 3}, {6, 2}, {7, 1}, {100, 1}} {
 		t.Run(fmt.Sprintf("limit%d", tc.limit), func(t *testing.T) {
-			var got []string
-			after, pages := "", 0
-			for {
-				list, next, err := s.ListWebhooks(ctx, "org-a", tc.limit, after)
-				if err != nil {
-					t.Fatalf("ListWebhooks page %d: %v", pages+1, err)
+			list, pages := allPages(t, tc.limit, func(after string) ([]*pcx.Webhook, string, error) {
+				return s.ListWebhooks(ctx, "org-a", tc.limit, after)
+			})
+			for _, w := range list {
+				if len(w.Secrets) != 0 {
+					t.Fatalf("listed endpoint %s carries secrets", w.ID)
 				}
-				pages++
-				if len(list) > tc.limit {
-					t.Fatalf("page %d has %d endpoints, over the limit %d", pages, len(list), tc.limit)
-				}
-				for _, w := range list {
-					if len(w.Secrets) != 0 {
-						t.Fatalf("listed endpoint %s carries secrets", w.ID)
-					}
-				}
-				got = append(got, ids(list)...)
-				if next == "" {
-					break
-				}
-				if pages > 20 {
-					t.Fatal("no last page after 20 pages")
-				}
-				after = next
 			}
+			got := ids(list)
 			if pages != tc.pages || !slices.Equal(got, want) {
 				t.Fatalf("listed %v in %d pages, want %v in %d", got, pages, want, tc.pages)
 			}
@@ -607,31 +591,15 @@ func TestActiveWebhooksSkipDisabled(t *testing.T) {
 		{"org-c", 2, nil, 1},
 	} {
 		t.Run(fmt.Sprintf("%s-limit%d", tc.org, tc.limit), func(t *testing.T) {
-			var got []string
-			after, pages := "", 0
-			for {
-				list, next, err := s.ActiveWebhooks(ctx, tc.org, tc.limit, after)
-				if err != nil {
-					t.Fatalf("ActiveWebhooks page %d: %v", pages+1, err)
+			list, pages := allPages(t, tc.limit, func(after string) ([]*pcx.Webhook, string, error) {
+				return s.ActiveWebhooks(ctx, tc.org, tc.limit, after)
+			})
+			for _, w := range list {
+				if w.Status != pcx.WebhookActive {
+					t.Fatalf("lists %s with status %s", w.ID, w.Status)
 				}
-				pages++
-				if len(list) > tc.limit {
-					t.Fatalf("page %d has %d endpoints, over the limit %d", pages, len(list), tc.limit)
-				}
-				for _, w := range list {
-					if w.Status != pcx.WebhookActive {
-						t.Fatalf("page %d lists %s with status %s", pages, w.ID, w.Status)
-					}
-				}
-				got = append(got, ids(list)...)
-				if next == "" {
-					break
-				}
-				if pages > 40 {
-					t.Fatal("no last page after 40 pages")
-				}
-				after = next
 			}
+			got := ids(list)
 			if pages != tc.pages || !slices.Equal(got, tc.want) {
 				t.Fatalf("listed %v in %d pages, want %v in %d", got, pages, tc.want, tc.pages)
 			}
