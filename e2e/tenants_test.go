@@ -154,6 +154,14 @@ func TestTenantIsolationMatrix(t *testing.T) {
 	if err := verifyWith(hookA.Secret, got[len(got)-1]); err != nil {
 		t.Errorf("A's endpoint after B's attempts: %v", err)
 	}
+	// Within A, too, a cursor serves only the list it came from.
+	for what, path := range map[string]string{
+		"a key list cursor on the endpoint list":     "/public/webhooks?last_evaluated_key=" + keysCursor,
+		"an endpoint list cursor on the key list":    "/public/api-keys?last_evaluated_key=" + hooksCursor,
+		"one event's deliveries cursor on another's": "/public/webhooks/events/" + ev + "?last_evaluated_key=" + deliveriesCursor,
+	} {
+		wantError(t, what, call(t, "GET", base+path, keyA, nil), 400, "")
+	}
 	// B's own endpoint is still B's alone.
 	wantStatus(t, call(t, "GET", base+"/public/webhooks/"+hookB.WebhookID, keyB, nil), 200)
 	wantStatus(t, call(t, "GET", base+"/public/webhooks/"+hookB.WebhookID, keyA, nil), 404)
