@@ -18,16 +18,7 @@ import (
 
 type ctxKey int
 
-const (
-	ctxRequestID ctxKey = iota
-	ctxPrincipal
-)
-
-// requestIDFrom returns the request's ID.
-func requestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(ctxRequestID).(string)
-	return id
-}
+const ctxPrincipal ctxKey = iota
 
 // principalFrom returns who the request acts for; only routes behind authenticate have one.
 func principalFrom(ctx context.Context) pcx.Principal {
@@ -48,8 +39,7 @@ func requestID(base zerolog.Logger) func(http.Handler) http.Handler {
 			}
 			w.Header().Set("X-Request-ID", id)
 			log := base.With().Str("request_id", id).Logger()
-			ctx := context.WithValue(r.Context(), ctxRequestID, id)
-			next.ServeHTTP(w, r.WithContext(log.WithContext(ctx)))
+			next.ServeHTTP(w, r.WithContext(log.WithContext(r.Context())))
 		})
 	}
 }

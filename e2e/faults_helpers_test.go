@@ -529,7 +529,6 @@ type driver struct {
 	probes []probe
 	stopc  chan struct{}
 	wg     sync.WaitGroup
-	seq    int
 }
 
 func newDriver() *driver {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -68,12 +67,8 @@ func newStack() (*stack, error) {
 
 // build compiles the api and worker binaries into the work directory.
 func (s *stack) build(version string) error {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
 	binDir := filepath.Join(s.workDir, "bin")
-	cmd := exec.Command(goBin, "build", "-ldflags", "-X github.com/pcx/publicservice/internal/app.Version="+version,
+	cmd := exec.Command(testenv.GoBin(), "build", "-ldflags", "-X github.com/pcx/publicservice/internal/app.Version="+version,
 		"-o", binDir+"/", "./cmd/api", "./cmd/worker")
 	cmd.Dir = s.root
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -54,6 +54,15 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// GoBin is the go command to build the service's binaries with: the one on PATH (go test puts
+// its own toolchain's first), else the one of the toolchain that built this program.
+func GoBin() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(runtime.GOROOT(), "bin", "go")
+}
+
 // Process is a started dependency.
 type Process struct {
 	Name string
