@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -25,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -704,7 +706,7 @@ func summarize(probes []probe) string {
 		a.slowest = max(a.slowest, p.dur)
 	}
 	var b strings.Builder
-	for _, k := range sortedKeys(per) {
+	for _, k := range slices.Sorted(maps.Keys(per)) {
 		a := per[k]
 		codes := make([]int, 0, len(a.byCode))
 		for c := range a.byCode {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -92,7 +93,7 @@ func TestFaultWorkerKilledRepeatedly(t *testing.T) {
 	// Each endpoint got every event of its organisation and nothing else, signed with its secret.
 	seen := rc.snapshot()
 	dups := 0
-	for _, path := range sortedKeys(secrets) {
+	for _, path := range slices.Sorted(maps.Keys(secrets)) {
 		org := pathOrg[path]
 		for id, n := range seen[path] {
 			if !slices.Contains(sent[org], id) {

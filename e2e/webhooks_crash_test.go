@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 )
@@ -49,7 +51,7 @@ func TestWebhookWorkerKilledMidFanOut(t *testing.T) {
 	waitWorkflowClosed(t, temporalClient(t), acc.WorkflowID, 30*time.Second)
 
 	dups := 0
-	for _, path := range sortedKeys(hooks) {
+	for _, path := range slices.Sorted(maps.Keys(hooks)) {
 		got := rc.requests(path)
 		if len(got) == 0 {
 			t.Errorf("%s was never delivered to", path)

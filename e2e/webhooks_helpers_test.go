@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -295,14 +294,4 @@ func (e *env) startWorkerProcess(bin, dir string, extra ...string) *testenv.Proc
 		e.t.Fatal(err)
 	}
 	return p
-}
-
-// sortedKeys returns the keys of m in order (for stable messages).
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

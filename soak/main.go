@@ -19,8 +19,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -140,11 +142,7 @@ func (r *run) main() (code int) {
 		}
 		keep := r.o.keep || code != 0
 		if r.s != nil {
-			dirs := make([]string, 0, len(r.s.logDirs))
-			for d := range r.s.logDirs {
-				dirs = append(dirs, d)
-			}
-			sort.Strings(dirs)
+			dirs := slices.Sorted(maps.Keys(r.s.logDirs))
 			r.rep.WorkDir = strings.Join(dirs, ", ")
 			if !keep {
 				r.rep.WorkDir += " (removed at the end; -keep keeps them)"

@@ -3,10 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -344,11 +346,7 @@ func (rep *report) markdown() string {
 	w("| during | n | p50 | p95 | p99 | max |")
 	w("|---|---|---|---|---|---|")
 	w("| all | %d | %.0f | %.0f | %.0f | %.0f |", n.Latency.N, n.Latency.P50, n.Latency.P95, n.Latency.P99, n.Latency.Max)
-	keys := make([]string, 0, len(n.LatencyByFault))
-	for k := range n.LatencyByFault {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(n.LatencyByFault))
 	for _, k := range keys {
 		l := n.LatencyByFault[k]
 		w("| %s | %d | %.0f | %.0f | %.0f | %.0f |", k, l.N, l.P50, l.P95, l.P99, l.Max)
@@ -364,11 +362,7 @@ func (rep *report) markdown() string {
 	w("")
 	w("## Durations (s)")
 	w("")
-	dk := make([]string, 0, len(rep.Durations))
-	for k := range rep.Durations {
-		dk = append(dk, k)
-	}
-	sort.Strings(dk)
+	dk := slices.Sorted(maps.Keys(rep.Durations))
 	for _, k := range dk {
 		w("- %s: %.1f", k, rep.Durations[k])
 	}
@@ -384,11 +378,7 @@ func (rep *report) markdown() string {
 	w("events %d, rate %.1f/s, endpoints %d, quick %v, notify retries %d, receivers down %s, wait at most %s",
 		rep.Config.Events, rep.Config.Rate, rep.Config.Endpoints, rep.Config.Quick, rep.Config.NotifyRetries, rep.Config.ReceiverDown, rep.Config.WaitAtMost)
 	w("")
-	sk := make([]string, 0, len(rep.Config.Settings))
-	for k := range rep.Config.Settings {
-		sk = append(sk, k)
-	}
-	sort.Strings(sk)
+	sk := slices.Sorted(maps.Keys(rep.Config.Settings))
 	for _, k := range sk {
 		w("- `%s=%s`", k, rep.Config.Settings[k])
 	}
@@ -401,11 +391,7 @@ func fmtMap(m map[string]int) string {
 	if len(m) == 0 {
 		return "—"
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(m))
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		parts[i] = fmt.Sprintf("%s: %d", k, m[k])

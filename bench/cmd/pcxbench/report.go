@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -582,11 +584,7 @@ func (r *Report) markdown() string {
 	if s := r.Memory.Soak; s != nil {
 		w("\nSoak: %.1f events/s to %d endpoints each (%s) for %.0f s, sampled every %.0f s; \"warm\" is the first sample at or after %.0f s. %d notifies sent, %d failed.\n\n", s.Rate, s.Fanout, s.RateFrom, s.Seconds, s.SampleSeconds, s.WarmAfterSeconds, s.Load.Sent, s.Load.Errors)
 		w("| process | warm MiB | end MiB | min MiB | max MiB | growth warm → end | max growth |\n|---|---:|---:|---:|---:|---:|---:|\n")
-		gn := make([]string, 0, len(s.Growth))
-		for n := range s.Growth {
-			gn = append(gn, n)
-		}
-		sort.Strings(gn)
+		gn := slices.Sorted(maps.Keys(s.Growth))
 		for _, n := range gn {
 			g := s.Growth[n]
 			w("| %s | %.1f | %.1f | %.1f | %.1f | %+.1f%% | %+.1f%% |\n", n, g.WarmMiB, g.EndMiB, g.MinMiB, g.MaxMiB, g.GrowthPct, g.MaxGrowthPct)
@@ -619,11 +617,7 @@ func (r *Report) markdown() string {
 	w("%s.\n", strings.Join(parts, ", "))
 
 	w("\n## Commands\n\nBench flags (effective): ")
-	keys := make([]string, 0, len(r.Flags))
-	for k := range r.Flags {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(r.Flags))
 	parts = parts[:0]
 	for _, k := range keys {
 		parts = append(parts, fmt.Sprintf("`-%s=%s`", k, r.Flags[k]))
