@@ -33,7 +33,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pcx/publicservice/internal/app"
 	"github.com/pcx/publicservice/internal/testenv"
 )
 
@@ -105,7 +104,19 @@ func (e *env) startAPIProcess(bin, dir string, extra ...string) *apiProcess {
 	environ := append(e.environ(),
 		fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", pub), fmt.Sprintf("INTERNAL_HTTP_ADDR=127.0.0.1:%d", internal))
 	environ = append(environ, extra...)
-	p, err := testenv.Start("api", dir, environ, bin)
+	p := e.startProcess("api", bin, dir, environ)
+	base := fmt.Sprintf("http://127.0.0.1:%d", pub)
+	if err := p.WaitFor(30*time.Second, testenv.HTTPReady(base+"/healthz")); err != nil {
+		e.t.Fatal(err)
+	}
+	return &apiProcess{base: base, p: p}
+}
+
+// startProcess runs bin as a process named name with environ, stopped when the test ends; the
+// tail of its log is printed if the test failed.
+func (e *env) startProcess(name, bin, dir string, environ []string) *testenv.Process {
+	e.t.Helper()
+	p, err := testenv.Start(name, dir, environ, bin)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -113,14 +124,10 @@ func (e *env) startAPIProcess(bin, dir string, extra ...string) *apiProcess {
 		p.Stop()
 		if e.t.Failed() {
 			out, _ := os.ReadFile(p.LogPath())
-			e.t.Logf("api process log %s:\n%s", p.LogPath(), tailLines(out, 80))
+			e.t.Logf("%s process log %s:\n%s", name, p.LogPath(), tailLines(out, 80))
 		}
 	})
-	base := fmt.Sprintf("http://127.0.0.1:%d", pub)
-	if err := p.WaitFor(30*time.Second, testenv.HTTPReady(base+"/healthz")); err != nil {
-		e.t.Fatal(err)
-	}
-	return &apiProcess{base: base, p: p}
+	return p
 }
 
 // tailLines returns the last n lines of out.
@@ -133,47 +140,6 @@ func tailLines(out []byte, n int) string {
 }
 
 // ---- environments on dedicated servers --------------------------------------------------------
-
-// newEnvOn is newEnv against the given DynamoDB endpoint and Temporal address (a test's own
-// servers, which it stops and restarts) instead of the package's shared ones.
-func newEnvOn(t *testing.T, dynamoEndpoint, temporalAddr string) *env {
-	t.Helper()
-	n := tableSeq.Add(1)
-	e := &env{t: t, table: fmt.Sprintf("e2e-fault-%d-%d", os.Getpid(), n)}
-	e.vars = map[string]string{
-		"PCX_ENV_FILE":             "",
-		"LOG_LEVEL":                "warn",
-		"HTTP_ADDR":                "127.0.0.1:0",
-		"INTERNAL_HTTP_ADDR":       "127.0.0.1:0",
-		"WORKER_HTTP_ADDR":         "127.0.0.1:0",
-		"INTERNAL_TOKEN":           "e2e-internal-token-0123456789abcdef",
-		"AWS_REGION":               "us-east-1",
-		"DYNAMODB_ENDPOINT":        dynamoEndpoint,
-		"DYNAMODB_TABLE":           e.table,
-		"TEMPORAL_ADDRESS":         temporalAddr,
-		"TEMPORAL_NAMESPACE":       "default",
-		"TEMPORAL_TASK_QUEUE":      fmt.Sprintf("e2e-fault-%d-%d", os.Getpid(), n),
-		"APIKEY_PEPPERS":           testPepper,
-		"WEBHOOK_SECRETS_KEYS":     testSecKey,
-		"AUTH_CACHE_TTL":           "2s",
-		"AUTH_FAILURES_PER_MINUTE": "0",
-	}
-	ctx := testenv.Context(t, 2*time.Minute)
-	st, err := app.NewStore(ctx, e.config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.CreateTable(ctx); err != nil {
-		t.Fatalf("CreateTable: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = st.DeleteTable(ctx)
-	})
-	e.store = st
-	return e
-}
 
 // requireTool skips (or, under PCX_REQUIRE_INTEGRATION=1, fails) a test whose tool is missing,
 // as testenv does for the shared servers.
@@ -320,16 +286,8 @@ func newFaultReceiver(t *testing.T) *faultReceiver {
 		plan:   func(string, string, int) fault { return answerOK },
 		counts: map[string]map[string]int{}, reqs: map[string][]received{}, faults: map[fault]int{},
 	}
-	certPEM, cert := selfSignedCert(t)
-	rc.srv = httptest.NewUnstartedServer(http.HandlerFunc(rc.serve))
-	// HTTP/1.1 only (httptest's default for a custom TLS config): a reset is a closed connection.
-	rc.srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
-	rc.srv.StartTLS()
-	t.Cleanup(rc.srv.Close)
-	rc.caFile = filepath.Join(t.TempDir(), "receiver-ca.pem")
-	if err := os.WriteFile(rc.caFile, certPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	// HTTP/1.1 only (startTLSServer's): a reset is a closed connection.
+	rc.srv, rc.caFile = startTLSServer(t, http.HandlerFunc(rc.serve))
 	return rc
 }
 

@@ -50,11 +50,17 @@ type env struct {
 	table   string
 }
 
-// newEnv creates a fresh table and returns the environment the binaries of one deployment read.
+// newEnv creates a fresh table and returns the environment the binaries of one deployment read,
+// on the package's shared DynamoDB Local and Temporal dev server.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	ddb := testenv.DynamoDB(t)
-	tmp := testenv.Temporal(t)
+	return newEnvOn(t, testenv.DynamoDB(t).Endpoint, testenv.Temporal(t).Address)
+}
+
+// newEnvOn is newEnv against the given DynamoDB endpoint and Temporal address: the shared
+// servers, or a test's own, which it stops and restarts.
+func newEnvOn(t *testing.T, dynamoEndpoint, temporalAddr string) *env {
+	t.Helper()
 	n := tableSeq.Add(1)
 	e := &env{t: t, table: fmt.Sprintf("e2e-%d-%d", os.Getpid(), n)}
 	e.vars = map[string]string{
@@ -65,10 +71,10 @@ func newEnv(t *testing.T) *env {
 		"WORKER_HTTP_ADDR":     "127.0.0.1:0",
 		"INTERNAL_TOKEN":       "e2e-internal-token-0123456789abcdef",
 		"AWS_REGION":           "us-east-1",
-		"DYNAMODB_ENDPOINT":    ddb.Endpoint,
+		"DYNAMODB_ENDPOINT":    dynamoEndpoint,
 		"DYNAMODB_TABLE":       e.table,
-		"TEMPORAL_ADDRESS":     tmp.Address,
-		"TEMPORAL_NAMESPACE":   tmp.Namespace,
+		"TEMPORAL_ADDRESS":     temporalAddr,
+		"TEMPORAL_NAMESPACE":   "default",
 		"TEMPORAL_TASK_QUEUE":  fmt.Sprintf("e2e-%d-%d", os.Getpid(), n),
 		"APIKEY_PEPPERS":       testPepper,
 		"WEBHOOK_SECRETS_KEYS": testSecKey,
@@ -77,16 +83,20 @@ func newEnv(t *testing.T) *env {
 		// turns the limit on.
 		"AUTH_FAILURES_PER_MINUTE": "0",
 	}
-	cfg := e.config()
 	ctx := testenv.Context(t, 2*time.Minute)
-	st, err := app.NewStore(ctx, cfg)
+	st, err := app.NewStore(ctx, e.config())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.CreateTable(ctx); err != nil {
 		t.Fatalf("CreateTable: %v", err)
 	}
-	t.Cleanup(func() { _ = st.DeleteTable(context.Background()) })
+	t.Cleanup(func() {
+		// Bounded: a test that stopped its DynamoDB must not hang here.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = st.DeleteTable(ctx)
+	})
 	e.store = st
 	return e
 }

@@ -40,17 +40,25 @@ type received struct {
 func newReceiver(t *testing.T) *receiver {
 	t.Helper()
 	rc := &receiver{got: map[string][]received{}, script: map[string][]int{}, headers: map[string]http.Header{}, delay: map[string]time.Duration{}, notified: make(chan struct{}, 1)}
+	rc.srv, rc.caFile = startTLSServer(t, http.HandlerFunc(rc.serve))
+	return rc
+}
+
+// startTLSServer serves h over HTTPS on loopback (HTTP/1.1 only, httptest's default with a custom
+// TLS config) with a self-signed certificate, until the test ends. caFile holds the certificate,
+// for the worker to trust through WEBHOOK_CA_FILE.
+func startTLSServer(t *testing.T, h http.Handler) (srv *httptest.Server, caFile string) {
+	t.Helper()
 	certPEM, cert := selfSignedCert(t)
-	rc.srv = httptest.NewUnstartedServer(http.HandlerFunc(rc.serve))
-	rc.srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
-	rc.srv.StartTLS()
-	t.Cleanup(rc.srv.Close)
-	// The deliveries trust this server's certificate through WEBHOOK_CA_FILE.
-	rc.caFile = filepath.Join(t.TempDir(), "receiver-ca.pem")
-	if err := os.WriteFile(rc.caFile, certPEM, 0o600); err != nil {
+	srv = httptest.NewUnstartedServer(h)
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	caFile = filepath.Join(t.TempDir(), "receiver-ca.pem")
+	if err := os.WriteFile(caFile, certPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return rc
+	return srv, caFile
 }
 
 // selfSignedCert makes a certificate for 127.0.0.1, ::1 and localhost (httptest's own lacks

@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -279,17 +278,7 @@ func (e *env) startWorkerProcess(bin, dir string, extra ...string) *testenv.Proc
 	}
 	environ := append(e.environ(), fmt.Sprintf("WORKER_HTTP_ADDR=127.0.0.1:%d", port))
 	environ = append(environ, extra...)
-	p, err := testenv.Start("worker", dir, environ, bin)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(func() {
-		p.Stop()
-		if e.t.Failed() {
-			out, _ := os.ReadFile(p.LogPath())
-			e.t.Logf("worker process log %s:\n%s", p.LogPath(), out)
-		}
-	})
+	p := e.startProcess("worker", bin, dir, environ)
 	if err := p.WaitFor(30*time.Second, testenv.HTTPReady(fmt.Sprintf("http://127.0.0.1:%d/healthz", port))); err != nil {
 		e.t.Fatal(err)
 	}
