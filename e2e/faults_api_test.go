@@ -92,17 +92,7 @@ func TestFaultAPIRestartBeforeDelivery(t *testing.T) {
 			api2 := e.startAPIProcess(apiBin, dir)
 			e.startWorkerProcess(workerBin, dir)
 			want := len(accepted) * len(paths)
-			took := eventually(t, 60*time.Second, fmt.Sprintf("%d accepted events delivered to %d endpoints", len(accepted), len(paths)), func() bool {
-				seen := rc.snapshot()
-				for _, p := range paths {
-					for _, id := range accepted {
-						if seen[p][id] == 0 {
-							return false
-						}
-					}
-				}
-				return true
-			})
+			took := eventually(t, 60*time.Second, fmt.Sprintf("%d accepted events delivered to %d endpoints", len(accepted), len(paths)), func() bool { return rc.reachedAll(paths, accepted) })
 			for _, id := range accepted {
 				waitDeliveries(t, api2.base, key, id, len(paths), "delivered", 30*time.Second)
 			}

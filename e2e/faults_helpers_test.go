@@ -407,13 +407,23 @@ func (rc *faultReceiver) snapshot() map[string]map[string]int {
 	defer rc.mu.Unlock()
 	out := make(map[string]map[string]int, len(rc.counts))
 	for p, m := range rc.counts {
-		c := make(map[string]int, len(m))
-		for id, n := range m {
-			c[id] = n
-		}
-		out[p] = c
+		out[p] = maps.Clone(m)
 	}
 	return out
+}
+
+// reachedAll reports whether every one of paths has seen every one of the events ids.
+func (rc *faultReceiver) reachedAll(paths, ids []string) bool {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for _, p := range paths {
+		for _, id := range ids {
+			if rc.counts[p][id] == 0 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // pairs is the number of distinct (path, webhook-id) pairs seen; total the number of requests.

@@ -63,9 +63,12 @@ func TestCreateTableIsIdempotent(t *testing.T) {
 	}
 }
 
-func testBox(t *testing.T) *secretbox.Box {
+func testBox(t *testing.T) *secretbox.Box { return boxUnder(t, "store test secrets key, 32 bytes") }
+
+// boxUnder is a secret box under the 32-byte key.
+func boxUnder(t *testing.T, key string) *secretbox.Box {
 	t.Helper()
-	keys, err := keyring.Parse("1:"+base64.StdEncoding.EncodeToString([]byte("store test secrets key, 32 bytes")), 32, 32)
+	keys, err := keyring.Parse("1:"+base64.StdEncoding.EncodeToString([]byte(key)), 32, 32)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/pcx/publicservice/internal/keyring"
 	"github.com/pcx/publicservice/internal/secretbox"
 	"github.com/pcx/publicservice/internal/testenv"
 	"github.com/pcx/publicservice/pcx"
@@ -80,18 +79,7 @@ func ttlOf(t *testing.T, it map[string]types.AttributeValue) string {
 }
 
 // otherBox is a secret box under a key that is not testBox's.
-func otherBox(t *testing.T) *secretbox.Box {
-	t.Helper()
-	keys, err := keyring.Parse("1:"+base64.StdEncoding.EncodeToString([]byte("another key, also 32 bytes long!")), 32, 32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	box, err := secretbox.New(keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return box
-}
+func otherBox(t *testing.T) *secretbox.Box { return boxUnder(t, "another key, also 32 bytes long!") }
 
 var hookSeq atomic.Int64
 
