@@ -85,17 +85,15 @@ func (a *Activities) DeliverBatch(ctx context.Context, in BatchInput) (BatchResu
 		}
 	}
 	wg.Wait()
-	toStore := make([]store.FirstAttempt, 0, len(recs))
+	done := make([]Record, 0, len(recs)) // every outcome but the unsent, whose retry is their first send
 	for i, r := range recs {
 		if !res.Outcomes[i].Unsent {
-			toStore = append(toStore, r.firstAttempt())
+			done = append(done, r)
 		}
 	}
-	if err := a.Store.RecordFirstAttempts(ctx, ev.ID, toStore, a.expires(ev)); err != nil {
+	if err := a.Store.RecordFirstAttempts(ctx, ev.ID, firstAttempts(done), a.expires(ev)); err != nil {
 		a.Log.Warn().Err(err).Str("event_id", ev.ID).Int("deliveries", len(recs)).Msg("recording first attempts failed; the workflow will retry it")
-		for _, fa := range toStore {
-			res.Unrecorded = append(res.Unrecorded, Record{WebhookID: fa.Webhook.ID, URL: fa.Webhook.URL, Status: fa.Status, Attempt: fa.Attempt, Reason: fa.Reason})
-		}
+		res.Unrecorded = done
 	}
 	return res, nil
 }
@@ -103,8 +101,13 @@ func (a *Activities) DeliverBatch(ctx context.Context, in BatchInput) (BatchResu
 // slotBudget is how long a batch's delivery may wait for a send slot (MaxInFlight).
 const slotBudget = 30 * time.Second
 
-func (r Record) firstAttempt() store.FirstAttempt {
-	return store.FirstAttempt{Webhook: &pcx.Webhook{ID: r.WebhookID, URL: r.URL}, Status: r.Status, Attempt: r.Attempt, Reason: r.Reason}
+// firstAttempts turns records into the store's form.
+func firstAttempts(recs []Record) []store.FirstAttempt {
+	out := make([]store.FirstAttempt, len(recs))
+	for i, r := range recs {
+		out[i] = store.FirstAttempt{Webhook: &pcx.Webhook{ID: r.WebhookID, URL: r.URL}, Status: r.Status, Attempt: r.Attempt, Reason: r.Reason}
+	}
+	return out
 }
 
 func (a *Activities) cancelled(id, url, reason string) (Outcome, Record) {
@@ -140,11 +143,7 @@ func (a *Activities) RecordOutcomes(ctx context.Context, in RecordOutcomesInput)
 	if err != nil {
 		return err
 	}
-	recs := make([]store.FirstAttempt, len(in.Records))
-	for i, r := range in.Records {
-		recs[i] = r.firstAttempt()
-	}
-	return a.Store.RecordFirstAttempts(ctx, in.EventID, recs, a.expires(ev))
+	return a.Store.RecordFirstAttempts(ctx, in.EventID, firstAttempts(in.Records), a.expires(ev))
 }
 
 // RecordOutcomesInput carries the records to write.
