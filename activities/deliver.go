@@ -254,7 +254,9 @@ func (a *Activities) send(ctx context.Context, ev *pcx.Event, w *pcx.Webhook) (p
 	default:
 		att.ErrorClass = classStatus
 	}
-	return att, parseRetryAfter(resp.Header.Get("Retry-After"), now)
+	// An HTTP-date Retry-After is a moment: measure it from when the answer came, not from when
+	// the attempt began (which would lengthen the wait by the attempt's duration).
+	return att, parseRetryAfter(resp.Header.Get("Retry-After"), now.Add(att.Duration))
 }
 
 // observe counts an attempt and its latency.

@@ -273,17 +273,21 @@ func (s *DeliverSuite) TestRetryAfter() {
 		name       string
 		retryAfter func() string
 		min, max   time.Duration
+		slow       time.Duration // the receiver answers after this
 	}{
-		{"seconds longer than the schedule win", func() string { return "120" }, 120 * time.Second, 120 * time.Second},
-		{"HTTP date longer than the schedule wins", func() string { return time.Now().Add(10 * time.Minute).UTC().Format(http.TimeFormat) }, 9*time.Minute + 58*time.Second, 10 * time.Minute},
-		{"shorter than the schedule is ignored", func() string { return "1" }, 5500 * time.Millisecond, 5500 * time.Millisecond},
-		{"more than a day is capped", func() string { return "172800" }, 24 * time.Hour, 24 * time.Hour},
-		{"garbage is ignored", func() string { return "soon" }, 5500 * time.Millisecond, 5500 * time.Millisecond},
+		{"seconds longer than the schedule win", func() string { return "120" }, 120 * time.Second, 120 * time.Second, 0},
+		{"HTTP date longer than the schedule wins", func() string { return time.Now().Add(10 * time.Minute).UTC().Format(http.TimeFormat) }, 9*time.Minute + 58*time.Second, 10 * time.Minute, 0},
+		{"shorter than the schedule is ignored", func() string { return "1" }, 5500 * time.Millisecond, 5500 * time.Millisecond, 0},
+		{"more than a day is capped", func() string { return "172800" }, 24 * time.Hour, 24 * time.Hour, 0},
+		{"garbage is ignored", func() string { return "soon" }, 5500 * time.Millisecond, 5500 * time.Millisecond, 0},
+		// A date is a moment: the wait counts from the answer, not from the start of the attempt.
+		{"HTTP date counts from a slow answer", func() string { return time.Now().Add(10 * time.Minute).UTC().Format(http.TimeFormat) }, 9*time.Minute + 58*time.Second, 10 * time.Minute, 1500 * time.Millisecond},
 	}
 	for _, tc := range cases {
 		s.Run(tc.name, func() {
 			s.SetupTest()
 			rc := newReceiver(s.T(), func(w http.ResponseWriter, _ *http.Request) {
+				time.Sleep(tc.slow)
 				w.Header().Set("Retry-After", tc.retryAfter())
 				w.WriteHeader(http.StatusTooManyRequests)
 			})
