@@ -22,7 +22,7 @@ TEST_TIMEOUT ?= 40m
 BIN_DIR      ?= bin
 RUN_DIR      ?= $(or $(PCX_RUN_DIR),.run)
 VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS      := -X github.com/pcx/publicservice/internal/app.Version=$(VERSION)
+LDFLAGS      := -X github.com/pcx/publicservice/app.Version=$(VERSION)
 
 .PHONY: help tools run test vet vulncheck fuzz build fmt lint clean clean-run
 

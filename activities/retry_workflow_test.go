@@ -9,7 +9,6 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/pcx/publicservice/pcx"
-	"github.com/pcx/publicservice/worker"
 	"github.com/pcx/publicservice/workflows"
 )
 
@@ -38,7 +37,7 @@ func (s *RetrySuite) run(rc *receiver) (workflows.Summary, time.Duration) {
 	s.store.addWebhook(activeWebhook("wh_1", rc.url(), pcx.WebhookSecret{Key: []byte("0123456789abcdef0123456789abcdef")}))
 	env := s.NewTestWorkflowEnvironment()
 	env.SetTestTimeout(30 * time.Second)
-	worker.Register(env, newActivities(s.store, client(rc.pool(), 5*time.Second)))
+	workflows.Register(env, newActivities(s.store, client(rc.pool(), 5*time.Second)))
 	start := env.Now()
 	env.ExecuteWorkflow(workflows.BatchWorkflowName, workflows.BatchInput{EventID: testEventID, OrgID: testOrgID, WebhookIDs: []string{"wh_1"}})
 	s.Require().True(env.IsWorkflowCompleted())

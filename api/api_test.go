@@ -14,9 +14,11 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/pcx/publicservice/internal/cursor"
-	"github.com/pcx/publicservice/internal/keys"
-	"github.com/pcx/publicservice/internal/webhooks"
+	"github.com/pcx/publicservice/internal/health"
+	"github.com/pcx/publicservice/internal/httpx"
 	"github.com/pcx/publicservice/pcx"
+	"github.com/pcx/publicservice/service/apikeys"
+	"github.com/pcx/publicservice/service/webhooks"
 )
 
 // Fakes for unit tests of this package; the end-to-end tests in e2e/ use the real store.
@@ -27,7 +29,7 @@ const goodKey = "good-key"
 
 func (f *fakeAuth) Authenticate(_ context.Context, h string) (pcx.Principal, error) {
 	if h != goodKey {
-		return pcx.Principal{}, keys.ErrUnauthenticated
+		return pcx.Principal{}, apikeys.ErrUnauthenticated
 	}
 	return pcx.Principal{OrgID: "org-1", UserID: "user-1", APIKeyID: "key_1", Prefix: "pcx_abcdef"}, nil
 }
@@ -35,11 +37,11 @@ func (f *fakeAuth) Authenticate(_ context.Context, h string) (pcx.Principal, err
 func (f *fakeAuth) Forget(p string) { f.forgot = append(f.forgot, p) }
 
 type fakeKeys struct {
-	created []keys.CreateInput
+	created []apikeys.CreateInput
 	err     error
 }
 
-func (f *fakeKeys) Create(_ context.Context, in keys.CreateInput) (string, *pcx.APIKey, error) {
+func (f *fakeKeys) Create(_ context.Context, in apikeys.CreateInput) (string, *pcx.APIKey, error) {
 	if err := in.Validate(time.Now()); err != nil {
 		return "", nil, err
 	}
@@ -324,13 +326,13 @@ func TestReadyz(t *testing.T) {
 	down := func(context.Context) error { return errors.New("dial 10.0.0.9: refused") }
 	hang := func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
 	for _, tt := range []struct {
-		checks []Check
+		checks []health.Check
 		status int
 		body   string
 	}{
-		{[]Check{{"dynamodb", ok}, {"temporal", ok}}, 200, `"message":"ready"`},
-		{[]Check{{"dynamodb", down}, {"temporal", ok}}, 503, `Not ready: dynamodb unavailable`},
-		{[]Check{{"temporal", hang}, {"dynamodb", down}}, 503, `Not ready: dynamodb, temporal unavailable`},
+		{[]health.Check{{Name: "dynamodb", Fn: ok}, {Name: "temporal", Fn: ok}}, 200, `"message":"ready"`},
+		{[]health.Check{{Name: "dynamodb", Fn: down}, {Name: "temporal", Fn: ok}}, 503, `Not ready: dynamodb unavailable`},
+		{[]health.Check{{Name: "temporal", Fn: hang}, {Name: "dynamodb", Fn: down}}, 503, `Not ready: dynamodb, temporal unavailable`},
 	} {
 		h := NewServer(Deps{Log: zerolog.Nop(), Auth: &fakeAuth{}, KeyStore: &fakeKeyStore{}, WebhookStore: noWebhooks{}, Ready: tt.checks, Cursors: cursor.NewSigner([]byte("k"), time.Hour), RequestTimeout: 5 * time.Second})
 		w := httptest.NewRecorder()
@@ -358,7 +360,7 @@ func FuzzDecodeBody(f *testing.F) {
 		_, err := decodeBody(req, &dst, false)
 		if err != nil {
 			code := pcx.ErrorCode(err)
-			if status := statusOf[code]; status < 400 || status >= 500 {
+			if status := httpx.StatusOf(code); status < 400 || status >= 500 {
 				t.Fatalf("body %q: error %v maps to %d, want a 4xx", body, err, status)
 			}
 		}

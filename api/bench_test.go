@@ -11,10 +11,10 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/pcx/publicservice/internal/apikey"
 	"github.com/pcx/publicservice/internal/cursor"
-	"github.com/pcx/publicservice/internal/keys"
+	"github.com/pcx/publicservice/internal/keyformat"
 	"github.com/pcx/publicservice/pcx"
+	"github.com/pcx/publicservice/service/apikeys"
 )
 
 // oneKeyStore holds a single API key record in memory: what the authenticator reads once per
@@ -40,18 +40,18 @@ func (oneKeyStore) TouchAPIKey(context.Context, string, time.Time, time.Duration
 func BenchmarkAuthOverhead(b *testing.B) {
 	pepper := make([]byte, 32)
 	_, _ = rand.Read(pepper)
-	peppers, err := apikey.ParsePeppers("1:" + base64.StdEncoding.EncodeToString(pepper))
+	peppers, err := keyformat.ParsePeppers("1:" + base64.StdEncoding.EncodeToString(pepper))
 	if err != nil {
 		b.Fatal(err)
 	}
-	hasher := apikey.NewHasher(peppers)
-	k, err := apikey.New()
+	hasher := keyformat.NewHasher(peppers)
+	k, err := keyformat.New()
 	if err != nil {
 		b.Fatal(err)
 	}
 	mac, version := hasher.MAC(k)
 	st := oneKeyStore{&pcx.APIKey{ID: "key_1", Prefix: k.Prefix(), OrgID: "org-1", UserID: "user-1", Status: pcx.KeyActive, SecretMAC: mac, PepperVersion: version, CreatedAt: time.Now()}}
-	auth := keys.NewAuthenticator(st, hasher, time.Hour, zerolog.Nop())
+	auth := apikeys.NewAuthenticator(st, hasher, time.Hour, zerolog.Nop())
 	h := NewServer(Deps{Log: zerolog.Nop(), Auth: auth, AuthFailures: NewFailureLimiter(30), KeyStore: &fakeKeyStore{}, WebhookStore: noWebhooks{},
 		Cursors: cursor.NewSigner([]byte("k"), time.Hour), RequestTimeout: 10 * time.Second})
 

@@ -9,10 +9,11 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/pcx/publicservice/internal/apikey"
 	"github.com/pcx/publicservice/internal/cursor"
-	"github.com/pcx/publicservice/internal/keys"
+	"github.com/pcx/publicservice/internal/httpx"
+	"github.com/pcx/publicservice/internal/keyformat"
 	"github.com/pcx/publicservice/pcx"
+	"github.com/pcx/publicservice/service/apikeys"
 )
 
 // KeyStore is what the key routes need from storage.
@@ -26,7 +27,7 @@ type KeyStore interface {
 
 // KeyCreator creates keys.
 type KeyCreator interface {
-	Create(ctx context.Context, in keys.CreateInput) (string, *pcx.APIKey, error)
+	Create(ctx context.Context, in apikeys.CreateInput) (string, *pcx.APIKey, error)
 }
 
 // keyMetadata is a key as callers see it: never the key, never its hash.
@@ -73,7 +74,7 @@ func handleKeyCreate(creator KeyCreator) http.Handler {
 		keyMetadata
 		APIKey string `json:"api_key"`
 	}
-	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		p := principalFrom(r.Context())
 		var req request
 		if _, err := decodeBody(r, &req, false); err != nil {
@@ -82,7 +83,7 @@ func handleKeyCreate(creator KeyCreator) http.Handler {
 		if err := checkOrg(p, req.OrgID); err != nil {
 			return err
 		}
-		in := keys.CreateInput{OrgID: p.OrgID, UserID: p.UserID}
+		in := apikeys.CreateInput{OrgID: p.OrgID, UserID: p.UserID}
 		if req.Name == nil {
 			return pcx.Invalid("Invalid request body", map[string]string{"name": "is required"})
 		}
@@ -100,7 +101,7 @@ func handleKeyCreate(creator KeyCreator) http.Handler {
 			return err
 		}
 		w.Header().Set("Cache-Control", "no-store")
-		respond(w, http.StatusCreated, "API key created; store it now, it will not be shown again",
+		httpx.Respond(w, http.StatusCreated, "API key created; store it now, it will not be shown again",
 			response{keyMetadata: newKeyMetadata(k), APIKey: full}, nil)
 		return nil
 	})
@@ -157,7 +158,7 @@ func newPageMeta(r *http.Request, cursors *cursor.Signer, list, next string, cou
 // next cursor.
 func handleList[T, V any](cursors *cursor.Signer, list, message string,
 	fetch func(ctx context.Context, org string, limit int, after string) ([]T, string, error), view func(T) V) http.Handler {
-	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		p := principalFrom(r.Context())
 		if org, ok := r.URL.Query()["org_id"]; ok {
 			if err := checkOrg(p, &org[0]); err != nil {
@@ -176,7 +177,7 @@ func handleList[T, V any](cursors *cursor.Signer, list, message string,
 		for i, it := range items {
 			data[i] = view(it)
 		}
-		respond(w, http.StatusOK, message, data, newPageMeta(r, cursors, list, next, len(data)))
+		httpx.Respond(w, http.StatusOK, message, data, newPageMeta(r, cursors, list, next, len(data)))
 		return nil
 	})
 }
@@ -184,7 +185,7 @@ func handleList[T, V any](cursors *cursor.Signer, list, message string,
 var errKeyNotFound = pcx.Errorf(pcx.ENotFound, "API key not found")
 
 func handleKeyGet(store KeyStore) http.Handler {
-	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		id := chi.URLParam(r, "key")
 		if !strings.HasPrefix(id, "key_") || len(id) > 64 {
 			return errKeyNotFound
@@ -193,7 +194,7 @@ func handleKeyGet(store KeyStore) http.Handler {
 		if err != nil {
 			return err
 		}
-		respond(w, http.StatusOK, "API key", newKeyMetadata(k), nil)
+		httpx.Respond(w, http.StatusOK, "API key", newKeyMetadata(k), nil)
 		return nil
 	})
 }
@@ -201,9 +202,9 @@ func handleKeyGet(store KeyStore) http.Handler {
 // handleKeyChange serves revoke and activate: change the caller's key named by prefix, drop it
 // from this instance's auth cache at once, and answer with its metadata.
 func handleKeyChange(change func(ctx context.Context, org, prefix string) (*pcx.APIKey, error), auth Authenticator, message string) http.Handler {
-	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		prefix := chi.URLParam(r, "key")
-		if !apikey.ValidPrefix(prefix) {
+		if !keyformat.ValidPrefix(prefix) {
 			return errKeyNotFound
 		}
 		k, err := change(r.Context(), principalFrom(r.Context()).OrgID, prefix)
@@ -211,22 +212,22 @@ func handleKeyChange(change func(ctx context.Context, org, prefix string) (*pcx.
 			return err
 		}
 		auth.Forget(prefix)
-		respond(w, http.StatusOK, message, newKeyMetadata(k), nil)
+		httpx.Respond(w, http.StatusOK, message, newKeyMetadata(k), nil)
 		return nil
 	})
 }
 
 func handleKeyDelete(store KeyStore, auth Authenticator) http.Handler {
-	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		prefix := chi.URLParam(r, "key")
-		if !apikey.ValidPrefix(prefix) {
+		if !keyformat.ValidPrefix(prefix) {
 			return errKeyNotFound
 		}
 		if err := store.DeleteAPIKey(r.Context(), principalFrom(r.Context()).OrgID, prefix); err != nil {
 			return err
 		}
 		auth.Forget(prefix)
-		respond(w, http.StatusOK, "API key deleted", nil, nil)
+		httpx.Respond(w, http.StatusOK, "API key deleted", nil, nil)
 		return nil
 	})
 }
@@ -238,9 +239,9 @@ func handleMe() http.Handler {
 		APIKeyID string `json:"api_key_id"`
 		Prefix   string `json:"prefix"`
 	}
-	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		p := principalFrom(r.Context())
-		respond(w, http.StatusOK, "Authenticated", response{OrgID: p.OrgID, UserID: p.UserID, APIKeyID: p.APIKeyID, Prefix: p.Prefix}, nil)
+		httpx.Respond(w, http.StatusOK, "Authenticated", response{OrgID: p.OrgID, UserID: p.UserID, APIKeyID: p.APIKeyID, Prefix: p.Prefix}, nil)
 		return nil
 	})
 }

@@ -11,10 +11,11 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/pcx/publicservice/internal/cursor"
+	"github.com/pcx/publicservice/internal/httpx"
 	"github.com/pcx/publicservice/internal/metrics"
 	"github.com/pcx/publicservice/internal/signing"
-	"github.com/pcx/publicservice/internal/webhooks"
 	"github.com/pcx/publicservice/pcx"
+	"github.com/pcx/publicservice/service/webhooks"
 )
 
 // Webhooks is the webhook use cases the routes call.
@@ -84,7 +85,7 @@ func handleWebhookCreate(svc Webhooks) http.Handler {
 		Description string  `json:"description"`
 		OrgID       *string `json:"org_id"`
 	}
-	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		p := principalFrom(r.Context())
 		var req request
 		if _, err := decodeBody(r, &req, false); err != nil {
@@ -101,13 +102,13 @@ func handleWebhookCreate(svc Webhooks) http.Handler {
 			return err
 		}
 		w.Header().Set("Cache-Control", "no-store")
-		respond(w, http.StatusCreated, "Webhook created; store its secret now, it will not be shown again", newWebhookData(hook, true), nil)
+		httpx.Respond(w, http.StatusCreated, "Webhook created; store its secret now, it will not be shown again", newWebhookData(hook, true), nil)
 		return nil
 	})
 }
 
 func handleWebhookGet(store WebhookStore) http.Handler {
-	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		id, err := webhookID(r)
 		if err != nil {
 			return err
@@ -116,7 +117,7 @@ func handleWebhookGet(store WebhookStore) http.Handler {
 		if err != nil {
 			return err
 		}
-		respond(w, http.StatusOK, "Webhook", newWebhookData(hook, false), nil)
+		httpx.Respond(w, http.StatusOK, "Webhook", newWebhookData(hook, false), nil)
 		return nil
 	})
 }
@@ -127,7 +128,7 @@ func handleWebhookUpdate(svc Webhooks) http.Handler {
 		Description *string `json:"description"`
 		Status      *string `json:"status"`
 	}
-	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		id, err := webhookID(r)
 		if err != nil {
 			return err
@@ -145,13 +146,13 @@ func handleWebhookUpdate(svc Webhooks) http.Handler {
 		if err != nil {
 			return err
 		}
-		respond(w, http.StatusOK, "Webhook updated", newWebhookData(hook, false), nil)
+		httpx.Respond(w, http.StatusOK, "Webhook updated", newWebhookData(hook, false), nil)
 		return nil
 	})
 }
 
 func handleWebhookDelete(svc Webhooks) http.Handler {
-	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		id, err := webhookID(r)
 		if err != nil {
 			return err
@@ -159,7 +160,7 @@ func handleWebhookDelete(svc Webhooks) http.Handler {
 		if err := svc.DeleteEndpoint(r.Context(), principalFrom(r.Context()).OrgID, id); err != nil {
 			return err
 		}
-		respond(w, http.StatusOK, "Webhook deleted", nil, nil)
+		httpx.Respond(w, http.StatusOK, "Webhook deleted", nil, nil)
 		return nil
 	})
 }
@@ -168,7 +169,7 @@ func handleWebhookRotate(svc Webhooks) http.Handler {
 	type request struct {
 		GracePeriodSeconds *int64 `json:"grace_period_seconds"`
 	}
-	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		id, err := webhookID(r)
 		if err != nil {
 			return err
@@ -190,7 +191,7 @@ func handleWebhookRotate(svc Webhooks) http.Handler {
 			return err
 		}
 		w.Header().Set("Cache-Control", "no-store")
-		respond(w, http.StatusOK, "Secret rotated; store the new secret now, it will not be shown again", newWebhookData(hook, true), nil)
+		httpx.Respond(w, http.StatusOK, "Secret rotated; store the new secret now, it will not be shown again", newWebhookData(hook, true), nil)
 		return nil
 	})
 }
@@ -235,14 +236,14 @@ func acceptEvent(w http.ResponseWriter, r *http.Request, svc Webhooks, m *metric
 	zerolog.Ctx(r.Context()).UpdateContext(func(c zerolog.Context) zerolog.Context {
 		return c.Str("event_id", acc.EventID).Str("workflow_id", acc.WorkflowID)
 	})
-	respond(w, http.StatusAccepted, "Event accepted for delivery", acceptedData{
+	httpx.Respond(w, http.StatusAccepted, "Event accepted for delivery", acceptedData{
 		EventID: acc.EventID, WorkflowID: acc.WorkflowID, RunID: acc.RunID, EndpointCount: acc.EndpointCount,
 	}, nil)
 	return nil
 }
 
 func handleNotify(svc Webhooks, m *metrics.Metrics) http.Handler {
-	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		p := principalFrom(r.Context())
 		return acceptEvent(w, r, svc, m, "notify", func(org string) error { return checkOrg(p, &org) })
 	})
@@ -303,7 +304,7 @@ func handleEventGet(store WebhookStore, cursors *cursor.Signer) http.Handler {
 		CreatedAt  Timestamp      `json:"created_at"`
 		Deliveries []deliveryData `json:"deliveries"`
 	}
-	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		p := principalFrom(r.Context())
 		id := chi.URLParam(r, "event_id")
 		if !strings.HasPrefix(id, "evt_") || len(id) > 64 {
@@ -326,7 +327,7 @@ func handleEventGet(store WebhookStore, cursors *cursor.Signer) http.Handler {
 		for i, d := range dels {
 			resp.Deliveries[i] = newDeliveryData(d)
 		}
-		respond(w, http.StatusOK, "Event", resp, newPageMeta(r, cursors, list, next, len(dels)))
+		httpx.Respond(w, http.StatusOK, "Event", resp, newPageMeta(r, cursors, list, next, len(dels)))
 		return nil
 	})
 }
@@ -335,7 +336,7 @@ func handleEventReplay(svc Webhooks, m *metrics.Metrics) http.Handler {
 	type request struct {
 		WebhookIDs []string `json:"webhook_ids"`
 	}
-	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		p := principalFrom(r.Context())
 		id := chi.URLParam(r, "event_id")
 		if !strings.HasPrefix(id, "evt_") || len(id) > 64 {
@@ -350,7 +351,7 @@ func handleEventReplay(svc Webhooks, m *metrics.Metrics) http.Handler {
 			return err
 		}
 		m.Events.WithLabelValues("replay").Inc()
-		respond(w, http.StatusAccepted, "Replay accepted", acceptedData{
+		httpx.Respond(w, http.StatusAccepted, "Replay accepted", acceptedData{
 			EventID: acc.EventID, WorkflowID: acc.WorkflowID, RunID: acc.RunID, EndpointCount: acc.EndpointCount,
 		}, nil)
 		return nil

@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -12,6 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/rs/zerolog"
 
+	"github.com/pcx/publicservice/internal/httpx"
 	"github.com/pcx/publicservice/internal/metrics"
 	"github.com/pcx/publicservice/pcx"
 )
@@ -24,37 +23,6 @@ const ctxPrincipal ctxKey = iota
 func principalFrom(ctx context.Context) pcx.Principal {
 	p, _ := ctx.Value(ctxPrincipal).(pcx.Principal)
 	return p
-}
-
-// requestID gives every request an ID: the caller's X-Request-ID when it is a sane token, a new
-// one otherwise. It is echoed in the response and carried by every log line of the request.
-func requestID(base zerolog.Logger) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			id := r.Header.Get("X-Request-ID")
-			if !saneID(id) {
-				var b [12]byte
-				_, _ = rand.Read(b[:])
-				id = hex.EncodeToString(b[:])
-			}
-			w.Header().Set("X-Request-ID", id)
-			log := base.With().Str("request_id", id).Logger()
-			next.ServeHTTP(w, r.WithContext(log.WithContext(r.Context())))
-		})
-	}
-}
-
-func saneID(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
 }
 
 // statusWriter remembers the status and size of a response for the access log.
@@ -120,7 +88,7 @@ func recoverer(next http.Handler) http.Handler {
 					panic(v)
 				}
 				zerolog.Ctx(r.Context()).Error().Interface("panic", v).Bytes("stack", debug.Stack()).Msg("handler panicked")
-				writeError(w, r, pcx.Errorf(pcx.EInternal, ""))
+				httpx.WriteError(w, r, pcx.Errorf(pcx.EInternal, ""))
 			}
 		}()
 		next.ServeHTTP(w, r)
@@ -131,7 +99,7 @@ func recoverer(next http.Handler) http.Handler {
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > MaxBodyBytes {
-			writeError(w, r, errBodyTooLarge)
+			httpx.WriteError(w, r, errBodyTooLarge)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
@@ -161,7 +129,7 @@ type Authenticator interface {
 // attempts are counted per client address; past the limit, 429 before any lookup.
 func authenticate(auth Authenticator, limiter *FailureLimiter, m *metrics.Metrics) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
-		return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 			addr := clientAddr(r)
 			if err := limiter.check(addr); err != nil {
 				m.AuthFailures.WithLabelValues("rate_limited").Inc()

@@ -18,6 +18,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/rs/zerolog"
 
+	"github.com/pcx/publicservice/internal/health"
 	"github.com/pcx/publicservice/pcx"
 )
 
@@ -266,7 +267,7 @@ func TestOpenAPIResponsesOfTheTransport(t *testing.T) {
 	// A dependency down: 503 with Retry-After, on readiness and on a public route.
 	down := NewServer(Deps{Log: zerolog.Nop(), Auth: &fakeAuth{}, KeyStore: &fakeKeyStore{listErr: pcx.Errorf(pcx.EUnavailable, "The database is unavailable; retry later")},
 		WebhookStore: noWebhooks{}, Cursors: f.curs, RequestTimeout: time.Second,
-		Ready: []Check{{"dynamodb", func(context.Context) error { return pcx.Errorf(pcx.EUnavailable, "down") }}}})
+		Ready: []health.Check{{Name: "dynamodb", Fn: func(context.Context) error { return pcx.Errorf(pcx.EUnavailable, "down") }}}})
 	for _, path := range []string{"/readyz", "/public/api-keys"} {
 		req := httptest.NewRequest("GET", path, nil)
 		req.Header.Set("X-API-Key", goodKey)

@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/pcx/publicservice/internal/httpx"
 )
 
 func TestFailureLimiter(t *testing.T) {
@@ -27,7 +29,7 @@ func TestFailureLimiter(t *testing.T) {
 		l.fail("a")
 	}
 	err := l.check("a")
-	var ra RetryAfter
+	var ra httpx.RetryAfter
 	if err == nil || !errors.As(err, &ra) || ra.RetryAfterSeconds() != 10 {
 		t.Fatalf("7th = %v, want 429 with Retry-After 10", err)
 	}

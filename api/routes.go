@@ -1,11 +1,15 @@
 package api
 
-import "github.com/go-chi/chi/v5"
+import (
+	"github.com/go-chi/chi/v5"
+
+	"github.com/pcx/publicservice/internal/health"
+)
 
 // addRoutes is the whole public API surface at a glance.
 func addRoutes(r chi.Router, d Deps) {
-	r.Get("/healthz", handleHealthz().ServeHTTP)
-	r.Get("/readyz", handleReadyz(d.Ready).ServeHTTP)
+	r.Get("/healthz", health.Healthz().ServeHTTP)
+	r.Get("/readyz", health.Readyz(d.Ready).ServeHTTP)
 	r.Get("/openapi.yaml", handleOpenAPI().ServeHTTP)
 
 	r.Route("/public", func(r chi.Router) {
@@ -36,7 +40,7 @@ func addRoutes(r chi.Router, d Deps) {
 
 // addInternalRoutes is the internal listener's surface: what other PCX services call.
 func addInternalRoutes(r chi.Router, d InternalDeps) {
-	r.Get("/healthz", handleHealthz().ServeHTTP)
+	r.Get("/healthz", health.Healthz().ServeHTTP)
 	r.Get("/metrics", d.Metrics.Handler().ServeHTTP)
 	r.With(bearerToken(d.Token)).Post("/internal/transaction-updates", handleTransactionUpdate(d.Webhooks, d.Metrics).ServeHTTP)
 }

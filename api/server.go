@@ -11,6 +11,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/pcx/publicservice/internal/cursor"
+	"github.com/pcx/publicservice/internal/health"
+	"github.com/pcx/publicservice/internal/httpx"
 	"github.com/pcx/publicservice/internal/metrics"
 	"github.com/pcx/publicservice/pcx"
 )
@@ -25,7 +27,7 @@ type Deps struct {
 	Cursors        *cursor.Signer
 	Webhooks       Webhooks
 	WebhookStore   WebhookStore
-	Ready          []Check
+	Ready          []health.Check
 	RequestTimeout time.Duration
 	Metrics        *metrics.Metrics // nil: a private registry nobody scrapes
 }
@@ -65,16 +67,16 @@ func NewServer(d Deps) http.Handler {
 // access log and metrics, panic recovery, body limit, request timeout.
 func newRouter(log zerolog.Logger, m *metrics.Metrics, server string, requestTimeout time.Duration) chi.Router {
 	r := chi.NewRouter()
-	r.Use(requestID(log), accessLog(m, server), recoverer, limitBody, timeout(requestTimeout))
+	r.Use(httpx.RequestID(log), accessLog(m, server), recoverer, limitBody, timeout(requestTimeout))
 	r.NotFound(notFound)
 	r.MethodNotAllowed(methodNotAllowed)
 	return r
 }
 
 func notFound(w http.ResponseWriter, r *http.Request) {
-	writeError(w, r, pcx.Errorf(pcx.ENotFound, "Not found"))
+	httpx.WriteError(w, r, pcx.Errorf(pcx.ENotFound, "Not found"))
 }
 
 func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	write(w, http.StatusMethodNotAllowed, failure{Status: "error", Message: "Method not allowed"})
+	httpx.Write(w, http.StatusMethodNotAllowed, httpx.Failure{Status: "error", Message: "Method not allowed"})
 }

@@ -20,11 +20,12 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/pcx/publicservice/internal/apikey"
-	"github.com/pcx/publicservice/internal/app"
+	"github.com/pcx/publicservice/app"
+	"github.com/pcx/publicservice/app/apiserver"
 	"github.com/pcx/publicservice/internal/config"
-	"github.com/pcx/publicservice/internal/keys"
+	"github.com/pcx/publicservice/internal/keyformat"
 	"github.com/pcx/publicservice/internal/testenv"
+	"github.com/pcx/publicservice/service/apikeys"
 	"github.com/pcx/publicservice/store"
 )
 
@@ -126,8 +127,8 @@ func (e *env) bootstrapKey(org, user string) string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	svc := &keys.Service{Store: e.store, Hasher: apikey.NewHasher(peppers), IsPrefixTaken: func(err error) bool { return err == store.ErrPrefixTaken }}
-	full, _, err := svc.Create(context.Background(), keys.CreateInput{OrgID: org, UserID: user, Name: "bootstrap"})
+	svc := &apikeys.Service{Store: e.store, Hasher: keyformat.NewHasher(peppers), IsPrefixTaken: func(err error) bool { return err == store.ErrPrefixTaken }}
+	full, _, err := svc.Create(context.Background(), apikeys.CreateInput{OrgID: org, UserID: user, Name: "bootstrap"})
 	if err != nil {
 		e.t.Fatalf("bootstrap key: %v", err)
 	}
@@ -150,7 +151,7 @@ func (e *env) startAPI() *apiServer {
 	done := make(chan error, 1)
 	log := e.logger("api")
 	go func() {
-		done <- app.RunAPI(ctx, cfg, log, func(pub, internal string) { ready <- [2]string{pub, internal} })
+		done <- apiserver.Run(ctx, cfg, log, func(pub, internal string) { ready <- [2]string{pub, internal} })
 	}()
 	var s *apiServer
 	select {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pcx/publicservice/internal/apikey"
+	"github.com/pcx/publicservice/internal/keyformat"
 )
 
 type keyData struct {
@@ -61,7 +61,7 @@ func TestKeyLifecycle(t *testing.T) {
 			t.Errorf("create response lacks %s: %s", field, r.body)
 		}
 	}
-	if _, err := apikey.Parse(created.APIKey); err != nil || !strings.HasPrefix(created.APIKey, created.Prefix+"_") {
+	if _, err := keyformat.Parse(created.APIKey); err != nil || !strings.HasPrefix(created.APIKey, created.Prefix+"_") {
 		t.Fatalf("created api_key %q does not parse or match prefix %q: %v", created.APIKey, created.Prefix, err)
 	}
 	if created.OrgID != "org-life" || created.UserID != "user-1" || created.Status != "active" || created.Name != "ci deploy" {
@@ -282,10 +282,10 @@ func TestUnauthorizedIsIdentical(t *testing.T) {
 	expired := make1("expired", time.Now().Add(time.Second).UTC().Format(time.RFC3339Nano))
 	time.Sleep(1100 * time.Millisecond)
 
-	k, _ := apikey.Parse(root)
-	unknown, _ := apikey.New()
+	k, _ := keyformat.Parse(root)
+	unknown, _ := keyformat.New()
 	// The right prefix with a well-formed secret that is not the key's.
-	forged, _ := apikey.WithID(rand.Reader, k.ID)
+	forged, _ := keyformat.WithID(rand.Reader, k.ID)
 	wrongSecret := forged.String()
 
 	cases := map[string]func(*http.Request){
@@ -465,7 +465,7 @@ func TestAuthFailuresAreRateLimited(t *testing.T) {
 	e.vars["AUTH_FAILURES_PER_MINUTE"] = "60" // one token per second, bursts of 60
 	api := e.startAPI()
 	root := e.bootstrapKey("org-rl", "u")
-	bad, _ := apikey.New()
+	bad, _ := keyformat.New()
 	limited := 0
 	var last reply
 	for i := 0; i < 80; i++ {

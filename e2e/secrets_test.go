@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pcx/publicservice/internal/apikey"
+	"github.com/pcx/publicservice/internal/keyformat"
 )
 
 // A full run at debug level — keys created and used (also, wrongly, in the query string),
@@ -35,8 +35,8 @@ func TestLogsNeverContainSecrets(t *testing.T) {
 	// Use the key the right way and the wrong ways.
 	wantStatus(t, call(t, "GET", api.base+"/public/me", k.APIKey, nil), 200)
 	wantStatus(t, call(t, "GET", api.base+"/public/me?api_key="+k.APIKey, "", nil), 401)
-	parsed, _ := apikey.Parse(k.APIKey)
-	forged, _ := apikey.WithID(rand.Reader, parsed.ID)
+	parsed, _ := keyformat.Parse(k.APIKey)
+	forged, _ := keyformat.WithID(rand.Reader, parsed.ID)
 	keys = append(keys, forged.String())
 	wantUnauthorized(t, call(t, "GET", api.base+"/public/me", forged.String(), nil))
 	wantUnauthorized(t, call(t, "GET", api.base+"/public/me", k.APIKey+"x", nil))
@@ -77,7 +77,7 @@ func TestLogsNeverContainSecrets(t *testing.T) {
 		"transaction data": "4111111111111111",
 	}
 	for i, key := range keys {
-		pk, err := apikey.Parse(key)
+		pk, err := keyformat.Parse(key)
 		if err != nil {
 			t.Fatal(err)
 		}

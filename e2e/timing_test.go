@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pcx/publicservice/internal/apikey"
+	"github.com/pcx/publicservice/internal/keyformat"
 )
 
 // An attacker who can tell "no such prefix" from "wrong secret" by response time learns which
@@ -30,9 +30,9 @@ func TestNoTimingOracleBetweenUnknownPrefixAndWrongSecret(t *testing.T) {
 			e.vars["AUTH_CACHE_TTL"] = ttl
 			api := e.startAPI()
 			root := e.bootstrapKey("org-timing", "u")
-			k, _ := apikey.Parse(root)
-			wrong, _ := apikey.WithID(rand.Reader, k.ID)
-			unknown, _ := apikey.New()
+			k, _ := keyformat.Parse(root)
+			wrong, _ := keyformat.WithID(rand.Reader, k.ID)
+			unknown, _ := keyformat.New()
 
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}, Timeout: 10 * time.Second}
 			measure := func(key string) time.Duration {

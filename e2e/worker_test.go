@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/pcx/publicservice/internal/app"
+	"github.com/pcx/publicservice/app/worker"
 )
 
 // startWorker runs the worker in-process, exactly as cmd/worker does, until the test ends or
@@ -17,7 +17,7 @@ func (e *env) startWorker() (stop func()) {
 	ready := make(chan struct{})
 	log := e.logger("worker")
 	go func() {
-		done <- app.RunWorker(ctx, cfg, log, func(string, string) { close(ready) })
+		done <- worker.Run(ctx, cfg, log, func(string, string) { close(ready) })
 	}()
 	select {
 	case <-ready:

@@ -11,11 +11,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pcx/publicservice/internal/apikey"
-	"github.com/pcx/publicservice/internal/app"
+	"github.com/pcx/publicservice/app"
 	"github.com/pcx/publicservice/internal/config"
-	"github.com/pcx/publicservice/internal/keys"
+	"github.com/pcx/publicservice/internal/keyformat"
 	"github.com/pcx/publicservice/internal/testenv"
+	"github.com/pcx/publicservice/service/apikeys"
 	"github.com/pcx/publicservice/store"
 )
 
@@ -68,7 +68,7 @@ func newStack() (*stack, error) {
 // build compiles the api and worker binaries into the work directory.
 func (s *stack) build(version string) error {
 	binDir := filepath.Join(s.workDir, "bin")
-	cmd := exec.Command(testenv.GoBin(), "build", "-ldflags", "-X github.com/pcx/publicservice/internal/app.Version="+version,
+	cmd := exec.Command(testenv.GoBin(), "build", "-ldflags", "-X github.com/pcx/publicservice/app.Version="+version,
 		"-o", binDir+"/", "./cmd/api", "./cmd/worker")
 	cmd.Dir = s.root
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -207,8 +207,8 @@ func (s *stack) bootstrapKey(org string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	svc := &keys.Service{Store: s.store, Hasher: apikey.NewHasher(peppers), IsPrefixTaken: func(err error) bool { return err == store.ErrPrefixTaken }}
-	full, _, err := svc.Create(context.Background(), keys.CreateInput{OrgID: org, UserID: "soak", Name: "soak"})
+	svc := &apikeys.Service{Store: s.store, Hasher: keyformat.NewHasher(peppers), IsPrefixTaken: func(err error) bool { return err == store.ErrPrefixTaken }}
+	full, _, err := svc.Create(context.Background(), apikeys.CreateInput{OrgID: org, UserID: "soak", Name: "soak"})
 	return full, err
 }
 

@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/pcx/publicservice/internal/apikey"
+	"github.com/pcx/publicservice/internal/keyformat"
 	"github.com/pcx/publicservice/pcx"
 )
 
@@ -118,7 +118,7 @@ func (s *Store) ListAPIKeys(ctx context.Context, org string, limit int, after st
 	}
 	start := func(after string) map[string]types.AttributeValue {
 		id, prefix, ok := strings.Cut(after, "|")
-		if !ok || !apikey.ValidPrefix(prefix) || !strings.HasPrefix(id, "key_") {
+		if !ok || !keyformat.ValidPrefix(prefix) || !strings.HasPrefix(id, "key_") {
 			return nil
 		}
 		return map[string]types.AttributeValue{

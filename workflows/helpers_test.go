@@ -8,7 +8,7 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 )
 
-// workflowsOnly passes on what worker.Register registers except the delivery activities, so a
+// workflowsOnly passes on what workflows.Register registers except the delivery activities, so a
 // test registers the production workflows under their production names and supplies its own
 // activities under the same names.
 type workflowsOnly struct{ sdkworker.Registry }

@@ -26,7 +26,6 @@ import (
 	"github.com/pcx/publicservice/activities"
 	"github.com/pcx/publicservice/internal/testenv"
 	"github.com/pcx/publicservice/pcx"
-	"github.com/pcx/publicservice/worker"
 	"github.com/pcx/publicservice/workflows"
 )
 
@@ -143,7 +142,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 // replay replays the history in file with the workflows registered as the worker registers them.
 func replay(file string) error {
 	r := sdkworker.NewWorkflowReplayer()
-	worker.Register(replayerRegistry{r}, nil)
+	workflows.Register(replayerRegistry{r}, nil)
 	hist, err := readHistory(file)
 	if err != nil {
 		return err
@@ -168,7 +167,7 @@ func readHistory(file string) (*historypb.History, error) {
 	return client.HistoryFromJSON(f, client.HistoryJSONOptions{})
 }
 
-// replayerRegistry lets worker.Register register the workflows on a replayer, which runs no
+// replayerRegistry lets workflows.Register register the workflows on a replayer, which runs no
 // activities.
 type replayerRegistry struct{ sdkworker.WorkflowReplayer }
 
@@ -194,8 +193,8 @@ func TestRecordHistories(t *testing.T) {
 
 	const taskQueue = "record-histories"
 	w := sdkworker.New(c, taskQueue, sdkworker.Options{})
-	worker.Register(workflowsOnly{w}, nil)
-	// Under the names worker.Register gives the methods of *activities.Activities.
+	workflows.Register(workflowsOnly{w}, nil)
+	// Under the names workflows.Register gives the methods of *activities.Activities.
 	w.RegisterActivityWithOptions(fakePlan, activity.RegisterOptions{Name: "PlanDeliveries"})
 	w.RegisterActivityWithOptions(fakeBatch, activity.RegisterOptions{Name: "DeliverBatch"})
 	w.RegisterActivityWithOptions(fakeDeliver, activity.RegisterOptions{Name: "Deliver"})

@@ -26,7 +26,6 @@ import (
 	"github.com/pcx/publicservice/activities"
 	"github.com/pcx/publicservice/internal/testenv"
 	"github.com/pcx/publicservice/pcx"
-	"github.com/pcx/publicservice/worker"
 	"github.com/pcx/publicservice/workflows"
 )
 
@@ -276,7 +275,7 @@ func TestWorkflows(t *testing.T) { suite.Run(t, new(WorkflowSuite)) }
 func (s *WorkflowSuite) SetupTest() {
 	s.SetLogger(quietLogger())
 	env := s.NewTestWorkflowEnvironment()
-	worker.Register(env, &activities.Activities{})
+	workflows.Register(env, &activities.Activities{})
 	s.use(env)
 }
 
@@ -926,7 +925,7 @@ func (s *WorkflowSuite) TestTenThousandEndpointsInTwentyChildren() {
 	}}
 	d := &deliveries{}
 	env := s.NewTestWorkflowEnvironment()
-	worker.Register(workflowsOnly{env}, nil)
+	workflows.Register(workflowsOnly{env}, nil)
 	env.RegisterActivityWithOptions(p.plan, activity.RegisterOptions{Name: "PlanDeliveries"})
 	env.RegisterActivityWithOptions(b.deliverBatch, activity.RegisterOptions{Name: "DeliverBatch"})
 	env.RegisterActivityWithOptions(d.deliver, activity.RegisterOptions{Name: "Deliver"})

@@ -7,7 +7,8 @@ package main
 import (
 	"os"
 
-	"github.com/pcx/publicservice/internal/app"
+	"github.com/pcx/publicservice/app"
+	"github.com/pcx/publicservice/app/apiserver"
 )
 
-func main() { os.Exit(app.Main("api", app.RunAPI)) }
+func main() { os.Exit(app.Main("api", apiserver.Run)) }

@@ -8,11 +8,11 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/pcx/publicservice/internal/apikey"
-	"github.com/pcx/publicservice/internal/app"
+	"github.com/pcx/publicservice/app"
 	"github.com/pcx/publicservice/internal/config"
-	"github.com/pcx/publicservice/internal/keys"
+	"github.com/pcx/publicservice/internal/keyformat"
 	"github.com/pcx/publicservice/pcx"
+	"github.com/pcx/publicservice/service/apikeys"
 	"github.com/pcx/publicservice/store"
 )
 
@@ -56,7 +56,7 @@ func keysCreate(ctx context.Context, c *cli, args []string) error {
 	if err := required("org-id", *org, "user-id", *user, "name", *name); err != nil {
 		return err
 	}
-	in := keys.CreateInput{OrgID: *org, UserID: *user, Name: *name}
+	in := apikeys.CreateInput{OrgID: *org, UserID: *user, Name: *name}
 	if *expires != "" {
 		t, err := time.Parse(time.RFC3339Nano, *expires)
 		if err != nil {
@@ -73,7 +73,7 @@ func keysCreate(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc := &keys.Service{Store: st, Hasher: apikey.NewHasher(peppers), IsPrefixTaken: func(err error) bool { return errors.Is(err, store.ErrPrefixTaken) }}
+	svc := &apikeys.Service{Store: st, Hasher: keyformat.NewHasher(peppers), IsPrefixTaken: func(err error) bool { return errors.Is(err, store.ErrPrefixTaken) }}
 	full, k, err := svc.Create(ctx, in)
 	if err != nil {
 		return storeErr(err)
@@ -152,7 +152,7 @@ func keysChange(ctx context.Context, c *cli, args []string, verb, summary string
 	if err := required("org-id", *org, "prefix", *prefix); err != nil {
 		return err
 	}
-	if !apikey.ValidPrefix(*prefix) {
+	if !keyformat.ValidPrefix(*prefix) {
 		return usageError{"--prefix must look like pcx_<6 to 12 of a-z0-9>"}
 	}
 	_, st, err := c.open(ctx)

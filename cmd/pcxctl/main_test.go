@@ -13,9 +13,9 @@ import (
 
 	"go.temporal.io/sdk/client"
 
-	"github.com/pcx/publicservice/internal/apikey"
-	"github.com/pcx/publicservice/internal/app"
+	"github.com/pcx/publicservice/app"
 	"github.com/pcx/publicservice/internal/config"
+	"github.com/pcx/publicservice/internal/keyformat"
 	"github.com/pcx/publicservice/internal/testenv"
 	"github.com/pcx/publicservice/pcx"
 	"github.com/pcx/publicservice/store"
@@ -109,7 +109,7 @@ func TestKeysCommands(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	key := lines[len(lines)-1]
-	k, err := apikey.Parse(key)
+	k, err := keyformat.Parse(key)
 	if err != nil {
 		t.Fatalf("last line %q is not a key: %v", key, err)
 	}

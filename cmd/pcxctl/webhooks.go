@@ -6,10 +6,10 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/pcx/publicservice/internal/app"
+	"github.com/pcx/publicservice/app"
 	"github.com/pcx/publicservice/internal/metrics"
-	"github.com/pcx/publicservice/internal/starter"
-	"github.com/pcx/publicservice/internal/webhooks"
+	"github.com/pcx/publicservice/service/starter"
+	"github.com/pcx/publicservice/service/webhooks"
 )
 
 func webhooksList(ctx context.Context, c *cli, args []string) error {

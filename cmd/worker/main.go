@@ -6,7 +6,8 @@ package main
 import (
 	"os"
 
-	"github.com/pcx/publicservice/internal/app"
+	"github.com/pcx/publicservice/app"
+	"github.com/pcx/publicservice/app/worker"
 )
 
-func main() { os.Exit(app.Main("worker", app.RunWorker)) }
+func main() { os.Exit(app.Main("worker", worker.Run)) }

@@ -19,7 +19,7 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
-	"github.com/pcx/publicservice/internal/apikey"
+	"github.com/pcx/publicservice/internal/keyformat"
 	"github.com/pcx/publicservice/internal/keyring"
 	"github.com/pcx/publicservice/internal/netguard"
 )
@@ -210,7 +210,7 @@ func (c Config) Peppers() (*keyring.Keyring, error) {
 	if c.APIKeyPeppers == "" {
 		return nil, errors.New("config: APIKEY_PEPPERS is required: version:base64 entries of at least 32 random bytes, e.g. 1:$(head -c32 /dev/urandom | base64)")
 	}
-	r, err := apikey.ParsePeppers(c.APIKeyPeppers)
+	r, err := keyformat.ParsePeppers(c.APIKeyPeppers)
 	if err != nil {
 		return nil, fmt.Errorf("config: APIKEY_PEPPERS: %w", err)
 	}

@@ -19,14 +19,14 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/pcx/publicservice/activities"
+	"github.com/pcx/publicservice/app/worker"
 	"github.com/pcx/publicservice/pcx"
-	"github.com/pcx/publicservice/worker"
 	"github.com/pcx/publicservice/workflows"
 )
 
 // Ceiling (a): the real workflow code on the same Temporal server, on a task queue of its own,
 // served by a worker inside the bench process whose activities do nothing. Because the workflows
-// are the production ones, registered by worker.Register itself, the ceiling follows the shape
+// are the production ones, registered by workflows.Register itself, the ceiling follows the shape
 // of the delivery path when it changes (local activities, batches, ...).
 
 const (
@@ -36,7 +36,7 @@ const (
 	ceilingOrgPrefix = "ceiling-"
 )
 
-// registerCeiling registers on w exactly what worker.Register registers — the production
+// registerCeiling registers on w exactly what workflows.Register registers — the production
 // workflows under their production names, and every activity under its production name and
 // signature — except that each activity is replaced by a no-op returning a canned result (see
 // fakes.result), plus the bench's trivial workflow. If the delivery path gains activities,
@@ -44,7 +44,7 @@ const (
 // the new canned answer (the report flags a ceiling whose workflows do not report every
 // delivery delivered).
 func registerCeiling(w sdkworker.Worker, fk *fakes) {
-	worker.Register(mirror{Registry: w, fk: fk}, nil)
+	workflows.Register(mirror{Registry: w, fk: fk}, nil)
 	w.RegisterWorkflowWithOptions(noopWorkflow, workflow.RegisterOptions{Name: noopWorkflowName})
 }
 

@@ -15,10 +15,11 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/pcx/publicservice/internal/app"
+	"github.com/pcx/publicservice/app"
+	"github.com/pcx/publicservice/app/worker"
 	"github.com/pcx/publicservice/internal/signing"
-	"github.com/pcx/publicservice/internal/starter"
 	"github.com/pcx/publicservice/pcx"
+	"github.com/pcx/publicservice/service/starter"
 	"github.com/pcx/publicservice/workflows"
 )
 
@@ -408,11 +409,11 @@ type DirectResult struct {
 const directRounds = 3
 
 // directPOSTs sends n signed POSTs of payload to org's f endpoints from WORKER_CONCURRENCY
-// goroutines with the worker's own delivery client (app.DeliveryClient: same TLS, pool and
+// goroutines with the worker's own delivery client (worker.DeliveryClient: same TLS, pool and
 // SSRF dialer), after a warm-up of a tenth as many.
 func (b *bench) directPOSTs(ctx context.Context, org string, f, n int, payload []byte) (DirectResult, error) {
 	res := DirectResult{POSTs: n, Concurrency: b.o.workerConcurrency}
-	hc, err := app.DeliveryClient(b.st.cfg)
+	hc, err := worker.DeliveryClient(b.st.cfg)
 	if err != nil {
 		return res, err
 	}

@@ -403,7 +403,7 @@ func notes(r *Report) []string {
 		"Everything (DynamoDB Local, the Temporal dev server, api, worker, and this bench process with its receivers and load drivers) shares the same CPUs: figures are comparable within a run, as ratios; absolute numbers move with the machine.",
 		"Phases run one after another; each waits until no workflow of its task queue is running before the next starts. Warm-ups are discarded.",
 		"Deliveries are counted where they land: requests received by the bench's HTTPS receivers (HTTP 200 at once, one path per endpoint, spread over several listeners).",
-		"Ceiling (a) runs the production workflows (worker.Register) on the same server with every activity replaced by a no-op under the same name (bench/cmd/pcxbench/ceiling.go, registerCeiling); its deliveries are counted as completed events × fan-out. Ceiling (b) sends the same number of POSTs (at least 20,000) of the same body and headers with the worker's own delivery client (app.DeliveryClient), WORKER_CONCURRENCY at a time; best of 3 rounds.",
+		"Ceiling (a) runs the production workflows (workflows.Register) on the same server with every activity replaced by a no-op under the same name (bench/cmd/pcxbench/ceiling.go, registerCeiling); its deliveries are counted as completed events × fan-out. Ceiling (b) sends the same number of POSTs (at least 20,000) of the same body and headers with the worker's own delivery client (worker.DeliveryClient), WORKER_CONCURRENCY at a time; best of 3 rounds.",
 		"The notify phase notifies an organisation with few endpoints (see the figure) so delivery load stays light; its deliveries finish after the window (backlog time in section 3).",
 	}
 	if avg, mx, k := r.othersCPU(); k > 0 {

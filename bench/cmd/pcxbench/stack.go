@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pcx/publicservice/internal/app"
+	"github.com/pcx/publicservice/app"
 	"github.com/pcx/publicservice/internal/config"
 	"github.com/pcx/publicservice/internal/signing"
 	"github.com/pcx/publicservice/internal/testenv"

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pcx/publicservice/internal/app"
+	"github.com/pcx/publicservice/app"
 	"github.com/pcx/publicservice/internal/testenv"
 )
 

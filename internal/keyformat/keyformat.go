@@ -1,8 +1,8 @@
-// Package apikey implements the pcx_<id>_<secret> key format: generation from crypto/rand, a
+// Package keyformat implements the pcx_<id>_<secret> key format: generation from crypto/rand, a
 // parser that rejects malformed and mistyped keys without any storage read (the last six
 // characters of the secret are a CRC-32 checksum), and the peppered HMAC that is all the store
 // ever keeps of a key.
-package apikey
+package keyformat
 
 import (
 	"crypto/hmac"

@@ -1,7 +1,7 @@
-// Package keys is the API-key use cases shared by the HTTP API and the operator CLI: creating a
+// Package apikeys is the API-key use cases shared by the HTTP API and the operator CLI: creating a
 // key (validation, generation, the prefix-collision retry) and authenticating a request's key
 // with a short-lived cache whose entries are never served past their TTL.
-package keys
+package apikeys
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/pcx/publicservice/internal/apikey"
+	"github.com/pcx/publicservice/internal/keyformat"
 	"github.com/pcx/publicservice/pcx"
 )
 
@@ -25,7 +25,7 @@ type Store interface {
 // Service creates keys.
 type Service struct {
 	Store  Store
-	Hasher *apikey.Hasher
+	Hasher *keyformat.Hasher
 	// Rand is the entropy source (crypto/rand.Reader when nil).
 	Rand io.Reader
 	// Now is the clock (time.Now when nil).
@@ -116,7 +116,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (string, *pcx.APIK
 		r = rand.Reader
 	}
 	for range createAttempts {
-		k, err := apikey.Generate(r)
+		k, err := keyformat.Generate(r)
 		if err != nil {
 			return "", nil, pcx.Wrap(pcx.EInternal, err, "")
 		}

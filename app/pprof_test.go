@@ -17,12 +17,12 @@ func TestWithPprof(t *testing.T) {
 		return w
 	}
 
-	off := withPprof(inner, false)
+	off := WithPprof(inner, false)
 	if w := get(off, "/debug/pprof/"); w.Code != http.StatusTeapot {
 		t.Errorf("DEBUG_PPROF off: /debug/pprof/ answered %d, want the wrapped handler", w.Code)
 	}
 
-	on := withPprof(inner, true)
+	on := WithPprof(inner, true)
 	if w := get(on, "/debug/pprof/"); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "goroutine") {
 		t.Errorf("DEBUG_PPROF on: /debug/pprof/ answered %d %.80q, want the profile index", w.Code, w.Body.String())
 	}

@@ -1,4 +1,6 @@
-package api
+// Package health answers liveness and readiness probes: /healthz as long as the process serves
+// HTTP, /readyz when every dependency answers. The API and the worker serve the same handlers.
+package health
 
 import (
 	"context"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/pcx/publicservice/internal/httpx"
 	"github.com/pcx/publicservice/internal/metrics"
 	"github.com/pcx/publicservice/pcx"
 )
@@ -20,10 +23,10 @@ type Check struct {
 	Fn   func(ctx context.Context) error
 }
 
-// handleHealthz answers as long as the process serves HTTP: for liveness probes.
-func handleHealthz() http.Handler {
+// Healthz answers as long as the process serves HTTP: for liveness probes.
+func Healthz() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		respond(w, http.StatusOK, "ok", nil, nil)
+		httpx.Respond(w, http.StatusOK, "ok", nil, nil)
 	})
 }
 
@@ -31,14 +34,14 @@ func handleHealthz() http.Handler {
 // hangs.
 const checkTimeout = 2 * time.Second
 
-// handleReadyz runs every check at once and answers 200 when all pass, 503 naming the failing
+// Readyz runs every check at once and answers 200 when all pass, 503 naming the failing
 // dependencies (only their names: never their error text) otherwise.
-func handleReadyz(checks []Check) http.Handler {
-	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+func Readyz(checks []Check) http.Handler {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		if failed := runChecks(r.Context(), checks); len(failed) > 0 {
 			return pcx.Errorf(pcx.EUnavailable, "Not ready: %s unavailable", strings.Join(failed, ", "))
 		}
-		respond(w, http.StatusOK, "ready", nil, nil)
+		httpx.Respond(w, http.StatusOK, "ready", nil, nil)
 		return nil
 	})
 }
@@ -69,12 +72,12 @@ func runChecks(ctx context.Context, checks []Check) []string {
 	return failed
 }
 
-// HealthHandler serves /healthz, /readyz and /metrics alone, for processes without the public
-// API (the worker).
-func HealthHandler(log zerolog.Logger, checks []Check, m *metrics.Metrics) http.Handler {
+// Handler serves /healthz, /readyz and /metrics alone, for processes without the public API
+// (the worker).
+func Handler(log zerolog.Logger, checks []Check, m *metrics.Metrics) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /healthz", handleHealthz())
-	mux.Handle("GET /readyz", handleReadyz(checks))
+	mux.Handle("GET /healthz", Healthz())
+	mux.Handle("GET /readyz", Readyz(checks))
 	mux.Handle("GET /metrics", m.Handler())
-	return requestID(log)(mux)
+	return httpx.RequestID(log)(mux)
 }

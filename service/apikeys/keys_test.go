@@ -1,4 +1,4 @@
-package keys
+package apikeys
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/pcx/publicservice/internal/apikey"
+	"github.com/pcx/publicservice/internal/keyformat"
 	"github.com/pcx/publicservice/pcx"
 )
 
@@ -73,13 +73,13 @@ func (f *fakeStore) readCount() int {
 	return f.reads
 }
 
-func testHasher(t *testing.T) *apikey.Hasher {
+func testHasher(t *testing.T) *keyformat.Hasher {
 	t.Helper()
-	ring, err := apikey.ParsePeppers("1:" + base64.StdEncoding.EncodeToString([]byte(strings.Repeat("p", 32))))
+	ring, err := keyformat.ParsePeppers("1:" + base64.StdEncoding.EncodeToString([]byte(strings.Repeat("p", 32))))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return apikey.NewHasher(ring)
+	return keyformat.NewHasher(ring)
 }
 
 func newService(t *testing.T, st *fakeStore) *Service {
@@ -126,7 +126,7 @@ func TestCreateRetriesPrefixCollision(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Create after two collisions: %v", err)
 	}
-	k, err := apikey.Parse(full)
+	k, err := keyformat.Parse(full)
 	if err != nil || k.Prefix() != rec.Prefix {
 		t.Fatalf("returned key %q does not parse to the stored prefix %q: %v", full, rec.Prefix, err)
 	}
@@ -184,7 +184,7 @@ func TestAuthenticate(t *testing.T) {
 	if got := f.st.readCount(); got != before {
 		t.Fatalf("malformed keys caused %d store reads, want 0", got-before)
 	}
-	unknown, _ := apikey.New()
+	unknown, _ := keyformat.New()
 	if _, err := f.a.Authenticate(ctx, unknown.String()); !errors.Is(err, ErrUnauthenticated) {
 		t.Fatalf("unknown key: %v, want ErrUnauthenticated", err)
 	}
@@ -261,7 +261,7 @@ func TestAuthCacheTTLAndForget(t *testing.T) {
 	mustAuth(false)
 
 	// Unknown prefixes are cached too (so both failures cost the same), apart from known ones.
-	unknown, _ := apikey.New()
+	unknown, _ := keyformat.New()
 	before := f.st.readCount()
 	for range 3 {
 		if _, err := f.a.Authenticate(ctx, unknown.String()); !errors.Is(err, ErrUnauthenticated) {

@@ -1,7 +1,8 @@
-// Package app wires the binaries: it builds the logger, the store and the Temporal client from
-// the configuration, and runs the API and the worker until their context ends. cmd/api and
-// cmd/worker call it from main; the end-to-end tests call the same functions, so what they test
-// is what ships.
+// Package app is the composition root's shared floor: it builds the logger, the store and the
+// Temporal client from the configuration, serves HTTP with timeouts and graceful shutdown, and
+// runs a process until its context ends. app/apiserver and app/worker wire the two processes on
+// it; cmd/api and cmd/worker call them from main, and the end-to-end tests call the same
+// functions, so what they test is what ships.
 package app
 
 import (
@@ -26,7 +27,7 @@ import (
 )
 
 // Version is reported in logs and the webhook User-Agent; set at build time with
-// -ldflags "-X github.com/pcx/publicservice/internal/app.Version=...".
+// -ldflags "-X github.com/pcx/publicservice/app.Version=...".
 var Version = "dev"
 
 // setTimeFormat sets zerolog's process-wide timestamp format once (tests build many loggers
@@ -67,28 +68,29 @@ func Main(service string, run func(ctx context.Context, cfg config.Config, log z
 	return 0
 }
 
-// runtimeDeps are what both services connect to: the store, the Temporal client (whose SDK
-// metrics land on the process's registry) and that registry.
-type runtimeDeps struct {
-	store    *store.Store
-	temporal client.Client
-	metrics  *metrics.Metrics
+// Deps are what both processes connect to: the store, the Temporal client (whose SDK metrics
+// land on the process's registry) and that registry.
+type Deps struct {
+	Store    *store.Store
+	Temporal client.Client
+	Metrics  *metrics.Metrics
 }
 
-func connect(ctx context.Context, cfg config.Config, log zerolog.Logger) (runtimeDeps, error) {
+// Connect checks the secrets and connects to DynamoDB and Temporal.
+func Connect(ctx context.Context, cfg config.Config, log zerolog.Logger) (Deps, error) {
 	if _, err := cfg.SecretsKeys(); err != nil {
-		return runtimeDeps{}, err
+		return Deps{}, err
 	}
 	st, err := NewStore(ctx, cfg)
 	if err != nil {
-		return runtimeDeps{}, err
+		return Deps{}, err
 	}
 	m := metrics.New()
 	tc, err := NewTemporalClient(cfg, log, m)
 	if err != nil {
-		return runtimeDeps{}, err
+		return Deps{}, err
 	}
-	return runtimeDeps{store: st, temporal: tc, metrics: m}, nil
+	return Deps{Store: st, Temporal: tc, Metrics: m}, nil
 }
 
 // NewStore connects to DynamoDB. It does not check the table exists: readiness does.

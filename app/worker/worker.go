@@ -1,4 +1,6 @@
-package app
+// Package worker wires the delivery worker process: a Temporal worker running the webhook
+// workflows and their activities, and a health listener; it never links the public HTTP API.
+package worker
 
 import (
 	"context"
@@ -15,41 +17,42 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/pcx/publicservice/activities"
-	"github.com/pcx/publicservice/api"
+	"github.com/pcx/publicservice/app"
 	"github.com/pcx/publicservice/internal/config"
+	"github.com/pcx/publicservice/internal/health"
 	"github.com/pcx/publicservice/internal/netguard"
-	"github.com/pcx/publicservice/worker"
+	"github.com/pcx/publicservice/workflows"
 )
 
-// RunWorker runs the webhook worker until ctx ends, then stops polling and lets in-flight
+// Run runs the webhook worker until ctx ends, then stops polling and lets in-flight
 // deliveries finish within SHUTDOWN_TIMEOUT. It serves /healthz and /readyz on WORKER_HTTP_ADDR.
 // When Temporal is unreachable it waits for it instead of exiting, so a restart of Temporal
 // needs no restart of the workers.
-func RunWorker(ctx context.Context, cfg config.Config, log zerolog.Logger, listening Listening) error {
-	deps, err := connect(ctx, cfg, log)
+func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening app.Listening) error {
+	deps, err := app.Connect(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer deps.temporal.Close()
-	st, tc, m := deps.store, deps.temporal, deps.metrics
+	defer deps.Temporal.Close()
+	st, tc, m := deps.Store, deps.Temporal, deps.Metrics
 	httpClient, err := DeliveryClient(cfg)
 	if err != nil {
 		return err
 	}
 	acts := activities.New(activities.Activities{
 		Store: st, Client: httpClient, Log: log, Schedule: cfg.WebhookRetrySchedule,
-		Retention: cfg.EventRetention, UserAgent: "PCX-Webhooks/" + Version, Metrics: m,
+		Retention: cfg.EventRetention, UserAgent: "PCX-Webhooks/" + app.Version, Metrics: m,
 		MaxInFlight: cfg.WorkerConcurrency,
 	})
 
-	health := http.NewServeMux()
-	checks := []api.Check{{Name: "dynamodb", Fn: st.Ping}, {Name: "temporal", Fn: TemporalCheck(tc)}}
-	health.Handle("/", api.HealthHandler(log, checks, m))
+	mux := http.NewServeMux()
+	checks := []health.Check{{Name: "dynamodb", Fn: st.Ping}, {Name: "temporal", Fn: app.TemporalCheck(tc)}}
+	mux.Handle("/", health.Handler(log, checks, m))
 	ln, err := net.Listen("tcp", cfg.WorkerHTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen WORKER_HTTP_ADDR %s: %w", cfg.WorkerHTTPAddr, err)
 	}
-	srv := newHTTPServer(withPprof(health, cfg.DebugPprof), cfg.RequestTimeout, log)
+	srv := app.NewHTTPServer(app.WithPprof(mux, cfg.DebugPprof), cfg.RequestTimeout, log)
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	if listening != nil {
@@ -61,11 +64,11 @@ func RunWorker(ctx context.Context, cfg config.Config, log zerolog.Logger, liste
 			return nil // ctx ended while waiting: a clean stop
 		}
 		EnsureSearchAttributes(ctx, tc, cfg.TemporalNamespace, log)
-		w := sdkworker.New(tc, cfg.TemporalTaskQueue, worker.SDKOptions(worker.Options{
+		w := sdkworker.New(tc, cfg.TemporalTaskQueue, SDKOptions(Options{
 			MaxConcurrentActivities: cfg.WorkerConcurrency, StopTimeout: cfg.ShutdownTimeout,
 		}))
-		worker.Register(w, acts)
-		log.Info().Str("task_queue", cfg.TemporalTaskQueue).Str("version", Version).Msg("worker polling")
+		workflows.Register(w, acts)
+		log.Info().Str("task_queue", cfg.TemporalTaskQueue).Str("version", app.Version).Msg("worker polling")
 		err := w.Run(interruptOn(ctx))
 		if ctx.Err() != nil {
 			log.Info().Msg("worker stopped")

@@ -1,4 +1,4 @@
-package keys
+package apikeys
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/singleflight"
 
-	"github.com/pcx/publicservice/internal/apikey"
+	"github.com/pcx/publicservice/internal/keyformat"
 	"github.com/pcx/publicservice/pcx"
 )
 
@@ -46,7 +46,7 @@ type entry struct {
 // (one HMAC), so the cache never holds anything that authenticates by itself.
 type Authenticator struct {
 	store  LookupStore
-	hasher *apikey.Hasher
+	hasher *keyformat.Hasher
 	ttl    time.Duration
 	now    func() time.Time
 	log    zerolog.Logger
@@ -66,7 +66,7 @@ type touch struct {
 }
 
 // NewAuthenticator returns an Authenticator. Call Run to record last_used_at.
-func NewAuthenticator(store LookupStore, hasher *apikey.Hasher, ttl time.Duration, log zerolog.Logger) *Authenticator {
+func NewAuthenticator(store LookupStore, hasher *keyformat.Hasher, ttl time.Duration, log zerolog.Logger) *Authenticator {
 	return &Authenticator{
 		store: store, hasher: hasher, ttl: ttl, now: time.Now, log: log,
 		known: map[string]entry{}, unknown: map[string]entry{}, touched: map[string]time.Time{},
@@ -78,7 +78,7 @@ func NewAuthenticator(store LookupStore, hasher *apikey.Hasher, ttl time.Duratio
 // not authenticate, and an EUnavailable error when storage cannot answer (the caller gets a 503,
 // never a 401 it might act on by discarding a good key).
 func (a *Authenticator) Authenticate(ctx context.Context, header string) (pcx.Principal, error) {
-	k, err := apikey.Parse(header)
+	k, err := keyformat.Parse(header)
 	if err != nil {
 		return pcx.Principal{}, ErrUnauthenticated
 	}

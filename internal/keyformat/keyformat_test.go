@@ -1,4 +1,4 @@
-package apikey
+package keyformat
 
 import (
 	"bytes"
@@ -233,7 +233,7 @@ func FuzzParse(f *testing.F) {
 }
 
 // BenchmarkVerify is the per-request cost of checking a key's secret (every authenticated request
-// pays it, cache or not): go test ./internal/apikey -run '^$' -bench Verify
+// pays it, cache or not): go test ./internal/keyformat -run '^$' -bench Verify
 func BenchmarkVerify(b *testing.B) {
 	ring, err := ParsePeppers("1:" + pepper(1))
 	if err != nil {

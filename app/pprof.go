@@ -5,12 +5,12 @@ import (
 	"net/http/pprof"
 )
 
-// withPprof serves Go's profiler under /debug/pprof/ in front of h when on (DEBUG_PPROF=true),
+// WithPprof serves Go's profiler under /debug/pprof/ in front of h when on (DEBUG_PPROF=true),
 // and is h unchanged otherwise. It is meant for the listeners operators reach, never the public
 // one: a CPU profile of a worker under load (/debug/pprof/profile?seconds=10 on WORKER_HTTP_ADDR)
 // shows where a delivery's time goes. Profiles must be shorter than the listener's write
 // timeout (REQUEST_TIMEOUT + 10s).
-func withPprof(h http.Handler, on bool) http.Handler {
+func WithPprof(h http.Handler, on bool) http.Handler {
 	if !on {
 		return h
 	}

@@ -1,0 +1,123 @@
+// Package httpx is the JSON envelope every listener of the service answers with, and the one
+// table that maps an error's code to its HTTP status, so the public API, the internal listener and
+// the worker's health listener write the same bytes for the same outcome.
+package httpx
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/rs/zerolog"
+
+	"github.com/pcx/publicservice/pcx"
+)
+
+// HandlerFunc is a handler with one error exit: it returns an error instead of writing one, and
+// ServeHTTP turns the error into the envelope and status.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (h HandlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := h(w, r); err != nil {
+		WriteError(w, r, err)
+	}
+}
+
+// success is the envelope of every successful response.
+type success struct {
+	Status  string `json:"status"`
+	Message string `json:"message"`
+	Data    any    `json:"data,omitempty"`
+	Meta    any    `json:"meta,omitempty"`
+}
+
+// Failure is the envelope of every error response. Its fields are in alphabetical order, the
+// order the contract's exact 401 body has: {"message":"API Key is missing","status":"error"}.
+type Failure struct {
+	Message string            `json:"message"`
+	Status  string            `json:"status"`
+	Errors  map[string]string `json:"errors,omitempty"`
+}
+
+// statusOf maps each error code to its HTTP status: the one table that decides it.
+var statusOf = map[pcx.Code]int{
+	pcx.EInvalid:          http.StatusBadRequest,
+	pcx.EUnauthenticated:  http.StatusUnauthorized,
+	pcx.EForbidden:        http.StatusForbidden,
+	pcx.ENotFound:         http.StatusNotFound,
+	pcx.EConflict:         http.StatusConflict,
+	pcx.ETooLarge:         http.StatusRequestEntityTooLarge,
+	pcx.EUnsupportedMedia: http.StatusUnsupportedMediaType,
+	pcx.ERateLimited:      http.StatusTooManyRequests,
+	pcx.EUnavailable:      http.StatusServiceUnavailable,
+	pcx.EInternal:         http.StatusInternalServerError,
+}
+
+// retryAfterSeconds is what a 503 tells callers to wait.
+const retryAfterSeconds = 5
+
+// RetryAfter lets an error say how long a 429 or 503 should make the caller wait.
+type RetryAfter interface{ RetryAfterSeconds() int }
+
+// Write encodes v with status. Encoding our own response types cannot fail.
+func Write(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		body, status = []byte(`{"message":"Internal server error","status":"error"}`), http.StatusInternalServerError
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// Respond writes a success envelope.
+func Respond(w http.ResponseWriter, status int, message string, data, meta any) {
+	Write(w, status, success{Status: "success", Message: message, Data: data, Meta: meta})
+}
+
+// WriteError writes err's envelope. Internal errors are logged with their cause and answered with
+// a generic message; no dependency's error text ever reaches the caller.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	code := pcx.ErrorCode(err)
+	status := StatusOf(code)
+	body := Failure{Status: "error", Message: pcx.ErrorMessage(err)}
+	var pe *pcx.Error
+	if errors.As(err, &pe) && len(pe.Fields) > 0 {
+		body.Errors = pe.Fields
+	}
+	log := zerolog.Ctx(r.Context())
+	switch {
+	case status >= 500:
+		body = Failure{Status: "error", Message: pcx.ErrorMessage(err)}
+		if code == pcx.EInternal {
+			body.Message = "Internal server error"
+		}
+		log.Error().Err(err).Str("code", string(code)).Msg("request failed")
+	case status == http.StatusUnauthorized:
+		// The same bytes for every reason; the reason is not logged either, so logs cannot
+		// become an oracle.
+	default:
+		log.Debug().Err(err).Msg("request rejected")
+	}
+	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
+		secs := retryAfterSeconds
+		var ra RetryAfter
+		if errors.As(err, &ra) {
+			secs = ra.RetryAfterSeconds()
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+	}
+	Write(w, status, body)
+}
+
+// StatusOf is the HTTP status of an error code; an unknown code is a 500.
+func StatusOf(code pcx.Code) int {
+	if s, ok := statusOf[code]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
