@@ -1,0 +1,26 @@
+package workflows
+
+// Change IDs of workflow.GetVersion: every one the workflows use, and only here.
+//
+// An event's workflow lives as long as its retry schedule (WEBHOOK_RETRY_SCHEDULE, about three
+// days), a replay's as long again, and a deploy does not wait for them: a new worker replays
+// histories written by the old code. A change to the sequence of commands a workflow issues (an
+// activity, local activity, timer or child added, removed, reordered or replaced, a child's ID
+// changed) would fail those workflows with a nondeterminism error. So such a change:
+//
+//  1. adds a constant here, the change ID, named for the change, its value the same words in
+//     lower case joined by hyphens (it is written into histories: never rename or reuse one);
+//  2. branches on it where the commands change, keeping the old code in the old branch:
+//     if workflow.GetVersion(ctx, ChangeX, workflow.DefaultVersion, 1) == workflow.DefaultVersion;
+//  3. records the new shape beside the old histories, never over them:
+//     go test ./workflows -run TestRecordHistories -record -shape=<the change ID's value>.
+//
+// An old branch stays while histories of its shape may still run or be replayed: at least the
+// retry schedule plus the time a replay may still be asked for (EVENT_RETENTION, 30 days) after
+// the last worker without the change stopped starting workflows. Then its histories and its
+// branch go together, and the minimum version of the GetVersion call is raised, not the call
+// removed. TestGetVersionChangeIDsAreListed fails on a GetVersion call whose change ID is not a
+// constant of this block; docs/workflow-versioning.md says more.
+const (
+// None yet: every workflow runs the shape released first (fe64fa8), workflow.DefaultVersion.
+)
