@@ -5,8 +5,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -29,10 +34,13 @@ import (
 	"github.com/pcx/publicservice/workflows"
 )
 
-var record = flag.Bool("record", false, "run the recorded scenarios on the Temporal dev server and rewrite workflows/testdata")
+var (
+	record = flag.Bool("record", false, "run the scenarios on the Temporal dev server and write their histories to new files in workflows/testdata, never over an existing one")
+	shape  = flag.String("shape", "", "with -record: the shape recorded, the value of the change ID (versions.go) whose new branch it takes; the files are <scenario>.<shape>.json. Empty: the shape released first, <scenario>.json")
+)
 
-// A scenario is one recorded run of the event workflow: testdata/<name>.json holds its history,
-// testdata/<name>.batch-<n>.json those of its children.
+// A scenario is one recorded run of the event workflow: testdata holds its history and those of
+// its children, once for each shape recorded (see historyName).
 type scenario struct {
 	name     string
 	eventID  string
@@ -42,6 +50,7 @@ type scenario struct {
 	pages    [][]string
 	children int
 	want     workflows.Summary
+	fails    bool // the workflow ends with a permanent error
 }
 
 func (sc scenario) workflowID() string {
@@ -55,11 +64,62 @@ func (sc scenario) input() workflows.EventInput {
 	return workflows.EventInput{EventID: sc.eventID, OrgID: testOrgID, WebhookIDs: sc.subset}
 }
 
-func (sc scenario) file() string { return filepath.Join("testdata", sc.name+".json") }
-
-func (sc scenario) childFile(n int) string {
-	return filepath.Join("testdata", fmt.Sprintf("%s.batch-%d.json", sc.name, n))
+// files are the histories a recording of the scenario in shape writes: its own, then its
+// children's.
+func (sc scenario) files(shape string) []historyName {
+	names := []historyName{{scenario: sc.name, shape: shape, child: -1}}
+	for n := range sc.children {
+		names = append(names, historyName{scenario: sc.name, shape: shape, child: n})
+	}
+	return names
 }
+
+// historyName names a recorded history in testdata: <scenario>[.<shape>][.batch-<n>].json. The
+// shape is empty for the one released first (fe64fa8, workflow.DefaultVersion everywhere);
+// a later one is named after the change ID whose new branch it takes. batch-<n> is the child
+// workflow of page n. Files are added, never overwritten: a history recorded stays replayed.
+type historyName struct {
+	scenario, shape string
+	child           int // the page of a child workflow; -1 for the event workflow
+}
+
+func (h historyName) path() string {
+	parts := []string{h.scenario}
+	if h.shape != "" {
+		parts = append(parts, h.shape)
+	}
+	if h.child >= 0 {
+		parts = append(parts, fmt.Sprintf("batch-%d", h.child))
+	}
+	return filepath.Join("testdata", strings.Join(parts, ".")+".json")
+}
+
+// word is a scenario's name or a shape: lower-case words joined by hyphens; page is a child's
+// part of the name.
+var (
+	word = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+	page = regexp.MustCompile(`^batch-([0-9]+)$`)
+)
+
+func parseHistoryName(base string) (historyName, error) {
+	h := historyName{child: -1}
+	stem, ok := strings.CutSuffix(base, ".json")
+	parts := strings.Split(stem, ".")
+	if m := page.FindStringSubmatch(parts[len(parts)-1]); ok && len(parts) > 1 && m != nil {
+		h.child, _ = strconv.Atoi(m[1])
+		parts = parts[:len(parts)-1]
+	}
+	if !ok || len(parts) > 2 || !word.MatchString(parts[0]) || len(parts) == 2 && !validShape(parts[1]) {
+		return h, fmt.Errorf("testdata/%s is not <scenario>[.<shape>][.batch-<page>].json", base)
+	}
+	h.scenario = parts[0]
+	if len(parts) == 2 {
+		h.shape = parts[1]
+	}
+	return h, nil
+}
+
+func validShape(s string) bool { return word.MatchString(s) && !page.MatchString(s) }
 
 // The fakes answer by webhook ID (see fakeBatch and fakeDeliver).
 var scenarios = []scenario{
@@ -109,51 +169,103 @@ var scenarios = []scenario{
 		name: "replay-subset", eventID: "evt_rec_inline", replayID: "rpl_01", subset: []string{"wh_ok", "wh_failed"},
 		want: workflows.Summary{Endpoints: 2, Delivered: 1, Failed: 1},
 	},
+	// Recorded after fe64fa8, of the same shape: paths the scenarios above did not take.
+	{
+		// No active endpoint: nothing but the plan.
+		name: "empty", eventID: "evt_rec_empty",
+		pages: [][]string{{}},
+	},
+	{
+		// The batch had no send slot for wh_unsent: its retry is its first send.
+		name: "unsent", eventID: "evt_rec_unsent",
+		pages: [][]string{{"wh_ok", "wh_unsent"}},
+		want:  workflows.Summary{Endpoints: 2, Delivered: 2},
+	},
+	{
+		// A durable retry ends with a permanent error of the platform: counted as failed.
+		name: "deliver-error", eventID: "evt_rec_deliver_error",
+		pages: [][]string{{"wh_ok", "wh_retry_expired"}},
+		want:  workflows.Summary{Endpoints: 2, Delivered: 1, Failed: 1},
+	},
+	{
+		// Planning fails permanently (the event expired): the workflow fails.
+		name: "plan-expired", eventID: "evt_rec_plan_expired",
+		pages: [][]string{{"wh_ok"}}, fails: true,
+	},
+	{
+		// A batch fails permanently (the event expired): the workflow fails.
+		name: "batch-expired", eventID: "evt_rec_batch_expired",
+		pages: [][]string{{"wh_ok"}}, fails: true,
+	},
 }
 
-// TestReplayRecordedHistories replays every recorded history against the current workflow code.
-// A change to the commands a workflow issues (an activity added or removed, another activity
-// type in its place, a child started under another ID) fails here: running workflows would fail
-// the same way after a deploy. Such a change needs workflow.GetVersion, and new recordings
-// (go test ./workflows -run TestRecordHistories -record). Replay does not compare inputs: the
-// same activities with their arguments in another order still pass.
+// TestReplayRecordedHistories replays every history in testdata against the current workflow
+// code, each as recorded and under a new run ID. A change to the commands a workflow issues (an
+// activity added or removed, another activity type in its place, a child started under another
+// ID) fails here: workflows in flight would fail the same way after a deploy. Such a change goes
+// behind workflow.GetVersion (versions.go), and its new shape is recorded beside the old
+// histories, which stay (docs/workflow-versioning.md). Replay does not compare inputs: the same
+// activities with their arguments in another order still pass.
 func TestReplayRecordedHistories(t *testing.T) {
-	want := map[string]bool{}
-	for _, sc := range scenarios {
-		want[sc.file()] = true
-		for n := range sc.children {
-			want[sc.childFile(n)] = true
-		}
-	}
-	files, err := filepath.Glob("testdata/*.json")
+	entries, err := os.ReadDir("testdata")
 	require.NoError(t, err)
-	for _, f := range files {
-		delete(want, f)
-	}
-	require.Empty(t, want, "recorded histories missing: run go test ./workflows -run TestRecordHistories -record")
-
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			require.NoError(t, replay(f))
+	recorded := map[string]bool{} // scenarios with a history
+	for _, e := range entries {
+		// Every file here is replayed: one the glob would skip is an error, not a silent gap.
+		name, err := parseHistoryName(e.Name())
+		require.NoError(t, err)
+		require.True(t, e.Type().IsRegular(), "testdata/%s is not a file", e.Name())
+		recorded[name.scenario] = true
+		hist, err := readHistory(name.path())
+		require.NoError(t, err)
+		t.Run(e.Name(), func(t *testing.T) {
+			t.Run("as-recorded", func(t *testing.T) {
+				require.NoError(t, replay(hist, recordedExecution(hist)))
+			})
+			// A reset replays the events it keeps under the new run's ID. startBatch names
+			// children after the parent's run ID, so a history that started children does not
+			// replay under another run ID (nor can such a parent be reset past a child's start):
+			// pinned here as a property of the shape, not hidden.
+			t.Run("new-run-id", func(t *testing.T) {
+				ex := recordedExecution(hist)
+				ex.RunID = "0196c0de-0000-7000-8000-00000000beef"
+				err := replay(hist, ex)
+				if startsChildren(hist) {
+					require.ErrorContains(t, err, "TMPRL1100", "children named after the recorded run ID")
+					return
+				}
+				require.NoError(t, err)
+			})
 		})
 	}
+	for _, sc := range scenarios {
+		require.True(t, recorded[sc.name], "scenario %s has no recorded history: go test ./workflows -run 'TestRecordHistories/^%s$' -record", sc.name, sc.name)
+	}
+	for name := range recorded {
+		require.True(t, slices.ContainsFunc(scenarios, func(sc scenario) bool { return sc.name == name }),
+			"testdata has histories of %s, which is not a scenario: keep the scenario that recorded them", name)
+	}
 }
 
-// replay replays the history in file with the workflows registered as the worker registers them.
-func replay(file string) error {
+// recordedExecution is the workflow and run ID the server recorded in the started event. The
+// event workflow names its children after both, so replay under any other execution (the
+// replayer's default ID is "ReplayId") would not match the history.
+func recordedExecution(hist *historypb.History) workflow.Execution {
+	started := hist.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes()
+	return workflow.Execution{ID: started.GetWorkflowId(), RunID: started.GetOriginalExecutionRunId()}
+}
+
+func startsChildren(hist *historypb.History) bool {
+	return slices.ContainsFunc(hist.GetEvents(), func(ev *historypb.HistoryEvent) bool {
+		return ev.GetStartChildWorkflowExecutionInitiatedEventAttributes() != nil
+	})
+}
+
+// replay replays hist as execution, with the workflows registered as the worker registers them.
+func replay(hist *historypb.History, execution workflow.Execution) error {
 	r := sdkworker.NewWorkflowReplayer()
 	workflows.Register(replayerRegistry{r}, nil)
-	hist, err := readHistory(file)
-	if err != nil {
-		return err
-	}
-	// The event workflow names its children after its own ID. ReplayWorkflowHistoryFromJSONFile
-	// replays under the ID "ReplayId", so child IDs would not match the history: replay under
-	// the ID the server recorded in the started event.
-	started := hist.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes()
-	return r.ReplayWorkflowHistoryWithOptions(quietLogger(), hist, sdkworker.ReplayWorkflowHistoryOptions{
-		OriginalExecution: workflow.Execution{ID: started.GetWorkflowId()},
-	})
+	return r.ReplayWorkflowHistoryWithOptions(quietLogger(), hist, sdkworker.ReplayWorkflowHistoryOptions{OriginalExecution: execution})
 }
 
 // readHistory reads a history as `temporal workflow show --output json` writes it, the format
@@ -178,10 +290,16 @@ func (replayerRegistry) RegisterNexusService(*nexus.Service)                    
 
 // TestRecordHistories runs every scenario on the Temporal dev server, with the real workflows and
 // fake activities registered under the real names (no DynamoDB, no receivers), and writes the
-// histories to testdata. It runs only with -record.
+// histories to new files in testdata, named for -shape. It runs only with -record, and refuses a
+// scenario whose file exists: recorded histories are never rewritten (select the new scenarios
+// with -run, or record a new shape with -shape).
 func TestRecordHistories(t *testing.T) {
 	if !*record {
 		t.Skip("records histories only with -record")
+	}
+	if *shape != "" {
+		require.True(t, validShape(*shape), "-shape=%s: lower-case words joined by hyphens, the value of a change ID", *shape)
+		require.Contains(t, slices.Collect(maps.Values(listedChangeIDs(t))), *shape, "-shape=%s is not a change ID in versions.go", *shape)
 	}
 	if _, err := testenv.TemporalBin(); err != nil {
 		t.Fatalf("-record needs the Temporal CLI: %v", err)
@@ -205,16 +323,28 @@ func TestRecordHistories(t *testing.T) {
 
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
+			for _, h := range sc.files(*shape) {
+				_, err := os.Stat(h.path())
+				require.ErrorIs(t, err, fs.ErrNotExist, "%s is recorded: histories are never rewritten; record a new shape beside it with -shape", h.path())
+			}
 			run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 				ID: sc.workflowID(), TaskQueue: taskQueue, TypedSearchAttributes: workflows.SearchAttributes(testOrgID, sc.eventID),
 			}, workflows.EventWorkflowName, sc.input())
 			require.NoError(t, err)
 			var sum workflows.Summary
-			require.NoError(t, run.Get(ctx, &sum))
-			require.Equal(t, sc.want, sum)
+			if err := run.Get(ctx, &sum); sc.fails {
+				require.Error(t, err)
+			} else {
+				require.NoError(t, err)
+				require.Equal(t, sc.want, sum)
+			}
 
 			hist := history(ctx, t, c, run.GetID(), run.GetRunID())
-			writeHistory(t, sc.file(), hist)
+			if *shape == "" {
+				require.False(t, slices.ContainsFunc(hist.GetEvents(), isVersionMarker),
+					"the run took a workflow.GetVersion branch: it is not the shape released first; name it with -shape")
+			}
+			writeHistory(t, historyName{scenario: sc.name, shape: *shape, child: -1}.path(), hist)
 			var children []*historypb.HistoryEvent
 			for _, ev := range hist.GetEvents() {
 				if ev.GetChildWorkflowExecutionStartedEventAttributes() != nil {
@@ -229,10 +359,15 @@ func TestRecordHistories(t *testing.T) {
 				require.NoError(t, err, "child ID %s", ex.GetWorkflowId())
 				require.Equal(t, fmt.Sprintf("%s/%s/batch-%d", sc.workflowID(), run.GetRunID(), n), ex.GetWorkflowId(),
 					"a child's ID is its parent's ID, the parent's whole run ID and its page")
-				writeHistory(t, sc.childFile(n), history(ctx, t, c, ex.GetWorkflowId(), ex.GetRunId()))
+				writeHistory(t, historyName{scenario: sc.name, shape: *shape, child: n}.path(), history(ctx, t, c, ex.GetWorkflowId(), ex.GetRunId()))
 			}
 		})
 	}
+}
+
+// isVersionMarker reports whether ev is the marker workflow.GetVersion records.
+func isVersionMarker(ev *historypb.HistoryEvent) bool {
+	return ev.GetMarkerRecordedEventAttributes().GetMarkerName() == "Version"
 }
 
 // dial connects to the dev server, waiting for its frontend to report healthy.
@@ -263,13 +398,16 @@ func history(ctx context.Context, t *testing.T, c client.Client, id, runID strin
 	return hist
 }
 
-// writeHistory writes hist as `temporal workflow show --output json` does.
+// writeHistory writes hist to a new file as `temporal workflow show --output json` does.
 func writeHistory(t *testing.T, file string, hist *historypb.History) {
 	t.Helper()
 	b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(hist)
 	require.NoError(t, err)
-	require.NoError(t, os.MkdirAll(filepath.Dir(file), 0o755))
-	require.NoError(t, os.WriteFile(file, append(b, '\n'), 0o644))
+	// O_EXCL: a recorded history is never overwritten, even by a scenario recorded twice.
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	require.NoError(t, err)
+	_, err = f.Write(append(b, '\n'))
+	require.NoError(t, errors.Join(err, f.Close()))
 	t.Logf("wrote %s: %d events, %d bytes", file, len(hist.GetEvents()), len(b)+1)
 }
 
@@ -282,6 +420,9 @@ var planFailures sync.Map
 func fakePlan(ctx context.Context, in activities.PlanInput) (activities.Plan, error) {
 	if len(in.WebhookIDs) > 0 {
 		return activities.Plan{WebhookIDs: in.WebhookIDs}, nil
+	}
+	if in.EventID == "evt_rec_plan_expired" {
+		return activities.Plan{}, eventMissing()
 	}
 	if in.EventID == "evt_rec_plan_retry" {
 		if _, failedBefore := planFailures.LoadOrStore(in.EventID, true); !failedBefore {
@@ -299,10 +440,14 @@ func fakePlan(ctx context.Context, in activities.PlanInput) (activities.Plan, er
 
 // fakeBatch makes first attempts by webhook ID: wh_retry* are pending (retried after a second),
 // wh_failed fails, wh_cancelled is cancelled, the rest are delivered; the records of
-// wh_*unrecorded* are handed back unwritten. The fallback scenario's batches fail before sending.
+// wh_*unrecorded* are handed back unwritten, wh_unsent is pending and unsent. The fallback
+// scenario's batches fail before sending, batch-expired's fail permanently.
 func fakeBatch(_ context.Context, in activities.BatchInput) (activities.BatchResult, error) {
-	if in.EventID == "evt_rec_fallback" {
+	switch in.EventID {
+	case "evt_rec_fallback":
 		return activities.BatchResult{}, errors.New("the database is busy")
+	case "evt_rec_batch_expired":
+		return activities.BatchResult{}, eventMissing()
 	}
 	var res activities.BatchResult
 	for _, id := range in.WebhookIDs {
@@ -317,6 +462,8 @@ func fakeBatch(_ context.Context, in activities.BatchInput) (activities.BatchRes
 			att.StatusCode, att.ErrorClass = 410, "gone"
 		case id == "wh_cancelled":
 			o.Status, att = pcx.DeliveryCancelled, nil
+		case id == "wh_unsent":
+			o.Status, o.RetryDelay, o.Unsent = pcx.DeliveryPending, time.Second, true
 		}
 		res.Outcomes = append(res.Outcomes, o)
 		if strings.HasSuffix(id, "unrecorded") {
@@ -327,7 +474,8 @@ func fakeBatch(_ context.Context, in activities.BatchInput) (activities.BatchRes
 }
 
 // fakeDeliver answers by webhook ID: wh_retry fails its first attempt, wh_failed fails,
-// wh_retry_unrecorded is delivered but unrecorded; the rest are delivered.
+// wh_retry_unrecorded is delivered but unrecorded, wh_retry_expired ends with a permanent error;
+// the rest are delivered.
 func fakeDeliver(ctx context.Context, in activities.DeliverInput) (activities.DeliverResult, error) {
 	ok := activities.DeliverResult{Status: pcx.DeliveryDelivered, Attempt: pcx.Attempt{StatusCode: 200}}
 	switch in.WebhookID {
@@ -340,6 +488,8 @@ func fakeDeliver(ctx context.Context, in activities.DeliverInput) (activities.De
 		return activities.DeliverResult{Status: pcx.DeliveryFailed, Attempt: pcx.Attempt{StatusCode: 500, ErrorClass: "http_status"}}, nil
 	case "wh_retry_unrecorded":
 		ok.Unrecorded = true
+	case "wh_retry_expired":
+		return activities.DeliverResult{}, eventMissing()
 	}
 	return ok, nil
 }
