@@ -1,11 +1,24 @@
-// Package workflows holds the deterministic orchestration of webhook delivery: one workflow per
-// event, fanning out one delivery activity per endpoint, and child workflows in batches when the
-// fan-out is large, so no history nears Temporal's limits. Only IDs travel through histories;
-// payloads stay in the store.
+// Package workflows holds the deterministic orchestration of webhook delivery. Only IDs travel
+// through histories; payloads stay in the store.
+//
+// EventWorkflow runs once per event (and once per replay through the API). It lists the targets
+// page by page with the PlanDeliveries local activity; a store outage does not fail it: it waits
+// on a durable timer and plans again. A fan-out of at most InlineLimit endpoints on a single page
+// is delivered by the event's own workflow; a larger one goes to one BatchWorkflow child per
+// page of up to PlanPageSize endpoints, so no history nears Temporal's limits.
+//
+// Either way, deliverAll makes the first attempts as DeliverBatch local activities of up to
+// BatchSize endpoints each, all started at once, and writes with RecordOutcomes the records a
+// batch could not. Each delivery that must be retried continues as a durable Deliver activity
+// after its delay, whose RecordOutcome writes a result the activity could not; a batch that fails
+// before sending anything hands each of its endpoints to Deliver. A permanent error (the event
+// expired) of planning or of a batch fails the workflow; one of a retry counts as failed.
 //
 // Everything here must stay deterministic: no I/O, no clocks, no map iteration, no goroutines
-// but workflow.Go. Changing the sequence of commands breaks running workflows: the replay test
-// over workflows/testdata catches that.
+// but workflow.Go. Workflows live for days (the retry schedule), and a deploy does not wait for
+// them: a change to the sequence of commands goes behind workflow.GetVersion with its change ID
+// in versions.go, and the replay test over every history in workflows/testdata catches one that
+// does not (docs/workflow-versioning.md).
 package workflows
 
 import (
