@@ -231,7 +231,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 				ex.RunID = "0196c0de-0000-7000-8000-00000000beef"
 				err := replay(hist, ex)
 				if startsChildren(hist) {
-					require.ErrorContains(t, err, "TMPRL1100", "children named after the recorded run ID")
+					require.ErrorContains(t, err, "matching ChildWorkflow command was expected", "children named after the recorded run ID")
 					return
 				}
 				require.NoError(t, err)
