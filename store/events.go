@@ -191,24 +191,18 @@ func (s *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest) error
 		n := min(25, len(reqs))
 		batch := reqs[:n]
 		reqs = reqs[n:]
-		for attempt := 0; len(batch) > 0; attempt++ {
+		err := retryPartial(ctx, unprocessedRetry, func() (bool, error) {
 			out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
 				RequestItems: map[string][]types.WriteRequest{s.table: batch},
 			})
 			if err != nil {
-				return translate(err, "batch write")
+				return false, translate(err, "batch write")
 			}
 			batch = out.UnprocessedItems[s.table]
-			if len(batch) > 0 {
-				if attempt >= 8 {
-					return pcx.Errorf(pcx.EUnavailable, "The database is busy; retry later")
-				}
-				select {
-				case <-ctx.Done():
-					return translate(ctx.Err(), "batch write")
-				case <-time.After(time.Duration(10<<attempt) * time.Millisecond):
-				}
-			}
+			return len(batch) > 0, nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil

@@ -127,31 +127,25 @@ func (s *Store) WebhooksWithSecrets(ctx context.Context, org string, ids []strin
 		n := min(100, len(keys))
 		batch := keys[:n]
 		keys = keys[n:]
-		for attempt := 0; len(batch) > 0; attempt++ {
+		err := retryPartial(ctx, unprocessedRetry, func() (bool, error) {
 			res, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
 				RequestItems: map[string]types.KeysAndAttributes{s.table: {Keys: batch, ConsistentRead: aws.Bool(true)}},
 			})
 			if err != nil {
-				return nil, translate(err, "webhooks")
+				return false, translate(err, "webhooks")
 			}
 			for _, m := range res.Responses[s.table] {
 				w, _, err := s.decodeWebhook(m, true)
 				if err != nil {
-					return nil, err
+					return false, err
 				}
 				out[w.ID] = w
 			}
 			batch = res.UnprocessedKeys[s.table].Keys
-			if len(batch) > 0 {
-				if attempt >= 8 {
-					return nil, pcx.Errorf(pcx.EUnavailable, "The database is busy; retry later")
-				}
-				select {
-				case <-ctx.Done():
-					return nil, translate(ctx.Err(), "webhooks")
-				case <-time.After(time.Duration(10<<attempt) * time.Millisecond):
-				}
-			}
+			return len(batch) > 0, nil
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
