@@ -130,8 +130,7 @@ func (a *Activities) decide(ctx context.Context, org string, w *pcx.Webhook, att
 	case att.ErrorClass == "":
 		return pcx.DeliveryDelivered, false
 	case att.ErrorClass == classGone:
-		disabled := pcx.WebhookDisabled
-		_, err := a.Store.UpdateWebhook(ctx, org, w.ID, store.WebhookPatch{Status: &disabled, DisabledReason: "410 Gone from the endpoint"})
+		_, err := a.Store.UpdateWebhook(ctx, org, w.ID, store.WebhookPatch{}.WithStatus(pcx.WebhookDisabled, pcx.DisabledGone))
 		if err != nil && pcx.ErrorCode(err) != pcx.ENotFound {
 			// Not disabled: retry; the 410 will come again and disable it then.
 			a.Log.Warn().Err(err).Str("webhook_id", w.ID).Msg("disabling an endpoint after 410 failed")

@@ -65,13 +65,21 @@ type Webhook struct {
 	Status      WebhookStatus
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
-	// DisabledReason says why a disabled endpoint was disabled ("410 Gone", "operator").
+	// DisabledReason says why a disabled endpoint was disabled: one of the Disabled* reasons, or
+	// whatever an older version stored.
 	DisabledReason string
 	// Secrets are the signing secrets, newest first. Only the first is current; the others sign
 	// too until their ExpiresAt (rotation grace). They are decrypted only where a delivery is
 	// signed or a secret is shown once.
 	Secrets []WebhookSecret
 }
+
+// Why an endpoint was disabled (Webhook.DisabledReason). They are stored with the endpoint and
+// shown in the API as disabled_reason: never change their text.
+const (
+	DisabledGone    = "410 Gone from the endpoint" // it answered a delivery with 410 Gone
+	DisabledByOwner = "disabled by its owner"      // its owner set its status to disabled
+)
 
 // WebhookSecret is one signing secret of an endpoint: the raw key bytes (the base64 after
 // "whsec_") and, for a rotated-out secret, when it stops signing.

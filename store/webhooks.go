@@ -229,6 +229,17 @@ type WebhookPatch struct {
 	DisabledReason string // recorded when Status becomes disabled
 }
 
+// WithStatus returns p setting the endpoint's status to status: disabled for reason (one of pcx's
+// Disabled* reasons), or active, which forgets the reason. It is how the worker (after a 410 Gone)
+// and an endpoint's owner alike disable an endpoint.
+func (p WebhookPatch) WithStatus(status pcx.WebhookStatus, reason string) WebhookPatch {
+	p.Status, p.DisabledReason = &status, ""
+	if status == pcx.WebhookDisabled {
+		p.DisabledReason = reason
+	}
+	return p
+}
+
 // UpdateWebhook applies a patch to org's endpoint and returns it.
 func (s *Store) UpdateWebhook(ctx context.Context, org, id string, p WebhookPatch) (*pcx.Webhook, error) {
 	set := []string{"updated_at = :now"}
