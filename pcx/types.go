@@ -122,21 +122,42 @@ const (
 	DeliveryCancelled DeliveryStatus = "cancelled" // the endpoint was deleted or disabled
 )
 
-// Delivery is the state of one event's delivery to one endpoint.
+// Delivery is one event's delivery to one endpoint: the record an attempt (or a cancellation)
+// writes, and the state the store reads back.
+//
+// Records travel through workflow histories (a batch's unrecorded outcomes), which live for
+// days: the JSON encoding of a record, WebhookID, URL, Status, Attempt and Reason, must never
+// change. The read-only state below them is omitted when empty, which a record always leaves it,
+// so a record encodes exactly as it always has.
 type Delivery struct {
-	EventID        string
-	WebhookID      string
-	EndpointURL    string
-	Status         DeliveryStatus
-	Attempts       int
-	LastStatusCode int
-	LastError      string
-	LastAttemptAt  *time.Time
-	DeliveredAt    *time.Time
+	EventID     string `json:",omitempty"` // the store's methods take the event ID on its own; reads set it
+	WebhookID   string
+	EndpointURL string `json:"URL"`
+	Status      DeliveryStatus
+	// Attempt is the attempt a write records with Status; nil for a status without a send (a
+	// cancellation). Reads leave it nil: the attempts read back are in Log.
+	Attempt *Attempt `json:",omitempty"`
+	// Reason says why a delivery was cancelled without a send (CancelledEndpoint*); the store
+	// keeps it as LastError.
+	Reason string `json:",omitempty"`
+
+	// The recorded state, as the store returns it.
+	Attempts       int        `json:",omitempty"`
+	LastStatusCode int        `json:",omitempty"`
+	LastError      string     `json:",omitempty"`
+	LastAttemptAt  *time.Time `json:",omitempty"`
+	DeliveredAt    *time.Time `json:",omitempty"`
 	// Log holds the most recent attempts, oldest first, bounded so an item never grows without
 	// limit however long an endpoint fails.
-	Log []Attempt
+	Log []Attempt `json:",omitempty"`
 }
+
+// Why a delivery was cancelled without a send (Delivery.Reason). They are stored as the
+// delivery's last_error and shown in the API: never change their text.
+const (
+	CancelledEndpointDeleted  = "endpoint deleted"
+	CancelledEndpointDisabled = "endpoint disabled"
+)
 
 // Attempt is one delivery attempt as recorded.
 type Attempt struct {
