@@ -29,9 +29,8 @@ type Store interface {
 	WebhookWithSecrets(ctx context.Context, org, id string) (*pcx.Webhook, error)
 	WebhooksWithSecrets(ctx context.Context, org string, ids []string) (map[string]*pcx.Webhook, error)
 	ActiveWebhooks(ctx context.Context, org string, limit int, after string) ([]*pcx.Webhook, string, error)
-	RecordFirstAttempts(ctx context.Context, eventID string, recs []store.FirstAttempt, expires time.Time) error
-	RecordAttempt(ctx context.Context, eventID string, w *pcx.Webhook, status pcx.DeliveryStatus, a pcx.Attempt, expires time.Time) error
-	SetDeliveryStatus(ctx context.Context, eventID, webhookID string, status pcx.DeliveryStatus, reason string, expires time.Time) error
+	RecordFirstAttempts(ctx context.Context, eventID string, recs []pcx.Delivery, expires time.Time) error
+	RecordDelivery(ctx context.Context, eventID string, d pcx.Delivery, expires time.Time) error
 	UpdateWebhook(ctx context.Context, org, id string, p store.WebhookPatch) (*pcx.Webhook, error)
 }
 

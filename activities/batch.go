@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/pcx/publicservice/pcx"
-	"github.com/pcx/publicservice/store"
 )
 
 // BatchInput names the first attempts of a chunk of one event's deliveries.
@@ -28,22 +27,13 @@ type Outcome struct {
 	Unsent bool `json:",omitempty"`
 }
 
-// Record is an outcome to write; IDs and attempt data only, never secrets, since it may travel
-// through the workflow's history.
-type Record struct {
-	WebhookID string
-	URL       string
-	Status    pcx.DeliveryStatus
-	Attempt   *pcx.Attempt `json:",omitempty"`
-	Reason    string       `json:",omitempty"`
-}
-
 // BatchResult is the outcome of a batch of first attempts.
 type BatchResult struct {
 	Outcomes []Outcome
 	// Unrecorded holds the records the store did not take; the workflow writes them with
 	// RecordOutcomes, so nothing is sent twice just to record it.
-	Unrecorded []Record `json:",omitempty"`
+	// They carry IDs and attempt data only, never secrets.
+	Unrecorded []pcx.Delivery `json:",omitempty"`
 }
 
 // DeliverBatch makes the first attempt of a chunk of deliveries at once: it reads the event and
@@ -66,7 +56,7 @@ func (a *Activities) DeliverBatch(ctx context.Context, in BatchInput) (BatchResu
 		}
 	}
 	res := BatchResult{Outcomes: make([]Outcome, len(in.WebhookIDs))}
-	recs := make([]Record, len(in.WebhookIDs))
+	recs := make([]pcx.Delivery, len(in.WebhookIDs))
 	// Waiting for a send slot counts against the local activity's timeout; past this budget a
 	// delivery is handed to the durable path unsent rather than risk the whole batch timing out
 	// after some of its POSTs went out.
@@ -77,21 +67,21 @@ func (a *Activities) DeliverBatch(ctx context.Context, in BatchInput) (BatchResu
 		w := hooks[id]
 		switch {
 		case w == nil:
-			res.Outcomes[i], recs[i] = a.cancelled(id, "", "endpoint deleted")
+			res.Outcomes[i], recs[i] = a.cancelled(id, "", pcx.CancelledEndpointDeleted)
 		case w.Status != pcx.WebhookActive:
-			res.Outcomes[i], recs[i] = a.cancelled(id, w.URL, "endpoint disabled")
+			res.Outcomes[i], recs[i] = a.cancelled(id, w.URL, pcx.CancelledEndpointDisabled)
 		default:
 			wg.Go(func() { res.Outcomes[i], recs[i] = a.firstAttempt(ctx, slotCtx, ev, w) })
 		}
 	}
 	wg.Wait()
-	done := make([]Record, 0, len(recs)) // every outcome but the unsent, whose retry is their first send
+	done := make([]pcx.Delivery, 0, len(recs)) // every outcome but the unsent, whose retry is their first send
 	for i, r := range recs {
 		if !res.Outcomes[i].Unsent {
 			done = append(done, r)
 		}
 	}
-	if err := a.Store.RecordFirstAttempts(ctx, ev.ID, firstAttempts(done), a.expires(ev)); err != nil {
+	if err := a.Store.RecordFirstAttempts(ctx, ev.ID, done, a.expires(ev)); err != nil {
 		a.Log.Warn().Err(err).Str("event_id", ev.ID).Int("deliveries", len(recs)).Msg("recording first attempts failed; the workflow will retry it")
 		res.Unrecorded = done
 	}
@@ -101,27 +91,18 @@ func (a *Activities) DeliverBatch(ctx context.Context, in BatchInput) (BatchResu
 // slotBudget is how long a batch's delivery may wait for a send slot (MaxInFlight).
 const slotBudget = 30 * time.Second
 
-// firstAttempts turns records into the store's form.
-func firstAttempts(recs []Record) []store.FirstAttempt {
-	out := make([]store.FirstAttempt, len(recs))
-	for i, r := range recs {
-		out[i] = store.FirstAttempt{Webhook: &pcx.Webhook{ID: r.WebhookID, URL: r.URL}, Status: r.Status, Attempt: r.Attempt, Reason: r.Reason}
-	}
-	return out
-}
-
-func (a *Activities) cancelled(id, url, reason string) (Outcome, Record) {
+func (a *Activities) cancelled(id, url, reason string) (Outcome, pcx.Delivery) {
 	a.Metrics.Deliveries.WithLabelValues(string(pcx.DeliveryCancelled)).Inc()
 	return Outcome{WebhookID: id, Status: pcx.DeliveryCancelled},
-		Record{WebhookID: id, URL: url, Status: pcx.DeliveryCancelled, Reason: reason}
+		pcx.Delivery{WebhookID: id, EndpointURL: url, Status: pcx.DeliveryCancelled, Reason: reason}
 }
 
 // firstAttempt sends to one endpoint and decides what comes next, as Deliver does for send 1.
 // slotCtx bounds the wait for a send slot.
-func (a *Activities) firstAttempt(ctx, slotCtx context.Context, ev *pcx.Event, w *pcx.Webhook) (Outcome, Record) {
+func (a *Activities) firstAttempt(ctx, slotCtx context.Context, ev *pcx.Event, w *pcx.Webhook) (Outcome, pcx.Delivery) {
 	release, ok := a.acquire(slotCtx)
 	if !ok {
-		return Outcome{WebhookID: w.ID, Status: pcx.DeliveryPending, RetryDelay: time.Second, Unsent: true}, Record{}
+		return Outcome{WebhookID: w.ID, Status: pcx.DeliveryPending, RetryDelay: time.Second, Unsent: true}, pcx.Delivery{}
 	}
 	att, retryAfter := a.send(ctx, ev, w)
 	release()
@@ -134,7 +115,7 @@ func (a *Activities) firstAttempt(ctx, slotCtx context.Context, ev *pcx.Event, w
 	} else {
 		a.Metrics.Deliveries.WithLabelValues(string(status)).Inc()
 	}
-	return out, Record{WebhookID: w.ID, URL: w.URL, Status: status, Attempt: &att}
+	return out, pcx.Delivery{WebhookID: w.ID, EndpointURL: w.URL, Status: status, Attempt: &att}
 }
 
 // RecordOutcomes writes records that DeliverBatch could not; retried until it succeeds.
@@ -143,11 +124,11 @@ func (a *Activities) RecordOutcomes(ctx context.Context, in RecordOutcomesInput)
 	if err != nil {
 		return err
 	}
-	return a.Store.RecordFirstAttempts(ctx, in.EventID, firstAttempts(in.Records), a.expires(ev))
+	return a.Store.RecordFirstAttempts(ctx, in.EventID, in.Records, a.expires(ev))
 }
 
 // RecordOutcomesInput carries the records to write.
 type RecordOutcomesInput struct {
 	EventID string
-	Records []Record
+	Records []pcx.Delivery
 }

@@ -21,7 +21,6 @@ import (
 	"github.com/pcx/publicservice/activities"
 	"github.com/pcx/publicservice/internal/signing"
 	"github.com/pcx/publicservice/pcx"
-	"github.com/pcx/publicservice/store"
 )
 
 type BatchSuite struct {
@@ -75,30 +74,19 @@ type record struct {
 	Reason         string
 }
 
-func recordOf(r store.FirstAttempt) record {
-	out := record{WebhookID: r.Webhook.ID, URL: r.Webhook.URL, Status: r.Status, Reason: r.Reason}
+func recordOf(r pcx.Delivery) record {
+	out := record{WebhookID: r.WebhookID, URL: r.EndpointURL, Status: r.Status, Reason: r.Reason}
 	if r.Attempt != nil {
 		out.Sent, out.Code, out.Class = true, r.Attempt.StatusCode, r.Attempt.ErrorClass
 	}
 	return out
 }
 
-func recordsOf(rs []store.FirstAttempt) []record {
+// recordsOf is recordOf for the records written, or handed back to the workflow as Unrecorded.
+func recordsOf(rs []pcx.Delivery) []record {
 	out := make([]record, len(rs))
 	for i, r := range rs {
 		out[i] = recordOf(r)
-	}
-	return out
-}
-
-// unrecordedOf is recordsOf for the records a batch hands back to the workflow.
-func unrecordedOf(rs []activities.Record) []record {
-	out := make([]record, len(rs))
-	for i, r := range rs {
-		out[i] = record{WebhookID: r.WebhookID, URL: r.URL, Status: r.Status, Reason: r.Reason}
-		if r.Attempt != nil {
-			out[i].Sent, out[i].Code, out[i].Class = true, r.Attempt.StatusCode, r.Attempt.ErrorClass
-		}
 	}
 	return out
 }
@@ -184,7 +172,7 @@ func (s *BatchSuite) TestMixedBatch() {
 	}, recordsOf(calls[0].Records))
 	for _, r := range calls[0].Records {
 		if r.Attempt != nil {
-			s.False(r.Attempt.At.Before(before), "%s: attempt time %v before the batch started %v", r.Webhook.ID, r.Attempt.At, before)
+			s.False(r.Attempt.At.Before(before), "%s: attempt time %v before the batch started %v", r.WebhookID, r.Attempt.At, before)
 		}
 	}
 	s.Empty(s.store.recorded(), "no attempt is recorded one by one")
@@ -291,7 +279,7 @@ func (s *BatchSuite) TestUnrecordedRecordsCarryNoSecrets() {
 		{WebhookID: "wh_gone", URL: gone.url(), Status: pcx.DeliveryFailed, Sent: true, Code: 410, Class: "gone"},
 		{WebhookID: "wh_disabled", URL: ok.url(), Status: pcx.DeliveryCancelled, Reason: "endpoint disabled"},
 	}
-	s.Equal(want, unrecordedOf(res.Unrecorded), "every record goes back to the workflow")
+	s.Equal(want, recordsOf(res.Unrecorded), "every record goes back to the workflow")
 	s.Equal(int64(1), ok.hits.Load())
 
 	// The result travels through the workflow's history (as JSON, the default converter): IDs,
@@ -323,7 +311,7 @@ func (s *BatchSuite) TestUnrecordedRecordsCarryNoSecrets() {
 	s.Equal(want, recordsOf(calls[0].Records), "RecordOutcomes writes the records as the batch would have")
 	for i, r := range calls[0].Records {
 		if r.Attempt != nil {
-			s.Equal(*res.Unrecorded[i].Attempt, *r.Attempt, "%s: the attempt as it was made", r.Webhook.ID)
+			s.Equal(*res.Unrecorded[i].Attempt, *r.Attempt, "%s: the attempt as it was made", r.WebhookID)
 		}
 	}
 	s.Equal(int64(1), ok.hits.Load(), "recording sends nothing")
@@ -335,8 +323,8 @@ func (s *BatchSuite) TestRecordOutcomesFailureIsRetryable() {
 	env := s.NewTestActivityEnvironment()
 	env.RegisterActivity(acts)
 
-	_, err := env.ExecuteActivity(acts.RecordOutcomes, activities.RecordOutcomesInput{EventID: testEventID, Records: []activities.Record{
-		{WebhookID: "wh_1", URL: "https://receiver.example/hook", Status: pcx.DeliveryDelivered, Attempt: &pcx.Attempt{At: time.Now(), StatusCode: 200}},
+	_, err := env.ExecuteActivity(acts.RecordOutcomes, activities.RecordOutcomesInput{EventID: testEventID, Records: []pcx.Delivery{
+		{WebhookID: "wh_1", EndpointURL: "https://receiver.example/hook", Status: pcx.DeliveryDelivered, Attempt: &pcx.Attempt{At: time.Now(), StatusCode: 200}},
 	}})
 
 	s.Require().Error(err)

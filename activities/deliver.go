@@ -83,12 +83,12 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	w, err := a.Store.WebhookWithSecrets(ctx, in.OrgID, in.WebhookID)
 	switch {
 	case pcx.ErrorCode(err) == pcx.ENotFound:
-		res, err := a.cancel(ctx, in, "endpoint deleted", expires)
+		res, err := a.cancel(ctx, in, pcx.CancelledEndpointDeleted, expires)
 		return res, unsent(err)
 	case err != nil:
 		return DeliverResult{}, unsent(err)
 	case w.Status != pcx.WebhookActive:
-		res, err := a.cancel(ctx, in, "endpoint disabled", expires)
+		res, err := a.cancel(ctx, in, pcx.CancelledEndpointDisabled, expires)
 		return res, unsent(err)
 	}
 	if send > len(a.Schedule)+1 {
@@ -110,7 +110,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	if !retry {
 		return a.finish(ctx, ev, w, status, att, expires)
 	}
-	if err := a.Store.RecordAttempt(ctx, in.EventID, w, pcx.DeliveryPending, att, expires); err != nil {
+	if err := a.Store.RecordDelivery(ctx, in.EventID, attempted(w, pcx.DeliveryPending, att), expires); err != nil {
 		log.Warn().Err(err).Msg("recording a failed attempt failed")
 	}
 	delay := NextDelay(a.Schedule[send-1], retryAfter, a.Jitter())
@@ -130,8 +130,7 @@ func (a *Activities) decide(ctx context.Context, org string, w *pcx.Webhook, att
 	case att.ErrorClass == "":
 		return pcx.DeliveryDelivered, false
 	case att.ErrorClass == classGone:
-		disabled := pcx.WebhookDisabled
-		_, err := a.Store.UpdateWebhook(ctx, org, w.ID, store.WebhookPatch{Status: &disabled, DisabledReason: "410 Gone from the endpoint"})
+		_, err := a.Store.UpdateWebhook(ctx, org, w.ID, store.WebhookPatch{}.WithStatus(pcx.WebhookDisabled, pcx.DisabledGone))
 		if err != nil && pcx.ErrorCode(err) != pcx.ENotFound {
 			// Not disabled: retry; the 410 will come again and disable it then.
 			a.Log.Warn().Err(err).Str("webhook_id", w.ID).Msg("disabling an endpoint after 410 failed")
@@ -175,7 +174,7 @@ func (a *Activities) finish(ctx context.Context, ev *pcx.Event, w *pcx.Webhook, 
 	}
 	a.Metrics.Deliveries.WithLabelValues(string(status)).Inc()
 	res := DeliverResult{Status: status, Attempt: att}
-	if err := a.Store.RecordAttempt(ctx, ev.ID, w, status, att, expires); err != nil {
+	if err := a.Store.RecordDelivery(ctx, ev.ID, attempted(w, status, att), expires); err != nil {
 		a.Log.Warn().Err(err).Str("event_id", ev.ID).Str("webhook_id", w.ID).Msg("recording a delivery outcome failed; the workflow will retry it")
 		res.Unrecorded = true
 	}
@@ -183,7 +182,8 @@ func (a *Activities) finish(ctx context.Context, ev *pcx.Event, w *pcx.Webhook, 
 }
 
 func (a *Activities) cancel(ctx context.Context, in DeliverInput, reason string, expires time.Time) (DeliverResult, error) {
-	if err := a.Store.SetDeliveryStatus(ctx, in.EventID, in.WebhookID, pcx.DeliveryCancelled, reason, expires); err != nil {
+	d := pcx.Delivery{WebhookID: in.WebhookID, Status: pcx.DeliveryCancelled, Reason: reason}
+	if err := a.Store.RecordDelivery(ctx, in.EventID, d, expires); err != nil {
 		return DeliverResult{}, err
 	}
 	a.Metrics.Deliveries.WithLabelValues(string(pcx.DeliveryCancelled)).Inc()
@@ -202,14 +202,21 @@ func (a *Activities) RecordOutcome(ctx context.Context, in RecordOutcomeInput) e
 	if err != nil {
 		return err
 	}
+	d := pcx.Delivery{WebhookID: in.WebhookID, Status: in.Result.Status, Attempt: &in.Result.Attempt}
+	// The endpoint's URL goes into the record; an endpoint deleted since is recorded without.
 	w, err := a.Store.Webhook(ctx, in.OrgID, in.WebhookID)
-	if pcx.ErrorCode(err) == pcx.ENotFound {
-		w, err = &pcx.Webhook{ID: in.WebhookID}, nil
-	}
-	if err != nil {
+	switch {
+	case err == nil:
+		d.EndpointURL = w.URL
+	case pcx.ErrorCode(err) != pcx.ENotFound:
 		return err
 	}
-	return a.Store.RecordAttempt(ctx, in.EventID, w, in.Result.Status, in.Result.Attempt, a.expires(ev))
+	return a.Store.RecordDelivery(ctx, in.EventID, d, a.expires(ev))
+}
+
+// attempted is the record of an attempt of a delivery to w and the status it left.
+func attempted(w *pcx.Webhook, status pcx.DeliveryStatus, att pcx.Attempt) pcx.Delivery {
+	return pcx.Delivery{WebhookID: w.ID, EndpointURL: w.URL, Status: status, Attempt: &att}
 }
 
 // send POSTs the payload to the endpoint, signed with every live secret, and classifies the

@@ -30,7 +30,7 @@ type fakeStore struct {
 	counts     map[string]int
 
 	// Fault injection: when set, these are called first and a non-nil error is returned.
-	recordErr  func(status pcx.DeliveryStatus) error // RecordAttempt
+	recordErr  func(status pcx.DeliveryStatus) error // RecordDelivery with an attempt
 	firstErr   func() error                          // RecordFirstAttempts
 	eventErr   func() error                          // Event
 	webhookErr func() error                          // every endpoint read
@@ -50,7 +50,7 @@ type batchReadCall struct {
 
 type firstAttemptsCall struct {
 	EventID string
-	Records []store.FirstAttempt
+	Records []pcx.Delivery
 	Expires time.Time
 }
 
@@ -206,7 +206,7 @@ func (f *fakeStore) WebhooksWithSecrets(_ context.Context, org string, ids []str
 // RecordFirstAttempts writes first attempts as the DynamoDB store does: a delivery with a record
 // already gets the attempt added (or only its status set when cancelled), a new one a whole
 // record.
-func (f *fakeStore) RecordFirstAttempts(_ context.Context, eventID string, recs []store.FirstAttempt, expires time.Time) error {
+func (f *fakeStore) RecordFirstAttempts(_ context.Context, eventID string, recs []pcx.Delivery, expires time.Time) error {
 	if f.firstErr != nil {
 		if err := f.firstErr(); err != nil {
 			return err
@@ -217,41 +217,41 @@ func (f *fakeStore) RecordFirstAttempts(_ context.Context, eventID string, recs 
 	call := firstAttemptsCall{EventID: eventID, Expires: expires}
 	for _, r := range recs {
 		cp := r
-		cp.Webhook = &pcx.Webhook{ID: r.Webhook.ID, URL: r.Webhook.URL}
 		if r.Attempt != nil {
 			a := *r.Attempt
 			cp.Attempt = &a
-			f.counts[deliveryKey(eventID, r.Webhook.ID)]++
-			f.writes = append(f.writes, attemptCall{EventID: eventID, WebhookID: r.Webhook.ID, Status: r.Status, Attempt: a, Expires: expires})
+			f.counts[deliveryKey(eventID, r.WebhookID)]++
+			f.writes = append(f.writes, attemptCall{EventID: eventID, WebhookID: r.WebhookID, Status: r.Status, Attempt: a, Expires: expires})
 		}
 		call.Records = append(call.Records, cp)
-		f.deliveries[deliveryKey(eventID, r.Webhook.ID)] = r.Status
+		f.deliveries[deliveryKey(eventID, r.WebhookID)] = r.Status
 	}
 	f.firstAttempts = append(f.firstAttempts, call)
 	return nil
 }
 
-func (f *fakeStore) RecordAttempt(_ context.Context, eventID string, w *pcx.Webhook, status pcx.DeliveryStatus, a pcx.Attempt, expires time.Time) error {
+// RecordDelivery records an attempt (into attempts and writes) or, without one, a status change
+// (into statuses).
+func (f *fakeStore) RecordDelivery(_ context.Context, eventID string, d pcx.Delivery, expires time.Time) error {
+	if d.Attempt == nil {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.statuses = append(f.statuses, statusCall{EventID: eventID, WebhookID: d.WebhookID, Status: d.Status, Reason: d.Reason})
+		f.deliveries[deliveryKey(eventID, d.WebhookID)] = d.Status
+		return nil
+	}
 	if f.recordErr != nil {
-		if err := f.recordErr(status); err != nil {
+		if err := f.recordErr(d.Status); err != nil {
 			return err
 		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	call := attemptCall{EventID: eventID, WebhookID: w.ID, Status: status, Attempt: a, Expires: expires}
+	call := attemptCall{EventID: eventID, WebhookID: d.WebhookID, Status: d.Status, Attempt: *d.Attempt, Expires: expires}
 	f.attempts = append(f.attempts, call)
 	f.writes = append(f.writes, call)
-	f.deliveries[deliveryKey(eventID, w.ID)] = status
-	f.counts[deliveryKey(eventID, w.ID)]++
-	return nil
-}
-
-func (f *fakeStore) SetDeliveryStatus(_ context.Context, eventID, webhookID string, status pcx.DeliveryStatus, reason string, _ time.Time) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.statuses = append(f.statuses, statusCall{EventID: eventID, WebhookID: webhookID, Status: status, Reason: reason})
-	f.deliveries[deliveryKey(eventID, webhookID)] = status
+	f.deliveries[deliveryKey(eventID, d.WebhookID)] = d.Status
+	f.counts[deliveryKey(eventID, d.WebhookID)]++
 	return nil
 }
 

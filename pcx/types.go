@@ -65,13 +65,21 @@ type Webhook struct {
 	Status      WebhookStatus
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
-	// DisabledReason says why a disabled endpoint was disabled ("410 Gone", "operator").
+	// DisabledReason says why a disabled endpoint was disabled: one of the Disabled* reasons, or
+	// whatever an older version stored.
 	DisabledReason string
 	// Secrets are the signing secrets, newest first. Only the first is current; the others sign
 	// too until their ExpiresAt (rotation grace). They are decrypted only where a delivery is
 	// signed or a secret is shown once.
 	Secrets []WebhookSecret
 }
+
+// Why an endpoint was disabled (Webhook.DisabledReason). They are stored with the endpoint and
+// shown in the API as disabled_reason: never change their text.
+const (
+	DisabledGone    = "410 Gone from the endpoint" // it answered a delivery with 410 Gone
+	DisabledByOwner = "disabled by its owner"      // its owner set its status to disabled
+)
 
 // WebhookSecret is one signing secret of an endpoint: the raw key bytes (the base64 after
 // "whsec_") and, for a rotated-out secret, when it stops signing.
@@ -114,21 +122,42 @@ const (
 	DeliveryCancelled DeliveryStatus = "cancelled" // the endpoint was deleted or disabled
 )
 
-// Delivery is the state of one event's delivery to one endpoint.
+// Delivery is one event's delivery to one endpoint: the record an attempt (or a cancellation)
+// writes, and the state the store reads back.
+//
+// Records travel through workflow histories (a batch's unrecorded outcomes), which live for
+// days: the JSON encoding of a record, WebhookID, URL, Status, Attempt and Reason, must never
+// change. The read-only state below them is omitted when empty, which a record always leaves it,
+// so a record encodes exactly as it always has.
 type Delivery struct {
-	EventID        string
-	WebhookID      string
-	EndpointURL    string
-	Status         DeliveryStatus
-	Attempts       int
-	LastStatusCode int
-	LastError      string
-	LastAttemptAt  *time.Time
-	DeliveredAt    *time.Time
+	EventID     string `json:",omitempty"` // the store's methods take the event ID on its own; reads set it
+	WebhookID   string
+	EndpointURL string `json:"URL"`
+	Status      DeliveryStatus
+	// Attempt is the attempt a write records with Status; nil for a status without a send (a
+	// cancellation). Reads leave it nil: the attempts read back are in Log.
+	Attempt *Attempt `json:",omitempty"`
+	// Reason says why a delivery was cancelled without a send (CancelledEndpoint*); the store
+	// keeps it as LastError.
+	Reason string `json:",omitempty"`
+
+	// The recorded state, as the store returns it.
+	Attempts       int        `json:",omitempty"`
+	LastStatusCode int        `json:",omitempty"`
+	LastError      string     `json:",omitempty"`
+	LastAttemptAt  *time.Time `json:",omitempty"`
+	DeliveredAt    *time.Time `json:",omitempty"`
 	// Log holds the most recent attempts, oldest first, bounded so an item never grows without
 	// limit however long an endpoint fails.
-	Log []Attempt
+	Log []Attempt `json:",omitempty"`
 }
+
+// Why a delivery was cancelled without a send (Delivery.Reason). They are stored as the
+// delivery's last_error and shown in the API: never change their text.
+const (
+	CancelledEndpointDeleted  = "endpoint deleted"
+	CancelledEndpointDisabled = "endpoint disabled"
+)
 
 // Attempt is one delivery attempt as recorded.
 type Attempt struct {

@@ -84,26 +84,18 @@ func decodeEvent(m map[string]types.AttributeValue) (*pcx.Event, error) {
 	return ev, nil
 }
 
-// FirstAttempt is the outcome of a delivery's first attempt, or of its cancellation before any.
-type FirstAttempt struct {
-	Webhook *pcx.Webhook // its ID and URL are recorded
-	Status  pcx.DeliveryStatus
-	Attempt *pcx.Attempt // nil: cancelled without sending
-	Reason  string       // why it was cancelled
-}
-
-// RecordFirstAttempts records the first attempts of a batch of deliveries of one event: one
-// query to find which already have a record, batched writes for the others. A delivery that
-// already has a record (a replay, a reset workflow) is updated on its own, so its earlier
-// attempts keep counting. This is the write path of almost every delivery: one batched item
-// write each, nothing before the attempt.
-func (s *Store) RecordFirstAttempts(ctx context.Context, eventID string, recs []FirstAttempt, expires time.Time) error {
+// RecordFirstAttempts records the first attempts of a batch of deliveries of one event (or their
+// cancellations before any): one query to find which already have a record, batched writes for
+// the others. A delivery that already has a record (a replay, a reset workflow) is updated on its
+// own with RecordDelivery, so its earlier attempts keep counting. This is the write path of almost
+// every delivery: one batched item write each, nothing before the attempt.
+func (s *Store) RecordFirstAttempts(ctx context.Context, eventID string, recs []pcx.Delivery, expires time.Time) error {
 	if len(recs) == 0 {
 		return nil
 	}
 	ids := make([]string, len(recs))
 	for i, r := range recs {
-		ids[i] = r.Webhook.ID
+		ids[i] = r.WebhookID
 	}
 	existing, err := s.existingDeliveries(ctx, eventID, ids)
 	if err != nil {
@@ -111,15 +103,11 @@ func (s *Store) RecordFirstAttempts(ctx context.Context, eventID string, recs []
 	}
 	var puts []types.WriteRequest
 	for _, r := range recs {
-		switch {
-		case existing[r.Webhook.ID] && r.Attempt != nil:
-			err = s.RecordAttempt(ctx, eventID, r.Webhook, r.Status, *r.Attempt, expires)
-		case existing[r.Webhook.ID]:
-			err = s.SetDeliveryStatus(ctx, eventID, r.Webhook.ID, r.Status, r.Reason, expires)
-		default:
+		if !existing[r.WebhookID] {
 			puts = append(puts, types.WriteRequest{PutRequest: &types.PutRequest{Item: firstAttemptItem(eventID, r, expires)}})
+			continue
 		}
-		if err != nil {
+		if err := s.RecordDelivery(ctx, eventID, r, expires); err != nil {
 			return err
 		}
 	}
@@ -127,10 +115,10 @@ func (s *Store) RecordFirstAttempts(ctx context.Context, eventID string, recs []
 }
 
 // firstAttemptItem is the whole delivery record after its first attempt (or cancellation).
-func firstAttemptItem(eventID string, r FirstAttempt, expires time.Time) map[string]types.AttributeValue {
-	it := deliveryKey(eventID, r.Webhook.ID)
-	it["webhook_id"] = avS(r.Webhook.ID)
-	it["endpoint_url"] = avS(r.Webhook.URL)
+func firstAttemptItem(eventID string, r pcx.Delivery, expires time.Time) map[string]types.AttributeValue {
+	it := deliveryKey(eventID, r.WebhookID)
+	it["webhook_id"] = avS(r.WebhookID)
+	it["endpoint_url"] = avS(r.EndpointURL)
 	it["status"] = avS(string(r.Status))
 	it[attrTTL] = ttlAt(expires)
 	if r.Attempt == nil {
@@ -139,18 +127,25 @@ func firstAttemptItem(eventID string, r FirstAttempt, expires time.Time) map[str
 		return it
 	}
 	a := r.Attempt
-	entry := map[string]types.AttributeValue{"at": avTime(a.At), "code": avN(int64(a.StatusCode)), "ms": avN(a.Duration.Milliseconds())}
 	it["attempts"] = avN(1)
 	it["last_status_code"] = avN(int64(a.StatusCode))
 	it["last_attempt_at"] = avTime(a.At)
 	if a.ErrorClass != "" {
 		it["last_error"] = avS(a.ErrorClass)
-		entry["err"] = avS(a.ErrorClass)
 	} else {
 		it["delivered_at"] = avTime(a.At)
 	}
-	it["log"] = &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberM{Value: entry}}}
+	it["log"] = &types.AttributeValueMemberL{Value: []types.AttributeValue{attemptEntry(*a)}}
 	return it
+}
+
+// attemptEntry is one attempt as the delivery record's log lists it.
+func attemptEntry(a pcx.Attempt) types.AttributeValue {
+	entry := map[string]types.AttributeValue{"at": avTime(a.At), "code": avN(int64(a.StatusCode)), "ms": avN(a.Duration.Milliseconds())}
+	if a.ErrorClass != "" {
+		entry["err"] = avS(a.ErrorClass)
+	}
+	return &types.AttributeValueMemberM{Value: entry}
 }
 
 // existingDeliveries returns which of the event's deliveries to ids have a record, in one query
@@ -191,24 +186,18 @@ func (s *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest) error
 		n := min(25, len(reqs))
 		batch := reqs[:n]
 		reqs = reqs[n:]
-		for attempt := 0; len(batch) > 0; attempt++ {
+		err := retryPartial(ctx, unprocessedRetry, func() (bool, error) {
 			out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
 				RequestItems: map[string][]types.WriteRequest{s.table: batch},
 			})
 			if err != nil {
-				return translate(err, "batch write")
+				return false, translate(err, "batch write")
 			}
 			batch = out.UnprocessedItems[s.table]
-			if len(batch) > 0 {
-				if attempt >= 8 {
-					return pcx.Errorf(pcx.EUnavailable, "The database is busy; retry later")
-				}
-				select {
-				case <-ctx.Done():
-					return translate(ctx.Err(), "batch write")
-				case <-time.After(time.Duration(10<<attempt) * time.Millisecond):
-				}
-			}
+			return len(batch) > 0, nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -217,27 +206,31 @@ func (s *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest) error
 // MaxAttemptLog bounds the attempts a delivery record lists; its attempt count keeps counting.
 const MaxAttemptLog = 25
 
-// RecordAttempt records one attempt of a delivery and its resulting status, in one write. The
+// RecordDelivery records a delivery's new status: with its attempt (d.Attempt), or, for a
+// cancellation without a send, with its reason (d.Reason).
+func (s *Store) RecordDelivery(ctx context.Context, eventID string, d pcx.Delivery, expires time.Time) error {
+	if d.Attempt == nil {
+		return s.setDeliveryStatus(ctx, eventID, d, expires)
+	}
+	return s.recordAttempt(ctx, eventID, d, expires)
+}
+
+// recordAttempt records one attempt of a delivery and its resulting status, in one write. The
 // attempt count is incremented in place, so attempts of a reset or replayed workflow add up and
 // never collide. An attempt is written only if it is newer than the last one recorded: writing
 // the same attempt again (a retried record) changes nothing, and a late record of an earlier
 // attempt never overwrites the outcome of a later one.
-func (s *Store) RecordAttempt(ctx context.Context, eventID string, w *pcx.Webhook, status pcx.DeliveryStatus, a pcx.Attempt, expires time.Time) error {
-	entry := map[string]types.AttributeValue{
-		"at": avTime(a.At), "code": avN(int64(a.StatusCode)), "ms": avN(a.Duration.Milliseconds()),
-	}
-	if a.ErrorClass != "" {
-		entry["err"] = avS(a.ErrorClass)
-	}
+func (s *Store) recordAttempt(ctx context.Context, eventID string, d pcx.Delivery, expires time.Time) error {
+	a := *d.Attempt
 	set := []string{
 		"#status = :status", "webhook_id = :wid", "endpoint_url = :url", "last_status_code = :code",
 		"last_attempt_at = :at", "#log = list_append(if_not_exists(#log, :empty), :entry)", "#ttl = :ttl",
 	}
 	vals := map[string]types.AttributeValue{
-		":status": avS(string(status)), ":wid": avS(w.ID), ":url": avS(w.URL),
+		":status": avS(string(d.Status)), ":wid": avS(d.WebhookID), ":url": avS(d.EndpointURL),
 		":code": avN(int64(a.StatusCode)), ":at": avTime(a.At), ":one": avN(1),
 		":empty": &types.AttributeValueMemberL{}, ":ttl": ttlAt(expires),
-		":entry": &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberM{Value: entry}}},
+		":entry": &types.AttributeValueMemberL{Value: []types.AttributeValue{attemptEntry(a)}},
 	}
 	expr := ""
 	if a.ErrorClass != "" {
@@ -250,7 +243,7 @@ func (s *Store) RecordAttempt(ctx context.Context, eventID string, w *pcx.Webhoo
 	}
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &s.table,
-		Key:                       deliveryKey(eventID, w.ID),
+		Key:                       deliveryKey(eventID, d.WebhookID),
 		ConditionExpression:       aws.String("attribute_not_exists(last_attempt_at) OR last_attempt_at < :at"),
 		UpdateExpression:          aws.String("SET " + strings.Join(set, ", ") + " ADD attempts :one" + expr),
 		ExpressionAttributeNames:  map[string]string{"#status": "status", "#log": "log", "#ttl": attrTTL},
@@ -272,7 +265,7 @@ func (s *Store) RecordAttempt(ctx context.Context, eventID string, w *pcx.Webhoo
 			paths[i] = "#log[" + strconv.Itoa(i) + "]"
 		}
 		_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName: &s.table, Key: deliveryKey(eventID, w.ID),
+			TableName: &s.table, Key: deliveryKey(eventID, d.WebhookID),
 			UpdateExpression:         aws.String("REMOVE " + strings.Join(paths, ", ")),
 			ExpressionAttributeNames: map[string]string{"#log": "log"},
 		})
@@ -281,15 +274,15 @@ func (s *Store) RecordAttempt(ctx context.Context, eventID string, w *pcx.Webhoo
 	return nil
 }
 
-// SetDeliveryStatus sets a delivery's status without an attempt (an endpoint deleted or disabled
-// before delivery: cancelled).
-func (s *Store) SetDeliveryStatus(ctx context.Context, eventID, webhookID string, status pcx.DeliveryStatus, reason string, expires time.Time) error {
+// setDeliveryStatus sets a delivery's status without an attempt (an endpoint deleted or disabled
+// before delivery: cancelled), keeping its reason as the last error.
+func (s *Store) setDeliveryStatus(ctx context.Context, eventID string, d pcx.Delivery, expires time.Time) error {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: deliveryKey(eventID, webhookID),
+		TableName: &s.table, Key: deliveryKey(eventID, d.WebhookID),
 		UpdateExpression:         aws.String("SET #status = :status, webhook_id = :wid, last_error = :reason, #ttl = :ttl ADD attempts :zero"),
 		ExpressionAttributeNames: map[string]string{"#status": "status", "#ttl": attrTTL},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":status": avS(string(status)), ":wid": avS(webhookID), ":reason": avS(reason),
+			":status": avS(string(d.Status)), ":wid": avS(d.WebhookID), ":reason": avS(d.Reason),
 			":ttl": ttlAt(expires), ":zero": avN(0),
 		},
 	})

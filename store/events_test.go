@@ -182,25 +182,30 @@ func TestCreateEventKeepsTheFirst(t *testing.T) {
 
 // firstAttempts returns a first-attempt record for each target, cycling through the outcomes a
 // batch has: delivered, pending (a 5xx to retry), failed (410 Gone), cancelled before sending.
-func firstAttempts(ts []*pcx.Webhook, at time.Time) []store.FirstAttempt {
-	recs := make([]store.FirstAttempt, len(ts))
+func firstAttempts(ts []*pcx.Webhook, at time.Time) []pcx.Delivery {
+	recs := make([]pcx.Delivery, len(ts))
 	for i, w := range ts {
 		a := &pcx.Attempt{At: at.Add(time.Duration(i) * time.Millisecond), Duration: time.Duration(i+1) * time.Millisecond}
 		switch i % 4 {
 		case 0:
 			a.StatusCode = 200
-			recs[i] = store.FirstAttempt{Webhook: w, Status: pcx.DeliveryDelivered, Attempt: a}
+			recs[i] = pcx.Delivery{WebhookID: w.ID, EndpointURL: w.URL, Status: pcx.DeliveryDelivered, Attempt: a}
 		case 1:
 			a.StatusCode, a.ErrorClass = 503, "http_status"
-			recs[i] = store.FirstAttempt{Webhook: w, Status: pcx.DeliveryPending, Attempt: a}
+			recs[i] = pcx.Delivery{WebhookID: w.ID, EndpointURL: w.URL, Status: pcx.DeliveryPending, Attempt: a}
 		case 2:
 			a.StatusCode, a.ErrorClass = 410, "gone"
-			recs[i] = store.FirstAttempt{Webhook: w, Status: pcx.DeliveryFailed, Attempt: a}
+			recs[i] = pcx.Delivery{WebhookID: w.ID, EndpointURL: w.URL, Status: pcx.DeliveryFailed, Attempt: a}
 		case 3:
-			recs[i] = store.FirstAttempt{Webhook: w, Status: pcx.DeliveryCancelled, Reason: "endpoint disabled"}
+			recs[i] = pcx.Delivery{WebhookID: w.ID, EndpointURL: w.URL, Status: pcx.DeliveryCancelled, Reason: "endpoint disabled"}
 		}
 	}
 	return recs
+}
+
+// attempted is the record of attempt a to w, which left the delivery at status.
+func attempted(w *pcx.Webhook, status pcx.DeliveryStatus, a pcx.Attempt) pcx.Delivery {
+	return pcx.Delivery{WebhookID: w.ID, EndpointURL: w.URL, Status: status, Attempt: &a}
 }
 
 // wantDelivery is what a delivery record should say.
@@ -216,12 +221,12 @@ type wantDelivery struct {
 }
 
 // afterFirst is the record a first attempt alone leaves.
-func afterFirst(r store.FirstAttempt) wantDelivery {
+func afterFirst(r pcx.Delivery) wantDelivery {
 	if r.Attempt == nil {
-		return wantDelivery{url: r.Webhook.URL, status: r.Status, lastError: r.Reason}
+		return wantDelivery{url: r.EndpointURL, status: r.Status, lastError: r.Reason}
 	}
 	a := *r.Attempt
-	w := wantDelivery{url: r.Webhook.URL, status: r.Status, attempts: 1, code: a.StatusCode, lastError: a.ErrorClass, last: &a.At, log: []pcx.Attempt{a}}
+	w := wantDelivery{url: r.EndpointURL, status: r.Status, attempts: 1, code: a.StatusCode, lastError: a.ErrorClass, last: &a.At, log: []pcx.Attempt{a}}
 	if a.ErrorClass == "" {
 		w.delivered = &a.At
 	}
@@ -267,9 +272,9 @@ func TestRecordFirstAttempts(t *testing.T) {
 			if len(got) != n {
 				t.Fatalf("%d deliveries, want %d", len(got), n)
 			}
-			byID := map[string]store.FirstAttempt{}
+			byID := map[string]pcx.Delivery{}
 			for _, r := range recs {
-				byID[r.Webhook.ID] = r
+				byID[r.WebhookID] = r
 			}
 			for i, d := range got {
 				if d.WebhookID != ts[i].ID || d.EventID != ev.ID {
@@ -303,14 +308,14 @@ func TestRecordFirstAttemptsAddsToExistingRecords(t *testing.T) {
 		ts[3].ID: {At: t0.Add(2 * time.Second), ErrorClass: "timeout", Duration: 10 * time.Second},
 	}
 	for _, w := range []*pcx.Webhook{ts[1], ts[3]} {
-		if err := s.RecordAttempt(ctx, ev.ID, w, pcx.DeliveryPending, earlier[w.ID], expires); err != nil {
+		if err := s.RecordDelivery(ctx, ev.ID, attempted(w, pcx.DeliveryPending, earlier[w.ID]), expires); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.SetDeliveryStatus(ctx, ev.ID, ts[5].ID, pcx.DeliveryCancelled, "endpoint deleted", expires); err != nil {
+	if err := s.RecordDelivery(ctx, ev.ID, pcx.Delivery{WebhookID: ts[5].ID, Status: pcx.DeliveryCancelled, Reason: "endpoint deleted"}, expires); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RecordAttempt(ctx, other.ID, ts[0], pcx.DeliveryFailed, pcx.Attempt{At: t0, StatusCode: 500, ErrorClass: "http_status"}, expires); err != nil {
+	if err := s.RecordDelivery(ctx, other.ID, attempted(ts[0], pcx.DeliveryFailed, pcx.Attempt{At: t0, StatusCode: 500, ErrorClass: "http_status"}), expires); err != nil {
 		t.Fatal(err)
 	}
 
@@ -318,13 +323,13 @@ func TestRecordFirstAttemptsAddsToExistingRecords(t *testing.T) {
 	ok := &pcx.Attempt{At: at, StatusCode: 204, Duration: 12 * time.Millisecond}
 	fail := &pcx.Attempt{At: at.Add(time.Millisecond), StatusCode: 500, ErrorClass: "http_status", Duration: 30 * time.Millisecond}
 	later := expires.Add(time.Hour)
-	recs := []store.FirstAttempt{
-		{Webhook: ts[3], Status: pcx.DeliveryCancelled, Reason: "endpoint disabled"}, // existing, cancelled
-		{Webhook: ts[0], Status: pcx.DeliveryDelivered, Attempt: ok},                 // new
-		{Webhook: ts[1], Status: pcx.DeliveryDelivered, Attempt: ok},                 // existing, delivered now
-		{Webhook: ts[4], Status: pcx.DeliveryCancelled, Reason: "endpoint deleted"},  // new, cancelled
-		{Webhook: ts[2], Status: pcx.DeliveryPending, Attempt: fail},                 // new
-		{Webhook: ts[5], Status: pcx.DeliveryPending, Attempt: fail},                 // existing without an attempt
+	recs := []pcx.Delivery{
+		{WebhookID: ts[3].ID, EndpointURL: ts[3].URL, Status: pcx.DeliveryCancelled, Reason: "endpoint disabled"}, // existing, cancelled
+		{WebhookID: ts[0].ID, EndpointURL: ts[0].URL, Status: pcx.DeliveryDelivered, Attempt: ok},                 // new
+		{WebhookID: ts[1].ID, EndpointURL: ts[1].URL, Status: pcx.DeliveryDelivered, Attempt: ok},                 // existing, delivered now
+		{WebhookID: ts[4].ID, EndpointURL: ts[4].URL, Status: pcx.DeliveryCancelled, Reason: "endpoint deleted"},  // new, cancelled
+		{WebhookID: ts[2].ID, EndpointURL: ts[2].URL, Status: pcx.DeliveryPending, Attempt: fail},                 // new
+		{WebhookID: ts[5].ID, EndpointURL: ts[5].URL, Status: pcx.DeliveryPending, Attempt: fail},                 // existing without an attempt
 	}
 	if err := s.RecordFirstAttempts(ctx, ev.ID, recs, later); err != nil {
 		t.Fatalf("RecordFirstAttempts: %v", err)
@@ -386,12 +391,12 @@ func TestRecordAttempt(t *testing.T) {
 	for i, st := range steps {
 		if i == 0 {
 			// The first attempt as a batch records it; the retries one by one.
-			first := []store.FirstAttempt{{Webhook: st.hook, Status: st.status, Attempt: &st.attempt}}
+			first := []pcx.Delivery{{WebhookID: st.hook.ID, EndpointURL: st.hook.URL, Status: st.status, Attempt: &st.attempt}}
 			if err := s.RecordFirstAttempts(ctx, ev.ID, first, expires); err != nil {
 				t.Fatalf("attempt 1: RecordFirstAttempts: %v", err)
 			}
-		} else if err := s.RecordAttempt(ctx, ev.ID, st.hook, st.status, st.attempt, expires); err != nil {
-			t.Fatalf("attempt %d: RecordAttempt: %v", i+1, err)
+		} else if err := s.RecordDelivery(ctx, ev.ID, attempted(st.hook, st.status, st.attempt), expires); err != nil {
+			t.Fatalf("attempt %d: RecordDelivery: %v", i+1, err)
 		}
 		log = append(log, st.attempt)
 		d := delivery(t, ctx, s, ev.ID, w.ID)
@@ -420,7 +425,7 @@ func TestRecordAttemptTrimsTheLog(t *testing.T) {
 	var all []pcx.Attempt
 	for i := range total {
 		a := pcx.Attempt{At: ev.CreatedAt.Add(time.Duration(i) * time.Minute), StatusCode: 500 + i%4, ErrorClass: "http_status", Duration: time.Duration(i+1) * time.Millisecond}
-		if err := s.RecordAttempt(ctx, ev.ID, w, pcx.DeliveryPending, a, expires); err != nil {
+		if err := s.RecordDelivery(ctx, ev.ID, attempted(w, pcx.DeliveryPending, a), expires); err != nil {
 			t.Fatalf("attempt %d: %v", i+1, err)
 		}
 		all = append(all, a)
@@ -443,16 +448,16 @@ func TestSetDeliveryStatus(t *testing.T) {
 	expires := ev.CreatedAt.Add(retention)
 	ts := targets(3, ev.CreatedAt)
 	failed := pcx.Attempt{At: ev.CreatedAt.Add(time.Second), StatusCode: 503, ErrorClass: "http_status", Duration: time.Millisecond}
-	if err := s.RecordFirstAttempts(ctx, ev.ID, []store.FirstAttempt{
-		{Webhook: ts[0], Status: pcx.DeliveryPending, Attempt: &failed},
-		{Webhook: ts[1], Status: pcx.DeliveryCancelled, Reason: "endpoint disabled"},
+	if err := s.RecordFirstAttempts(ctx, ev.ID, []pcx.Delivery{
+		{WebhookID: ts[0].ID, EndpointURL: ts[0].URL, Status: pcx.DeliveryPending, Attempt: &failed},
+		{WebhookID: ts[1].ID, EndpointURL: ts[1].URL, Status: pcx.DeliveryCancelled, Reason: "endpoint disabled"},
 	}, expires); err != nil {
 		t.Fatal(err)
 	}
 	// ts[0] has an attempt, ts[1] was cancelled before any, ts[2] has no record yet.
 	for _, w := range ts {
-		if err := s.SetDeliveryStatus(ctx, ev.ID, w.ID, pcx.DeliveryCancelled, "endpoint deleted", expires); err != nil {
-			t.Fatalf("SetDeliveryStatus %s: %v", w.ID, err)
+		if err := s.RecordDelivery(ctx, ev.ID, pcx.Delivery{WebhookID: w.ID, Status: pcx.DeliveryCancelled, Reason: "endpoint deleted"}, expires); err != nil {
+			t.Fatalf("RecordDelivery (cancelled) %s: %v", w.ID, err)
 		}
 	}
 	got := allDeliveries(t, ctx, s, ev.ID)
@@ -555,10 +560,10 @@ func TestTTLs(t *testing.T) {
 	}
 	later := expires.Add(time.Hour)
 	a := pcx.Attempt{At: time.Now(), StatusCode: 200}
-	if err := s.RecordAttempt(ctx, ev.ID, ts[0], pcx.DeliveryDelivered, a, later); err != nil {
+	if err := s.RecordDelivery(ctx, ev.ID, attempted(ts[0], pcx.DeliveryDelivered, a), later); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetDeliveryStatus(ctx, ev.ID, ts[1].ID, pcx.DeliveryCancelled, "endpoint deleted", later); err != nil {
+	if err := s.RecordDelivery(ctx, ev.ID, pcx.Delivery{WebhookID: ts[1].ID, Status: pcx.DeliveryCancelled, Reason: "endpoint deleted"}, later); err != nil {
 		t.Fatal(err)
 	}
 	for _, w := range ts {

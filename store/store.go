@@ -10,6 +10,7 @@ package store
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -205,18 +206,63 @@ var errBadPosition = pcx.Errorf(pcx.EInvalid, "last_evaluated_key is not valid")
 // transact runs a transaction, retrying a few times when DynamoDB cancels it for a conflict with
 // another transaction on the same items (real DynamoDB does, e.g. two endpoints created at once
 // bump the same per-org count; the SDK does not retry that). A cancellation for a failed
-// condition is returned at once: it is an answer, not a fault.
+// condition is returned at once: it is an answer, not a fault. The error is DynamoDB's own, for
+// the caller to read its cancellation reasons.
 func (s *Store) transact(ctx context.Context, in *dynamodb.TransactWriteItemsInput) error {
-	for attempt := 0; ; attempt++ {
+	return retryPartial(ctx, conflictRetry, func() (bool, error) {
 		_, err := s.db.TransactWriteItems(ctx, in)
-		if err == nil || attempt == 4 || !isTransactionConflict(err) {
+		return isTransactionConflict(err), err
+	})
+}
+
+// A retryPolicy bounds retryPartial: how many calls in all, and the first wait between two of them.
+type retryPolicy struct {
+	attempts int
+	base     time.Duration
+}
+
+var (
+	// unprocessedRetry resends what a batch read or write left unprocessed (DynamoDB throttles
+	// the rest of a batch rather than failing it): waits of about 10ms to 1.3s, 2.5s in all.
+	unprocessedRetry = retryPolicy{attempts: 9, base: 10 * time.Millisecond}
+	// conflictRetry retries a transaction cancelled for a conflict: waits of about 5ms to 40ms.
+	conflictRetry = retryPolicy{attempts: 5, base: 5 * time.Millisecond}
+)
+
+// errBusy is what retryPartial returns when DynamoDB still held work back after the last attempt.
+var errBusy = pcx.Errorf(pcx.EUnavailable, "The database is busy; retry later")
+
+// retryPartial is the store's one retry loop, for the partial answers DynamoDB gives under load
+// that the SDK's own retries do not cover: items a batch left unprocessed, a transaction
+// cancelled for a conflict. It calls op at most p.attempts times; op reports whether another call
+// is needed (again) and its error. As soon as op needs no other call, its error is returned.
+// Between calls retryPartial waits p.base, doubled after each call, times a jitter factor in
+// [0.5, 1.5), so writers that collided once do not collide again in step. When the attempts run
+// out, or ctx ends during a wait, it returns op's last error; if op had none (work was only held
+// back), errBusy or ctx's error, as pcx errors.
+func retryPartial(ctx context.Context, p retryPolicy, op func() (again bool, err error)) error {
+	wait := p.base
+	for attempt := 1; ; attempt++ {
+		again, err := op()
+		switch {
+		case !again:
 			return err
+		case attempt >= p.attempts && err != nil:
+			return err
+		case attempt >= p.attempts:
+			return errBusy
 		}
+		t := time.NewTimer(time.Duration(float64(wait) * (0.5 + rand.Float64())))
 		select {
 		case <-ctx.Done():
-			return err
-		case <-time.After(time.Duration(5<<attempt) * time.Millisecond):
+			t.Stop()
+			if err != nil {
+				return err
+			}
+			return translate(ctx.Err(), "")
+		case <-t.C:
 		}
+		wait *= 2
 	}
 }
 

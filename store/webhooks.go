@@ -127,31 +127,25 @@ func (s *Store) WebhooksWithSecrets(ctx context.Context, org string, ids []strin
 		n := min(100, len(keys))
 		batch := keys[:n]
 		keys = keys[n:]
-		for attempt := 0; len(batch) > 0; attempt++ {
+		err := retryPartial(ctx, unprocessedRetry, func() (bool, error) {
 			res, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
 				RequestItems: map[string]types.KeysAndAttributes{s.table: {Keys: batch, ConsistentRead: aws.Bool(true)}},
 			})
 			if err != nil {
-				return nil, translate(err, "webhooks")
+				return false, translate(err, "webhooks")
 			}
 			for _, m := range res.Responses[s.table] {
 				w, _, err := s.decodeWebhook(m, true)
 				if err != nil {
-					return nil, err
+					return false, err
 				}
 				out[w.ID] = w
 			}
 			batch = res.UnprocessedKeys[s.table].Keys
-			if len(batch) > 0 {
-				if attempt >= 8 {
-					return nil, pcx.Errorf(pcx.EUnavailable, "The database is busy; retry later")
-				}
-				select {
-				case <-ctx.Done():
-					return nil, translate(ctx.Err(), "webhooks")
-				case <-time.After(time.Duration(10<<attempt) * time.Millisecond):
-				}
-			}
+			return len(batch) > 0, nil
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
@@ -233,6 +227,17 @@ type WebhookPatch struct {
 	Description    *string
 	Status         *pcx.WebhookStatus
 	DisabledReason string // recorded when Status becomes disabled
+}
+
+// WithStatus returns p setting the endpoint's status to status: disabled for reason (one of pcx's
+// Disabled* reasons), or active, which forgets the reason. It is how the worker (after a 410 Gone)
+// and an endpoint's owner alike disable an endpoint.
+func (p WebhookPatch) WithStatus(status pcx.WebhookStatus, reason string) WebhookPatch {
+	p.Status, p.DisabledReason = &status, ""
+	if status == pcx.WebhookDisabled {
+		p.DisabledReason = reason
+	}
+	return p
 }
 
 // UpdateWebhook applies a patch to org's endpoint and returns it.

@@ -467,7 +467,7 @@ func fakeBatch(_ context.Context, in activities.BatchInput) (activities.BatchRes
 		}
 		res.Outcomes = append(res.Outcomes, o)
 		if strings.HasSuffix(id, "unrecorded") {
-			res.Unrecorded = append(res.Unrecorded, activities.Record{WebhookID: id, URL: "https://receiver.example/" + id, Status: o.Status, Attempt: att})
+			res.Unrecorded = append(res.Unrecorded, pcx.Delivery{WebhookID: id, EndpointURL: "https://receiver.example/" + id, Status: o.Status, Attempt: att})
 		}
 	}
 	return res, nil

@@ -121,8 +121,8 @@ func (b *batches) deliverBatch(ctx context.Context, in activities.BatchInput) (a
 }
 
 // recordFor is the record a batch hands back for an outcome it could not write.
-func recordFor(o activities.Outcome) activities.Record {
-	r := activities.Record{WebhookID: o.WebhookID, URL: "https://receiver.example/" + o.WebhookID, Status: o.Status}
+func recordFor(o activities.Outcome) pcx.Delivery {
+	r := pcx.Delivery{WebhookID: o.WebhookID, EndpointURL: "https://receiver.example/" + o.WebhookID, Status: o.Status}
 	if o.Status == pcx.DeliveryCancelled {
 		r.Reason = "endpoint disabled"
 		return r
@@ -591,11 +591,11 @@ func (s *WorkflowSuite) TestUnrecordedBatchOutcomesAreRecordedBeforeTheirRetries
 		recorded = append(recorded, "deliver "+in.WebhookID)
 		return activities.DeliverResult{Status: pcx.DeliveryDelivered}, nil
 	})
-	first := activities.RecordOutcomesInput{EventID: testEventID, Records: []activities.Record{
+	first := activities.RecordOutcomesInput{EventID: testEventID, Records: []pcx.Delivery{
 		recordFor(activities.Outcome{WebhookID: "wh_00001", Status: pcx.DeliveryDelivered}),
 		recordFor(activities.Outcome{WebhookID: "wh_00002", Status: pcx.DeliveryPending}),
 	}}
-	second := activities.RecordOutcomesInput{EventID: testEventID, Records: []activities.Record{
+	second := activities.RecordOutcomesInput{EventID: testEventID, Records: []pcx.Delivery{
 		recordFor(activities.Outcome{WebhookID: "wh_00120", Status: pcx.DeliveryCancelled}),
 	}}
 	for _, in := range []activities.RecordOutcomesInput{first, second} {

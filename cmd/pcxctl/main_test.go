@@ -18,7 +18,6 @@ import (
 	"github.com/pcx/publicservice/internal/keyformat"
 	"github.com/pcx/publicservice/internal/testenv"
 	"github.com/pcx/publicservice/pcx"
-	"github.com/pcx/publicservice/store"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
@@ -170,7 +169,7 @@ func TestWebhooksAndEventsCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	att := pcx.Attempt{At: now, StatusCode: 503, ErrorClass: "http_status", Duration: 20 * time.Millisecond}
-	if err := st.RecordFirstAttempts(ctx, ev.ID, []store.FirstAttempt{{Webhook: hook, Status: pcx.DeliveryPending, Attempt: &att}}, now.Add(time.Hour)); err != nil {
+	if err := st.RecordFirstAttempts(ctx, ev.ID, []pcx.Delivery{{WebhookID: hook.ID, EndpointURL: hook.URL, Status: pcx.DeliveryPending, Attempt: &att}}, now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 

@@ -211,10 +211,12 @@ func (s *Service) UpdateEndpoint(ctx context.Context, org, id string, p Patch) (
 			return nil, err
 		}
 	}
+	patch := store.WebhookPatch{URL: p.URL, Description: p.Description}
+	if p.Status != nil {
+		patch = patch.WithStatus(*p.Status, pcx.DisabledByOwner)
+	}
 	defer s.counts.forget(org)
-	return s.Store.UpdateWebhook(ctx, org, id, store.WebhookPatch{
-		URL: p.URL, Description: p.Description, Status: p.Status, DisabledReason: "disabled by its owner",
-	})
+	return s.Store.UpdateWebhook(ctx, org, id, patch)
 }
 
 // RotateSecret gives org's endpoint a new signing secret; the old one keeps signing for grace
