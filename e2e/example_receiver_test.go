@@ -21,8 +21,7 @@ func TestExampleReceiver(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := writeCertFiles(t, dir)
 	e := newEnv(t)
-	e.vars["WEBHOOK_ALLOWED_CIDRS"] = "127.0.0.0/8,::1/128"
-	e.vars["WEBHOOK_CA_FILE"] = certFile
+	e.h.AllowReceivers(certFile)
 	api := e.startAPI()
 	e.startWorker()
 	key := e.bootstrapKey("org-example", "u")

@@ -29,7 +29,7 @@ func TestFaultDynamoDBOutage(t *testing.T) {
 	ddb := startDedicatedDynamoDB(t)
 	rc := newFaultReceiver(t)
 	// The shared Temporal: only DynamoDB fails here.
-	e := newEnvOn(t, ddb.addr, testenv.Temporal(t).Address)
+	e := newEnvOn(t, ddb.Addr(), testenv.Temporal(t).Address)
 	e.allowFaults(rc)
 	e.fastRetries("1s,1s,1s,1s,1s,1s,1s,1s")
 	const requestTimeout = 3 * time.Second
@@ -56,12 +56,12 @@ func TestFaultDynamoDBOutage(t *testing.T) {
 	time.Sleep(2 * time.Second) // steady traffic before the fault
 
 	d.setPhase("down")
-	ddb.stop(true)
+	ddb.Stop(true)
 	killedAt := time.Now()
 	time.Sleep(10 * time.Second) // the outage the clients live through
 
 	d.setPhase("restarting")
-	if err := ddb.start(); err != nil {
+	if err := ddb.Start(); err != nil {
 		t.Fatalf("restarting DynamoDB Local on the same port and data: %v", err)
 	}
 	upAt := time.Now()

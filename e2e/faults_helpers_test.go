@@ -24,7 +24,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -33,6 +32,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pcx/publicservice/harness"
 	"github.com/pcx/publicservice/internal/testenv"
 )
 
@@ -93,41 +93,35 @@ type apiProcess struct {
 // log is printed if the test failed.
 func (e *env) startAPIProcess(bin, dir string, extra ...string) *apiProcess {
 	e.t.Helper()
-	pub, err := testenv.FreePort()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	internal, err := testenv.FreePort()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	environ := append(e.environ(),
-		fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", pub), fmt.Sprintf("INTERNAL_HTTP_ADDR=127.0.0.1:%d", internal))
-	environ = append(environ, extra...)
-	p := e.startProcess("api", bin, dir, environ)
-	base := fmt.Sprintf("http://127.0.0.1:%d", pub)
-	if err := p.WaitFor(30*time.Second, testenv.HTTPReady(base+"/healthz")); err != nil {
-		e.t.Fatal(err)
-	}
-	return &apiProcess{base: base, p: p}
+	s := e.startProcess(harness.API, "api", bin, dir, extra)
+	return &apiProcess{base: s.URL(), p: s.Process}
 }
 
-// startProcess runs bin as a process named name with environ, stopped when the test ends; the
-// tail of its log is printed if the test failed.
-func (e *env) startProcess(name, bin, dir string, environ []string) *testenv.Process {
+// startProcess runs bin, a service of kind, as a process named name on free ports, stopped when
+// the test ends (the tail of its log is printed if the test failed), and waits until it answers
+// /healthz.
+func (e *env) startProcess(kind harness.Kind, name, bin, dir string, extra []string) *harness.Service {
 	e.t.Helper()
-	p, err := testenv.Start(name, dir, environ, bin)
+	vars := map[string]string{}
+	for _, kv := range extra {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
+	s, err := e.h.Start(kind, name, bin, dir, vars)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(func() {
-		p.Stop()
+		s.Stop()
 		if e.t.Failed() {
-			out, _ := os.ReadFile(p.LogPath())
-			e.t.Logf("%s process log %s:\n%s", name, p.LogPath(), tailLines(out, 80))
+			out, _ := os.ReadFile(s.LogPath())
+			e.t.Logf("%s process log %s:\n%s", name, s.LogPath(), tailLines(out, 80))
 		}
 	})
-	return p
+	if err := s.WaitFor(harness.Listening); err != nil {
+		e.t.Fatal(err)
+	}
+	return s
 }
 
 // tailLines returns the last n lines of out.
@@ -152,90 +146,28 @@ func requireTool(t *testing.T, err error) {
 	t.Fatal(err)
 }
 
-// restartable is a dependency of one test — DynamoDB Local or the Temporal dev server — on a
-// fixed port with its data on disk, so it can be stopped and started again with the same data.
-type restartable struct {
-	addr   string // DynamoDB's endpoint URL or Temporal's host:port: the same after a restart
-	launch func() (addr string, p *testenv.Process, err error)
-	mu     sync.Mutex
-	cur    *testenv.Process
-}
-
-// startRestartable starts the dependency with launch and stops it when the test ends.
-func startRestartable(t *testing.T, launch func() (string, *testenv.Process, error)) *restartable {
-	t.Helper()
-	d := &restartable{launch: launch}
-	if err := d.start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.stop(false) })
-	return d
-}
-
-func (d *restartable) start() error {
-	addr, p, err := d.launch()
-	if err != nil {
-		return err
-	}
-	d.mu.Lock()
-	d.addr, d.cur = addr, p
-	d.mu.Unlock()
-	return nil
-}
-
-// stop ends the process: SIGTERM (graceful), or SIGKILL, as a crash would, when kill is set.
-func (d *restartable) stop(kill bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	switch {
-	case d.cur == nil:
-	case kill:
-		d.cur.Kill()
-	default:
-		d.cur.Stop()
-	}
-	d.cur = nil
-}
-
 // startDedicatedDynamoDB starts a DynamoDB Local of the test's own, its data in a directory.
-func startDedicatedDynamoDB(t *testing.T) *restartable {
+func startDedicatedDynamoDB(t *testing.T) *harness.Restartable {
 	t.Helper()
-	jarDir, err := testenv.DynamoDBLocalDir()
-	if err != nil {
-		requireTool(t, err)
-	}
-	port, err := testenv.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dbPath := t.TempDir()
-	return startRestartable(t, func() (string, *testenv.Process, error) {
-		ddb, err := testenv.StartDynamoDBOnPort(jarDir, port, dbPath)
-		if err != nil {
-			return "", nil, err
-		}
-		return ddb.Endpoint, ddb.Proc, nil
-	})
+	d, err := harness.DynamoDB(t.TempDir())
+	return dedicated(t, d, err)
 }
 
 // startDedicatedTemporal starts a Temporal dev server of the test's own, its database in a file.
-func startDedicatedTemporal(t *testing.T) *restartable {
+func startDedicatedTemporal(t *testing.T) *harness.Restartable {
 	t.Helper()
-	if _, err := testenv.TemporalBin(); err != nil {
+	d, err := harness.Temporal(t.TempDir())
+	return dedicated(t, d, err)
+}
+
+// dedicated stops the dependency d when the test ends, or ends the test if it did not start.
+func dedicated(t *testing.T, d *harness.Restartable, err error) *harness.Restartable {
+	t.Helper()
+	if err != nil {
 		requireTool(t, err)
 	}
-	port, err := testenv.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dbFile := filepath.Join(t.TempDir(), "temporal.db")
-	return startRestartable(t, func() (string, *testenv.Process, error) {
-		tmp, err := testenv.StartTemporal(port, dbFile)
-		if err != nil {
-			return "", nil, err
-		}
-		return tmp.Address, tmp.Proc, nil
-	})
+	t.Cleanup(func() { d.Stop(false) })
+	return d
 }
 
 // ---- a receiver that counts at its handler and misbehaves on demand ----------------------------
@@ -463,10 +395,7 @@ func (rc *faultReceiver) faultCounts() map[string]int {
 }
 
 // allowFaults configures an environment to deliver to this receiver.
-func (e *env) allowFaults(rc *faultReceiver) {
-	e.vars["WEBHOOK_ALLOWED_CIDRS"] = "127.0.0.0/8,::1/128"
-	e.vars["WEBHOOK_CA_FILE"] = rc.caFile
-}
+func (e *env) allowFaults(rc *faultReceiver) { e.h.AllowReceivers(rc.caFile) }
 
 // coin is a deterministic pseudo-random bit per (path, id, n): the same run fails the same
 // requests, and about half of them.

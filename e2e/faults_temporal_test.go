@@ -45,7 +45,7 @@ func TestFaultTemporalOutage(t *testing.T) {
 		return answerOK
 	})
 	// The shared DynamoDB: only Temporal fails here.
-	e := newEnvOn(t, testenv.DynamoDB(t).Endpoint, tmp.addr)
+	e := newEnvOn(t, testenv.DynamoDB(t).Endpoint, tmp.Addr())
 	e.allowFaults(rc)
 	e.fastRetries("1s,1s,1s,1s,1s,1s,1s,1s")
 	const requestTimeout = 3 * time.Second
@@ -88,7 +88,7 @@ func TestFaultTemporalOutage(t *testing.T) {
 			return total > 0 && rc.inFlight() > 0
 		})
 		before := delivered()
-		tmp.stop(kill)
+		tmp.Stop(kill)
 		downAt := time.Now()
 		d.setPhase("down-" + how)
 		// While it is down: notify is a prompt 503 with Retry-After.
@@ -96,7 +96,7 @@ func TestFaultTemporalOutage(t *testing.T) {
 			d.do("notify", notifyReq(api.base, key, org, "down"), 0)
 			time.Sleep(200 * time.Millisecond)
 		}
-		if err := tmp.start(); err != nil {
+		if err := tmp.Start(); err != nil {
 			t.Fatalf("restarting Temporal on the same port and database: %v", err)
 		}
 		upAt := time.Now()
@@ -142,7 +142,7 @@ func TestFaultTemporalOutage(t *testing.T) {
 	took := eventually(t, 75*time.Second, fmt.Sprintf("%d accepted events delivered to both endpoints", len(accepted)), func() bool {
 		return delivered() == len(accepted)
 	})
-	c, err := client.Dial(client.Options{HostPort: tmp.addr, Namespace: "default",
+	c, err := client.Dial(client.Options{HostPort: tmp.Addr(), Namespace: "default",
 		Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
 	if err != nil {
 		t.Fatal(err)

@@ -21,11 +21,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/pcx/publicservice/app"
-	"github.com/pcx/publicservice/app/apiserver"
+	"github.com/pcx/publicservice/harness"
 	"github.com/pcx/publicservice/internal/config"
-	"github.com/pcx/publicservice/internal/keyformat"
 	"github.com/pcx/publicservice/internal/testenv"
-	"github.com/pcx/publicservice/service/apikeys"
 	"github.com/pcx/publicservice/store"
 )
 
@@ -35,20 +33,23 @@ func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 const unauthorizedBody = `{"message":"API Key is missing","status":"error"}`
 
 var (
-	tableSeq   atomic.Int64
-	testPepper = "1:" + base64.StdEncoding.EncodeToString([]byte("e2e pepper: 32 bytes or more!!!!"))
-	testSecKey = "1:" + base64.StdEncoding.EncodeToString([]byte("e2e secrets key of 32 bytes....."))
+	tableSeq    atomic.Int64
+	testSecrets = harness.Secrets{
+		Peppers:       "1:" + base64.StdEncoding.EncodeToString([]byte("e2e pepper: 32 bytes or more!!!!")),
+		SecretsKeys:   "1:" + base64.StdEncoding.EncodeToString([]byte("e2e secrets key of 32 bytes.....")),
+		InternalToken: "e2e-internal-token-0123456789abcdef",
+	}
 )
 
 // env is one isolated deployment: its own table (and task queue), sharing the package's
 // DynamoDB Local and Temporal dev server.
 type env struct {
 	t *testing.T
+	h *harness.Env
 	// capture, when set, receives every log line of the in-process services too.
 	capture *lockedBuffer
-	vars    map[string]string
+	vars    map[string]string // h.Vars
 	store   *store.Store
-	table   string
 }
 
 // newEnv creates a fresh table and returns the environment the binaries of one deployment read,
@@ -62,59 +63,42 @@ func newEnv(t *testing.T) *env {
 // servers, or a test's own, which it stops and restarts.
 func newEnvOn(t *testing.T, dynamoEndpoint, temporalAddr string) *env {
 	t.Helper()
-	n := tableSeq.Add(1)
-	e := &env{t: t, table: fmt.Sprintf("e2e-%d-%d", os.Getpid(), n)}
-	e.vars = map[string]string{
-		"PCX_ENV_FILE":         "",
-		"LOG_LEVEL":            "warn",
-		"HTTP_ADDR":            "127.0.0.1:0",
-		"INTERNAL_HTTP_ADDR":   "127.0.0.1:0",
-		"WORKER_HTTP_ADDR":     "127.0.0.1:0",
-		"INTERNAL_TOKEN":       "e2e-internal-token-0123456789abcdef",
-		"AWS_REGION":           "us-east-1",
-		"DYNAMODB_ENDPOINT":    dynamoEndpoint,
-		"DYNAMODB_TABLE":       e.table,
-		"TEMPORAL_ADDRESS":     temporalAddr,
-		"TEMPORAL_NAMESPACE":   "default",
-		"TEMPORAL_TASK_QUEUE":  fmt.Sprintf("e2e-%d-%d", os.Getpid(), n),
-		"APIKEY_PEPPERS":       testPepper,
-		"WEBHOOK_SECRETS_KEYS": testSecKey,
-		"AUTH_CACHE_TTL":       "2s",
-		// Tests fail authentication on purpose, all from 127.0.0.1; TestAuthFailuresAreRateLimited
-		// turns the limit on.
-		"AUTH_FAILURES_PER_MINUTE": "0",
-	}
 	ctx := testenv.Context(t, 2*time.Minute)
-	st, err := app.NewStore(ctx, e.config())
+	h, err := harness.New(ctx, harness.Options{
+		Name:             fmt.Sprintf("e2e-%d-%d", os.Getpid(), tableSeq.Add(1)),
+		DynamoDBEndpoint: dynamoEndpoint,
+		TemporalAddress:  temporalAddr,
+		Secrets:          testSecrets,
+		Vars: map[string]string{
+			"HTTP_ADDR":          "127.0.0.1:0",
+			"INTERNAL_HTTP_ADDR": "127.0.0.1:0",
+			"WORKER_HTTP_ADDR":   "127.0.0.1:0",
+			"AUTH_CACHE_TTL":     "2s",
+			// Tests fail authentication on purpose, all from 127.0.0.1;
+			// TestAuthFailuresAreRateLimited turns the limit on.
+			"AUTH_FAILURES_PER_MINUTE": "0",
+		},
+		CreateTable: true,
+	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	if _, err := st.CreateTable(ctx); err != nil {
-		t.Fatalf("CreateTable: %v", err)
 	}
 	t.Cleanup(func() {
 		// Bounded: a test that stopped its DynamoDB must not hang here.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = st.DeleteTable(ctx)
+		_ = h.Store.DeleteTable(ctx)
 	})
-	e.store = st
-	return e
+	return &env{t: t, h: h, vars: h.Vars, store: h.Store}
 }
 
-func (e *env) environ() []string {
-	out := make([]string, 0, len(e.vars))
-	for k, v := range e.vars {
-		out = append(out, k+"="+v)
-	}
-	return out
-}
+func (e *env) environ() []string { return e.h.Environ() }
 
 func (e *env) config() config.Config {
 	e.t.Helper()
-	cfg, err := config.Load(e.environ())
+	cfg, err := e.h.Config()
 	if err != nil {
-		e.t.Fatalf("config: %v", err)
+		e.t.Fatal(err)
 	}
 	return cfg
 }
@@ -122,15 +106,9 @@ func (e *env) config() config.Config {
 // bootstrapKey creates a key straight in the store, as `pcxctl keys create` does.
 func (e *env) bootstrapKey(org, user string) string {
 	e.t.Helper()
-	cfg := e.config()
-	peppers, err := cfg.Peppers()
+	full, err := e.h.BootstrapKey(context.Background(), org, user, "bootstrap")
 	if err != nil {
 		e.t.Fatal(err)
-	}
-	svc := &apikeys.Service{Store: e.store, Hasher: keyformat.NewHasher(peppers), IsPrefixTaken: func(err error) bool { return err == store.ErrPrefixTaken }}
-	full, _, err := svc.Create(context.Background(), apikeys.CreateInput{OrgID: org, UserID: user, Name: "bootstrap"})
-	if err != nil {
-		e.t.Fatalf("bootstrap key: %v", err)
 	}
 	return full
 }
@@ -145,40 +123,28 @@ type apiServer struct {
 // startAPI runs the API in-process, exactly as cmd/api does, and waits until it listens.
 func (e *env) startAPI() *apiServer {
 	e.t.Helper()
-	cfg := e.config()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan [2]string, 1)
-	done := make(chan error, 1)
-	log := e.logger("api")
-	go func() {
-		done <- apiserver.Run(ctx, cfg, log, func(pub, internal string) { ready <- [2]string{pub, internal} })
-	}()
-	var s *apiServer
-	select {
-	case addrs := <-ready:
-		s = &apiServer{base: "http://" + addrs[0], internal: "http://" + addrs[1]}
-	case err := <-done:
-		cancel()
-		e.t.Fatalf("api exited at start: %v", err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		e.t.Fatal("api did not start within 30s")
+	p := e.runInProcess(harness.API, "api", 30*time.Second)
+	return &apiServer{base: "http://" + p.Addr, internal: "http://" + p.InternalAddr, stop: e.stopper("api", p, 30*time.Second)}
+}
+
+// runInProcess runs the api or the worker in-process, with the logger of the service name.
+func (e *env) runInProcess(kind harness.Kind, name string, stopWithin time.Duration) *harness.InProcess {
+	e.t.Helper()
+	p, err := e.h.RunInProcess(kind, e.logger(name), 30*time.Second)
+	if err != nil {
+		e.t.Fatal(err)
 	}
-	stopped := false
-	s.stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			e.t.Error("api did not stop within 30s")
+	e.t.Cleanup(e.stopper(name, p, stopWithin))
+	return p
+}
+
+// stopper returns the function that stops p, then and when the test ends.
+func (e *env) stopper(name string, p *harness.InProcess, within time.Duration) func() {
+	return func() {
+		if err := p.Stop(within); err != nil {
+			e.t.Errorf("%s %v", name, err)
 		}
 	}
-	e.t.Cleanup(s.stop)
-	return s
 }
 
 // logger is the logger of an in-process service: LOG_LEVEL of the environment, lines to the

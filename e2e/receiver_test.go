@@ -5,14 +5,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/pcx/publicservice/internal/testenv"
+	"github.com/pcx/publicservice/harness"
 )
 
 // receiver is an HTTPS webhook receiver on loopback, as an integrator would run one. Each path
@@ -45,31 +43,20 @@ func newReceiver(t *testing.T) *receiver {
 }
 
 // startTLSServer serves h over HTTPS on loopback (HTTP/1.1 only, httptest's default with a custom
-// TLS config) with a self-signed certificate, until the test ends. caFile holds the certificate,
-// for the worker to trust through WEBHOOK_CA_FILE.
+// TLS config) with a self-signed certificate for 127.0.0.1, ::1 and localhost (httptest's own
+// lacks localhost), until the test ends. caFile holds the certificate, for the worker to trust
+// through WEBHOOK_CA_FILE.
 func startTLSServer(t *testing.T, h http.Handler) (srv *httptest.Server, caFile string) {
 	t.Helper()
-	certPEM, cert := selfSignedCert(t)
-	srv = httptest.NewUnstartedServer(h)
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	caFile = filepath.Join(t.TempDir(), "receiver-ca.pem")
-	if err := os.WriteFile(caFile, certPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return srv, caFile
-}
-
-// selfSignedCert makes a certificate for 127.0.0.1, ::1 and localhost (httptest's own lacks
-// localhost) and returns it as PEM and as a tls.Certificate.
-func selfSignedCert(t *testing.T) ([]byte, tls.Certificate) {
-	t.Helper()
-	certPEM, _, cert, err := testenv.SelfSignedCert("pcx test receiver")
+	cert, err := harness.NewReceiverCert(t.TempDir(), "pcx test receiver")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return certPEM, cert
+	srv = httptest.NewUnstartedServer(h)
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert.Cert}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv, cert.CAFile
 }
 
 func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
@@ -136,7 +123,4 @@ func deliveryStack(t *testing.T, schedule string) (*receiver, *env, *apiServer) 
 
 // allow configures an environment to deliver to this receiver: loopback exempted from the SSRF
 // block list, and the receiver's certificate trusted.
-func (e *env) allow(rc *receiver) {
-	e.vars["WEBHOOK_ALLOWED_CIDRS"] = "127.0.0.0/8,::1/128"
-	e.vars["WEBHOOK_CA_FILE"] = rc.caFile
-}
+func (e *env) allow(rc *receiver) { e.h.AllowReceivers(rc.caFile) }

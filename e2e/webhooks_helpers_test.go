@@ -10,8 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +21,7 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
+	"github.com/pcx/publicservice/harness"
 	"github.com/pcx/publicservice/internal/testenv"
 )
 
@@ -255,32 +254,16 @@ func buildWorker(t *testing.T, dir string) string { return buildCommand(t, dir, 
 // the binary's path.
 func buildCommand(t *testing.T, dir, pkg string) string {
 	t.Helper()
-	root, err := testenv.RepoRoot()
+	bins, err := harness.Build(dir, "", pkg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, filepath.Base(pkg))
-	cmd := exec.Command(testenv.GoBin(), "build", "-o", bin, pkg)
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
-	}
-	return bin
+	return bins[0]
 }
 
 // startWorkerProcess runs the worker binary as a real process with this environment's
 // configuration (plus extra KEY=VALUE entries), and waits until its health listener answers.
 func (e *env) startWorkerProcess(bin, dir string, extra ...string) *testenv.Process {
 	e.t.Helper()
-	port, err := testenv.FreePort()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	environ := append(e.environ(), fmt.Sprintf("WORKER_HTTP_ADDR=127.0.0.1:%d", port))
-	environ = append(environ, extra...)
-	p := e.startProcess("worker", bin, dir, environ)
-	if err := p.WaitFor(30*time.Second, testenv.HTTPReady(fmt.Sprintf("http://127.0.0.1:%d/healthz", port))); err != nil {
-		e.t.Fatal(err)
-	}
-	return p
+	return e.startProcess(harness.Worker, "worker", bin, dir, extra).Process
 }

@@ -211,7 +211,7 @@ func (r *run) setup() error {
 	}
 	r.rep.Durations["stack_start"] = secs(time.Since(t0))
 	r.logf("stack up: DynamoDB Local :%d (-dbPath), Temporal :%d (--db-filename), api %s, worker %s, receivers %s",
-		s.ddbPort, s.tmpPort, s.apiBase, s.workerAddr, r.rc.addr)
+		s.ddb.Port(), s.tmp.Port(), s.apiBase, s.workerAddr, r.rc.addr)
 
 	if r.key, err = s.bootstrapKey(r.org); err != nil {
 		return fmt.Errorf("bootstrap key: %w", err)

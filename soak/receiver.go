@@ -1,20 +1,16 @@
 package main
 
 import (
-	"crypto/tls"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"github.com/pcx/publicservice/internal/testenv"
+	"github.com/pcx/publicservice/harness"
 )
 
 // Receiver modes.
@@ -30,7 +26,7 @@ const (
 type receivers struct {
 	addr   string
 	caFile string
-	cert   tls.Certificate
+	cert   *harness.ReceiverCert
 
 	mu       sync.Mutex
 	srv      *http.Server
@@ -46,17 +42,14 @@ type receivers struct {
 }
 
 func startReceivers(dir string) (*receivers, error) {
-	certPEM, _, cert, err := testenv.SelfSignedCert("pcx soak receiver")
+	cert, err := harness.NewReceiverCert(dir, "pcx soak receiver")
 	if err != nil {
 		return nil, err
 	}
 	rc := &receivers{
-		cert: cert, caFile: filepath.Join(dir, "receiver-ca.pem"), mode: modeUp,
+		cert: cert, caFile: cert.CAFile, mode: modeUp,
 		secrets: map[string]*standardwebhooks.Webhook{}, seen: map[string]map[string]int{}, ok: map[string]map[string]int{},
 		answered: map[string]int{}, firstOK: map[string]time.Time{},
-	}
-	if err := os.WriteFile(rc.caFile, certPEM, 0o600); err != nil {
-		return nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -68,15 +61,8 @@ func startReceivers(dir string) (*receivers, error) {
 }
 
 func (rc *receivers) serveOn(ln net.Listener) {
-	srv := &http.Server{
-		Handler: http.HandlerFunc(rc.serve),
-		// HTTP/1.1: closing the server closes every connection at once.
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{rc.cert}, NextProtos: []string{"http/1.1"}},
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          log.New(io.Discard, "", 0),
-	}
-	rc.srv = srv
-	go func() { _ = srv.ServeTLS(ln, "", "") }()
+	// HTTP/1.1: closing the server closes every connection at once.
+	rc.srv = rc.cert.Serve(ln, http.HandlerFunc(rc.serve), harness.ServeOptions{HTTP1Only: true})
 }
 
 func (rc *receivers) url(path string) string { return "https://" + rc.addr + path }

@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
+	"github.com/pcx/publicservice/harness"
 	"github.com/pcx/publicservice/internal/testenv"
 )
 
@@ -64,13 +63,8 @@ type runConfig struct {
 	Settings      map[string]string `json:"service_settings"`
 }
 
-type latency struct {
-	N   int     `json:"n"`
-	P50 float64 `json:"p50_ms"`
-	P95 float64 `json:"p95_ms"`
-	P99 float64 `json:"p99_ms"`
-	Max float64 `json:"max_ms"`
-}
+// latency is the notify round trips in milliseconds.
+type latency = harness.Dist
 
 type notifyFigures struct {
 	Events             int                `json:"events"`
@@ -197,43 +191,15 @@ func (rep *report) summaryLine() string {
 
 func machineFacts() machine {
 	m := machine{Cores: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version(), LoadAvgStart: testenv.LoadAvg(), ServicesVersion: "soak"}
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		m.Kernel = strings.TrimSpace(string(b))
-	}
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(l, "MemTotal:") {
-				m.MemTotal = strings.TrimSpace(strings.TrimPrefix(l, "MemTotal:"))
-			}
-		}
-	}
-	if bin, err := testenv.TemporalBin(); err == nil {
-		if out, err := exec.Command(bin, "--version").Output(); err == nil {
-			m.Temporal = strings.TrimSpace(string(out))
-		}
-	}
-	if out, err := exec.Command("java", "-version").CombinedOutput(); err == nil {
-		m.Java = strings.SplitN(strings.TrimSpace(string(out)), "\n", 2)[0]
-	}
+	m.Kernel, m.MemTotal, m.Java = harness.Kernel(), harness.MemTotal(), harness.JavaVersion()
+	m.Temporal, _ = harness.TemporalVersion()
 	if dir, err := testenv.DynamoDBLocalDir(); err == nil {
 		m.DynamoDBLocal = filepath.Base(dir)
 	}
 	return m
 }
 
-func latencyOf(ds []time.Duration) latency {
-	if len(ds) == 0 {
-		return latency{}
-	}
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	q := func(p float64) float64 {
-		i := int(p*float64(len(s))+0.5) - 1
-		i = min(max(i, 0), len(s)-1)
-		return float64(s[i].Microseconds()) / 1000
-	}
-	return latency{N: len(s), P50: q(0.50), P95: q(0.95), P99: q(0.99), Max: float64(s[len(s)-1].Microseconds()) / 1000}
-}
+func latencyOf(ds []time.Duration) latency { return harness.DistOf(ds) }
 
 // write saves latest.json and latest.md under dir (relative to the repository root), and a
 // timestamped copy of each.

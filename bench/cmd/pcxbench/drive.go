@@ -4,41 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pcx/publicservice/harness"
 )
 
 // Dist summarises durations in milliseconds.
-type Dist struct {
-	N    int     `json:"n"`
-	P50  float64 `json:"p50_ms"`
-	P95  float64 `json:"p95_ms"`
-	P99  float64 `json:"p99_ms"`
-	Max  float64 `json:"max_ms"`
-	Mean float64 `json:"mean_ms"`
-}
+type Dist = harness.Dist
 
-func dist(ds []time.Duration) Dist {
-	if len(ds) == 0 {
-		return Dist{}
-	}
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	pct := func(q float64) float64 {
-		i := int(math.Ceil(q*float64(len(s)))) - 1
-		return ms(s[min(max(i, 0), len(s)-1)])
-	}
-	var sum time.Duration
-	for _, d := range s {
-		sum += d
-	}
-	return Dist{N: len(s), P50: pct(0.50), P95: pct(0.95), P99: pct(0.99), Max: ms(s[len(s)-1]), Mean: ms(sum / time.Duration(len(s)))}
-}
+func dist(ds []time.Duration) Dist { return harness.DistOf(ds) }
 
-func ms(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
+func ms(d time.Duration) float64 { return harness.Ms(d) }
 
 // durations collects durations from many goroutines.
 type durations struct {

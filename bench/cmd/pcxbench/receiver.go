@@ -1,21 +1,17 @@
 package main
 
 import (
-	"crypto/tls"
 	"fmt"
 	"hash/fnv"
 	"io"
-	"log"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/pcx/publicservice/internal/testenv"
+	"github.com/pcx/publicservice/harness"
 )
 
 // receivers are the HTTPS webhook receivers: several listeners on 127.0.0.1 (one accept loop
@@ -29,29 +25,18 @@ type receivers struct {
 }
 
 func startReceivers(n int, dir string, tr *tracker) (*receivers, error) {
-	certPEM, _, cert, err := testenv.SelfSignedCert("pcx bench receiver")
+	cert, err := harness.NewReceiverCert(dir, "pcx bench receiver")
 	if err != nil {
 		return nil, err
 	}
-	rc := &receivers{tr: tr, caFile: filepath.Join(dir, "receiver-ca.pem")}
-	if err := os.WriteFile(rc.caFile, certPEM, 0o600); err != nil {
-		return nil, err
-	}
+	rc := &receivers{tr: tr, caFile: cert.CAFile}
 	for range n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			rc.close()
 			return nil, err
 		}
-		srv := &http.Server{
-			Handler:           http.HandlerFunc(rc.serve),
-			TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       2 * time.Minute,
-			ErrorLog:          log.New(io.Discard, "", 0),
-		}
-		go func() { _ = srv.ServeTLS(ln, "", "") }()
-		rc.servers = append(rc.servers, srv)
+		rc.servers = append(rc.servers, cert.Serve(ln, http.HandlerFunc(rc.serve), harness.ServeOptions{IdleTimeout: 2 * time.Minute}))
 		rc.urls = append(rc.urls, "https://"+ln.Addr().String())
 	}
 	return rc, nil

@@ -12,6 +12,8 @@ import (
 
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+
+	"github.com/pcx/publicservice/harness"
 )
 
 // Organisations of the run; each has its own key and endpoints, and its receipts are counted
@@ -96,7 +98,7 @@ func (b *bench) setup(ctx context.Context) error {
 	if out, err := b.st.pcxctlRun(ctx, "table", "create"); err != nil {
 		return err
 	} else {
-		b.say("    %s", firstLine(out))
+		b.say("    %s", harness.FirstLine(out))
 	}
 	t0 = time.Now()
 	if b.worker, err = b.st.startService("worker", "worker", nil); err != nil {

@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pcx/publicservice/app"
+	"github.com/pcx/publicservice/harness"
 	"github.com/pcx/publicservice/internal/config"
 	"github.com/pcx/publicservice/internal/signing"
 	"github.com/pcx/publicservice/internal/testenv"
@@ -31,7 +31,8 @@ type stack struct {
 	runDir string
 	ddb    *testenv.DynamoDBLocal
 	tmp    *testenv.TemporalDev
-	vars   map[string]string // the api's and worker's environment (secrets included: never reported)
+	env    *harness.Env
+	vars   map[string]string // env.Vars: the api's and worker's environment (secrets included: never reported)
 	cfg    config.Config     // the same, parsed: the bench's own store client and delivery client
 	store  *store.Store
 
@@ -51,9 +52,6 @@ type proc struct {
 	p       *testenv.Process
 	stopped bool
 }
-
-// secretVars are never written anywhere but the subprocesses' environment.
-var secretVars = map[string]bool{"APIKEY_PEPPERS": true, "WEBHOOK_SECRETS_KEYS": true, "INTERNAL_TOKEN": true}
 
 // startDeps starts DynamoDB Local and the Temporal dev server (with the service's search
 // attributes) on free ports, through internal/testenv, and records their PIDs.
@@ -99,43 +97,33 @@ func (s *stack) add(p *proc) {
 	s.procs = append(s.procs, p)
 }
 
-// configure builds the services' environment, like the end-to-end tests' newEnv: no env file,
-// generated secrets, loopback exempted from the SSRF block list, the receivers' CA trusted, its
-// own table and task queue.
+// configure builds the services' environment with the shared harness, as the end-to-end tests
+// and the soak do: generated secrets, loopback exempted from the SSRF block list, the receivers'
+// CA trusted, its own table and task queue.
 func (s *stack) configure(caFile string, o *options) error {
-	id := fmt.Sprintf("%d-%s", os.Getpid(), testenv.RandomHex(3))
-	s.vars = map[string]string{
-		"PCX_ENV_FILE":                  "",
-		"LOG_LEVEL":                     "warn",
-		"AWS_REGION":                    "us-east-1",
-		"DYNAMODB_ENDPOINT":             s.ddb.Endpoint,
-		"DYNAMODB_TABLE":                "bench-" + id,
-		"TEMPORAL_ADDRESS":              s.tmp.Address,
-		"TEMPORAL_NAMESPACE":            s.tmp.Namespace,
-		"TEMPORAL_TASK_QUEUE":           "bench-" + id,
-		"APIKEY_PEPPERS":                "1:" + testenv.RandomBase64(32),
-		"WEBHOOK_SECRETS_KEYS":          "1:" + testenv.RandomBase64(32),
-		"INTERNAL_TOKEN":                testenv.RandomHex(24),
-		"WEBHOOK_ALLOWED_CIDRS":         "127.0.0.0/8,::1/128",
-		"WEBHOOK_CA_FILE":               caFile,
-		"WORKER_CONCURRENCY":            strconv.Itoa(o.workerConcurrency),
-		"WEBHOOK_MAX_ENDPOINTS_PER_ORG": strconv.Itoa(max(10000, o.maxFanout())),
-	}
-	cfg, err := config.Load(s.environ(nil))
+	env, err := harness.New(context.Background(), harness.Options{
+		Name:              fmt.Sprintf("bench-%d-%s", os.Getpid(), testenv.RandomHex(3)),
+		DynamoDBEndpoint:  s.ddb.Endpoint,
+		TemporalAddress:   s.tmp.Address,
+		TemporalNamespace: s.tmp.Namespace,
+		Vars: map[string]string{
+			"WORKER_CONCURRENCY":            strconv.Itoa(o.workerConcurrency),
+			"WEBHOOK_MAX_ENDPOINTS_PER_ORG": strconv.Itoa(max(10000, o.maxFanout())),
+		},
+	})
 	if err != nil {
 		return err
 	}
-	s.cfg = cfg
-	st, err := app.NewStore(context.Background(), cfg)
-	if err != nil {
+	env.AllowReceivers(caFile)
+	if s.cfg, err = env.Config(); err != nil {
 		return err
 	}
-	s.store = st
+	s.env, s.vars, s.store = env, env.Vars, env.Store
 	return nil
 }
 
 // environ is the services' environment plus extra entries (which win).
-func (s *stack) environ(extra map[string]string) []string { return testenv.Environ(s.vars, extra) }
+func (s *stack) environ(extra map[string]string) []string { return s.env.Environ(extra) }
 
 // describeEnv lists the variables of an environment for the report: names, with the values of
 // the settings that are not secret.
@@ -143,7 +131,7 @@ func describeEnv(environ []string) []string {
 	out := make([]string, 0, len(environ))
 	for _, kv := range environ {
 		k, v, _ := strings.Cut(kv, "=")
-		if secretVars[k] {
+		if harness.IsSecret(k) {
 			out = append(out, k+"=<generated secret>")
 		} else {
 			out = append(out, k+"="+v)
@@ -161,7 +149,7 @@ func (s *stack) inheritedConfig() []string {
 			continue
 		}
 		if v, ok := os.LookupEnv(name); ok {
-			if secretVars[name] {
+			if harness.IsSecret(name) {
 				v = "<secret>"
 			}
 			out = append(out, name+"="+v)
@@ -179,49 +167,17 @@ func configVarNames() []string {
 // startService starts the api or the worker binary on free loopback ports and waits until its
 // /readyz answers 200 (DynamoDB and Temporal reachable).
 func (s *stack) startService(name, bin string, extra map[string]string) (*proc, error) {
-	port, err := testenv.FreePort()
-	if err != nil {
-		return nil, err
-	}
-	extra2 := map[string]string{}
-	for k, v := range extra {
-		extra2[k] = v
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	kind := harness.API
 	if bin == "worker" {
-		extra2["WORKER_HTTP_ADDR"] = addr
-	} else {
-		iport, err := testenv.FreePort()
-		if err != nil {
-			return nil, err
-		}
-		extra2["HTTP_ADDR"] = addr
-		extra2["INTERNAL_HTTP_ADDR"] = fmt.Sprintf("127.0.0.1:%d", iport)
+		kind = harness.Worker
 	}
-	environ := s.environ(extra2)
 	path := filepath.Join(s.binDir, bin)
 	before := children()
-	p, err := testenv.Start(name, s.runDir, environ, path)
+	svc, err := s.env.StartReady(kind, name, path, s.runDir, harness.Ready, extra)
 	if err != nil {
 		return nil, err
 	}
-	pr := &proc{Name: name, Argv: []string{path}, Env: describeEnv(environ), Addr: addr, p: p, PID: newChild(before, path)}
-	ready := func() error {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != 200 {
-			b, _ := io.ReadAll(resp.Body)
-			return fmt.Errorf("readyz %d %s", resp.StatusCode, b)
-		}
-		return nil
-	}
-	if err := p.WaitFor(60*time.Second, ready); err != nil {
-		p.Stop()
-		return nil, err
-	}
+	pr := &proc{Name: name, Argv: []string{path}, Env: describeEnv(svc.Environ), Addr: svc.Addr, p: svc.Process, PID: newChild(before, path)}
 	s.add(pr)
 	return pr, nil
 }

@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"os"
-	"os/exec"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pcx/publicservice/app"
+	"github.com/pcx/publicservice/harness"
 	"github.com/pcx/publicservice/internal/testenv"
 )
 
@@ -25,40 +24,22 @@ func machineInfo() Machine {
 			}
 		}
 	}
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
-				m.MemTotal = strings.TrimSpace(rest)
-			}
-		}
-	}
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		m.Kernel = "Linux " + strings.TrimSpace(string(b))
+	m.MemTotal = harness.MemTotal()
+	if k := harness.Kernel(); k != "" {
+		m.Kernel = "Linux " + k
 	}
 	return m
 }
 
 // output runs a command briefly and returns its trimmed output.
-func output(name string, args ...string) string { return strings.TrimSpace(rawOutput(name, args...)) }
-
-// rawOutput runs a command briefly and returns its output as is.
-func rawOutput(name string, args ...string) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	if root, err := testenv.RepoRoot(); err == nil {
-		cmd.Dir = root
-	}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	_ = cmd.Run()
-	return out.String()
+func output(name string, args ...string) string {
+	return strings.TrimSpace(harness.Output(name, args...))
 }
 
 func versionInfo() Versions {
 	v := Versions{Go: runtime.Version(), Service: app.Version}
-	if bin, err := testenv.TemporalBin(); err == nil {
-		v.Temporal = output(bin, "--version")
+	if ver, bin := harness.TemporalVersion(); bin != "" {
+		v.Temporal = ver
 		// `go install` builds report 0.0.0-DEV: read the CLI's module version from the binary.
 		for _, line := range strings.Split(output("go", "version", "-m", bin), "\n") {
 			f := strings.Fields(line)
@@ -67,9 +48,7 @@ func versionInfo() Versions {
 			}
 		}
 	}
-	if j := output("java", "-version"); j != "" {
-		v.Java = firstLine(j)
-	}
+	v.Java = harness.JavaVersion()
 	return v
 }
 
@@ -91,7 +70,7 @@ func dynamoVersion(logPath string) string {
 
 func gitInfo() Git {
 	g := Git{Commit: output("git", "rev-parse", "HEAD"), Describe: output("git", "describe", "--tags", "--always", "--dirty")}
-	for _, line := range strings.Split(rawOutput("git", "status", "--porcelain"), "\n") {
+	for _, line := range strings.Split(harness.Output("git", "status", "--porcelain"), "\n") {
 		if len(line) > 3 {
 			p := strings.TrimSpace(line[3:])
 			if strings.HasPrefix(p, "bench/") {
@@ -102,14 +81,6 @@ func gitInfo() Git {
 	}
 	g.Dirty = len(g.Changed) > 0
 	return g
-}
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }
 
 // clkTck is the kernel's clock tick (USER_HZ): 100 on every Linux Go supports.
