@@ -3,13 +3,11 @@ package api
 import (
 	"context"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/pcx/publicservice/internal/httpx"
-	"github.com/pcx/publicservice/internal/keyformat"
 	"github.com/pcx/publicservice/pcx"
 	"github.com/pcx/publicservice/service/apikeys"
 )
@@ -98,7 +96,7 @@ var errKeyNotFound = pcx.Errorf(pcx.ENotFound, "API key not found")
 func handleKeyGet(store KeyStore) http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		id := chi.URLParam(r, "key")
-		if !strings.HasPrefix(id, "key_") || len(id) > 64 {
+		if !pcx.ValidID("key", id) {
 			return errKeyNotFound
 		}
 		k, err := store.APIKeyByID(r.Context(), principalFrom(r.Context()).OrgID, id)
@@ -115,7 +113,7 @@ func handleKeyGet(store KeyStore) http.Handler {
 func handleKeyChange(change func(ctx context.Context, org, prefix string) (*pcx.APIKey, error), auth Authenticator, message string) http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		prefix := chi.URLParam(r, "key")
-		if !keyformat.ValidPrefix(prefix) {
+		if !pcx.ValidKeyPrefix(prefix) {
 			return errKeyNotFound
 		}
 		k, err := change(r.Context(), principalFrom(r.Context()).OrgID, prefix)
@@ -131,7 +129,7 @@ func handleKeyChange(change func(ctx context.Context, org, prefix string) (*pcx.
 func handleKeyDelete(store KeyStore, auth Authenticator) http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		prefix := chi.URLParam(r, "key")
-		if !keyformat.ValidPrefix(prefix) {
+		if !pcx.ValidKeyPrefix(prefix) {
 			return errKeyNotFound
 		}
 		if err := store.DeleteAPIKey(r.Context(), principalFrom(r.Context()).OrgID, prefix); err != nil {

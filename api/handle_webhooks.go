@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -73,7 +72,7 @@ var errWebhookNotFound = pcx.Errorf(pcx.ENotFound, "Webhook not found")
 // ID is simply not found.
 func webhookID(r *http.Request) (string, error) {
 	id := chi.URLParam(r, "webhook_id")
-	if !strings.HasPrefix(id, "wh_") || len(id) > 64 {
+	if !pcx.ValidID("wh", id) {
 		return "", errWebhookNotFound
 	}
 	return id, nil
@@ -307,7 +306,7 @@ func handleEventGet(store WebhookStore, cursors *cursor.Signer) http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		p := principalFrom(r.Context())
 		id := chi.URLParam(r, "event_id")
-		if !strings.HasPrefix(id, "evt_") || len(id) > 64 {
+		if !pcx.ValidID("evt", id) {
 			return pcx.Errorf(pcx.ENotFound, "Event not found")
 		}
 		list := "deliveries:" + id
@@ -339,7 +338,7 @@ func handleEventReplay(svc Webhooks, m *metrics.Metrics) http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		p := principalFrom(r.Context())
 		id := chi.URLParam(r, "event_id")
-		if !strings.HasPrefix(id, "evt_") || len(id) > 64 {
+		if !pcx.ValidID("evt", id) {
 			return pcx.Errorf(pcx.ENotFound, "Event not found")
 		}
 		var req request

@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/pcx/publicservice/internal/keyformat"
 	"github.com/pcx/publicservice/pcx"
 )
 
@@ -118,7 +117,7 @@ func (s *Store) ListAPIKeys(ctx context.Context, org string, limit int, after st
 	}
 	start := func(after string) map[string]types.AttributeValue {
 		id, prefix, ok := strings.Cut(after, "|")
-		if !ok || !keyformat.ValidPrefix(prefix) || !strings.HasPrefix(id, "key_") {
+		if !ok || !pcx.ValidKeyPrefix(prefix) || !pcx.ValidID("key", id) {
 			return nil
 		}
 		return map[string]types.AttributeValue{

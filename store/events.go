@@ -307,7 +307,7 @@ func (s *Store) ListDeliveries(ctx context.Context, eventID string, limit int, a
 		ConsistentRead: aws.Bool(true),
 	}
 	start := func(after string) map[string]types.AttributeValue {
-		if !strings.HasPrefix(after, "wh_") || len(after) > 64 {
+		if !pcx.ValidID("wh", after) {
 			return nil
 		}
 		return deliveryKey(eventID, after)

@@ -189,7 +189,7 @@ func (s *Store) queryWebhooks(ctx context.Context, org string, limit int, after 
 		in.ExpressionAttributeValues[":active"] = avS(string(pcx.WebhookActive))
 	}
 	start := func(after string) map[string]types.AttributeValue {
-		if !strings.HasPrefix(after, "wh_") || len(after) > 64 {
+		if !pcx.ValidID("wh", after) {
 			return nil
 		}
 		return webhookKey(org, after)
