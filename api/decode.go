@@ -121,7 +121,7 @@ func checkJSON(body []byte) error {
 	var stack []frame
 	for {
 		tok, err := dec.Token()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

@@ -127,7 +127,7 @@ func (e *env) bootstrapKey(org, user string) string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	svc := &apikeys.Service{Store: e.store, Hasher: keyformat.NewHasher(peppers), IsPrefixTaken: func(err error) bool { return err == store.ErrPrefixTaken }}
+	svc := &apikeys.Service{Store: e.store, Hasher: keyformat.NewHasher(peppers)}
 	full, _, err := svc.Create(context.Background(), apikeys.CreateInput{OrgID: org, UserID: user, Name: "bootstrap"})
 	if err != nil {
 		e.t.Fatalf("bootstrap key: %v", err)

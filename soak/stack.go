@@ -207,7 +207,7 @@ func (s *stack) bootstrapKey(org string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	svc := &apikeys.Service{Store: s.store, Hasher: keyformat.NewHasher(peppers), IsPrefixTaken: func(err error) bool { return err == store.ErrPrefixTaken }}
+	svc := &apikeys.Service{Store: s.store, Hasher: keyformat.NewHasher(peppers)}
 	full, _, err := svc.Create(context.Background(), apikeys.CreateInput{OrgID: org, UserID: "soak", Name: "soak"})
 	return full, err
 }

@@ -13,10 +13,6 @@ import (
 	"github.com/pcx/publicservice/pcx"
 )
 
-// ErrPrefixTaken is returned by CreateAPIKey when another key already has the prefix; the caller
-// draws a new key and tries again. Nothing is ever overwritten.
-var ErrPrefixTaken = pcx.Errorf(pcx.EConflict, "API key prefix already exists")
-
 func keyPK(prefix string) string  { return "KEY#" + prefix }
 func keyIDPK(id string) string    { return "KEYID#" + id }
 func orgKeysPK(org string) string { return "ORG#" + org + "#KEYS" }
@@ -25,7 +21,8 @@ func keyKey(prefix string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrPK: avS(keyPK(prefix)), attrSK: avS("KEY")}
 }
 
-// CreateAPIKey stores a new key and its id index together, atomically; both must be new.
+// CreateAPIKey stores a new key and its id index together, atomically; both must be new. A taken
+// prefix is pcx.ErrPrefixTaken.
 func (s *Store) CreateAPIKey(ctx context.Context, k *pcx.APIKey) error {
 	it := map[string]types.AttributeValue{
 		attrPK: avS(keyPK(k.Prefix)), attrSK: avS("KEY"),
@@ -50,7 +47,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *pcx.APIKey) error {
 	})
 	if reasons := cancellationReasons(err); reasons != nil {
 		if reasons[0] == "ConditionalCheckFailed" {
-			return ErrPrefixTaken
+			return pcx.ErrPrefixTaken
 		}
 		if len(reasons) > 1 && reasons[1] == "ConditionalCheckFailed" {
 			return pcx.Wrap(pcx.EConflict, err, "API key id already exists")

@@ -4,7 +4,6 @@ package apiserver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 
@@ -20,7 +19,6 @@ import (
 	"github.com/pcx/publicservice/service/apikeys"
 	"github.com/pcx/publicservice/service/starter"
 	"github.com/pcx/publicservice/service/webhooks"
-	"github.com/pcx/publicservice/store"
 )
 
 // Run serves the public API until ctx ends, then shuts down gracefully within
@@ -56,7 +54,7 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 		Log:            log,
 		Auth:           auth,
 		AuthFailures:   api.NewFailureLimiter(cfg.AuthFailuresPerMinute),
-		Keys:           &apikeys.Service{Store: st, Hasher: hasher, IsPrefixTaken: isPrefixTaken},
+		Keys:           &apikeys.Service{Store: st, Hasher: hasher},
 		KeyStore:       st,
 		Webhooks:       hooks,
 		WebhookStore:   st,
@@ -99,5 +97,3 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 	}
 	return app.Serve(ctx, cfg.ShutdownTimeout, log, servers...)
 }
-
-func isPrefixTaken(err error) bool { return errors.Is(err, store.ErrPrefixTaken) }

@@ -73,7 +73,7 @@ func keysCreate(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc := &apikeys.Service{Store: st, Hasher: keyformat.NewHasher(peppers), IsPrefixTaken: func(err error) bool { return errors.Is(err, store.ErrPrefixTaken) }}
+	svc := &apikeys.Service{Store: st, Hasher: keyformat.NewHasher(peppers)}
 	full, k, err := svc.Create(ctx, in)
 	if err != nil {
 		return storeErr(err)

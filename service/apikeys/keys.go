@@ -19,6 +19,7 @@ import (
 
 // Store is what creating keys needs from storage.
 type Store interface {
+	// CreateAPIKey returns pcx.ErrPrefixTaken when another key has the prefix.
 	CreateAPIKey(ctx context.Context, k *pcx.APIKey) error
 }
 
@@ -30,8 +31,6 @@ type Service struct {
 	Rand io.Reader
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
-	// IsPrefixTaken recognises the store's "prefix exists" error.
-	IsPrefixTaken func(error) bool
 }
 
 // CreateInput is what a new key needs.
@@ -130,7 +129,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (string, *pcx.APIK
 		if err == nil {
 			return k.String(), rec, nil
 		}
-		if s.IsPrefixTaken == nil || !s.IsPrefixTaken(err) {
+		if !errors.Is(err, pcx.ErrPrefixTaken) {
 			return "", nil, err
 		}
 	}

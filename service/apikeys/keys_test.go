@@ -21,12 +21,10 @@ type fakeStore struct {
 	keys    map[string]*pcx.APIKey
 	reads   int
 	touches int
-	taken   int // the next `taken` creates fail with errTaken
+	taken   int // the next `taken` creates fail with pcx.ErrPrefixTaken
 	fail    error
 	block   chan struct{} // when set, reads wait on it
 }
-
-var errTaken = errors.New("taken")
 
 func newFake() *fakeStore { return &fakeStore{keys: map[string]*pcx.APIKey{}} }
 
@@ -35,7 +33,7 @@ func (f *fakeStore) CreateAPIKey(_ context.Context, k *pcx.APIKey) error {
 	defer f.mu.Unlock()
 	if f.taken > 0 {
 		f.taken--
-		return errTaken
+		return pcx.ErrPrefixTaken
 	}
 	cp := *k
 	f.keys[k.Prefix] = &cp
@@ -83,7 +81,7 @@ func testHasher(t *testing.T) *keyformat.Hasher {
 }
 
 func newService(t *testing.T, st *fakeStore) *Service {
-	return &Service{Store: st, Hasher: testHasher(t), IsPrefixTaken: func(err error) bool { return errors.Is(err, errTaken) }}
+	return &Service{Store: st, Hasher: testHasher(t)}
 }
 
 func TestCreateValidates(t *testing.T) {
