@@ -12,18 +12,16 @@ import (
 	"github.com/pcx/publicservice/service/apikeys"
 )
 
-// KeyStore is what the key routes need from storage.
-type KeyStore interface {
-	APIKeyByID(ctx context.Context, org, id string) (*pcx.APIKey, error)
-	ListAPIKeys(ctx context.Context, org string, limit int, after string) ([]*pcx.APIKey, string, error)
-	RevokeAPIKey(ctx context.Context, org, prefix string) (*pcx.APIKey, error)
-	ActivateAPIKey(ctx context.Context, org, prefix string) (*pcx.APIKey, error)
-	DeleteAPIKey(ctx context.Context, org, prefix string) error
-}
-
-// KeyCreator creates keys.
-type KeyCreator interface {
+// Keys is the API-key use cases the routes call (service/apikeys). Revoke, Activate and Delete
+// make their change visible to this instance's authentication at once: the handlers have no
+// cache to tell.
+type Keys interface {
 	Create(ctx context.Context, in apikeys.CreateInput) (string, *pcx.APIKey, error)
+	Get(ctx context.Context, org, id string) (*pcx.APIKey, error)
+	List(ctx context.Context, org string, limit int, after string) ([]*pcx.APIKey, string, error)
+	Revoke(ctx context.Context, org, prefix string) (*pcx.APIKey, error)
+	Activate(ctx context.Context, org, prefix string) (*pcx.APIKey, error)
+	Delete(ctx context.Context, org, prefix string) error
 }
 
 // keyMetadata is a key as callers see it: never the key, never its hash.
@@ -48,7 +46,7 @@ func newKeyMetadata(k *pcx.APIKey) keyMetadata {
 	}
 }
 
-func handleKeyCreate(creator KeyCreator) http.Handler {
+func handleKeyCreate(keys Keys) http.Handler {
 	type request struct {
 		Name      *string `json:"name"`
 		ExpiresAt *string `json:"expires_at"`
@@ -80,7 +78,7 @@ func handleKeyCreate(creator KeyCreator) http.Handler {
 			t = t.UTC().Truncate(time.Millisecond)
 			in.ExpiresAt = &t
 		}
-		full, k, err := creator.Create(r.Context(), in)
+		full, k, err := keys.Create(r.Context(), in)
 		if err != nil {
 			return err
 		}
@@ -93,13 +91,13 @@ func handleKeyCreate(creator KeyCreator) http.Handler {
 
 var errKeyNotFound = pcx.Errorf(pcx.ENotFound, "API key not found")
 
-func handleKeyGet(store KeyStore) http.Handler {
+func handleKeyGet(keys Keys) http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		id := chi.URLParam(r, "key")
 		if !pcx.ValidID("key", id) {
 			return errKeyNotFound
 		}
-		k, err := store.APIKeyByID(r.Context(), principalFrom(r.Context()).OrgID, id)
+		k, err := keys.Get(r.Context(), principalFrom(r.Context()).OrgID, id)
 		if err != nil {
 			return err
 		}
@@ -108,9 +106,9 @@ func handleKeyGet(store KeyStore) http.Handler {
 	})
 }
 
-// handleKeyChange serves revoke and activate: change the caller's key named by prefix, drop it
-// from this instance's auth cache at once, and answer with its metadata.
-func handleKeyChange(change func(ctx context.Context, org, prefix string) (*pcx.APIKey, error), auth Authenticator, message string) http.Handler {
+// handleKeyChange serves revoke and activate: change the caller's key named by prefix and answer
+// with its metadata.
+func handleKeyChange(change func(ctx context.Context, org, prefix string) (*pcx.APIKey, error), message string) http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		prefix := chi.URLParam(r, "key")
 		if !pcx.ValidKeyPrefix(prefix) {
@@ -120,22 +118,20 @@ func handleKeyChange(change func(ctx context.Context, org, prefix string) (*pcx.
 		if err != nil {
 			return err
 		}
-		auth.Forget(prefix)
 		httpx.Respond(w, http.StatusOK, message, newKeyMetadata(k), nil)
 		return nil
 	})
 }
 
-func handleKeyDelete(store KeyStore, auth Authenticator) http.Handler {
+func handleKeyDelete(keys Keys) http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		prefix := chi.URLParam(r, "key")
 		if !pcx.ValidKeyPrefix(prefix) {
 			return errKeyNotFound
 		}
-		if err := store.DeleteAPIKey(r.Context(), principalFrom(r.Context()).OrgID, prefix); err != nil {
+		if err := keys.Delete(r.Context(), principalFrom(r.Context()).OrgID, prefix); err != nil {
 			return err
 		}
-		auth.Forget(prefix)
 		httpx.Respond(w, http.StatusOK, "API key deleted", nil, nil)
 		return nil
 	})

@@ -1,5 +1,5 @@
 // Package apiserver wires the API process: the public and internal listeners over the use-case
-// services, the key cache's background refresh, and graceful shutdown.
+// services, the authenticator's background last_used_at writes, and graceful shutdown.
 package apiserver
 
 import (
@@ -54,10 +54,8 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 		Log:            log,
 		Auth:           auth,
 		AuthFailures:   api.NewFailureLimiter(cfg.AuthFailuresPerMinute),
-		Keys:           &apikeys.Service{Store: st, Hasher: hasher},
-		KeyStore:       st,
+		Keys:           &apikeys.Service{Store: st, Hasher: hasher, Auth: auth},
 		Webhooks:       hooks,
-		WebhookStore:   st,
 		Cursors:        cursor.NewSigner(cursor.DeriveKey(pepper), cursor.DefaultTTL),
 		RequestTimeout: cfg.RequestTimeout,
 		Metrics:        m,

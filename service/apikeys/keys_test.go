@@ -58,6 +58,62 @@ func (f *fakeStore) APIKeyByPrefix(_ context.Context, prefix string) (*pcx.APIKe
 	return &cp, nil
 }
 
+func (f *fakeStore) APIKeyByID(_ context.Context, org, id string) (*pcx.APIKey, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, k := range f.keys {
+		if k.ID == id && k.OrgID == org {
+			cp := *k
+			return &cp, nil
+		}
+	}
+	return nil, pcx.Errorf(pcx.ENotFound, "API key not found")
+}
+
+func (f *fakeStore) ListAPIKeys(_ context.Context, org string, _ int, _ string) ([]*pcx.APIKey, string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*pcx.APIKey
+	for _, k := range f.keys {
+		if k.OrgID == org {
+			cp := *k
+			out = append(out, &cp)
+		}
+	}
+	return out, "", nil
+}
+
+// change applies fn to org's key with the prefix, as the store's conditional writes do.
+func (f *fakeStore) change(org, prefix string, fn func(*pcx.APIKey)) (*pcx.APIKey, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k, ok := f.keys[prefix]
+	if !ok || k.OrgID != org {
+		return nil, pcx.Errorf(pcx.ENotFound, "API key not found")
+	}
+	fn(k)
+	cp := *k
+	return &cp, nil
+}
+
+func (f *fakeStore) RevokeAPIKey(_ context.Context, org, prefix string) (*pcx.APIKey, error) {
+	return f.change(org, prefix, func(k *pcx.APIKey) { k.Status = pcx.KeyRevoked })
+}
+
+func (f *fakeStore) ActivateAPIKey(_ context.Context, org, prefix string) (*pcx.APIKey, error) {
+	return f.change(org, prefix, func(k *pcx.APIKey) { k.Status = pcx.KeyActive })
+}
+
+func (f *fakeStore) DeleteAPIKey(_ context.Context, org, prefix string) error {
+	_, err := f.change(org, prefix, func(*pcx.APIKey) {})
+	if err == nil {
+		f.mu.Lock()
+		delete(f.keys, prefix)
+		f.mu.Unlock()
+	}
+	return err
+}
+
 func (f *fakeStore) TouchAPIKey(context.Context, string, time.Time, time.Duration) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -268,6 +324,54 @@ func TestAuthCacheTTLAndForget(t *testing.T) {
 	}
 	if got := f.st.readCount() - before; got != 1 {
 		t.Fatalf("3 requests with one unknown prefix read the store %d times, want 1", got)
+	}
+}
+
+// Revoke, Activate and Delete hold on this instance at once, however long the cache keeps keys:
+// the service tells its authenticator to forget the key it changed. A change that fails (another
+// organisation's key) forgets nothing.
+func TestChangesForgetTheCachedKey(t *testing.T) {
+	f := newAuth(t, time.Hour)
+	s := newService(t, f.st)
+	s.Auth = f.a
+	ctx := context.Background()
+	mustAuth := func(wantOK bool) {
+		t.Helper()
+		if _, err := f.a.Authenticate(ctx, f.key); (err == nil) != wantOK {
+			t.Fatalf("Authenticate = %v, want ok=%v", err, wantOK)
+		}
+	}
+	mustAuth(true)
+	reads := f.st.readCount()
+	if _, err := s.Revoke(ctx, "org-2", f.prin.Prefix); pcx.ErrorCode(err) != pcx.ENotFound {
+		t.Fatalf("Revoke of another organisation's key = %v, want not found", err)
+	}
+	mustAuth(true)
+	if got := f.st.readCount(); got != reads {
+		t.Fatalf("a failed revoke made the next request read the store (%d reads, want %d)", got, reads)
+	}
+
+	k, err := s.Revoke(ctx, "org-1", f.prin.Prefix)
+	if err != nil || k.Status != pcx.KeyRevoked {
+		t.Fatalf("Revoke = %+v, %v; want the revoked key", k, err)
+	}
+	mustAuth(false)
+	if k, err = s.Activate(ctx, "org-1", f.prin.Prefix); err != nil || k.Status != pcx.KeyActive {
+		t.Fatalf("Activate = %+v, %v; want the active key", k, err)
+	}
+	mustAuth(true)
+	if got, err := s.Get(ctx, "org-1", f.prin.APIKeyID); err != nil || got.Prefix != f.prin.Prefix {
+		t.Fatalf("Get = %+v, %v; want the key", got, err)
+	}
+	if list, _, err := s.List(ctx, "org-1", 10, ""); err != nil || len(list) != 1 {
+		t.Fatalf("List = %d keys, %v; want the one", len(list), err)
+	}
+	if err := s.Delete(ctx, "org-1", f.prin.Prefix); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	mustAuth(false)
+	if _, err := s.Get(ctx, "org-1", f.prin.APIKeyID); pcx.ErrorCode(err) != pcx.ENotFound {
+		t.Fatalf("Get after Delete = %v, want not found", err)
 	}
 }
 
