@@ -352,7 +352,7 @@ func FuzzDecodeBody(f *testing.F) {
 			Name      *string `json:"name"`
 			ExpiresAt *string `json:"expires_at"`
 		}
-		_, err := decodeBody(req, &dst, false)
+		err := decodeBody(req, &dst, false)
 		if err != nil {
 			code := pcx.ErrorCode(err)
 			if status := httpx.StatusOf(code); status < 400 || status >= 500 {

@@ -59,7 +59,7 @@ func handleKeyCreate(keys Keys) http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		p := principalFrom(r.Context())
 		var req request
-		if _, err := decodeBody(r, &req, false); err != nil {
+		if err := decodeBody(r, &req, false); err != nil {
 			return err
 		}
 		if err := checkOrg(p, req.OrgID); err != nil {

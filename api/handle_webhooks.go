@@ -82,7 +82,7 @@ func handleWebhookCreate(svc Webhooks) http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		p := principalFrom(r.Context())
 		var req request
-		if _, err := decodeBody(r, &req, false); err != nil {
+		if err := decodeBody(r, &req, false); err != nil {
 			return err
 		}
 		if err := checkOrg(p, req.OrgID); err != nil {
@@ -128,7 +128,7 @@ func handleWebhookUpdate(svc Webhooks) http.Handler {
 			return err
 		}
 		var req request
-		if _, err := decodeBody(r, &req, false); err != nil {
+		if err := decodeBody(r, &req, false); err != nil {
 			return err
 		}
 		patch := webhooks.Patch{URL: req.EndpointURL, Description: req.Description}
@@ -169,7 +169,7 @@ func handleWebhookRotate(svc Webhooks) http.Handler {
 			return err
 		}
 		var req request
-		if _, err := decodeBody(r, &req, true); err != nil {
+		if err := decodeBody(r, &req, true); err != nil {
 			return err
 		}
 		var grace *time.Duration
@@ -207,7 +207,7 @@ type acceptedData struct {
 // body's org_id may be used (the caller's own for the public API; any for the internal listener).
 func acceptEvent(w http.ResponseWriter, r *http.Request, svc Webhooks, m *metrics.Metrics, source string, allowOrg func(org string) error) error {
 	var req notifyRequest
-	if _, err := decodeBody(r, &req, false); err != nil {
+	if err := decodeBody(r, &req, false); err != nil {
 		return err
 	}
 	if req.OrgID == nil || *req.OrgID == "" {
@@ -334,7 +334,7 @@ func handleEventReplay(svc Webhooks, m *metrics.Metrics) http.Handler {
 			return pcx.Errorf(pcx.ENotFound, "Event not found")
 		}
 		var req request
-		if _, err := decodeBody(r, &req, true); err != nil {
+		if err := decodeBody(r, &req, true); err != nil {
 			return err
 		}
 		acc, err := svc.Replay(r.Context(), p.OrgID, id, req.WebhookIDs)

@@ -53,7 +53,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *pcx.APIKey) error {
 			return pcx.Wrap(pcx.EConflict, err, "API key id already exists")
 		}
 	}
-	return translate(err, "API key")
+	return translate(err)
 }
 
 // APIKeyByPrefix returns the key with the prefix, read consistently: a revoke or delete is seen
@@ -63,7 +63,7 @@ func (s *Store) APIKeyByPrefix(ctx context.Context, prefix string) (*pcx.APIKey,
 		TableName: &s.table, Key: keyKey(prefix), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return nil, translate(err, "API key")
+		return nil, translate(err)
 	}
 	if out.Item == nil {
 		return nil, keyNotFound()
@@ -80,7 +80,7 @@ func (s *Store) APIKeyByID(ctx context.Context, org, id string) (*pcx.APIKey, er
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return nil, translate(err, "API key")
+		return nil, translate(err)
 	}
 	if out.Item == nil {
 		return nil, keyNotFound()
@@ -143,7 +143,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, org, prefix string) (*pcx.APIK
 		return nil, keyNotFound()
 	}
 	if err != nil {
-		return nil, translate(err, "API key")
+		return nil, translate(err)
 	}
 	return decodeKey(out.Attributes)
 }
@@ -172,7 +172,7 @@ func (s *Store) ActivateAPIKey(ctx context.Context, org, prefix string) (*pcx.AP
 		return nil, pcx.Errorf(pcx.EConflict, "API key has expired and cannot be activated")
 	}
 	if err != nil {
-		return nil, translate(err, "API key")
+		return nil, translate(err)
 	}
 	return decodeKey(out.Attributes)
 }
@@ -202,7 +202,7 @@ func (s *Store) DeleteAPIKey(ctx context.Context, org, prefix string) error {
 	if reasons := cancellationReasons(err); reasons != nil && reasons[0] == "ConditionalCheckFailed" {
 		return keyNotFound() // deleted or replaced since the read
 	}
-	return translate(err, "API key")
+	return translate(err)
 }
 
 // TouchAPIKey records that the key was used at `at`, writing only if the stored value is older
@@ -221,7 +221,7 @@ func (s *Store) TouchAPIKey(ctx context.Context, prefix string, at time.Time, mi
 	if isConditionFailed(err) {
 		return nil
 	}
-	return translate(err, "API key")
+	return translate(err)
 }
 
 func conditionItem(err error) map[string]types.AttributeValue {

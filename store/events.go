@@ -41,14 +41,14 @@ func (s *Store) CreateEvent(ctx context.Context, ev *pcx.Event, retention time.D
 	if isConditionFailed(err) {
 		return nil
 	}
-	return translate(err, "event")
+	return translate(err)
 }
 
 // Event returns an event with its payload, whoever owns it (the worker's read).
 func (s *Store) Event(ctx context.Context, id string) (*pcx.Event, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: eventKey(id), ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return nil, translate(err, "event")
+		return nil, translate(err)
 	}
 	if out.Item == nil {
 		return nil, eventNotFound()
@@ -64,7 +64,7 @@ func (s *Store) EventOf(ctx context.Context, org, id string) (*pcx.Event, error)
 		ExpressionAttributeNames: map[string]string{"#src": "source"},
 	})
 	if err != nil {
-		return nil, translate(err, "event")
+		return nil, translate(err)
 	}
 	if out.Item == nil || (&item{m: out.Item}).str("org_id") != org {
 		return nil, eventNotFound()
@@ -173,7 +173,7 @@ func (s *Store) existingDeliveries(ctx context.Context, eventID string, ids []st
 	for {
 		out, err := s.db.Query(ctx, in)
 		if err != nil {
-			return nil, translate(err, "deliveries")
+			return nil, translate(err)
 		}
 		for _, m := range out.Items {
 			existing[(&item{m: m}).str("webhook_id")] = true
@@ -196,7 +196,7 @@ func (s *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest) error
 				RequestItems: map[string][]types.WriteRequest{s.table: batch},
 			})
 			if err != nil {
-				return translate(err, "batch write")
+				return translate(err)
 			}
 			batch = out.UnprocessedItems[s.table]
 			if len(batch) > 0 {
@@ -205,7 +205,7 @@ func (s *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest) error
 				}
 				select {
 				case <-ctx.Done():
-					return translate(ctx.Err(), "batch write")
+					return translate(ctx.Err())
 				case <-time.After(time.Duration(10<<attempt) * time.Millisecond):
 				}
 			}
@@ -261,7 +261,7 @@ func (s *Store) RecordAttempt(ctx context.Context, eventID string, w *pcx.Webhoo
 		return nil // this attempt, or a later one, is already recorded
 	}
 	if err != nil {
-		return translate(err, "delivery")
+		return translate(err)
 	}
 	// Trim the log from the front once it is over its bound (rare: a long-failing endpoint that
 	// was also replayed), in a second write.
@@ -276,7 +276,7 @@ func (s *Store) RecordAttempt(ctx context.Context, eventID string, w *pcx.Webhoo
 			UpdateExpression:         aws.String("REMOVE " + strings.Join(paths, ", ")),
 			ExpressionAttributeNames: map[string]string{"#log": "log"},
 		})
-		return translate(err, "delivery")
+		return translate(err)
 	}
 	return nil
 }
@@ -293,7 +293,7 @@ func (s *Store) SetDeliveryStatus(ctx context.Context, eventID, webhookID string
 			":ttl": ttlAt(expires), ":zero": avN(0),
 		},
 	})
-	return translate(err, "delivery")
+	return translate(err)
 }
 
 // ListDeliveries returns up to limit of an event's deliveries, by webhook ID.

@@ -81,7 +81,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w *pcx.Webhook, maxPerOrg int
 			return pcx.Wrap(pcx.EConflict, err, "Webhook ID already exists")
 		}
 	}
-	return translate(err, "webhook")
+	return translate(err)
 }
 
 // Webhook returns org's endpoint without its secrets.
@@ -99,7 +99,7 @@ func (s *Store) getWebhook(ctx context.Context, org, id string, secrets bool) (*
 		TableName: &s.table, Key: webhookKey(org, id), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return nil, translate(err, "webhook")
+		return nil, translate(err)
 	}
 	if out.Item == nil {
 		return nil, webhookNotFound()
@@ -132,7 +132,7 @@ func (s *Store) WebhooksWithSecrets(ctx context.Context, org string, ids []strin
 				RequestItems: map[string]types.KeysAndAttributes{s.table: {Keys: batch, ConsistentRead: aws.Bool(true)}},
 			})
 			if err != nil {
-				return nil, translate(err, "webhooks")
+				return nil, translate(err)
 			}
 			for _, m := range res.Responses[s.table] {
 				w, _, err := s.decodeWebhook(m, true)
@@ -148,7 +148,7 @@ func (s *Store) WebhooksWithSecrets(ctx context.Context, org string, ids []strin
 				}
 				select {
 				case <-ctx.Done():
-					return nil, translate(ctx.Err(), "webhooks")
+					return nil, translate(ctx.Err())
 				case <-time.After(time.Duration(10<<attempt) * time.Millisecond):
 				}
 			}
@@ -217,7 +217,7 @@ func (s *Store) CountActiveWebhooks(ctx context.Context, org string) (int, error
 	for {
 		out, err := s.db.Query(ctx, in)
 		if err != nil {
-			return 0, translate(err, "webhooks")
+			return 0, translate(err)
 		}
 		n += int(out.Count)
 		if out.LastEvaluatedKey == nil {
@@ -279,7 +279,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, org, id string, p WebhookPatc
 		return nil, webhookNotFound()
 	}
 	if err != nil {
-		return nil, translate(err, "webhook")
+		return nil, translate(err)
 	}
 	w, _, err := s.decodeWebhook(out.Attributes, false)
 	return w, err
@@ -300,7 +300,7 @@ func (s *Store) DeleteWebhook(ctx context.Context, org, id string) error {
 	if reasons := cancellationReasons(err); len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
 		return webhookNotFound()
 	}
-	return translate(err, "webhook")
+	return translate(err)
 }
 
 // maxOldSecrets bounds how many rotated-out secrets keep signing during their grace.
@@ -318,7 +318,7 @@ func (s *Store) RotateWebhookSecret(ctx context.Context, org, id string, key []b
 	for range 3 {
 		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: webhookKey(org, id), ConsistentRead: aws.Bool(true)})
 		if err != nil {
-			return nil, translate(err, "webhook")
+			return nil, translate(err)
 		}
 		if out.Item == nil {
 			return nil, webhookNotFound()
@@ -354,7 +354,7 @@ func (s *Store) RotateWebhookSecret(ctx context.Context, org, id string, key []b
 			continue // rotated or deleted since the read: read again
 		}
 		if err != nil {
-			return nil, translate(err, "webhook")
+			return nil, translate(err)
 		}
 		w, _, err = s.decodeWebhook(res.Attributes, true)
 		return w, err

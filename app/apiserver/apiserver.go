@@ -69,7 +69,7 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 	if err != nil {
 		return fmt.Errorf("listen HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 	}
-	servers := []app.ServerOn{{Srv: app.NewHTTPServer(handler, cfg.RequestTimeout, log), Ln: ln}}
+	servers := []app.ServerOn{{Srv: app.NewHTTPServer(handler, cfg.RequestTimeout), Ln: ln}}
 	internalAddr := ""
 	if cfg.InternalHTTPAddr != "" {
 		iln, err := net.Listen("tcp", cfg.InternalHTTPAddr)
@@ -81,7 +81,7 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 			Log: log.With().Str("listener", "internal").Logger(), Token: cfg.InternalToken,
 			Webhooks: hooks, RequestTimeout: cfg.RequestTimeout, Metrics: m,
 		})
-		servers = append(servers, app.ServerOn{Srv: app.NewHTTPServer(app.WithPprof(internal, cfg.DebugPprof), cfg.RequestTimeout, log), Ln: iln})
+		servers = append(servers, app.ServerOn{Srv: app.NewHTTPServer(app.WithPprof(internal, cfg.DebugPprof), cfg.RequestTimeout), Ln: iln})
 		internalAddr = iln.Addr().String()
 	}
 
