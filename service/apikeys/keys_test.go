@@ -24,6 +24,8 @@ type fakeStore struct {
 	taken   int // the next `taken` creates fail with pcx.ErrPrefixTaken
 	fail    error
 	block   chan struct{} // when set, reads wait on it
+	reading chan struct{} // when set with block, a read sends on it once begun, then waits
+	touched chan struct{} // when set, each TouchAPIKey sends on it (buffer it)
 }
 
 func newFake() *fakeStore { return &fakeStore{keys: map[string]*pcx.APIKey{}} }
@@ -42,6 +44,9 @@ func (f *fakeStore) CreateAPIKey(_ context.Context, k *pcx.APIKey) error {
 
 func (f *fakeStore) APIKeyByPrefix(_ context.Context, prefix string) (*pcx.APIKey, error) {
 	if f.block != nil {
+		if f.reading != nil {
+			f.reading <- struct{}{}
+		}
 		<-f.block
 	}
 	f.mu.Lock()
@@ -116,8 +121,11 @@ func (f *fakeStore) DeleteAPIKey(_ context.Context, org, prefix string) error {
 
 func (f *fakeStore) TouchAPIKey(context.Context, string, time.Time, time.Duration) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.touches++
+	f.mu.Unlock()
+	if f.touched != nil {
+		f.touched <- struct{}{}
+	}
 	return nil
 }
 
@@ -390,13 +398,13 @@ func TestAuthCacheDisabled(t *testing.T) {
 // A read that began before a Forget must not put its (possibly stale) result in the cache.
 func TestForgetDuringReadDoesNotCacheStale(t *testing.T) {
 	f := newAuth(t, time.Hour)
-	f.st.block = make(chan struct{})
+	f.st.block, f.st.reading = make(chan struct{}), make(chan struct{}, 1) // buffered: for the read after, too
 	done := make(chan error)
 	go func() {
 		_, err := f.a.Authenticate(context.Background(), f.key)
 		done <- err
 	}()
-	time.Sleep(20 * time.Millisecond) // let the read start and block
+	<-f.st.reading // the read has begun: it took the cache's epoch before reaching the store
 	f.a.Forget(f.prin.Prefix)
 	close(f.st.block)
 	if err := <-done; err != nil {
@@ -410,9 +418,9 @@ func TestForgetDuringReadDoesNotCacheStale(t *testing.T) {
 
 func TestTouchIsThrottled(t *testing.T) {
 	f := newAuth(t, time.Hour)
+	f.st.touched = make(chan struct{}, 100)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go f.a.Run(ctx)
 	for range 50 {
 		if _, err := f.a.Authenticate(ctx, f.key); err != nil {
 			t.Fatal(err)
@@ -422,17 +430,16 @@ func TestTouchIsThrottled(t *testing.T) {
 	if _, err := f.a.Authenticate(ctx, f.key); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		f.st.mu.Lock()
-		n := f.st.touches
-		f.st.mu.Unlock()
-		if n == 2 {
-			break
+	// Requests decide on their touch themselves; Run only writes what they queued.
+	if n := len(f.a.touches); n != 2 {
+		t.Fatalf("51 requests across two intervals queued %d last_used_at writes, want 2", n)
+	}
+	go f.a.Run(ctx)
+	for i := range 2 {
+		select {
+		case <-f.st.touched:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Run wrote %d of the 2 queued last_used_at writes", i)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("51 requests across two intervals wrote last_used_at %d times, want 2", n)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
