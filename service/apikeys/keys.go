@@ -160,17 +160,18 @@ func (s *Service) List(ctx context.Context, org string, limit int, after string)
 
 // Revoke marks org's key revoked and keeps its record; revoking it again changes nothing.
 func (s *Service) Revoke(ctx context.Context, org, prefix string) (*pcx.APIKey, error) {
-	k, err := s.Store.RevokeAPIKey(ctx, org, prefix)
-	if err != nil {
-		return nil, err
-	}
-	s.forget(prefix)
-	return k, nil
+	return s.change(ctx, org, prefix, s.Store.RevokeAPIKey)
 }
 
 // Activate makes org's revoked key active again, unless it has expired (EConflict).
 func (s *Service) Activate(ctx context.Context, org, prefix string) (*pcx.APIKey, error) {
-	k, err := s.Store.ActivateAPIKey(ctx, org, prefix)
+	return s.change(ctx, org, prefix, s.Store.ActivateAPIKey)
+}
+
+// change applies a change to org's key with prefix and, once it has succeeded, makes this
+// instance's cache forget the key.
+func (s *Service) change(ctx context.Context, org, prefix string, apply func(ctx context.Context, org, prefix string) (*pcx.APIKey, error)) (*pcx.APIKey, error) {
+	k, err := apply(ctx, org, prefix)
 	if err != nil {
 		return nil, err
 	}
