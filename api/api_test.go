@@ -23,7 +23,7 @@ import (
 
 // Fakes for unit tests of this package; the end-to-end tests in e2e/ use the real store.
 
-type fakeAuth struct{ forgot []string }
+type fakeAuth struct{}
 
 const goodKey = "good-key"
 
@@ -34,11 +34,15 @@ func (f *fakeAuth) Authenticate(_ context.Context, h string) (pcx.Principal, err
 	return pcx.Principal{OrgID: "org-1", UserID: "user-1", APIKeyID: "key_1", Prefix: "pcx_abcdef"}, nil
 }
 
-func (f *fakeAuth) Forget(p string) { f.forgot = append(f.forgot, p) }
-
+// fakeKeys is the key use cases of an organisation: Create validates as the service does, Get
+// finds nothing, List records what it was asked, and the changes act on any key and record it.
 type fakeKeys struct {
 	created []apikeys.CreateInput
 	err     error
+	listErr error
+	lastLim int
+	after   string
+	changed []string // "revoke pcx_abcdef", ...
 }
 
 func (f *fakeKeys) Create(_ context.Context, in apikeys.CreateInput) (string, *pcx.APIKey, error) {
@@ -52,41 +56,24 @@ func (f *fakeKeys) Create(_ context.Context, in apikeys.CreateInput) (string, *p
 	return "pcx_new_full", &pcx.APIKey{ID: "key_2", Prefix: "pcx_newkey", OrgID: in.OrgID, UserID: in.UserID, Name: in.Name, Status: pcx.KeyActive, ExpiresAt: in.ExpiresAt}, nil
 }
 
-type fakeKeyStore struct {
-	listErr error
-	lastLim int
-	after   string
-}
-
-func (f *fakeKeyStore) APIKeyByID(_ context.Context, org, id string) (*pcx.APIKey, error) {
+func (f *fakeKeys) Get(_ context.Context, org, id string) (*pcx.APIKey, error) {
 	return nil, pcx.Errorf(pcx.ENotFound, "API key not found")
 }
-func (f *fakeKeyStore) ListAPIKeys(_ context.Context, org string, limit int, after string) ([]*pcx.APIKey, string, error) {
+func (f *fakeKeys) List(_ context.Context, org string, limit int, after string) ([]*pcx.APIKey, string, error) {
 	f.lastLim, f.after = limit, after
 	return nil, "", f.listErr
 }
-func (f *fakeKeyStore) RevokeAPIKey(context.Context, string, string) (*pcx.APIKey, error) {
+func (f *fakeKeys) Revoke(_ context.Context, _, prefix string) (*pcx.APIKey, error) {
+	f.changed = append(f.changed, "revoke "+prefix)
 	return &pcx.APIKey{ID: "key_1", Status: pcx.KeyRevoked}, nil
 }
-func (f *fakeKeyStore) ActivateAPIKey(context.Context, string, string) (*pcx.APIKey, error) {
+func (f *fakeKeys) Activate(_ context.Context, _, prefix string) (*pcx.APIKey, error) {
+	f.changed = append(f.changed, "activate "+prefix)
 	return &pcx.APIKey{ID: "key_1", Status: pcx.KeyActive}, nil
 }
-func (f *fakeKeyStore) DeleteAPIKey(context.Context, string, string) error { return nil }
-
-// noWebhooks is a WebhookStore without any webhook or event.
-type noWebhooks struct{}
-
-func (noWebhooks) Webhook(context.Context, string, string) (*pcx.Webhook, error) {
-	return nil, pcx.Errorf(pcx.ENotFound, "Webhook not found")
-}
-func (noWebhooks) ListWebhooks(context.Context, string, int, string) ([]*pcx.Webhook, string, error) {
-	return nil, "", nil
-}
-func (noWebhooks) EventOf(context.Context, string, string) (*pcx.Event, error) {
-	return nil, pcx.Errorf(pcx.ENotFound, "Event not found")
-}
-func (noWebhooks) ListDeliveries(context.Context, string, int, string) ([]*pcx.Delivery, string, error) {
-	return nil, "", nil
+func (f *fakeKeys) Delete(_ context.Context, _, prefix string) error {
+	f.changed = append(f.changed, "delete "+prefix)
+	return nil
 }
 
 // noWebhookService is the webhook use cases of an organisation without any webhook or event.
@@ -96,6 +83,15 @@ var errNoWebhook = pcx.Errorf(pcx.ENotFound, "Webhook not found")
 
 func (noWebhookService) CreateEndpoint(context.Context, string, string, string) (*pcx.Webhook, error) {
 	return nil, pcx.Errorf(pcx.EUnavailable, "not in this test")
+}
+func (noWebhookService) Endpoint(context.Context, string, string) (*pcx.Webhook, error) {
+	return nil, errNoWebhook
+}
+func (noWebhookService) ListEndpoints(context.Context, string, int, string) ([]*pcx.Webhook, string, error) {
+	return nil, "", nil
+}
+func (noWebhookService) EventStatus(context.Context, string, string, int, string) (webhooks.EventStatus, error) {
+	return webhooks.EventStatus{}, pcx.Errorf(pcx.ENotFound, "Event not found")
 }
 func (noWebhookService) UpdateEndpoint(context.Context, string, string, webhooks.Patch) (*pcx.Webhook, error) {
 	return nil, errNoWebhook
@@ -112,19 +108,16 @@ func (noWebhookService) Replay(context.Context, string, string, []string) (webho
 func (noWebhookService) DeleteEndpoint(context.Context, string, string) error { return errNoWebhook }
 
 type fixture struct {
-	h     http.Handler
-	auth  *fakeAuth
-	keys  *fakeKeys
-	store *fakeKeyStore
-	curs  *cursor.Signer
+	h    http.Handler
+	keys *fakeKeys
+	curs *cursor.Signer
 }
 
 func newFixture() *fixture {
-	f := &fixture{auth: &fakeAuth{}, keys: &fakeKeys{}, store: &fakeKeyStore{}, curs: cursor.NewSigner([]byte("k"), time.Hour)}
+	f := &fixture{keys: &fakeKeys{}, curs: cursor.NewSigner([]byte("k"), time.Hour)}
 	f.h = NewServer(Deps{
-		WebhookStore: noWebhooks{},
-		Webhooks:     noWebhookService{},
-		Log:          zerolog.Nop(), Auth: f.auth, Keys: f.keys, KeyStore: f.store, Cursors: f.curs,
+		Webhooks: noWebhookService{},
+		Log:      zerolog.Nop(), Auth: &fakeAuth{}, Keys: f.keys, Cursors: f.curs,
 		RequestTimeout: 5 * time.Second,
 	})
 	return f
@@ -227,14 +220,14 @@ func TestListValidation(t *testing.T) {
 		{"last_evaluated_key=" + f.curs.Seal("org-1", "webhooks", "x"), 400, 0, "", `"last_evaluated_key"`},
 		{"last_evaluated_key=%00%01", 400, 0, "", `"last_evaluated_key"`},
 	} {
-		f.store.lastLim, f.store.after = 0, ""
+		f.keys.lastLim, f.keys.after = 0, ""
 		w := f.do("GET", "/public/api-keys?"+tt.query, "", "")
 		if w.Code != tt.status || !strings.Contains(w.Body.String(), tt.message) {
 			t.Errorf("?%s: got %d %s, want %d %s", tt.query, w.Code, w.Body.String(), tt.status, tt.message)
 			continue
 		}
-		if tt.status == 200 && (f.store.lastLim != tt.limit || f.store.after != tt.after) {
-			t.Errorf("?%s: store got limit %d after %q, want %d %q", tt.query, f.store.lastLim, f.store.after, tt.limit, tt.after)
+		if tt.status == 200 && (f.keys.lastLim != tt.limit || f.keys.after != tt.after) {
+			t.Errorf("?%s: the key service got limit %d after %q, want %d %q", tt.query, f.keys.lastLim, f.keys.after, tt.limit, tt.after)
 		}
 		if tt.status == 200 && !strings.Contains(w.Body.String(), `"meta":{"last_evaluated_key":null,"count":0}`) {
 			t.Errorf("?%s: meta of the last page: %s", tt.query, w.Body.String())
@@ -266,8 +259,10 @@ func TestRoutesAndPrefixes(t *testing.T) {
 			t.Errorf("%s %s: got %d %s, want %d %s", tt.method, tt.path, w.Code, w.Body.String(), tt.status, tt.body)
 		}
 	}
-	if fmt.Sprint(f.auth.forgot) != "[pcx_abcdef pcx_abcdef pcx_abcdef]" {
-		t.Errorf("auth cache forgot %v, want the prefix after revoke, activate and delete", f.auth.forgot)
+	// Only well-formed prefixes reach the service (which makes the auth cache forget them:
+	// service/apikeys TestChangesForgetTheCachedKey).
+	if fmt.Sprint(f.keys.changed) != "[revoke pcx_abcdef activate pcx_abcdef delete pcx_abcdef]" {
+		t.Errorf("the key service was asked to %v, want revoke, activate and delete of the prefix", f.keys.changed)
 	}
 }
 
@@ -284,7 +279,7 @@ func TestErrorMapping(t *testing.T) {
 		{pcx.Wrap(pcx.EInternal, errors.New("boom at 10.0.0.1"), "leaky message"), 500, `{"message":"Internal server error","status":"error"}`, ""},
 	} {
 		f := newFixture()
-		f.store.listErr = tt.err
+		f.keys.listErr = tt.err
 		w := f.do("GET", "/public/api-keys", "", "")
 		if w.Code != tt.status || w.Body.String() != tt.body || w.Header().Get("Retry-After") != tt.retryAfter {
 			t.Errorf("store error %v: got %d %s Retry-After %q, want %d %s %q", tt.err, w.Code, w.Body.String(), w.Header().Get("Retry-After"), tt.status, tt.body, tt.retryAfter)
@@ -293,7 +288,7 @@ func TestErrorMapping(t *testing.T) {
 }
 
 func TestPanicIsA500(t *testing.T) {
-	h := NewServer(Deps{Log: zerolog.Nop(), Auth: &fakeAuth{}, Keys: &fakeKeys{}, KeyStore: panicStore{&fakeKeyStore{}}, WebhookStore: noWebhooks{}, Cursors: cursor.NewSigner([]byte("k"), time.Hour), RequestTimeout: time.Second})
+	h := NewServer(Deps{Log: zerolog.Nop(), Auth: &fakeAuth{}, Keys: panicKeys{&fakeKeys{}}, Webhooks: noWebhookService{}, Cursors: cursor.NewSigner([]byte("k"), time.Hour), RequestTimeout: time.Second})
 	req := httptest.NewRequest("GET", "/public/api-keys", nil)
 	req.Header.Set("X-API-Key", goodKey)
 	w := httptest.NewRecorder()
@@ -303,9 +298,9 @@ func TestPanicIsA500(t *testing.T) {
 	}
 }
 
-type panicStore struct{ *fakeKeyStore }
+type panicKeys struct{ *fakeKeys }
 
-func (panicStore) ListAPIKeys(context.Context, string, int, string) ([]*pcx.APIKey, string, error) {
+func (panicKeys) List(context.Context, string, int, string) ([]*pcx.APIKey, string, error) {
 	panic("bug")
 }
 
@@ -334,7 +329,7 @@ func TestReadyz(t *testing.T) {
 		{[]health.Check{{Name: "dynamodb", Fn: down}, {Name: "temporal", Fn: ok}}, 503, `Not ready: dynamodb unavailable`},
 		{[]health.Check{{Name: "temporal", Fn: hang}, {Name: "dynamodb", Fn: down}}, 503, `Not ready: dynamodb, temporal unavailable`},
 	} {
-		h := NewServer(Deps{Log: zerolog.Nop(), Auth: &fakeAuth{}, KeyStore: &fakeKeyStore{}, WebhookStore: noWebhooks{}, Ready: tt.checks, Cursors: cursor.NewSigner([]byte("k"), time.Hour), RequestTimeout: 5 * time.Second})
+		h := NewServer(Deps{Log: zerolog.Nop(), Auth: &fakeAuth{}, Keys: &fakeKeys{}, Webhooks: noWebhookService{}, Ready: tt.checks, Cursors: cursor.NewSigner([]byte("k"), time.Hour), RequestTimeout: 5 * time.Second})
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest("GET", "/readyz", nil))
 		if w.Code != tt.status || !strings.Contains(w.Body.String(), tt.body) || strings.Contains(w.Body.String(), "10.0.0.9") {
@@ -357,7 +352,7 @@ func FuzzDecodeBody(f *testing.F) {
 			Name      *string `json:"name"`
 			ExpiresAt *string `json:"expires_at"`
 		}
-		_, err := decodeBody(req, &dst, false)
+		err := decodeBody(req, &dst, false)
 		if err != nil {
 			code := pcx.ErrorCode(err)
 			if status := httpx.StatusOf(code); status < 400 || status >= 500 {

@@ -52,7 +52,7 @@ func BenchmarkAuthOverhead(b *testing.B) {
 	mac, version := hasher.MAC(k)
 	st := oneKeyStore{&pcx.APIKey{ID: "key_1", Prefix: k.Prefix(), OrgID: "org-1", UserID: "user-1", Status: pcx.KeyActive, SecretMAC: mac, PepperVersion: version, CreatedAt: time.Now()}}
 	auth := apikeys.NewAuthenticator(st, hasher, time.Hour, zerolog.Nop())
-	h := NewServer(Deps{Log: zerolog.Nop(), Auth: auth, AuthFailures: NewFailureLimiter(30), KeyStore: &fakeKeyStore{}, WebhookStore: noWebhooks{},
+	h := NewServer(Deps{Log: zerolog.Nop(), Auth: auth, AuthFailures: NewFailureLimiter(30), Keys: &fakeKeys{}, Webhooks: noWebhookService{},
 		Cursors: cursor.NewSigner([]byte("k"), time.Hour), RequestTimeout: 10 * time.Second})
 
 	for _, tc := range []struct{ name, path, key string }{{"healthz", "/healthz", ""}, {"me", "/public/me", k.String()}} {

@@ -55,13 +55,13 @@ func readBody(r *http.Request, optional bool) ([]byte, error) {
 }
 
 // decodeBody reads the body and decodes it strictly into dst: unknown fields and trailing data
-// are errors, and type errors name the field.
-func decodeBody(r *http.Request, dst any, optional bool) (present bool, err error) {
+// are errors, and type errors name the field. An absent optional body leaves dst as it is.
+func decodeBody(r *http.Request, dst any, optional bool) error {
 	body, err := readBody(r, optional)
 	if err != nil || body == nil {
-		return false, err
+		return err
 	}
-	return true, decodeJSON(body, dst)
+	return decodeJSON(body, dst)
 }
 
 func decodeJSON(body []byte, dst any) error {
@@ -121,7 +121,7 @@ func checkJSON(body []byte) error {
 	var stack []frame
 	for {
 		tok, err := dec.Token()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

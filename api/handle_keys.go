@@ -3,31 +3,25 @@ package api
 import (
 	"context"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/pcx/publicservice/internal/cursor"
 	"github.com/pcx/publicservice/internal/httpx"
-	"github.com/pcx/publicservice/internal/keyformat"
 	"github.com/pcx/publicservice/pcx"
 	"github.com/pcx/publicservice/service/apikeys"
 )
 
-// KeyStore is what the key routes need from storage.
-type KeyStore interface {
-	APIKeyByID(ctx context.Context, org, id string) (*pcx.APIKey, error)
-	ListAPIKeys(ctx context.Context, org string, limit int, after string) ([]*pcx.APIKey, string, error)
-	RevokeAPIKey(ctx context.Context, org, prefix string) (*pcx.APIKey, error)
-	ActivateAPIKey(ctx context.Context, org, prefix string) (*pcx.APIKey, error)
-	DeleteAPIKey(ctx context.Context, org, prefix string) error
-}
-
-// KeyCreator creates keys.
-type KeyCreator interface {
+// Keys is the API-key use cases the routes call (service/apikeys). Revoke, Activate and Delete
+// make their change visible to this instance's authentication at once: the handlers have no
+// cache to tell.
+type Keys interface {
 	Create(ctx context.Context, in apikeys.CreateInput) (string, *pcx.APIKey, error)
+	Get(ctx context.Context, org, id string) (*pcx.APIKey, error)
+	List(ctx context.Context, org string, limit int, after string) ([]*pcx.APIKey, string, error)
+	Revoke(ctx context.Context, org, prefix string) (*pcx.APIKey, error)
+	Activate(ctx context.Context, org, prefix string) (*pcx.APIKey, error)
+	Delete(ctx context.Context, org, prefix string) error
 }
 
 // keyMetadata is a key as callers see it: never the key, never its hash.
@@ -52,19 +46,7 @@ func newKeyMetadata(k *pcx.APIKey) keyMetadata {
 	}
 }
 
-// errForeignOrg answers a request that names another organisation.
-var errForeignOrg = pcx.Errorf(pcx.EForbidden, "You may only act on your own organisation")
-
-// checkOrg refuses an org_id given in a request that is not the caller's own. An empty one means
-// the caller's.
-func checkOrg(p pcx.Principal, org *string) error {
-	if org != nil && *org != p.OrgID {
-		return errForeignOrg
-	}
-	return nil
-}
-
-func handleKeyCreate(creator KeyCreator) http.Handler {
+func handleKeyCreate(keys Keys) http.Handler {
 	type request struct {
 		Name      *string `json:"name"`
 		ExpiresAt *string `json:"expires_at"`
@@ -77,7 +59,7 @@ func handleKeyCreate(creator KeyCreator) http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		p := principalFrom(r.Context())
 		var req request
-		if _, err := decodeBody(r, &req, false); err != nil {
+		if err := decodeBody(r, &req, false); err != nil {
 			return err
 		}
 		if err := checkOrg(p, req.OrgID); err != nil {
@@ -96,7 +78,7 @@ func handleKeyCreate(creator KeyCreator) http.Handler {
 			t = t.UTC().Truncate(time.Millisecond)
 			in.ExpiresAt = &t
 		}
-		full, k, err := creator.Create(r.Context(), in)
+		full, k, err := keys.Create(r.Context(), in)
 		if err != nil {
 			return err
 		}
@@ -107,90 +89,15 @@ func handleKeyCreate(creator KeyCreator) http.Handler {
 	})
 }
 
-// pageParams reads limit and last_evaluated_key, and opens the cursor for the caller's list.
-type pageParams struct {
-	limit int
-	after string
-}
-
-const (
-	defaultLimit = 20
-	maxLimit     = 100
-)
-
-func readPage(r *http.Request, cursors *cursor.Signer, list string) (pageParams, error) {
-	q := r.URL.Query()
-	pp := pageParams{limit: defaultLimit}
-	if v, ok := q["limit"]; ok {
-		n, err := strconv.Atoi(strings.TrimSpace(v[0]))
-		if err != nil || n < 1 || n > maxLimit || len(v) > 1 {
-			return pp, pcx.Invalid("Invalid query", map[string]string{"limit": "must be an integer from 1 to 100"})
-		}
-		pp.limit = n
-	}
-	if v := q.Get("last_evaluated_key"); v != "" {
-		pos, err := cursors.Open(principalFrom(r.Context()).OrgID, list, v)
-		if err != nil {
-			return pp, err
-		}
-		pp.after = pos
-	}
-	return pp, nil
-}
-
-// pageMeta is the meta of a list response: a cursor for the next page, or null on the last.
-type pageMeta struct {
-	LastEvaluatedKey *string `json:"last_evaluated_key"`
-	Count            int     `json:"count"`
-}
-
-func newPageMeta(r *http.Request, cursors *cursor.Signer, list, next string, count int) pageMeta {
-	m := pageMeta{Count: count}
-	if next != "" {
-		c := cursors.Seal(principalFrom(r.Context()).OrgID, list, next)
-		m.LastEvaluatedKey = &c
-	}
-	return m
-}
-
-// handleList serves a paginated list of the caller's organisation: it refuses another org_id,
-// opens the cursor for this list, fetches a page and answers with each item's view and the
-// next cursor.
-func handleList[T, V any](cursors *cursor.Signer, list, message string,
-	fetch func(ctx context.Context, org string, limit int, after string) ([]T, string, error), view func(T) V) http.Handler {
-	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		p := principalFrom(r.Context())
-		if org, ok := r.URL.Query()["org_id"]; ok {
-			if err := checkOrg(p, &org[0]); err != nil {
-				return err
-			}
-		}
-		page, err := readPage(r, cursors, list)
-		if err != nil {
-			return err
-		}
-		items, next, err := fetch(r.Context(), p.OrgID, page.limit, page.after)
-		if err != nil {
-			return err
-		}
-		data := make([]V, len(items))
-		for i, it := range items {
-			data[i] = view(it)
-		}
-		httpx.Respond(w, http.StatusOK, message, data, newPageMeta(r, cursors, list, next, len(data)))
-		return nil
-	})
-}
-
 var errKeyNotFound = pcx.Errorf(pcx.ENotFound, "API key not found")
 
-func handleKeyGet(store KeyStore) http.Handler {
+func handleKeyGet(keys Keys) http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		id := chi.URLParam(r, "key")
-		if !strings.HasPrefix(id, "key_") || len(id) > 64 {
+		if !pcx.ValidID("key", id) {
 			return errKeyNotFound
 		}
-		k, err := store.APIKeyByID(r.Context(), principalFrom(r.Context()).OrgID, id)
+		k, err := keys.Get(r.Context(), principalFrom(r.Context()).OrgID, id)
 		if err != nil {
 			return err
 		}
@@ -199,34 +106,32 @@ func handleKeyGet(store KeyStore) http.Handler {
 	})
 }
 
-// handleKeyChange serves revoke and activate: change the caller's key named by prefix, drop it
-// from this instance's auth cache at once, and answer with its metadata.
-func handleKeyChange(change func(ctx context.Context, org, prefix string) (*pcx.APIKey, error), auth Authenticator, message string) http.Handler {
+// handleKeyChange serves revoke and activate: change the caller's key named by prefix and answer
+// with its metadata.
+func handleKeyChange(change func(ctx context.Context, org, prefix string) (*pcx.APIKey, error), message string) http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		prefix := chi.URLParam(r, "key")
-		if !keyformat.ValidPrefix(prefix) {
+		if !pcx.ValidKeyPrefix(prefix) {
 			return errKeyNotFound
 		}
 		k, err := change(r.Context(), principalFrom(r.Context()).OrgID, prefix)
 		if err != nil {
 			return err
 		}
-		auth.Forget(prefix)
 		httpx.Respond(w, http.StatusOK, message, newKeyMetadata(k), nil)
 		return nil
 	})
 }
 
-func handleKeyDelete(store KeyStore, auth Authenticator) http.Handler {
+func handleKeyDelete(keys Keys) http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		prefix := chi.URLParam(r, "key")
-		if !keyformat.ValidPrefix(prefix) {
+		if !pcx.ValidKeyPrefix(prefix) {
 			return errKeyNotFound
 		}
-		if err := store.DeleteAPIKey(r.Context(), principalFrom(r.Context()).OrgID, prefix); err != nil {
+		if err := keys.Delete(r.Context(), principalFrom(r.Context()).OrgID, prefix); err != nil {
 			return err
 		}
-		auth.Forget(prefix)
 		httpx.Respond(w, http.StatusOK, "API key deleted", nil, nil)
 		return nil
 	})

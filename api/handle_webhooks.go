@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -18,22 +17,17 @@ import (
 	"github.com/pcx/publicservice/service/webhooks"
 )
 
-// Webhooks is the webhook use cases the routes call.
+// Webhooks is the webhook use cases the routes call (service/webhooks).
 type Webhooks interface {
 	CreateEndpoint(ctx context.Context, org, rawURL, description string) (*pcx.Webhook, error)
+	Endpoint(ctx context.Context, org, id string) (*pcx.Webhook, error)
+	ListEndpoints(ctx context.Context, org string, limit int, after string) ([]*pcx.Webhook, string, error)
 	UpdateEndpoint(ctx context.Context, org, id string, p webhooks.Patch) (*pcx.Webhook, error)
 	RotateSecret(ctx context.Context, org, id string, grace *time.Duration) (*pcx.Webhook, error)
 	Notify(ctx context.Context, in webhooks.NotifyInput) (webhooks.Accepted, error)
+	EventStatus(ctx context.Context, org, id string, limit int, after string) (webhooks.EventStatus, error)
 	Replay(ctx context.Context, org, eventID string, webhookIDs []string) (webhooks.Accepted, error)
 	DeleteEndpoint(ctx context.Context, org, id string) error
-}
-
-// WebhookStore is what the webhook routes read and delete directly.
-type WebhookStore interface {
-	Webhook(ctx context.Context, org, id string) (*pcx.Webhook, error)
-	ListWebhooks(ctx context.Context, org string, limit int, after string) ([]*pcx.Webhook, string, error)
-	EventOf(ctx context.Context, org, id string) (*pcx.Event, error)
-	ListDeliveries(ctx context.Context, eventID string, limit int, after string) ([]*pcx.Delivery, string, error)
 }
 
 // webhookData is an endpoint as callers see it. Secret is set only in the replies that create or
@@ -73,7 +67,7 @@ var errWebhookNotFound = pcx.Errorf(pcx.ENotFound, "Webhook not found")
 // ID is simply not found.
 func webhookID(r *http.Request) (string, error) {
 	id := chi.URLParam(r, "webhook_id")
-	if !strings.HasPrefix(id, "wh_") || len(id) > 64 {
+	if !pcx.ValidID("wh", id) {
 		return "", errWebhookNotFound
 	}
 	return id, nil
@@ -88,7 +82,7 @@ func handleWebhookCreate(svc Webhooks) http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		p := principalFrom(r.Context())
 		var req request
-		if _, err := decodeBody(r, &req, false); err != nil {
+		if err := decodeBody(r, &req, false); err != nil {
 			return err
 		}
 		if err := checkOrg(p, req.OrgID); err != nil {
@@ -107,13 +101,13 @@ func handleWebhookCreate(svc Webhooks) http.Handler {
 	})
 }
 
-func handleWebhookGet(store WebhookStore) http.Handler {
+func handleWebhookGet(svc Webhooks) http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		id, err := webhookID(r)
 		if err != nil {
 			return err
 		}
-		hook, err := store.Webhook(r.Context(), principalFrom(r.Context()).OrgID, id)
+		hook, err := svc.Endpoint(r.Context(), principalFrom(r.Context()).OrgID, id)
 		if err != nil {
 			return err
 		}
@@ -134,7 +128,7 @@ func handleWebhookUpdate(svc Webhooks) http.Handler {
 			return err
 		}
 		var req request
-		if _, err := decodeBody(r, &req, false); err != nil {
+		if err := decodeBody(r, &req, false); err != nil {
 			return err
 		}
 		patch := webhooks.Patch{URL: req.EndpointURL, Description: req.Description}
@@ -175,7 +169,7 @@ func handleWebhookRotate(svc Webhooks) http.Handler {
 			return err
 		}
 		var req request
-		if _, err := decodeBody(r, &req, true); err != nil {
+		if err := decodeBody(r, &req, true); err != nil {
 			return err
 		}
 		var grace *time.Duration
@@ -213,7 +207,7 @@ type acceptedData struct {
 // body's org_id may be used (the caller's own for the public API; any for the internal listener).
 func acceptEvent(w http.ResponseWriter, r *http.Request, svc Webhooks, m *metrics.Metrics, source string, allowOrg func(org string) error) error {
 	var req notifyRequest
-	if _, err := decodeBody(r, &req, false); err != nil {
+	if err := decodeBody(r, &req, false); err != nil {
 		return err
 	}
 	if req.OrgID == nil || *req.OrgID == "" {
@@ -295,7 +289,7 @@ func newDeliveryData(d *pcx.Delivery) deliveryData {
 	return out
 }
 
-func handleEventGet(store WebhookStore, cursors *cursor.Signer) http.Handler {
+func handleEventGet(svc Webhooks, cursors *cursor.Signer) http.Handler {
 	type response struct {
 		EventID    string         `json:"event_id"`
 		OrgID      string         `json:"org_id"`
@@ -307,7 +301,7 @@ func handleEventGet(store WebhookStore, cursors *cursor.Signer) http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		p := principalFrom(r.Context())
 		id := chi.URLParam(r, "event_id")
-		if !strings.HasPrefix(id, "evt_") || len(id) > 64 {
+		if !pcx.ValidID("evt", id) {
 			return pcx.Errorf(pcx.ENotFound, "Event not found")
 		}
 		list := "deliveries:" + id
@@ -315,19 +309,16 @@ func handleEventGet(store WebhookStore, cursors *cursor.Signer) http.Handler {
 		if err != nil {
 			return err
 		}
-		ev, err := store.EventOf(r.Context(), p.OrgID, id)
+		st, err := svc.EventStatus(r.Context(), p.OrgID, id, page.limit, page.after)
 		if err != nil {
 			return err
 		}
-		dels, next, err := store.ListDeliveries(r.Context(), id, page.limit, page.after)
-		if err != nil {
-			return err
-		}
-		resp := response{EventID: ev.ID, OrgID: ev.OrgID, WorkflowID: ev.WorkflowID, Source: ev.Source, CreatedAt: ts(ev.CreatedAt), Deliveries: make([]deliveryData, len(dels))}
-		for i, d := range dels {
+		ev := st.Event
+		resp := response{EventID: ev.ID, OrgID: ev.OrgID, WorkflowID: ev.WorkflowID, Source: ev.Source, CreatedAt: ts(ev.CreatedAt), Deliveries: make([]deliveryData, len(st.Deliveries))}
+		for i, d := range st.Deliveries {
 			resp.Deliveries[i] = newDeliveryData(d)
 		}
-		httpx.Respond(w, http.StatusOK, "Event", resp, newPageMeta(r, cursors, list, next, len(dels)))
+		httpx.Respond(w, http.StatusOK, "Event", resp, newPageMeta(r, cursors, list, st.Next, len(st.Deliveries)))
 		return nil
 	})
 }
@@ -339,11 +330,11 @@ func handleEventReplay(svc Webhooks, m *metrics.Metrics) http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		p := principalFrom(r.Context())
 		id := chi.URLParam(r, "event_id")
-		if !strings.HasPrefix(id, "evt_") || len(id) > 64 {
+		if !pcx.ValidID("evt", id) {
 			return pcx.Errorf(pcx.ENotFound, "Event not found")
 		}
 		var req request
-		if _, err := decodeBody(r, &req, true); err != nil {
+		if err := decodeBody(r, &req, true); err != nil {
 			return err
 		}
 		acc, err := svc.Replay(r.Context(), p.OrgID, id, req.WebhookIDs)

@@ -122,7 +122,6 @@ func timeout(d time.Duration) func(http.Handler) http.Handler {
 // Authenticator resolves an X-API-Key header value.
 type Authenticator interface {
 	Authenticate(ctx context.Context, header string) (pcx.Principal, error)
-	Forget(prefix string)
 }
 
 // authenticate requires a valid X-API-Key. The key is read from that header only. Failed

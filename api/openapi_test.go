@@ -265,8 +265,8 @@ func TestOpenAPIResponsesOfTheTransport(t *testing.T) {
 	}
 
 	// A dependency down: 503 with Retry-After, on readiness and on a public route.
-	down := NewServer(Deps{Log: zerolog.Nop(), Auth: &fakeAuth{}, KeyStore: &fakeKeyStore{listErr: pcx.Errorf(pcx.EUnavailable, "The database is unavailable; retry later")},
-		WebhookStore: noWebhooks{}, Cursors: f.curs, RequestTimeout: time.Second,
+	down := NewServer(Deps{Log: zerolog.Nop(), Auth: &fakeAuth{}, Keys: &fakeKeys{listErr: pcx.Errorf(pcx.EUnavailable, "The database is unavailable; retry later")},
+		Webhooks: noWebhookService{}, Cursors: f.curs, RequestTimeout: time.Second,
 		Ready: []health.Check{{Name: "dynamodb", Fn: func(context.Context) error { return pcx.Errorf(pcx.EUnavailable, "down") }}}})
 	for _, path := range []string{"/readyz", "/public/api-keys"} {
 		req := httptest.NewRequest("GET", path, nil)

@@ -1,6 +1,7 @@
 // Package api is the HTTP transport of the service: routes, middleware, decoding, validation and
 // the mapping of errors to statuses. It holds no business rules of its own beyond input checks;
-// it calls the use cases and the store through small interfaces declared here.
+// it calls only the use-case services (service/apikeys, service/webhooks), through interfaces
+// declared here, never the store.
 package api
 
 import (
@@ -22,11 +23,9 @@ type Deps struct {
 	Log            zerolog.Logger
 	Auth           Authenticator
 	AuthFailures   *FailureLimiter // nil: no limit
-	Keys           KeyCreator
-	KeyStore       KeyStore
+	Keys           Keys
 	Cursors        *cursor.Signer
 	Webhooks       Webhooks
-	WebhookStore   WebhookStore
 	Ready          []health.Check
 	RequestTimeout time.Duration
 	Metrics        *metrics.Metrics // nil: a private registry nobody scrapes

@@ -16,7 +16,7 @@ type Listening func(public, internal string)
 
 // NewHTTPServer returns a server with timeouts on every phase, so a slow or idle client cannot
 // hold a connection forever, and a 16 KiB header limit (larger headers get 431).
-func NewHTTPServer(h http.Handler, requestTimeout time.Duration, log zerolog.Logger) *http.Server {
+func NewHTTPServer(h http.Handler, requestTimeout time.Duration) *http.Server {
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -24,7 +24,6 @@ func NewHTTPServer(h http.Handler, requestTimeout time.Duration, log zerolog.Log
 		WriteTimeout:      requestTimeout + 10*time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          nil,
 	}
 }
 

@@ -144,7 +144,7 @@ func (e *Env) BootstrapKey(ctx context.Context, org, user, name string) (string,
 	if err != nil {
 		return "", err
 	}
-	svc := &apikeys.Service{Store: e.Store, Hasher: keyformat.NewHasher(peppers), IsPrefixTaken: func(err error) bool { return err == store.ErrPrefixTaken }}
+	svc := &apikeys.Service{Store: e.Store, Hasher: keyformat.NewHasher(peppers)}
 	full, _, err := svc.Create(ctx, apikeys.CreateInput{OrgID: org, UserID: user, Name: name})
 	if err != nil {
 		return "", fmt.Errorf("bootstrap key: %w", err)

@@ -27,6 +27,11 @@ const (
 	EInternal         Code = "internal"          // a bug or an unexpected failure; details only in logs
 )
 
+// ErrPrefixTaken is returned by the store when another API key already has the prefix; the key
+// use case draws a new key and tries again. Nothing is ever overwritten. It is the domain's, not
+// the store's, so the use case recognises it with errors.Is and needs no word from its wiring.
+var ErrPrefixTaken = Errorf(EConflict, "API key prefix already exists")
+
 // Error is the project's error: a code, a message that is safe to show to the caller, optional
 // per-field problems for validation errors, and the underlying cause, which is only ever logged.
 type Error struct {

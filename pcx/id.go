@@ -3,6 +3,7 @@ package pcx
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"strings"
 	"time"
 )
 
@@ -34,4 +35,45 @@ func encodeULID(b [16]byte) string {
 		hi >>= 5
 	}
 	return string(out[:])
+}
+
+// idLen is the length of what follows "<kind>_" in every ID NewID returns.
+const idLen = 26
+
+// ValidID reports whether s has the shape of the IDs NewID returns for kind: "<kind>_" and 26
+// characters of the lower-case Crockford alphabet. NewID has had this format since the first ID
+// was issued, so every stored ID passes; a string of any other shape cannot name a stored item,
+// and is refused before it costs a read (or becomes part of a DynamoDB key).
+func ValidID(kind, s string) bool {
+	if len(s) != len(kind)+1+idLen || s[:len(kind)] != kind || s[len(kind)] != '_' {
+		return false
+	}
+	for i := len(kind) + 1; i < len(s); i++ {
+		if strings.IndexByte(crockford, s[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// The prefix "pcx_<id>" of an API key: <id> is MinKeyIDLen to MaxKeyIDLen characters [a-z0-9]. It
+// is not secret: it names a key in routes, logs and the store, so its shape is the domain's, and
+// internal/keyformat builds and parses full keys around it.
+const (
+	KeyScheme   = "pcx_"
+	MinKeyIDLen = 6
+	MaxKeyIDLen = 12
+)
+
+// ValidKeyPrefix reports whether p has the form pcx_<id>.
+func ValidKeyPrefix(p string) bool {
+	if len(p) < len(KeyScheme)+MinKeyIDLen || len(p) > len(KeyScheme)+MaxKeyIDLen || p[:len(KeyScheme)] != KeyScheme {
+		return false
+	}
+	for i := len(KeyScheme); i < len(p); i++ {
+		if c := p[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }

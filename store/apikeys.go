@@ -10,13 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/pcx/publicservice/internal/keyformat"
 	"github.com/pcx/publicservice/pcx"
 )
-
-// ErrPrefixTaken is returned by CreateAPIKey when another key already has the prefix; the caller
-// draws a new key and tries again. Nothing is ever overwritten.
-var ErrPrefixTaken = pcx.Errorf(pcx.EConflict, "API key prefix already exists")
 
 func keyPK(prefix string) string  { return "KEY#" + prefix }
 func keyIDPK(id string) string    { return "KEYID#" + id }
@@ -26,7 +21,8 @@ func keyKey(prefix string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrPK: avS(keyPK(prefix)), attrSK: avS("KEY")}
 }
 
-// CreateAPIKey stores a new key and its id index together, atomically; both must be new.
+// CreateAPIKey stores a new key and its id index together, atomically; both must be new. A taken
+// prefix is pcx.ErrPrefixTaken.
 func (s *Store) CreateAPIKey(ctx context.Context, k *pcx.APIKey) error {
 	it := map[string]types.AttributeValue{
 		attrPK: avS(keyPK(k.Prefix)), attrSK: avS("KEY"),
@@ -51,13 +47,13 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *pcx.APIKey) error {
 	})
 	if reasons := cancellationReasons(err); reasons != nil {
 		if reasons[0] == "ConditionalCheckFailed" {
-			return ErrPrefixTaken
+			return pcx.ErrPrefixTaken
 		}
 		if len(reasons) > 1 && reasons[1] == "ConditionalCheckFailed" {
 			return pcx.Wrap(pcx.EConflict, err, "API key id already exists")
 		}
 	}
-	return translate(err, "API key")
+	return translate(err)
 }
 
 // APIKeyByPrefix returns the key with the prefix, read consistently: a revoke or delete is seen
@@ -67,7 +63,7 @@ func (s *Store) APIKeyByPrefix(ctx context.Context, prefix string) (*pcx.APIKey,
 		TableName: &s.table, Key: keyKey(prefix), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return nil, translate(err, "API key")
+		return nil, translate(err)
 	}
 	if out.Item == nil {
 		return nil, keyNotFound()
@@ -84,7 +80,7 @@ func (s *Store) APIKeyByID(ctx context.Context, org, id string) (*pcx.APIKey, er
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return nil, translate(err, "API key")
+		return nil, translate(err)
 	}
 	if out.Item == nil {
 		return nil, keyNotFound()
@@ -118,7 +114,7 @@ func (s *Store) ListAPIKeys(ctx context.Context, org string, limit int, after st
 	}
 	start := func(after string) map[string]types.AttributeValue {
 		id, prefix, ok := strings.Cut(after, "|")
-		if !ok || !keyformat.ValidPrefix(prefix) || !strings.HasPrefix(id, "key_") {
+		if !ok || !pcx.ValidKeyPrefix(prefix) || !pcx.ValidID("key", id) {
 			return nil
 		}
 		return map[string]types.AttributeValue{
@@ -147,7 +143,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, org, prefix string) (*pcx.APIK
 		return nil, keyNotFound()
 	}
 	if err != nil {
-		return nil, translate(err, "API key")
+		return nil, translate(err)
 	}
 	return decodeKey(out.Attributes)
 }
@@ -176,7 +172,7 @@ func (s *Store) ActivateAPIKey(ctx context.Context, org, prefix string) (*pcx.AP
 		return nil, pcx.Errorf(pcx.EConflict, "API key has expired and cannot be activated")
 	}
 	if err != nil {
-		return nil, translate(err, "API key")
+		return nil, translate(err)
 	}
 	return decodeKey(out.Attributes)
 }
@@ -206,7 +202,7 @@ func (s *Store) DeleteAPIKey(ctx context.Context, org, prefix string) error {
 	if reasons := cancellationReasons(err); reasons != nil && reasons[0] == "ConditionalCheckFailed" {
 		return keyNotFound() // deleted or replaced since the read
 	}
-	return translate(err, "API key")
+	return translate(err)
 }
 
 // TouchAPIKey records that the key was used at `at`, writing only if the stored value is older
@@ -225,7 +221,7 @@ func (s *Store) TouchAPIKey(ctx context.Context, prefix string, at time.Time, mi
 	if isConditionFailed(err) {
 		return nil
 	}
-	return translate(err, "API key")
+	return translate(err)
 }
 
 func conditionItem(err error) map[string]types.AttributeValue {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/pcx/publicservice/internal/testenv"
 	"github.com/pcx/publicservice/pcx"
-	"github.com/pcx/publicservice/store"
 )
 
 var keySeq atomic.Int64
@@ -112,7 +111,7 @@ func TestCreateAPIKeyNeverOverwrites(t *testing.T) {
 	}
 	clash := newKey("org-b", time.Now())
 	clash.Prefix = first.Prefix
-	if err := s.CreateAPIKey(ctx, clash); !errors.Is(err, store.ErrPrefixTaken) {
+	if err := s.CreateAPIKey(ctx, clash); !errors.Is(err, pcx.ErrPrefixTaken) {
 		t.Fatalf("CreateAPIKey with a taken prefix = %v, want ErrPrefixTaken", err)
 	}
 	got, err := s.APIKeyByPrefix(ctx, first.Prefix)

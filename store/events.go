@@ -41,14 +41,14 @@ func (s *Store) CreateEvent(ctx context.Context, ev *pcx.Event, retention time.D
 	if isConditionFailed(err) {
 		return nil
 	}
-	return translate(err, "event")
+	return translate(err)
 }
 
 // Event returns an event with its payload, whoever owns it (the worker's read).
 func (s *Store) Event(ctx context.Context, id string) (*pcx.Event, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: eventKey(id), ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return nil, translate(err, "event")
+		return nil, translate(err)
 	}
 	if out.Item == nil {
 		return nil, eventNotFound()
@@ -64,7 +64,7 @@ func (s *Store) EventOf(ctx context.Context, org, id string) (*pcx.Event, error)
 		ExpressionAttributeNames: map[string]string{"#src": "source"},
 	})
 	if err != nil {
-		return nil, translate(err, "event")
+		return nil, translate(err)
 	}
 	if out.Item == nil || (&item{m: out.Item}).str("org_id") != org {
 		return nil, eventNotFound()
@@ -168,7 +168,7 @@ func (s *Store) existingDeliveries(ctx context.Context, eventID string, ids []st
 	for {
 		out, err := s.db.Query(ctx, in)
 		if err != nil {
-			return nil, translate(err, "deliveries")
+			return nil, translate(err)
 		}
 		for _, m := range out.Items {
 			existing[(&item{m: m}).str("webhook_id")] = true
@@ -191,7 +191,7 @@ func (s *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest) error
 				RequestItems: map[string][]types.WriteRequest{s.table: batch},
 			})
 			if err != nil {
-				return false, translate(err, "batch write")
+				return false, translate(err)
 			}
 			batch = out.UnprocessedItems[s.table]
 			return len(batch) > 0, nil
@@ -254,7 +254,7 @@ func (s *Store) recordAttempt(ctx context.Context, eventID string, d pcx.Deliver
 		return nil // this attempt, or a later one, is already recorded
 	}
 	if err != nil {
-		return translate(err, "delivery")
+		return translate(err)
 	}
 	// Trim the log from the front once it is over its bound (rare: a long-failing endpoint that
 	// was also replayed), in a second write.
@@ -269,7 +269,7 @@ func (s *Store) recordAttempt(ctx context.Context, eventID string, d pcx.Deliver
 			UpdateExpression:         aws.String("REMOVE " + strings.Join(paths, ", ")),
 			ExpressionAttributeNames: map[string]string{"#log": "log"},
 		})
-		return translate(err, "delivery")
+		return translate(err)
 	}
 	return nil
 }
@@ -286,7 +286,7 @@ func (s *Store) setDeliveryStatus(ctx context.Context, eventID string, d pcx.Del
 			":ttl": ttlAt(expires), ":zero": avN(0),
 		},
 	})
-	return translate(err, "delivery")
+	return translate(err)
 }
 
 // ListDeliveries returns up to limit of an event's deliveries, by webhook ID.
@@ -300,7 +300,7 @@ func (s *Store) ListDeliveries(ctx context.Context, eventID string, limit int, a
 		ConsistentRead: aws.Bool(true),
 	}
 	start := func(after string) map[string]types.AttributeValue {
-		if !strings.HasPrefix(after, "wh_") || len(after) > 64 {
+		if !pcx.ValidID("wh", after) {
 			return nil
 		}
 		return deliveryKey(eventID, after)

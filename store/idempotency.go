@@ -43,14 +43,14 @@ func (s *Store) ClaimIdempotency(ctx context.Context, rec *pcx.Idempotency, ttl 
 		// DynamoDB Local may not return the item; read it.
 		out, gerr := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: idemKey(rec.OrgID, rec.KeyHash), ConsistentRead: aws.Bool(true)})
 		if gerr != nil {
-			return nil, translate(gerr, "idempotency record")
+			return nil, translate(gerr)
 		}
 		if out.Item == nil {
 			return nil, pcx.Errorf(pcx.EConflict, "A request with this Idempotency-Key is in progress; retry")
 		}
 		return decodeIdempotency(out.Item)
 	}
-	return nil, translate(err, "idempotency record")
+	return nil, translate(err)
 }
 
 // CompleteIdempotency records the reply of the request that claimed the key.
@@ -68,7 +68,7 @@ func (s *Store) CompleteIdempotency(ctx context.Context, rec *pcx.Idempotency) e
 	if isConditionFailed(err) {
 		return nil
 	}
-	return translate(err, "idempotency record")
+	return translate(err)
 }
 
 func decodeIdempotency(m map[string]types.AttributeValue) (*pcx.Idempotency, error) {

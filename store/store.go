@@ -103,12 +103,14 @@ func awsCredentialsInEnv() bool {
 // Ping checks the table answers, for readiness probes.
 func (s *Store) Ping(ctx context.Context) error {
 	_, err := s.db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &s.table})
-	return translate(err, "table")
+	return translate(err)
 }
 
-// translate turns an AWS error into a pcx error. what names the thing the call was about, for the
-// not-found message.
-func translate(err error, what string) error {
+// translate turns an AWS error into a pcx error: a timeout, a missing table, or an unreachable,
+// throttled or failing database is EUnavailable (a 503 the caller may retry); any other answer
+// of DynamoDB is EInternal. A pcx error passes unchanged. Not-found answers are the callers' own: DynamoDB reports a missing item as an
+// empty result, not an error.
+func translate(err error) error {
 	if err == nil {
 		return nil
 	}
@@ -153,7 +155,7 @@ func (s *Store) queryPage(ctx context.Context, in *dynamodb.QueryInput, limit in
 		in.Limit = aws.Int32(int32(limit + 1 - len(items)))
 		out, err := s.db.Query(ctx, in)
 		if err != nil {
-			return nil, false, translate(err, "list")
+			return nil, false, translate(err)
 		}
 		items = append(items, out.Items...)
 		if len(items) > limit {
@@ -259,7 +261,7 @@ func retryPartial(ctx context.Context, p retryPolicy, op func() (again bool, err
 			if err != nil {
 				return err
 			}
-			return translate(ctx.Err(), "")
+			return translate(ctx.Err())
 		case <-t.C:
 		}
 		wait *= 2

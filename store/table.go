@@ -71,7 +71,7 @@ func (s *Store) CreateTable(ctx context.Context) (created bool, err error) {
 	case errors.As(err, &inUse):
 		created = false
 	case err != nil:
-		return false, translate(err, "table")
+		return false, translate(err)
 	default:
 		created = true
 	}
@@ -89,7 +89,7 @@ func (s *Store) CreateTable(ctx context.Context) (created bool, err error) {
 			},
 		})
 		if err != nil {
-			return created, translate(err, "table")
+			return created, translate(err)
 		}
 	}
 	return created, nil
@@ -98,7 +98,7 @@ func (s *Store) CreateTable(ctx context.Context) (created bool, err error) {
 // DeleteTable removes the table (tests and `pcxctl table delete`).
 func (s *Store) DeleteTable(ctx context.Context) error {
 	_, err := s.db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: &s.table})
-	return translate(err, "table")
+	return translate(err)
 }
 
 // timeFormat is fixed-width UTC with milliseconds, so stored times compare correctly as strings

@@ -81,7 +81,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w *pcx.Webhook, maxPerOrg int
 			return pcx.Wrap(pcx.EConflict, err, "Webhook ID already exists")
 		}
 	}
-	return translate(err, "webhook")
+	return translate(err)
 }
 
 // Webhook returns org's endpoint without its secrets.
@@ -99,7 +99,7 @@ func (s *Store) getWebhook(ctx context.Context, org, id string, secrets bool) (*
 		TableName: &s.table, Key: webhookKey(org, id), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return nil, translate(err, "webhook")
+		return nil, translate(err)
 	}
 	if out.Item == nil {
 		return nil, webhookNotFound()
@@ -132,7 +132,7 @@ func (s *Store) WebhooksWithSecrets(ctx context.Context, org string, ids []strin
 				RequestItems: map[string]types.KeysAndAttributes{s.table: {Keys: batch, ConsistentRead: aws.Bool(true)}},
 			})
 			if err != nil {
-				return false, translate(err, "webhooks")
+				return false, translate(err)
 			}
 			for _, m := range res.Responses[s.table] {
 				w, _, err := s.decodeWebhook(m, true)
@@ -183,7 +183,7 @@ func (s *Store) queryWebhooks(ctx context.Context, org string, limit int, after 
 		in.ExpressionAttributeValues[":active"] = avS(string(pcx.WebhookActive))
 	}
 	start := func(after string) map[string]types.AttributeValue {
-		if !strings.HasPrefix(after, "wh_") || len(after) > 64 {
+		if !pcx.ValidID("wh", after) {
 			return nil
 		}
 		return webhookKey(org, after)
@@ -211,7 +211,7 @@ func (s *Store) CountActiveWebhooks(ctx context.Context, org string) (int, error
 	for {
 		out, err := s.db.Query(ctx, in)
 		if err != nil {
-			return 0, translate(err, "webhooks")
+			return 0, translate(err)
 		}
 		n += int(out.Count)
 		if out.LastEvaluatedKey == nil {
@@ -284,7 +284,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, org, id string, p WebhookPatc
 		return nil, webhookNotFound()
 	}
 	if err != nil {
-		return nil, translate(err, "webhook")
+		return nil, translate(err)
 	}
 	w, _, err := s.decodeWebhook(out.Attributes, false)
 	return w, err
@@ -305,7 +305,7 @@ func (s *Store) DeleteWebhook(ctx context.Context, org, id string) error {
 	if reasons := cancellationReasons(err); len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
 		return webhookNotFound()
 	}
-	return translate(err, "webhook")
+	return translate(err)
 }
 
 // maxOldSecrets bounds how many rotated-out secrets keep signing during their grace.
@@ -323,7 +323,7 @@ func (s *Store) RotateWebhookSecret(ctx context.Context, org, id string, key []b
 	for range 3 {
 		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: webhookKey(org, id), ConsistentRead: aws.Bool(true)})
 		if err != nil {
-			return nil, translate(err, "webhook")
+			return nil, translate(err)
 		}
 		if out.Item == nil {
 			return nil, webhookNotFound()
@@ -359,7 +359,7 @@ func (s *Store) RotateWebhookSecret(ctx context.Context, org, id string, key []b
 			continue // rotated or deleted since the read: read again
 		}
 		if err != nil {
-			return nil, translate(err, "webhook")
+			return nil, translate(err)
 		}
 		w, _, err = s.decodeWebhook(res.Attributes, true)
 		return w, err

@@ -1,10 +1,9 @@
 // Package apiserver wires the API process: the public and internal listeners over the use-case
-// services, the key cache's background refresh, and graceful shutdown.
+// services, the authenticator's background last_used_at writes, and graceful shutdown.
 package apiserver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 
@@ -20,7 +19,6 @@ import (
 	"github.com/pcx/publicservice/service/apikeys"
 	"github.com/pcx/publicservice/service/starter"
 	"github.com/pcx/publicservice/service/webhooks"
-	"github.com/pcx/publicservice/store"
 )
 
 // Run serves the public API until ctx ends, then shuts down gracefully within
@@ -56,10 +54,8 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 		Log:            log,
 		Auth:           auth,
 		AuthFailures:   api.NewFailureLimiter(cfg.AuthFailuresPerMinute),
-		Keys:           &apikeys.Service{Store: st, Hasher: hasher, IsPrefixTaken: isPrefixTaken},
-		KeyStore:       st,
+		Keys:           &apikeys.Service{Store: st, Hasher: hasher, Auth: auth},
 		Webhooks:       hooks,
-		WebhookStore:   st,
 		Cursors:        cursor.NewSigner(cursor.DeriveKey(pepper), cursor.DefaultTTL),
 		RequestTimeout: cfg.RequestTimeout,
 		Metrics:        m,
@@ -73,7 +69,7 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 	if err != nil {
 		return fmt.Errorf("listen HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 	}
-	servers := []app.ServerOn{{Srv: app.NewHTTPServer(handler, cfg.RequestTimeout, log), Ln: ln}}
+	servers := []app.ServerOn{{Srv: app.NewHTTPServer(handler, cfg.RequestTimeout), Ln: ln}}
 	internalAddr := ""
 	if cfg.InternalHTTPAddr != "" {
 		iln, err := net.Listen("tcp", cfg.InternalHTTPAddr)
@@ -85,7 +81,7 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 			Log: log.With().Str("listener", "internal").Logger(), Token: cfg.InternalToken,
 			Webhooks: hooks, RequestTimeout: cfg.RequestTimeout, Metrics: m,
 		})
-		servers = append(servers, app.ServerOn{Srv: app.NewHTTPServer(app.WithPprof(internal, cfg.DebugPprof), cfg.RequestTimeout, log), Ln: iln})
+		servers = append(servers, app.ServerOn{Srv: app.NewHTTPServer(app.WithPprof(internal, cfg.DebugPprof), cfg.RequestTimeout), Ln: iln})
 		internalAddr = iln.Addr().String()
 	}
 
@@ -99,5 +95,3 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 	}
 	return app.Serve(ctx, cfg.ShutdownTimeout, log, servers...)
 }
-
-func isPrefixTaken(err error) bool { return errors.Is(err, store.ErrPrefixTaken) }

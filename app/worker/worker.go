@@ -52,7 +52,7 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 	if err != nil {
 		return fmt.Errorf("listen WORKER_HTTP_ADDR %s: %w", cfg.WorkerHTTPAddr, err)
 	}
-	srv := app.NewHTTPServer(app.WithPprof(mux, cfg.DebugPprof), cfg.RequestTimeout, log)
+	srv := app.NewHTTPServer(app.WithPprof(mux, cfg.DebugPprof), cfg.RequestTimeout)
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	if listening != nil {

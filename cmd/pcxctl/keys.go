@@ -73,7 +73,7 @@ func keysCreate(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc := &apikeys.Service{Store: st, Hasher: keyformat.NewHasher(peppers), IsPrefixTaken: func(err error) bool { return errors.Is(err, store.ErrPrefixTaken) }}
+	svc := &apikeys.Service{Store: st, Hasher: keyformat.NewHasher(peppers)}
 	full, k, err := svc.Create(ctx, in)
 	if err != nil {
 		return storeErr(err)
@@ -152,7 +152,7 @@ func keysChange(ctx context.Context, c *cli, args []string, verb, summary string
 	if err := required("org-id", *org, "prefix", *prefix); err != nil {
 		return err
 	}
-	if !keyformat.ValidPrefix(*prefix) {
+	if !pcx.ValidKeyPrefix(*prefix) {
 		return usageError{"--prefix must look like pcx_<6 to 12 of a-z0-9>"}
 	}
 	_, st, err := c.open(ctx)

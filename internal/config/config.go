@@ -26,7 +26,6 @@ import (
 
 // Config is the whole configuration. Each binary validates the parts it uses when it starts.
 type Config struct {
-	EnvFile  string `env:"PCX_ENV_FILE" envDefault:".run/pcx.env"`
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
 
 	HTTPAddr         string        `env:"HTTP_ADDR" envDefault:":8080"`
@@ -62,10 +61,14 @@ type Config struct {
 	WorkerConcurrency    int             `env:"WORKER_CONCURRENCY" envDefault:"200"`
 }
 
+// defaultEnvFile is where `make run` writes its env file; PCX_ENV_FILE names another, or none
+// when set empty. Load reads it before parsing, so it is not a field of Config.
+const defaultEnvFile = ".run/pcx.env"
+
 // Load reads the configuration from environ (os.Environ() in production) and the env file.
 func Load(environ []string) (Config, error) {
 	vars := toMap(environ)
-	file := ".run/pcx.env"
+	file := defaultEnvFile
 	if v, ok := vars["PCX_ENV_FILE"]; ok {
 		file = v
 	}

@@ -16,15 +16,17 @@ import (
 	"sync"
 
 	"github.com/pcx/publicservice/internal/keyring"
+	"github.com/pcx/publicservice/pcx"
 )
 
 const (
 	// Scheme starts every key, so secret scanners can recognise one.
-	Scheme = "pcx_"
-	// IDLen is the length of generated IDs; parsing accepts MinIDLen..MaxIDLen.
+	Scheme = pcx.KeyScheme
+	// IDLen is the length of generated IDs; parsing accepts MinIDLen..MaxIDLen, the lengths of a
+	// valid prefix (pcx.ValidKeyPrefix).
 	IDLen    = 10
-	MinIDLen = 6
-	MaxIDLen = 12
+	MinIDLen = pcx.MinKeyIDLen
+	MaxIDLen = pcx.MaxKeyIDLen
 	// SecretLen is the secret's length: RandomLen random base62 characters then ChecksumLen of
 	// checksum. 26 base62 characters carry 154 bits of entropy.
 	SecretLen   = 32
@@ -112,11 +114,11 @@ func Parse(s string) (Key, error) {
 	}
 	rest := s[len(Scheme):]
 	idLen := len(rest) - 1 - SecretLen
-	if idLen < MinIDLen || idLen > MaxIDLen || rest[idLen] != '_' {
+	if rest[idLen] != '_' || !pcx.ValidKeyPrefix(s[:len(Scheme)+idLen]) {
 		return Key{}, ErrMalformed
 	}
 	k := Key{ID: rest[:idLen], Secret: rest[idLen+1:]}
-	if !only(k.ID, isIDChar) || !only(k.Secret, isBase62) {
+	if !only(k.Secret, isBase62) {
 		return Key{}, ErrMalformed
 	}
 	random := k.Secret[:RandomLen]
@@ -124,14 +126,6 @@ func Parse(s string) (Key, error) {
 		return Key{}, ErrMalformed
 	}
 	return k, nil
-}
-
-// ValidPrefix reports whether p has the form pcx_<id>, for routes that name a key by prefix.
-func ValidPrefix(p string) bool {
-	if len(p) < len(Scheme)+MinIDLen || len(p) > len(Scheme)+MaxIDLen || p[:len(Scheme)] != Scheme {
-		return false
-	}
-	return only(p[len(Scheme):], isIDChar)
 }
 
 func only(s string, ok func(byte) bool) bool {
@@ -142,8 +136,6 @@ func only(s string, ok func(byte) bool) bool {
 	}
 	return true
 }
-
-func isIDChar(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
 
 func isBase62(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'

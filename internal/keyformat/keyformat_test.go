@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/pcx/publicservice/internal/keyring"
+	"github.com/pcx/publicservice/pcx"
 )
 
 var keyPattern = regexp.MustCompile(`^pcx_[a-z0-9]{10}_[A-Za-z0-9]{32}$`)
@@ -123,17 +124,6 @@ func TestParseMalformed(t *testing.T) {
 	}
 }
 
-func TestValidPrefix(t *testing.T) {
-	for in, want := range map[string]bool{
-		"pcx_abc123": true, "pcx_abcdefghijkl": true, "pcx_abc12": false, "pcx_abcdefghijklm": false,
-		"pcx_ABC123": false, "abc123": false, "pcx_abc-12": false, "": false,
-	} {
-		if got := ValidPrefix(in); got != want {
-			t.Errorf("ValidPrefix(%q) = %v, want %v", in, got, want)
-		}
-	}
-}
-
 func pepper(b byte) string {
 	return base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{b}, 32))
 }
@@ -226,7 +216,7 @@ func FuzzParse(f *testing.F) {
 		if got.String() != s {
 			t.Fatalf("Parse(%q) round-trips to %q", s, got.String())
 		}
-		if !ValidPrefix(got.Prefix()) || len(got.Secret) != SecretLen {
+		if !pcx.ValidKeyPrefix(got.Prefix()) || len(got.Secret) != SecretLen {
 			t.Fatalf("Parse(%q) accepted a key with prefix %q and secret length %d", s, got.Prefix(), len(got.Secret))
 		}
 	})

@@ -28,9 +28,6 @@ type ClientOptions struct {
 	// MaxIdleConnsPerHost sizes the keep-alive pool per receiver.
 	// Zero or negative means 64.
 	MaxIdleConnsPerHost int
-	// UserAgent is not applied by the client: callers set request headers.
-	// It is carried here so configuration lives in one place.
-	UserAgent string
 }
 
 // LoadCAFile returns the system pool plus the PEM certificates in path

@@ -1,6 +1,7 @@
 // Package apikeys is the API-key use cases shared by the HTTP API and the operator CLI: creating a
-// key (validation, generation, the prefix-collision retry) and authenticating a request's key
-// with a short-lived cache whose entries are never served past their TTL.
+// key (validation, generation, the prefix-collision retry), reading, listing, revoking,
+// activating and deleting keys, and authenticating a request's key with a short-lived cache
+// whose entries are never served past their TTL.
 package apikeys
 
 import (
@@ -17,12 +18,19 @@ import (
 	"github.com/pcx/publicservice/pcx"
 )
 
-// Store is what creating keys needs from storage.
+// Store is what the key use cases need from storage. Every call but CreateAPIKey is scoped by
+// organisation: another organisation's key is not found.
 type Store interface {
+	// CreateAPIKey returns pcx.ErrPrefixTaken when another key has the prefix.
 	CreateAPIKey(ctx context.Context, k *pcx.APIKey) error
+	APIKeyByID(ctx context.Context, org, id string) (*pcx.APIKey, error)
+	ListAPIKeys(ctx context.Context, org string, limit int, after string) ([]*pcx.APIKey, string, error)
+	RevokeAPIKey(ctx context.Context, org, prefix string) (*pcx.APIKey, error)
+	ActivateAPIKey(ctx context.Context, org, prefix string) (*pcx.APIKey, error)
+	DeleteAPIKey(ctx context.Context, org, prefix string) error
 }
 
-// Service creates keys.
+// Service holds the key use cases.
 type Service struct {
 	Store  Store
 	Hasher *keyformat.Hasher
@@ -30,8 +38,10 @@ type Service struct {
 	Rand io.Reader
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
-	// IsPrefixTaken recognises the store's "prefix exists" error.
-	IsPrefixTaken func(error) bool
+	// Auth is this instance's authenticator. Revoke, Activate and Delete tell it to forget the
+	// key they changed, so the change holds at once on this instance (elsewhere within the cache
+	// TTL). nil when nothing in the process caches keys (the operator CLI).
+	Auth *Authenticator
 }
 
 // CreateInput is what a new key needs.
@@ -130,11 +140,59 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (string, *pcx.APIK
 		if err == nil {
 			return k.String(), rec, nil
 		}
-		if s.IsPrefixTaken == nil || !s.IsPrefixTaken(err) {
+		if !errors.Is(err, pcx.ErrPrefixTaken) {
 			return "", nil, err
 		}
 	}
 	return "", nil, pcx.Wrap(pcx.EInternal, errors.New("keys: prefix collisions exhausted the attempts"), "")
+}
+
+// Get returns org's key with the id.
+func (s *Service) Get(ctx context.Context, org, id string) (*pcx.APIKey, error) {
+	return s.Store.APIKeyByID(ctx, org, id)
+}
+
+// List returns up to limit of org's keys, newest first, after the store's position after; next is
+// the position after this page, "" on the last.
+func (s *Service) List(ctx context.Context, org string, limit int, after string) (keys []*pcx.APIKey, next string, err error) {
+	return s.Store.ListAPIKeys(ctx, org, limit, after)
+}
+
+// Revoke marks org's key revoked and keeps its record; revoking it again changes nothing.
+func (s *Service) Revoke(ctx context.Context, org, prefix string) (*pcx.APIKey, error) {
+	return s.change(ctx, org, prefix, s.Store.RevokeAPIKey)
+}
+
+// Activate makes org's revoked key active again, unless it has expired (EConflict).
+func (s *Service) Activate(ctx context.Context, org, prefix string) (*pcx.APIKey, error) {
+	return s.change(ctx, org, prefix, s.Store.ActivateAPIKey)
+}
+
+// change applies a change to org's key with prefix and, once it has succeeded, makes this
+// instance's cache forget the key.
+func (s *Service) change(ctx context.Context, org, prefix string, apply func(ctx context.Context, org, prefix string) (*pcx.APIKey, error)) (*pcx.APIKey, error) {
+	k, err := apply(ctx, org, prefix)
+	if err != nil {
+		return nil, err
+	}
+	s.forget(prefix)
+	return k, nil
+}
+
+// Delete removes org's key for good.
+func (s *Service) Delete(ctx context.Context, org, prefix string) error {
+	if err := s.Store.DeleteAPIKey(ctx, org, prefix); err != nil {
+		return err
+	}
+	s.forget(prefix)
+	return nil
+}
+
+// forget drops a key this service has just changed from this instance's cache.
+func (s *Service) forget(prefix string) {
+	if s.Auth != nil {
+		s.Auth.Forget(prefix)
+	}
 }
 
 func (s *Service) now() time.Time {

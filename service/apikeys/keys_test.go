@@ -21,12 +21,12 @@ type fakeStore struct {
 	keys    map[string]*pcx.APIKey
 	reads   int
 	touches int
-	taken   int // the next `taken` creates fail with errTaken
+	taken   int // the next `taken` creates fail with pcx.ErrPrefixTaken
 	fail    error
 	block   chan struct{} // when set, reads wait on it
+	reading chan struct{} // when set with block, a read sends on it once begun, then waits
+	touched chan struct{} // when set, each TouchAPIKey sends on it (buffer it)
 }
-
-var errTaken = errors.New("taken")
 
 func newFake() *fakeStore { return &fakeStore{keys: map[string]*pcx.APIKey{}} }
 
@@ -35,7 +35,7 @@ func (f *fakeStore) CreateAPIKey(_ context.Context, k *pcx.APIKey) error {
 	defer f.mu.Unlock()
 	if f.taken > 0 {
 		f.taken--
-		return errTaken
+		return pcx.ErrPrefixTaken
 	}
 	cp := *k
 	f.keys[k.Prefix] = &cp
@@ -44,6 +44,9 @@ func (f *fakeStore) CreateAPIKey(_ context.Context, k *pcx.APIKey) error {
 
 func (f *fakeStore) APIKeyByPrefix(_ context.Context, prefix string) (*pcx.APIKey, error) {
 	if f.block != nil {
+		if f.reading != nil {
+			f.reading <- struct{}{}
+		}
 		<-f.block
 	}
 	f.mu.Lock()
@@ -60,10 +63,69 @@ func (f *fakeStore) APIKeyByPrefix(_ context.Context, prefix string) (*pcx.APIKe
 	return &cp, nil
 }
 
-func (f *fakeStore) TouchAPIKey(context.Context, string, time.Time, time.Duration) error {
+func (f *fakeStore) APIKeyByID(_ context.Context, org, id string) (*pcx.APIKey, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	for _, k := range f.keys {
+		if k.ID == id && k.OrgID == org {
+			cp := *k
+			return &cp, nil
+		}
+	}
+	return nil, pcx.Errorf(pcx.ENotFound, "API key not found")
+}
+
+func (f *fakeStore) ListAPIKeys(_ context.Context, org string, _ int, _ string) ([]*pcx.APIKey, string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*pcx.APIKey
+	for _, k := range f.keys {
+		if k.OrgID == org {
+			cp := *k
+			out = append(out, &cp)
+		}
+	}
+	return out, "", nil
+}
+
+// change applies fn to org's key with the prefix, as the store's conditional writes do.
+func (f *fakeStore) change(org, prefix string, fn func(*pcx.APIKey)) (*pcx.APIKey, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k, ok := f.keys[prefix]
+	if !ok || k.OrgID != org {
+		return nil, pcx.Errorf(pcx.ENotFound, "API key not found")
+	}
+	fn(k)
+	cp := *k
+	return &cp, nil
+}
+
+func (f *fakeStore) RevokeAPIKey(_ context.Context, org, prefix string) (*pcx.APIKey, error) {
+	return f.change(org, prefix, func(k *pcx.APIKey) { k.Status = pcx.KeyRevoked })
+}
+
+func (f *fakeStore) ActivateAPIKey(_ context.Context, org, prefix string) (*pcx.APIKey, error) {
+	return f.change(org, prefix, func(k *pcx.APIKey) { k.Status = pcx.KeyActive })
+}
+
+func (f *fakeStore) DeleteAPIKey(_ context.Context, org, prefix string) error {
+	_, err := f.change(org, prefix, func(*pcx.APIKey) {})
+	if err == nil {
+		f.mu.Lock()
+		delete(f.keys, prefix)
+		f.mu.Unlock()
+	}
+	return err
+}
+
+func (f *fakeStore) TouchAPIKey(context.Context, string, time.Time, time.Duration) error {
+	f.mu.Lock()
 	f.touches++
+	f.mu.Unlock()
+	if f.touched != nil {
+		f.touched <- struct{}{}
+	}
 	return nil
 }
 
@@ -83,7 +145,7 @@ func testHasher(t *testing.T) *keyformat.Hasher {
 }
 
 func newService(t *testing.T, st *fakeStore) *Service {
-	return &Service{Store: st, Hasher: testHasher(t), IsPrefixTaken: func(err error) bool { return errors.Is(err, errTaken) }}
+	return &Service{Store: st, Hasher: testHasher(t)}
 }
 
 func TestCreateValidates(t *testing.T) {
@@ -273,6 +335,54 @@ func TestAuthCacheTTLAndForget(t *testing.T) {
 	}
 }
 
+// Revoke, Activate and Delete hold on this instance at once, however long the cache keeps keys:
+// the service tells its authenticator to forget the key it changed. A change that fails (another
+// organisation's key) forgets nothing.
+func TestChangesForgetTheCachedKey(t *testing.T) {
+	f := newAuth(t, time.Hour)
+	s := newService(t, f.st)
+	s.Auth = f.a
+	ctx := context.Background()
+	mustAuth := func(wantOK bool) {
+		t.Helper()
+		if _, err := f.a.Authenticate(ctx, f.key); (err == nil) != wantOK {
+			t.Fatalf("Authenticate = %v, want ok=%v", err, wantOK)
+		}
+	}
+	mustAuth(true)
+	reads := f.st.readCount()
+	if _, err := s.Revoke(ctx, "org-2", f.prin.Prefix); pcx.ErrorCode(err) != pcx.ENotFound {
+		t.Fatalf("Revoke of another organisation's key = %v, want not found", err)
+	}
+	mustAuth(true)
+	if got := f.st.readCount(); got != reads {
+		t.Fatalf("a failed revoke made the next request read the store (%d reads, want %d)", got, reads)
+	}
+
+	k, err := s.Revoke(ctx, "org-1", f.prin.Prefix)
+	if err != nil || k.Status != pcx.KeyRevoked {
+		t.Fatalf("Revoke = %+v, %v; want the revoked key", k, err)
+	}
+	mustAuth(false)
+	if k, err = s.Activate(ctx, "org-1", f.prin.Prefix); err != nil || k.Status != pcx.KeyActive {
+		t.Fatalf("Activate = %+v, %v; want the active key", k, err)
+	}
+	mustAuth(true)
+	if got, err := s.Get(ctx, "org-1", f.prin.APIKeyID); err != nil || got.Prefix != f.prin.Prefix {
+		t.Fatalf("Get = %+v, %v; want the key", got, err)
+	}
+	if list, _, err := s.List(ctx, "org-1", 10, ""); err != nil || len(list) != 1 {
+		t.Fatalf("List = %d keys, %v; want the one", len(list), err)
+	}
+	if err := s.Delete(ctx, "org-1", f.prin.Prefix); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	mustAuth(false)
+	if _, err := s.Get(ctx, "org-1", f.prin.APIKeyID); pcx.ErrorCode(err) != pcx.ENotFound {
+		t.Fatalf("Get after Delete = %v, want not found", err)
+	}
+}
+
 func TestAuthCacheDisabled(t *testing.T) {
 	f := newAuth(t, 0)
 	for range 3 {
@@ -288,13 +398,13 @@ func TestAuthCacheDisabled(t *testing.T) {
 // A read that began before a Forget must not put its (possibly stale) result in the cache.
 func TestForgetDuringReadDoesNotCacheStale(t *testing.T) {
 	f := newAuth(t, time.Hour)
-	f.st.block = make(chan struct{})
+	f.st.block, f.st.reading = make(chan struct{}), make(chan struct{}, 1) // buffered: for the read after, too
 	done := make(chan error)
 	go func() {
 		_, err := f.a.Authenticate(context.Background(), f.key)
 		done <- err
 	}()
-	time.Sleep(20 * time.Millisecond) // let the read start and block
+	<-f.st.reading // the read has begun: it took the cache's epoch before reaching the store
 	f.a.Forget(f.prin.Prefix)
 	close(f.st.block)
 	if err := <-done; err != nil {
@@ -308,9 +418,9 @@ func TestForgetDuringReadDoesNotCacheStale(t *testing.T) {
 
 func TestTouchIsThrottled(t *testing.T) {
 	f := newAuth(t, time.Hour)
+	f.st.touched = make(chan struct{}, 100)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go f.a.Run(ctx)
 	for range 50 {
 		if _, err := f.a.Authenticate(ctx, f.key); err != nil {
 			t.Fatal(err)
@@ -320,17 +430,16 @@ func TestTouchIsThrottled(t *testing.T) {
 	if _, err := f.a.Authenticate(ctx, f.key); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		f.st.mu.Lock()
-		n := f.st.touches
-		f.st.mu.Unlock()
-		if n == 2 {
-			break
+	// Requests decide on their touch themselves; Run only writes what they queued.
+	if n := len(f.a.touches); n != 2 {
+		t.Fatalf("51 requests across two intervals queued %d last_used_at writes, want 2", n)
+	}
+	go f.a.Run(ctx)
+	for i := range 2 {
+		select {
+		case <-f.st.touched:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Run wrote %d of the 2 queued last_used_at writes", i)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("51 requests across two intervals wrote last_used_at %d times, want 2", n)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

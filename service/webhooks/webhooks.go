@@ -1,6 +1,6 @@
-// Package webhooks is the webhook use cases the HTTP API (public and internal) calls: registering
-// and changing endpoints, rotating their secrets, accepting events (notify and transaction
-// updates alike) and replaying them. An event is accepted only once its workflow has durably
+// Package webhooks is the webhook use cases the HTTP API (public and internal) calls: registering,
+// reading, listing and changing endpoints, rotating their secrets, accepting events (notify and
+// transaction updates alike), reporting their deliveries and replaying them. An event is accepted only once its workflow has durably
 // started: from then on Temporal owns its delivery.
 package webhooks
 
@@ -27,12 +27,14 @@ import (
 type Store interface {
 	CreateWebhook(ctx context.Context, w *pcx.Webhook, maxPerOrg int) error
 	Webhook(ctx context.Context, org, id string) (*pcx.Webhook, error)
+	ListWebhooks(ctx context.Context, org string, limit int, after string) ([]*pcx.Webhook, string, error)
 	UpdateWebhook(ctx context.Context, org, id string, p store.WebhookPatch) (*pcx.Webhook, error)
 	RotateWebhookSecret(ctx context.Context, org, id string, key []byte, grace time.Duration) (*pcx.Webhook, error)
 	CountActiveWebhooks(ctx context.Context, org string) (int, error)
 	DeleteWebhook(ctx context.Context, org, id string) error
 	CreateEvent(ctx context.Context, ev *pcx.Event, retention time.Duration) error
 	EventOf(ctx context.Context, org, id string) (*pcx.Event, error)
+	ListDeliveries(ctx context.Context, eventID string, limit int, after string) ([]*pcx.Delivery, string, error)
 	ClaimIdempotency(ctx context.Context, rec *pcx.Idempotency, ttl time.Duration) (*pcx.Idempotency, error)
 	CompleteIdempotency(ctx context.Context, rec *pcx.Idempotency) error
 }
@@ -173,6 +175,17 @@ func (s *Service) CreateEndpoint(ctx context.Context, org, rawURL, description s
 	}
 	s.counts.forget(org)
 	return w, nil
+}
+
+// Endpoint returns org's endpoint.
+func (s *Service) Endpoint(ctx context.Context, org, id string) (*pcx.Webhook, error) {
+	return s.Store.Webhook(ctx, org, id)
+}
+
+// ListEndpoints returns up to limit of org's endpoints after the store's position after; next is
+// the position after this page, "" on the last.
+func (s *Service) ListEndpoints(ctx context.Context, org string, limit int, after string) (hooks []*pcx.Webhook, next string, err error) {
+	return s.Store.ListWebhooks(ctx, org, limit, after)
 }
 
 // DeleteEndpoint removes org's endpoint; no new deliveries go to it.
@@ -333,6 +346,28 @@ func (s *Service) Notify(ctx context.Context, in NotifyInput) (Accepted, error) 
 		}
 	}
 	return acc, nil
+}
+
+// EventStatus is an event and one page of its deliveries.
+type EventStatus struct {
+	Event      *pcx.Event
+	Deliveries []*pcx.Delivery
+	Next       string // the store's position after this page; "" on the last
+}
+
+// EventStatus returns org's event and up to limit of its deliveries after the store's position
+// after. The deliveries are read only once the event is known to be org's: they are stored
+// under the event alone.
+func (s *Service) EventStatus(ctx context.Context, org, id string, limit int, after string) (EventStatus, error) {
+	ev, err := s.Store.EventOf(ctx, org, id)
+	if err != nil {
+		return EventStatus{}, err
+	}
+	dels, next, err := s.Store.ListDeliveries(ctx, ev.ID, limit, after)
+	if err != nil {
+		return EventStatus{}, err
+	}
+	return EventStatus{Event: ev, Deliveries: dels, Next: next}, nil
 }
 
 // Replay delivers org's event again, with the same webhook-id, to the given endpoints or to every

@@ -23,6 +23,8 @@ type fakeStore struct {
 	hooks    map[string]*pcx.Webhook
 	events   map[string]*pcx.Event
 	idem     map[string]*pcx.Idempotency
+	dels     map[string][]*pcx.Delivery // by event ID
+	delReads int
 	active   int
 	counts   int
 	failNext error
@@ -48,6 +50,17 @@ func (f *fakeStore) Webhook(_ context.Context, org, id string) (*pcx.Webhook, er
 		return w, nil
 	}
 	return nil, pcx.Errorf(pcx.ENotFound, "Webhook not found")
+}
+func (f *fakeStore) ListWebhooks(_ context.Context, org string, _ int, _ string) ([]*pcx.Webhook, string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*pcx.Webhook
+	for _, w := range f.hooks {
+		if w.OrgID == org {
+			out = append(out, w)
+		}
+	}
+	return out, "", nil
 }
 func (f *fakeStore) UpdateWebhook(_ context.Context, org, id string, p store.WebhookPatch) (*pcx.Webhook, error) {
 	return &pcx.Webhook{ID: id, OrgID: org}, nil
@@ -87,6 +100,12 @@ func (f *fakeStore) EventOf(_ context.Context, org, id string) (*pcx.Event, erro
 		return ev, nil
 	}
 	return nil, pcx.Errorf(pcx.ENotFound, "Event not found")
+}
+func (f *fakeStore) ListDeliveries(_ context.Context, eventID string, _ int, after string) ([]*pcx.Delivery, string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.delReads++
+	return f.dels[eventID], after + "+", nil
 }
 func (f *fakeStore) ClaimIdempotency(_ context.Context, rec *pcx.Idempotency, _ time.Duration) (*pcx.Idempotency, error) {
 	f.mu.Lock()
@@ -344,5 +363,42 @@ func TestEndpointCountIsCachedBriefly(t *testing.T) {
 	st.active = 2
 	if n := notifyCount(); n != 2 {
 		t.Fatalf("after disabling: endpoint_count = %d, want 2", n)
+	}
+}
+
+func TestEndpointReads(t *testing.T) {
+	s, _, _ := newService()
+	ctx := context.Background()
+	w, err := s.CreateEndpoint(ctx, "org", "https://hooks.example.com/a", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Endpoint(ctx, "org", w.ID); err != nil || got.ID != w.ID {
+		t.Fatalf("Endpoint = %+v, %v; want %s", got, err, w.ID)
+	}
+	if _, err := s.Endpoint(ctx, "other", w.ID); code(err) != pcx.ENotFound {
+		t.Fatalf("Endpoint of another organisation = %v, want not found", err)
+	}
+	if list, _, err := s.ListEndpoints(ctx, "org", 10, ""); err != nil || len(list) != 1 || list[0].ID != w.ID {
+		t.Fatalf("ListEndpoints = %v, %v; want [%s]", list, err, w.ID)
+	}
+}
+
+// The deliveries of an event are stored under the event alone: they are read only once the
+// event is known to be the caller's.
+func TestEventStatus(t *testing.T) {
+	s, st, _ := newService()
+	ctx := context.Background()
+	acc, err := s.Notify(ctx, NotifyInput{OrgID: "org", Payload: []byte(`{"a":1}`), Source: "notify"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.dels = map[string][]*pcx.Delivery{acc.EventID: {{EventID: acc.EventID, WebhookID: "wh_a", Status: pcx.DeliveryDelivered}}}
+	if _, err := s.EventStatus(ctx, "other", acc.EventID, 10, ""); code(err) != pcx.ENotFound || st.delReads != 0 {
+		t.Fatalf("EventStatus of another organisation's event = %v after %d delivery reads, want not found after none", err, st.delReads)
+	}
+	got, err := s.EventStatus(ctx, "org", acc.EventID, 10, "pos")
+	if err != nil || got.Event.ID != acc.EventID || len(got.Deliveries) != 1 || got.Deliveries[0].WebhookID != "wh_a" || got.Next != "pos+" {
+		t.Fatalf("EventStatus = %+v, %v; want the event, its delivery and the store's next position", got, err)
 	}
 }
