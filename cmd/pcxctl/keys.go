@@ -100,11 +100,12 @@ func keysList(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	keys := &apikeys.Service{Store: st}
 	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "API_KEY_ID\tPREFIX\tSTATUS\tNAME\tUSER_ID\tCREATED_AT\tEXPIRES_AT\tLAST_USED_AT")
 	after, shown := "", 0
 	for shown < *limit {
-		page, next, err := st.ListAPIKeys(ctx, *org, min(100, *limit-shown), after)
+		page, next, err := keys.List(ctx, *org, min(100, *limit-shown), after)
 		if err != nil {
 			return storeErr(err)
 		}
@@ -130,19 +131,15 @@ func fmtTime(t *time.Time) string {
 
 func keysRevoke(ctx context.Context, c *cli, args []string) error {
 	return keysChange(ctx, c, args, "revoke", "Revoke an API key (it gets 401 within AUTH_CACHE_TTL everywhere).",
-		func(st *store.Store) func(context.Context, string, string) (*pcx.APIKey, error) {
-			return st.RevokeAPIKey
-		})
+		(*apikeys.Service).Revoke)
 }
 
 func keysActivate(ctx context.Context, c *cli, args []string) error {
 	return keysChange(ctx, c, args, "activate", "Re-activate a revoked API key that has not expired.",
-		func(st *store.Store) func(context.Context, string, string) (*pcx.APIKey, error) {
-			return st.ActivateAPIKey
-		})
+		(*apikeys.Service).Activate)
 }
 
-func keysChange(ctx context.Context, c *cli, args []string, verb, summary string, change func(*store.Store) func(context.Context, string, string) (*pcx.APIKey, error)) error {
+func keysChange(ctx context.Context, c *cli, args []string, verb, summary string, change func(s *apikeys.Service, ctx context.Context, org, prefix string) (*pcx.APIKey, error)) error {
 	fs := newFlags(c, "keys "+verb, "", summary)
 	org := fs.String("org-id", "", "organisation the key belongs to (required)")
 	prefix := fs.String("prefix", "", "the key's prefix, pcx_<id> (required)")
@@ -159,7 +156,9 @@ func keysChange(ctx context.Context, c *cli, args []string, verb, summary string
 	if err != nil {
 		return err
 	}
-	k, err := change(st)(ctx, *org, *prefix)
+	// The key service, as the API uses it; this process caches no keys, so it has no
+	// authenticator to tell (the API instances see the change within AUTH_CACHE_TTL).
+	k, err := change(&apikeys.Service{Store: st}, ctx, *org, *prefix)
 	if err != nil {
 		return storeErr(err)
 	}
