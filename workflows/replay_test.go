@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -197,6 +198,16 @@ var scenarios = []scenario{
 		name: "batch-expired", eventID: "evt_rec_batch_expired",
 		pages: [][]string{{"wh_ok"}}, fails: true,
 	},
+	// Recorded from children-end-alone on.
+	{
+		// Page 1's child fails (its batch finds the event gone) while page 0's retry is
+		// pending: the event waits for page 0 and names the failed child. The Error and
+		// WorkflowID of a failure are checked for being set, not compared.
+		name: "child-fails", eventID: "evt_rec_child_fails",
+		pages:    [][]string{{"wh_a1", "wh_retry"}, {"wh_batch_expired"}},
+		children: 2,
+		want:     workflows.Summary{Endpoints: 3, Delivered: 2, FailedBatches: []workflows.BatchFailure{{Page: 1, Endpoints: 1}}},
+	},
 }
 
 // TestReplayRecordedHistories replays every history in testdata against the current workflow
@@ -222,6 +233,14 @@ func TestReplayRecordedHistories(t *testing.T) {
 			t.Run("as-recorded", func(t *testing.T) {
 				require.NoError(t, replay(hist, recordedExecution(hist)))
 			})
+			// From children-end-alone on, a parent's end leaves its children running.
+			if tookChange(hist, workflows.ChangeChildrenEndAlone) {
+				for _, ev := range hist.GetEvents() {
+					if start := ev.GetStartChildWorkflowExecutionInitiatedEventAttributes(); start != nil {
+						require.Equal(t, enumspb.PARENT_CLOSE_POLICY_ABANDON, start.GetParentClosePolicy(), "child %s", start.GetWorkflowId())
+					}
+				}
+			}
 			// A reset replays the events it keeps under the new run's ID. startBatch names
 			// children after the parent's run ID, so a history that started children does not
 			// replay under another run ID (nor can such a parent be reset past a child's start):
@@ -336,6 +355,11 @@ func TestRecordHistories(t *testing.T) {
 				require.Error(t, err)
 			} else {
 				require.NoError(t, err)
+				for i := range sum.FailedBatches {
+					require.NotEmpty(t, sum.FailedBatches[i].Error)
+					require.Contains(t, sum.FailedBatches[i].WorkflowID, sc.workflowID())
+					sum.FailedBatches[i].Error, sum.FailedBatches[i].WorkflowID = "", ""
+				}
 				require.Equal(t, sc.want, sum)
 			}
 
@@ -363,6 +387,19 @@ func TestRecordHistories(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tookChange reports whether the history took the new branch of the change ID: a version marker
+// names it.
+func tookChange(hist *historypb.History, changeID string) bool {
+	return slices.ContainsFunc(hist.GetEvents(), func(ev *historypb.HistoryEvent) bool {
+		if !isVersionMarker(ev) {
+			return false
+		}
+		p := ev.GetMarkerRecordedEventAttributes().GetDetails()["change-id"]
+		var id string
+		return p != nil && len(p.GetPayloads()) == 1 && json.Unmarshal(p.GetPayloads()[0].GetData(), &id) == nil && id == changeID
+	})
 }
 
 // isVersionMarker reports whether ev is the marker workflow.GetVersion records.
@@ -447,6 +484,9 @@ func fakeBatch(_ context.Context, in activities.BatchInput) (activities.BatchRes
 	case "evt_rec_fallback":
 		return activities.BatchResult{}, errors.New("the database is busy")
 	case "evt_rec_batch_expired":
+		return activities.BatchResult{}, eventMissing()
+	}
+	if slices.Contains(in.WebhookIDs, "wh_batch_expired") {
 		return activities.BatchResult{}, eventMissing()
 	}
 	var res activities.BatchResult

@@ -22,5 +22,9 @@ package workflows
 // removed. TestGetVersionChangeIDsAreListed fails on a GetVersion call whose change ID is not a
 // constant of this block; docs/workflow-versioning.md says more.
 const (
-// None yet: every workflow runs the shape released first (fe64fa8), workflow.DefaultVersion.
+	// ChangeChildrenEndAlone: a child batch's end ends nothing else. Children are started with
+	// PARENT_CLOSE_POLICY_ABANDON (the default terminated every sibling, with its pending
+	// retries, when the parent ended), and the event waits for every child, naming in its
+	// Summary those that ended without one, instead of failing on the first.
+	ChangeChildrenEndAlone = "children-end-alone"
 )

@@ -12,7 +12,10 @@
 // batch could not. Each delivery that must be retried continues as a durable Deliver activity
 // after its delay, whose RecordOutcome writes a result the activity could not; a batch that fails
 // before sending anything hands each of its endpoints to Deliver. A permanent error (the event
-// expired) of planning or of a batch fails the workflow; one of a retry counts as failed.
+// expired) of planning or of a batch fails the workflow; one of a retry counts as failed. A child
+// that ends without a summary (failed, terminated) ends nothing else: the event waits for every
+// child and names it in its Summary, and a parent's end leaves its children's retries running
+// (ChangeChildrenEndAlone).
 //
 // Everything here must stay deterministic: no I/O, no clocks, no map iteration, no goroutines
 // but workflow.Go. Workflows live for days (the retry schedule), and a deploy does not wait for
@@ -26,6 +29,7 @@ import (
 	"fmt"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -79,6 +83,18 @@ type Summary struct {
 	Delivered int
 	Failed    int
 	Cancelled int
+	// FailedBatches are the child batches that ended without a summary (failed, terminated,
+	// timed out, cancelled). Their endpoints count in Endpoints, their outcomes in none of the
+	// counts: the store has each delivery's record.
+	FailedBatches []BatchFailure `json:",omitempty"`
+}
+
+// BatchFailure is a child batch that ended without a summary.
+type BatchFailure struct {
+	Page       int
+	WorkflowID string
+	Endpoints  int
+	Error      string
 }
 
 func (s *Summary) add(o Summary) {
@@ -139,7 +155,7 @@ var a *activities.Activities
 // by page, each page handed to a child workflow.
 func EventWorkflow(ctx workflow.Context, in EventInput) (Summary, error) {
 	var sum Summary
-	var children []workflow.ChildWorkflowFuture
+	var children []batch
 	after := ""
 	for page := 0; ; page++ {
 		plan, err := planPage(ctx, activities.PlanInput{
@@ -161,10 +177,19 @@ func EventWorkflow(ctx workflow.Context, in EventInput) (Summary, error) {
 	}
 	for _, c := range children {
 		var s Summary
-		if err := c.Get(ctx, &s); err != nil {
+		err := c.Get(ctx, &s)
+		if err == nil {
+			sum.add(s)
+			continue
+		}
+		if !c.endsAlone {
 			return sum, err
 		}
-		sum.add(s)
+		// A batch that ended without a summary ends nothing else: its siblings go on to their
+		// last retry, and the event's summary names it.
+		workflow.GetLogger(ctx).Error("child batch ended without a summary", "event_id", in.EventID, "child", c.id, "error", err)
+		sum.Endpoints += c.endpoints
+		sum.FailedBatches = append(sum.FailedBatches, BatchFailure{Page: c.page, WorkflowID: c.id, Endpoints: c.endpoints, Error: err.Error()})
 	}
 	return sum, nil
 }
@@ -192,15 +217,35 @@ func isPermanent(err error) bool {
 	return errors.As(err, &appErr) && appErr.NonRetryable()
 }
 
+// batch is a child batch started by startBatch.
+type batch struct {
+	workflow.ChildWorkflowFuture
+	id              string
+	page, endpoints int
+	// endsAlone: the child's end, however it ends, ends nothing else (ChangeChildrenEndAlone).
+	endsAlone bool
+}
+
 // startBatch starts the child workflow for one page. Its ID carries the parent's run ID, so a
 // reset parent (a new run) starts fresh children rather than colliding with the old ones.
-func startBatch(ctx workflow.Context, in EventInput, page int, ids []string) workflow.ChildWorkflowFuture {
+func startBatch(ctx workflow.Context, in EventInput, page int, ids []string) batch {
 	info := workflow.GetInfo(ctx)
-	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+	opts := workflow.ChildWorkflowOptions{
 		WorkflowID:            fmt.Sprintf("%s/%s/batch-%d", info.WorkflowExecution.ID, info.WorkflowExecution.RunID, page),
 		TypedSearchAttributes: SearchAttributes(in.OrgID, in.EventID),
-	})
-	return workflow.ExecuteChildWorkflow(cctx, BatchWorkflowName, BatchInput{EventID: in.EventID, OrgID: in.OrgID, WebhookIDs: ids})
+	}
+	endsAlone := workflow.GetVersion(ctx, ChangeChildrenEndAlone, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+	if endsAlone {
+		// The event's end (a failure, a termination, the end of a run an operator resets) must
+		// not end a child's pending retries. TERMINATE, the default, would kill them;
+		// REQUEST_CANCEL would too, cancelling their timers. An abandoned child runs its
+		// schedule to the end and records every outcome itself. Cancelling the event's workflow
+		// still cancels its children: that goes through the context, not this policy.
+		opts.ParentClosePolicy = enumspb.PARENT_CLOSE_POLICY_ABANDON
+	}
+	cctx := workflow.WithChildOptions(ctx, opts)
+	f := workflow.ExecuteChildWorkflow(cctx, BatchWorkflowName, BatchInput{EventID: in.EventID, OrgID: in.OrgID, WebhookIDs: ids})
+	return batch{ChildWorkflowFuture: f, id: opts.WorkflowID, page: page, endpoints: len(ids), endsAlone: endsAlone}
 }
 
 // BatchWorkflow delivers an event to one page of endpoints.

@@ -886,6 +886,38 @@ func (s *WorkflowSuite) TestChildIDsCarryTheParentsRunID() {
 	}
 }
 
+func (s *WorkflowSuite) TestAChildsFailureEndsNothingElse() {
+	// Page 1's child fails (its batch finds the event gone) before its siblings are done: the
+	// parent still waits for page 0's retry and page 2, and names the failed child.
+	s.mockPlan(webhookIDs("wh_a", 3), webhookIDs("wh_b", 2), webhookIDs("wh_c", 2))
+	s.mockBatch(&batches{
+		outcome: func(id string) activities.Outcome {
+			if id == "wh_a00001" {
+				return pending(time.Hour)
+			}
+			return final(pcx.DeliveryDelivered)
+		},
+		fail: func(in activities.BatchInput, _ int32) error {
+			if strings.HasPrefix(in.WebhookIDs[0], "wh_b") {
+				return eventMissing()
+			}
+			return nil
+		},
+	})
+	d := s.mockDeliver(nil)
+
+	sum := s.run(event())
+
+	s.Require().Len(sum.FailedBatches, 1, "got %+v", sum)
+	s.Contains(sum.FailedBatches[0].Error, "EventMissing")
+	sum.FailedBatches[0].Error = ""
+	s.Equal(workflows.Summary{
+		Endpoints: 7, Delivered: 5,
+		FailedBatches: []workflows.BatchFailure{{Page: 1, WorkflowID: childID(1), Endpoints: 2}},
+	}, sum, "the siblings' outcomes are collected, the failed child is named")
+	s.Equal(map[string]int{childID(0): 1}, d.perWorkflow(), "page 0's retry ran after page 1 failed")
+}
+
 func (s *WorkflowSuite) TestChildrenCarryTheSearchAttributes() {
 	s.mockPlan(webhookIDs("wh_", workflows.InlineLimit+1))
 	s.mockBatch(&batches{})
