@@ -27,4 +27,8 @@ const (
 	// retries, when the parent ended), and the event waits for every child, naming in its
 	// Summary those that ended without one, instead of failing on the first.
 	ChangeChildrenEndAlone = "children-end-alone"
+	// ChangeChildIDFromHistory: a child's ID carries the run ID recorded (a SideEffect) when it
+	// was first started, not the run ID of the run replaying it, so a parent reset past a
+	// child's start replays, and the children a reset run starts itself are fresh.
+	ChangeChildIDFromHistory = "child-id-from-history"
 )

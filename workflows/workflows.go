@@ -226,15 +226,28 @@ type batch struct {
 	endsAlone bool
 }
 
-// startBatch starts the child workflow for one page. Its ID carries the parent's run ID, so a
-// reset parent (a new run) starts fresh children rather than colliding with the old ones.
+// startBatch starts the child workflow for one page. Its ID carries the run ID of the parent's run
+// that started it, so a reset parent (a new run) starts fresh children rather than colliding with
+// the old ones, which an abandoned child may still be running.
 func startBatch(ctx workflow.Context, in EventInput, page int, ids []string) batch {
 	info := workflow.GetInfo(ctx)
+	endsAlone := workflow.GetVersion(ctx, ChangeChildrenEndAlone, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+	runID := info.WorkflowExecution.RunID
+	if workflow.GetVersion(ctx, ChangeChildIDFromHistory, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+		// The run ID comes from history, not from the run replaying it: a reset run replays the
+		// children started before its reset point under their IDs, and names those it starts
+		// itself after its own run ID.
+		if err := workflow.SideEffect(ctx, func(ctx workflow.Context) any {
+			return workflow.GetInfo(ctx).WorkflowExecution.RunID
+		}).Get(&runID); err != nil {
+			// A string always decodes; were it not to, this run's ID is the old shape's name.
+			runID = info.WorkflowExecution.RunID
+		}
+	}
 	opts := workflow.ChildWorkflowOptions{
-		WorkflowID:            fmt.Sprintf("%s/%s/batch-%d", info.WorkflowExecution.ID, info.WorkflowExecution.RunID, page),
+		WorkflowID:            fmt.Sprintf("%s/%s/batch-%d", info.WorkflowExecution.ID, runID, page),
 		TypedSearchAttributes: SearchAttributes(in.OrgID, in.EventID),
 	}
-	endsAlone := workflow.GetVersion(ctx, ChangeChildrenEndAlone, workflow.DefaultVersion, 1) != workflow.DefaultVersion
 	if endsAlone {
 		// The event's end (a failure, a termination, the end of a run an operator resets) must
 		// not end a child's pending retries. TERMINATE, the default, would kill them;
