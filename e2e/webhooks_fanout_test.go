@@ -8,6 +8,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 
 	"github.com/pcx/publicservice/internal/signing"
 	"github.com/pcx/publicservice/pcx"
@@ -18,52 +19,10 @@ import (
 func TestWebhookLargeFanOut(t *testing.T) {
 	t.Parallel()
 	const n = 1000
-	rc, e, api := deliveryStack(t, "")
-	tc := temporalClient(t)
-	key := e.bootstrapKey("org-fan", "u")
+	f := fanOutStack(t, "", "org-fan", n, func(i int) string { return fmt.Sprintf("/fan/%d", i) })
+	rc, api, tc, key := f.rc, f.api, f.tc, f.key
 
-	// 1,000 endpoints straight into the store, as 1,000 registrations would leave them.
 	start := time.Now()
-	ctx := context.Background()
-	jobs := make(chan int)
-	errs := make(chan error, n)
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				now := time.Now().UTC().Truncate(time.Millisecond)
-				w := &pcx.Webhook{
-					ID: pcx.NewID("wh", now), OrgID: "org-fan", URL: rc.url(fmt.Sprintf("/fan/%d", i)),
-					Status: pcx.WebhookActive, CreatedAt: now, UpdatedAt: now,
-					Secrets: []pcx.WebhookSecret{{Key: signing.NewSecret()}},
-				}
-				var err error
-				for try := 0; try < 20; try++ { // concurrent creates conflict on the org's count item
-					if err = e.store.CreateWebhook(ctx, w, 10000); err == nil {
-						break
-					}
-					time.Sleep(time.Duration(10+try*10) * time.Millisecond)
-				}
-				errs <- err
-			}
-		}()
-	}
-	for i := range n {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatalf("CreateWebhook: %v", err)
-		}
-	}
-	t.Logf("stored %d endpoints in %s", n, time.Since(start).Round(time.Millisecond))
-
-	start = time.Now()
 	acc := notify(t, api.base, key, "org-fan", `{"order":"o-fan"}`)
 	if acc.EndpointCount != n {
 		t.Fatalf("endpoint_count %d, want %d", acc.EndpointCount, n)
@@ -143,4 +102,67 @@ func TestWebhookLargeFanOut(t *testing.T) {
 		return parents == 1 && kids >= 2
 	})
 	t.Logf("1 event workflow and %d child batches", kids)
+}
+
+// fanOut is a delivery stack with many endpoints of one organisation.
+type fanOut struct {
+	rc  *receiver
+	api *apiServer
+	tc  client.Client
+	key string
+}
+
+// fanOutStack starts a delivery stack (deliveryStack, with schedule) and stores n endpoints of
+// org, endpoint i at the receiver's path(i).
+func fanOutStack(t *testing.T, schedule, org string, n int, path func(int) string) fanOut {
+	t.Helper()
+	rc, e, api := deliveryStack(t, schedule)
+	f := fanOut{rc: rc, api: api, tc: temporalClient(t), key: e.bootstrapKey(org, "u")}
+	start := time.Now()
+	storeWebhooks(t, e, org, n, func(i int) string { return rc.url(path(i)) })
+	t.Logf("stored %d endpoints in %s", n, time.Since(start).Round(time.Millisecond))
+	return f
+}
+
+// storeWebhooks writes n active endpoints of org straight into the store, endpoint i at url(i),
+// as n registrations would leave them.
+func storeWebhooks(t *testing.T, e *env, org string, n int, url func(int) string) {
+	t.Helper()
+	ctx := context.Background()
+	jobs := make(chan int)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				now := time.Now().UTC().Truncate(time.Millisecond)
+				w := &pcx.Webhook{
+					ID: pcx.NewID("wh", now), OrgID: org, URL: url(i),
+					Status: pcx.WebhookActive, CreatedAt: now, UpdatedAt: now,
+					Secrets: []pcx.WebhookSecret{{Key: signing.NewSecret()}},
+				}
+				var err error
+				for try := 0; try < 20; try++ { // concurrent creates conflict on the org's count item
+					if err = e.store.CreateWebhook(ctx, w, 10000); err == nil {
+						break
+					}
+					time.Sleep(time.Duration(10+try*10) * time.Millisecond)
+				}
+				errs <- err
+			}
+		}()
+	}
+	for i := range n {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("CreateWebhook: %v", err)
+		}
+	}
 }
