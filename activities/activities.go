@@ -11,6 +11,7 @@ package activities
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"time"
@@ -98,7 +99,7 @@ type Plan struct {
 // ones that are still active. It reads only: a delivery's record is written once, after its
 // first attempt.
 func (a *Activities) PlanDeliveries(ctx context.Context, in PlanInput) (Plan, error) {
-	if _, err := a.event(ctx, in.EventID); err != nil {
+	if _, err := a.eventOf(ctx, in.EventID, in.OrgID); err != nil {
 		return Plan{}, err
 	}
 	if len(in.WebhookIDs) > 0 {
@@ -147,3 +148,28 @@ func (a *Activities) event(ctx context.Context, id string) (*pcx.Event, error) {
 	a.payloads.put(ev)
 	return ev, nil
 }
+
+// eventOf returns the event if it belongs to org, the organisation the workflow's input names.
+// The input is not to be trusted for that: anyone who can start a workflow on Temporal can name
+// any event beside any organisation, and the endpoints are read by the input's organisation. An
+// event of another organisation is refused for good (and logged, never its payload), so no
+// activity sends one organisation's transaction data to another's endpoints.
+func (a *Activities) eventOf(ctx context.Context, id, org string) (*pcx.Event, error) {
+	ev, err := a.event(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if ev.OrgID != org {
+		a.Metrics.OrgMismatches.Inc()
+		a.Log.Warn().Str("event_id", ev.ID).Str("event_org_id", ev.OrgID).Str("input_org_id", org).
+			Msg("refused an event of another organisation than the workflow input's")
+		// The error lands in the workflow's history, where its starter reads it: it does not
+		// name the event's organisation.
+		return nil, nonRetryable(EventOfAnotherOrg, fmt.Errorf("event %s does not belong to organisation %q", ev.ID, org))
+	}
+	return ev, nil
+}
+
+// EventOfAnotherOrg is the type of the non-retryable error an activity returns for an event
+// that does not belong to the organisation its input names.
+const EventOfAnotherOrg = "EventOfAnotherOrg"

@@ -45,7 +45,7 @@ type BatchResult struct {
 // It returns an error only when nothing was sent (the store did not answer): the workflow then
 // delivers the chunk through the durable path instead.
 func (a *Activities) DeliverBatch(ctx context.Context, in BatchInput) (BatchResult, error) {
-	ev, err := a.event(ctx, in.EventID)
+	ev, err := a.eventOf(ctx, in.EventID, in.OrgID)
 	if err != nil {
 		return BatchResult{}, err
 	}
@@ -119,6 +119,11 @@ func (a *Activities) firstAttempt(ctx, slotCtx context.Context, ev *pcx.Event, w
 }
 
 // RecordOutcomes writes records that DeliverBatch could not; retried until it succeeds.
+//
+// Its input names no organisation (the released workflow sends none), so it cannot check the
+// event's as the other activities do; it needs none: it sends nothing, and the workflow runs it
+// only with the records a DeliverBatch of the same event returned, after that batch checked the
+// event's organisation.
 func (a *Activities) RecordOutcomes(ctx context.Context, in RecordOutcomesInput) error {
 	ev, err := a.event(ctx, in.EventID)
 	if err != nil {

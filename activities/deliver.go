@@ -75,7 +75,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 		return notSent(ctx, skipped, err)
 	}
 
-	ev, err := a.event(ctx, in.EventID)
+	ev, err := a.eventOf(ctx, in.EventID, in.OrgID)
 	if err != nil {
 		return DeliverResult{}, unsent(err)
 	}
@@ -198,7 +198,7 @@ type RecordOutcomeInput struct {
 
 // RecordOutcome writes a final outcome that Deliver could not; it is retried until it succeeds.
 func (a *Activities) RecordOutcome(ctx context.Context, in RecordOutcomeInput) error {
-	ev, err := a.event(ctx, in.EventID)
+	ev, err := a.eventOf(ctx, in.EventID, in.OrgID)
 	if err != nil {
 		return err
 	}

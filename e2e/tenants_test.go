@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"sort"
@@ -9,8 +11,12 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
+	"github.com/pcx/publicservice/activities"
 	pcxapi "github.com/pcx/publicservice/api"
+	"github.com/pcx/publicservice/workflows"
 )
 
 // TestTenantIsolationMatrix has organisation B's key try every public operation against
@@ -187,4 +193,60 @@ func tenantSnapshot(t *testing.T, base, key, eventID string) string {
 		b.WriteString(d.WebhookID + " " + d.Status + " " + strings.Repeat("+", d.Attempts) + "; ")
 	}
 	return b.String()
+}
+
+// TestWorkflowStartedForAnotherOrgDeliversNothing starts the event workflow straight on Temporal,
+// as anyone with access to its UI could, naming organisation B for an event of organisation A:
+// B's endpoint receives nothing, the workflow fails with the refusal, and the worker logs a
+// warning naming the event and both organisations, never the payload.
+func TestWorkflowStartedForAnotherOrgDeliversNothing(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t)
+	e := newEnv(t)
+	e.allow(rc)
+	e.capture = &lockedBuffer{}
+	api := e.startAPI()
+	e.startWorker()
+	keyA, keyB := e.bootstrapKey("org-wa", "u"), e.bootstrapKey("org-wb", "u")
+	wA := register(t, api.base, keyA, rc.url("/a"))
+	register(t, api.base, keyB, rc.url("/b"))
+	const payload = `{"tx":"only-for-org-wa-7c1f"}`
+	acc := notify(t, api.base, keyA, "org-wa", payload)
+	waitDelivery(t, api.base, keyA, acc.EventID, wA.WebhookID, "delivered", 1, 20*time.Second)
+
+	tc := temporalClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: "forged-" + acc.EventID, TaskQueue: e.config().TemporalTaskQueue,
+	}, workflows.EventWorkflowName, workflows.EventInput{EventID: acc.EventID, OrgID: "org-wb"})
+	if err != nil {
+		t.Fatalf("starting the workflow on Temporal: %v", err)
+	}
+	err = run.Get(ctx, nil)
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != activities.EventOfAnotherOrg {
+		t.Fatalf("workflow for org-wb of org-wa's event ended with %v, want it failed with %s", err, activities.EventOfAnotherOrg)
+	}
+	// The workflow is closed: nothing more can be sent.
+	if n := rc.count("/b"); n != 0 {
+		t.Fatalf("org-wb's endpoint received %d requests of org-wa's event", n)
+	}
+	if n := rc.count("/a"); n != 1 {
+		t.Fatalf("org-wa's endpoint received %d requests, want its one delivery", n)
+	}
+	logs := e.capture.String()
+	var warned bool
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, `"level":"warn"`) && strings.Contains(line, acc.EventID) &&
+			strings.Contains(line, `"org-wa"`) && strings.Contains(line, `"org-wb"`) {
+			warned = true
+		}
+	}
+	if !warned {
+		t.Error("no warning naming the event and both organisations was logged")
+	}
+	if strings.Contains(logs, "only-for-org-wa-7c1f") {
+		t.Error("the logs hold the event's payload")
+	}
 }

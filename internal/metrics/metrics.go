@@ -24,6 +24,7 @@ type Metrics struct {
 	AttemptDuration   prometheus.Histogram
 	RetriesScheduled  prometheus.Counter
 	EndpointsDisabled prometheus.Counter
+	OrgMismatches     prometheus.Counter
 
 	temporal *temporalRegistry
 }
@@ -65,8 +66,11 @@ func New() *Metrics {
 		EndpointsDisabled: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pcx_webhook_endpoints_disabled_total", Help: "Endpoints disabled because they answered 410 Gone.",
 		}),
+		OrgMismatches: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pcx_webhook_org_mismatches_total", Help: "Activities that refused an event because it belongs to another organisation than the workflow input names.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.HTTPRequests, m.HTTPDuration, m.AuthFailures, m.Events, m.Deliveries, m.Attempts, m.AttemptDuration, m.RetriesScheduled, m.EndpointsDisabled} {
+	for _, c := range []prometheus.Collector{m.HTTPRequests, m.HTTPDuration, m.AuthFailures, m.Events, m.Deliveries, m.Attempts, m.AttemptDuration, m.RetriesScheduled, m.EndpointsDisabled, m.OrgMismatches} {
 		f(c)
 	}
 	return m

@@ -58,6 +58,7 @@ type Authenticator struct {
 	touched map[string]time.Time
 	group   singleflight.Group
 	touches chan touch
+	joined  func() // tests: called once a cache miss has joined (or started) its store read
 }
 
 type touch struct {
@@ -107,36 +108,71 @@ func (a *Authenticator) Forget(prefix string) {
 	a.epoch++
 }
 
+// sharedReadTimeout bounds a cache miss's store read, which runs for every caller that joined it
+// and so on none of their contexts. It is below the default REQUEST_TIMEOUT (10s): a read that
+// hangs ends as a 503 for whoever still waits, never as a read left running.
+const sharedReadTimeout = 3 * time.Second
+
+// flight is the outcome of one shared store read, with the moment the read began.
+type flight struct {
+	rec   *pcx.APIKey
+	began time.Time
+}
+
 // lookup returns the record for prefix, nil if there is none.
+//
+// Concurrent misses of one prefix share one store read. The read is no caller's: it runs on its
+// own context (detached from the caller who started it, bounded by sharedReadTimeout), so a
+// client that goes away fails nobody else's request, and each caller waits for it only as long
+// as its own context allows. A caller is never served a read that began more than the TTL before
+// it asked: that read may predate a revoke by more than AUTH_CACHE_TTL, so the caller reads again.
 func (a *Authenticator) lookup(ctx context.Context, prefix string) (*pcx.APIKey, error) {
 	if a.ttl <= 0 {
 		return a.fetch(ctx, prefix)
 	}
-	now := a.now()
-	a.mu.Lock()
-	e, ok := a.known[prefix]
-	if !ok {
-		e, ok = a.unknown[prefix]
-	}
-	epoch := a.epoch
-	a.mu.Unlock()
-	if ok && now.Before(e.expires) {
-		return e.key, nil
-	}
-	// Concurrent misses of one prefix share one read; a Forget starts a new flight, so nobody
-	// who asks after a revoke joins a read that began before it.
-	v, err, _ := a.group.Do(prefix+"#"+strconv.FormatUint(epoch, 10), func() (any, error) {
-		rec, err := a.fetch(ctx, prefix)
-		if err != nil {
-			return nil, err
+	asked := a.now()
+	// A flight joined after an earlier one ended began after asked, so this loops at most twice.
+	for {
+		a.mu.Lock()
+		e, ok := a.known[prefix]
+		if !ok {
+			e, ok = a.unknown[prefix]
 		}
-		a.store1(prefix, rec, epoch, now.Add(a.ttl))
-		return rec, nil
-	})
-	if err != nil {
-		return nil, err
+		epoch := a.epoch
+		a.mu.Unlock()
+		if ok && asked.Before(e.expires) {
+			return e.key, nil
+		}
+		// Keyed by the cache epoch: a Forget starts a new flight, so nobody who asks after a
+		// revoke joins a read that began before it.
+		ch := a.group.DoChan(prefix+"#"+strconv.FormatUint(epoch, 10), func() (any, error) {
+			began := a.now()
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sharedReadTimeout)
+			defer cancel()
+			rec, err := a.fetch(rctx, prefix)
+			if err != nil {
+				return nil, err
+			}
+			a.store1(prefix, rec, epoch, began.Add(a.ttl))
+			return flight{rec: rec, began: began}, nil
+		})
+		if a.joined != nil {
+			a.joined()
+		}
+		select {
+		case <-ctx.Done():
+			// As the store answers a read its caller's context ended: a 503, never a 401.
+			return nil, pcx.Wrap(pcx.EUnavailable, ctx.Err(), "The database did not answer in time; retry later")
+		case res := <-ch:
+			if res.Err != nil {
+				return nil, res.Err
+			}
+			f := res.Val.(flight)
+			if asked.Before(f.began.Add(a.ttl)) { // the rule of a cache entry, which expires TTL after its read began
+				return f.rec, nil
+			}
+		}
 	}
-	return v.(*pcx.APIKey), nil
 }
 
 func (a *Authenticator) fetch(ctx context.Context, prefix string) (*pcx.APIKey, error) {

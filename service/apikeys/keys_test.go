@@ -23,7 +23,7 @@ type fakeStore struct {
 	touches int
 	taken   int // the next `taken` creates fail with pcx.ErrPrefixTaken
 	fail    error
-	block   chan struct{} // when set, reads wait on it
+	block   chan struct{} // when set, reads wait on it, or until their context ends
 	reading chan struct{} // when set with block, a read sends on it once begun, then waits
 	touched chan struct{} // when set, each TouchAPIKey sends on it (buffer it)
 }
@@ -42,24 +42,33 @@ func (f *fakeStore) CreateAPIKey(_ context.Context, k *pcx.APIKey) error {
 	return nil
 }
 
-func (f *fakeStore) APIKeyByPrefix(_ context.Context, prefix string) (*pcx.APIKey, error) {
+func (f *fakeStore) APIKeyByPrefix(ctx context.Context, prefix string) (*pcx.APIKey, error) {
+	// A read sees the store as it was when the read began, as a GetItem does.
+	f.mu.Lock()
+	f.reads++
+	fail := f.fail
+	k, ok := f.keys[prefix]
+	var cp pcx.APIKey
+	if ok {
+		cp = *k
+	}
+	f.mu.Unlock()
 	if f.block != nil {
 		if f.reading != nil {
 			f.reading <- struct{}{}
 		}
-		<-f.block
+		select {
+		case <-f.block:
+		case <-ctx.Done(): // as the store translates a context that ended
+			return nil, pcx.Wrap(pcx.EUnavailable, ctx.Err(), "The database did not answer in time; retry later")
+		}
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.reads++
-	if f.fail != nil {
-		return nil, f.fail
-	}
-	k, ok := f.keys[prefix]
-	if !ok {
+	switch {
+	case fail != nil:
+		return nil, fail
+	case !ok:
 		return nil, pcx.Errorf(pcx.ENotFound, "API key not found")
 	}
-	cp := *k
 	return &cp, nil
 }
 
