@@ -24,6 +24,7 @@ type Metrics struct {
 	AttemptDuration   prometheus.Histogram
 	RetriesScheduled  prometheus.Counter
 	EndpointsDisabled prometheus.Counter
+	Undeliverable     prometheus.Counter // deliveries failed without a send: the worker cannot sign for the endpoint
 
 	temporal *temporalRegistry
 }
@@ -65,8 +66,11 @@ func New() *Metrics {
 		EndpointsDisabled: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pcx_webhook_endpoints_disabled_total", Help: "Endpoints disabled because they answered 410 Gone.",
 		}),
+		Undeliverable: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pcx_webhook_undeliverable_total", Help: "Deliveries failed without a send because the worker cannot sign for the endpoint (its secret does not decrypt under WEBHOOK_SECRETS_KEYS, or its record cannot be read).",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.HTTPRequests, m.HTTPDuration, m.AuthFailures, m.Events, m.Deliveries, m.Attempts, m.AttemptDuration, m.RetriesScheduled, m.EndpointsDisabled} {
+	for _, c := range []prometheus.Collector{m.HTTPRequests, m.HTTPDuration, m.AuthFailures, m.Events, m.Deliveries, m.Attempts, m.AttemptDuration, m.RetriesScheduled, m.EndpointsDisabled, m.Undeliverable} {
 		f(c)
 	}
 	return m
