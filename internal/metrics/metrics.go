@@ -51,7 +51,7 @@ func New() *Metrics {
 			Name: "pcx_events_accepted_total", Help: "Events accepted for delivery (202), by source.",
 		}, []string{"source"}),
 		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "pcx_webhook_deliveries_total", Help: "Final delivery outcomes: delivered, failed (schedule exhausted, 410, blocked) or cancelled (endpoint gone).",
+			Name: "pcx_webhook_deliveries_total", Help: "Final delivery outcomes: delivered, failed (schedule exhausted, 410, blocked, undeliverable) or cancelled (endpoint gone).",
 		}, []string{"outcome"}),
 		Attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pcx_webhook_attempts_total", Help: "Delivery attempts by result: success, or the error class (http_status, timeout, connection, tls, redirect, gone, blocked).",
