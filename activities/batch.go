@@ -70,6 +70,10 @@ func (a *Activities) DeliverBatch(ctx context.Context, in BatchInput) (BatchResu
 			res.Outcomes[i], recs[i] = a.cancelled(id, "", pcx.CancelledEndpointDeleted)
 		case w.Status != pcx.WebhookActive:
 			res.Outcomes[i], recs[i] = a.cancelled(id, w.URL, pcx.CancelledEndpointDisabled)
+		case w.Undeliverable != "":
+			recs[i] = undeliverable(w)
+			res.Outcomes[i] = Outcome{WebhookID: id, Status: pcx.DeliveryFailed}
+			a.noteUndeliverable(ev.ID, in.OrgID, w)
 		default:
 			wg.Go(func() { res.Outcomes[i], recs[i] = a.firstAttempt(ctx, slotCtx, ev, w) })
 		}

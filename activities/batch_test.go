@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -505,4 +506,58 @@ func (s *BatchSuite) TestMaxInFlightBoundsConcurrentPosts() {
 	s.Equal(int64(14), rc.hits.Load())
 	s.LessOrEqual(most.Load(), int64(3), "more POSTs at once than MaxInFlight")
 	s.GreaterOrEqual(most.Load(), int64(2), "the POSTs of a batch go out concurrently")
+}
+
+// One endpoint this worker cannot sign for (its secret sealed under a key version the worker
+// lacks, issue 11) fails alone: nothing is sent to it, its record says why, it is counted and
+// logged without secret material, and the other endpoints of the batch deliver.
+func (s *BatchSuite) TestUndeliverableEndpointFailsAlone() {
+	ok := newReceiver(s.T(), nil)
+	bad := newReceiver(s.T(), nil)
+	s.endpoint("wh_1", ok.url())
+	w := s.endpoint("wh_2", bad.url())
+	w.Secrets, w.Undeliverable = nil, pcx.UndeliverableSecret
+	s.endpoint("wh_3", ok.url())
+	var logs strings.Builder
+	acts := newActivities(s.store, client(ok.pool(), 2*time.Second))
+	acts.Log = zerolog.New(&logs)
+
+	res, err := s.batch(acts, "wh_1", "wh_2", "wh_3")
+
+	s.Require().NoError(err)
+	s.Equal([]activities.Outcome{
+		{WebhookID: "wh_1", Status: pcx.DeliveryDelivered},
+		{WebhookID: "wh_2", Status: pcx.DeliveryFailed},
+		{WebhookID: "wh_3", Status: pcx.DeliveryDelivered},
+	}, res.Outcomes, "the undeliverable endpoint fails at once, without a retry")
+	calls := s.store.firstCalls()
+	s.Require().Len(calls, 1)
+	s.Equal([]record{
+		{WebhookID: "wh_1", URL: ok.url(), Status: pcx.DeliveryDelivered, Sent: true, Code: 200},
+		{WebhookID: "wh_2", URL: bad.url(), Status: pcx.DeliveryFailed, Reason: pcx.UndeliverableSecret},
+		{WebhookID: "wh_3", URL: ok.url(), Status: pcx.DeliveryDelivered, Sent: true, Code: 200},
+	}, recordsOf(calls[0].Records))
+	s.Equal(int64(2), ok.hits.Load())
+	s.verified(ok)
+	s.Zero(bad.hits.Load(), "nothing is sent to an endpoint the worker cannot sign for")
+	s.Equal("1", metric(acts, "pcx_webhook_undeliverable_total"))
+	s.Equal("1", metric(acts, `pcx_webhook_deliveries_total{outcome="failed"}`))
+	s.Contains(logs.String(), `"level":"warn"`)
+	s.Contains(logs.String(), `"event_id":"`+testEventID+`"`)
+	s.Contains(logs.String(), `"webhook_id":"wh_2"`)
+	s.Contains(logs.String(), pcx.UndeliverableSecret)
+	s.NotContains(logs.String(), base64.StdEncoding.EncodeToString(s.secret))
+}
+
+// metric returns the value of one series of the activities' metrics as Prometheus serves it, ""
+// if there is none.
+func metric(acts *activities.Activities, series string) string {
+	rec := httptest.NewRecorder()
+	acts.Metrics.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for line := range strings.Lines(rec.Body.String()) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), series+" "); ok {
+			return v
+		}
+	}
+	return ""
 }

@@ -90,6 +90,12 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	case w.Status != pcx.WebhookActive:
 		res, err := a.cancel(ctx, in, pcx.CancelledEndpointDisabled, expires)
 		return res, unsent(err)
+	case w.Undeliverable != "":
+		if err := a.Store.RecordDelivery(ctx, in.EventID, undeliverable(w), expires); err != nil {
+			return DeliverResult{}, unsent(err)
+		}
+		a.noteUndeliverable(in.EventID, in.OrgID, w)
+		return DeliverResult{Status: pcx.DeliveryFailed}, nil
 	}
 	if send > len(a.Schedule)+1 {
 		// Every send of the schedule happened, the last one on a worker that died before
@@ -188,6 +194,22 @@ func (a *Activities) cancel(ctx context.Context, in DeliverInput, reason string,
 	}
 	a.Metrics.Deliveries.WithLabelValues(string(pcx.DeliveryCancelled)).Inc()
 	return DeliverResult{Status: pcx.DeliveryCancelled}, nil
+}
+
+// undeliverable is the record of a delivery to an endpoint this worker cannot sign for
+// (w.Undeliverable): failed at once, nothing sent, with the reason. It is not retried: retrying
+// cannot help until WEBHOOK_SECRETS_KEYS or the endpoint changes, and a replay delivers it then.
+func undeliverable(w *pcx.Webhook) pcx.Delivery {
+	return pcx.Delivery{WebhookID: w.ID, EndpointURL: w.URL, Status: pcx.DeliveryFailed, Reason: w.Undeliverable}
+}
+
+// noteUndeliverable counts and logs a delivery that undeliverable ended; the log names the event,
+// the endpoint and the reason, never secret material.
+func (a *Activities) noteUndeliverable(eventID, org string, w *pcx.Webhook) {
+	a.Metrics.Undeliverable.Inc()
+	a.Metrics.Deliveries.WithLabelValues(string(pcx.DeliveryFailed)).Inc()
+	a.Log.Warn().Str("event_id", eventID).Str("webhook_id", w.ID).Str("org_id", org).Str("reason", w.Undeliverable).
+		Msg("endpoint undeliverable: delivery failed without a send")
 }
 
 // RecordOutcomeInput carries an outcome Deliver could not write.

@@ -595,3 +595,21 @@ func (s *DeliverSuite) TestRecordOutcome() {
 		{EventID: testEventID, WebhookID: "wh_deleted", Status: pcx.DeliveryDelivered, Attempt: result.Attempt, Expires: exp},
 	}, s.store.recorded(), "the outcome is written as Deliver would have, even for an endpoint deleted since")
 }
+
+// A retry to an endpoint this worker cannot sign for ends the delivery failed with the reason,
+// sending nothing and scheduling no further retry.
+func (s *DeliverSuite) TestUndeliverableEndpointFailsWithoutASend() {
+	rc := newReceiver(s.T(), nil)
+	w := activeWebhook("wh_1", rc.url())
+	w.Undeliverable = pcx.UndeliverableMalformed
+	s.store.addWebhook(w)
+	acts := s.acts(rc)
+
+	res, err := s.deliverAfter(acts, 1, 1, "wh_1")
+
+	s.Require().NoError(err, "a final outcome, not a retryable error")
+	s.Equal(activities.DeliverResult{Status: pcx.DeliveryFailed}, res)
+	s.Equal([]statusCall{{EventID: testEventID, WebhookID: "wh_1", Status: pcx.DeliveryFailed, Reason: pcx.UndeliverableMalformed}}, s.store.statuses)
+	s.Zero(rc.hits.Load())
+	s.Equal("1", metric(acts, "pcx_webhook_undeliverable_total"))
+}

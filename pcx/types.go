@@ -72,6 +72,11 @@ type Webhook struct {
 	// too until their ExpiresAt (rotation grace). They are decrypted only where a delivery is
 	// signed or a secret is shown once.
 	Secrets []WebhookSecret
+	// Undeliverable, set only by the store's reads for delivery, says why this process cannot
+	// sign for the endpoint (one of the Undeliverable* reasons): its secrets do not open, or its
+	// item cannot be read. Such an endpoint carries no secrets and is never sent to. It is never
+	// stored and never shown by the API.
+	Undeliverable string
 }
 
 // Why an endpoint was disabled (Webhook.DisabledReason). They are stored with the endpoint and
@@ -137,8 +142,8 @@ type Delivery struct {
 	// Attempt is the attempt a write records with Status; nil for a status without a send (a
 	// cancellation). Reads leave it nil: the attempts read back are in Log.
 	Attempt *Attempt `json:",omitempty"`
-	// Reason says why a delivery was cancelled without a send (CancelledEndpoint*); the store
-	// keeps it as LastError.
+	// Reason says why a delivery was cancelled or failed without a send (CancelledEndpoint*,
+	// Undeliverable*); the store keeps it as LastError.
 	Reason string `json:",omitempty"`
 
 	// The recorded state, as the store returns it.
@@ -157,6 +162,15 @@ type Delivery struct {
 const (
 	CancelledEndpointDeleted  = "endpoint deleted"
 	CancelledEndpointDisabled = "endpoint disabled"
+)
+
+// Why a delivery failed without a send (Delivery.Reason, from Webhook.Undeliverable): the worker
+// cannot sign for the endpoint, and retrying cannot help until its configuration or the endpoint
+// changes. They are stored as the delivery's last_error and shown in the API: never change their
+// text.
+const (
+	UndeliverableSecret    = "endpoint secret does not decrypt under the configured WEBHOOK_SECRETS_KEYS"
+	UndeliverableMalformed = "endpoint record cannot be read"
 )
 
 // Attempt is one delivery attempt as recorded.

@@ -65,16 +65,21 @@ func TestCreateTableIsIdempotent(t *testing.T) {
 
 func testBox(t *testing.T) *secretbox.Box { return boxUnder(t, "store test secrets key, 32 bytes") }
 
-// boxUnder is a secret box under the 32-byte key.
-func boxUnder(t *testing.T, key string) *secretbox.Box {
+// boxUnder is a secret box under the 32-byte key, as version 1.
+func boxUnder(t *testing.T, key string) *secretbox.Box { return boxOf(t, "1:"+b64(key)) }
+
+// boxOf is a secret box over a WEBHOOK_SECRETS_KEYS value.
+func boxOf(t *testing.T, keys string) *secretbox.Box {
 	t.Helper()
-	keys, err := keyring.Parse("1:"+base64.StdEncoding.EncodeToString([]byte(key)), 32, 32)
+	ring, err := keyring.Parse(keys, 32, 32)
 	if err != nil {
 		t.Fatal(err)
 	}
-	box, err := secretbox.New(keys)
+	box, err := secretbox.New(ring)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return box
 }
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }

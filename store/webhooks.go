@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/pcx/publicservice/internal/secretbox"
 	"github.com/pcx/publicservice/pcx"
 )
 
@@ -30,6 +31,10 @@ func webhookCountKey(org string) map[string]types.AttributeValue {
 
 // errNoBox: a binary without WEBHOOK_SECRETS_KEYS asked for webhook secrets.
 var errNoBox = pcx.Wrap(pcx.EInternal, errors.New("store: no secret box: WEBHOOK_SECRETS_KEYS is not configured"), "")
+
+// errSealed: a stored secret does not open under this binary's WEBHOOK_SECRETS_KEYS (sealed under
+// a version it lacks, or under other key bytes).
+var errSealed = pcx.Wrap(pcx.EInternal, errors.New("store: a webhook secret does not decrypt: check WEBHOOK_SECRETS_KEYS"), "")
 
 func webhookNotFound() error { return pcx.Errorf(pcx.ENotFound, "Webhook not found") }
 
@@ -89,12 +94,16 @@ func (s *Store) Webhook(ctx context.Context, org, id string) (*pcx.Webhook, erro
 	return s.getWebhook(ctx, org, id, false)
 }
 
-// WebhookWithSecrets returns org's endpoint with its secrets opened, for signing.
+// WebhookWithSecrets returns org's endpoint with its secrets opened, for signing; one this
+// process cannot sign for comes back marked Undeliverable (decodeTarget).
 func (s *Store) WebhookWithSecrets(ctx context.Context, org, id string) (*pcx.Webhook, error) {
+	if s.box == nil {
+		return nil, errNoBox
+	}
 	return s.getWebhook(ctx, org, id, true)
 }
 
-func (s *Store) getWebhook(ctx context.Context, org, id string, secrets bool) (*pcx.Webhook, error) {
+func (s *Store) getWebhook(ctx context.Context, org, id string, forDelivery bool) (*pcx.Webhook, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: &s.table, Key: webhookKey(org, id), ConsistentRead: aws.Bool(true),
 	})
@@ -104,12 +113,16 @@ func (s *Store) getWebhook(ctx context.Context, org, id string, secrets bool) (*
 	if out.Item == nil {
 		return nil, webhookNotFound()
 	}
-	w, _, err := s.decodeWebhook(out.Item, secrets)
+	if forDelivery {
+		return s.decodeTarget(out.Item), nil
+	}
+	w, _, err := s.decodeWebhook(out.Item, false)
 	return w, err
 }
 
 // WebhooksWithSecrets returns org's endpoints among ids, secrets opened, in batched reads; IDs
-// without an endpoint (deleted) are absent from the map.
+// without an endpoint (deleted) are absent from the map, and endpoints this process cannot sign
+// for are marked Undeliverable (decodeTarget).
 func (s *Store) WebhooksWithSecrets(ctx context.Context, org string, ids []string) (map[string]*pcx.Webhook, error) {
 	if s.box == nil {
 		return nil, errNoBox
@@ -135,10 +148,7 @@ func (s *Store) WebhooksWithSecrets(ctx context.Context, org string, ids []strin
 				return false, translate(err)
 			}
 			for _, m := range res.Responses[s.table] {
-				w, _, err := s.decodeWebhook(m, true)
-				if err != nil {
-					return false, err
-				}
+				w := s.decodeTarget(m)
 				out[w.ID] = w
 			}
 			batch = res.UnprocessedKeys[s.table].Keys
@@ -159,7 +169,8 @@ func (s *Store) ListWebhooks(ctx context.Context, org string, limit int, after s
 
 // ActiveWebhooks returns a page of org's active endpoints in creation order, secrets opened, for
 // fan-out planning: the order is stable, so a position stays valid while endpoints come and go,
-// and the planner can hand the endpoints straight to the first attempts.
+// and the planner can hand the endpoints straight to the first attempts. Endpoints this process
+// cannot sign for are on the page, marked Undeliverable (decodeTarget).
 func (s *Store) ActiveWebhooks(ctx context.Context, org string, limit int, after string) ([]*pcx.Webhook, string, error) {
 	if s.box == nil {
 		return nil, "", errNoBox
@@ -189,7 +200,10 @@ func (s *Store) queryWebhooks(ctx context.Context, org string, limit int, after 
 		return webhookKey(org, after)
 	}
 	decode := func(m map[string]types.AttributeValue) (*pcx.Webhook, error) {
-		w, _, err := s.decodeWebhook(m, activeOnly)
+		if activeOnly {
+			return s.decodeTarget(m), nil
+		}
+		w, _, err := s.decodeWebhook(m, false)
 		return w, err
 	}
 	return listPage(ctx, s, in, limit, after, start, decode, func(w *pcx.Webhook) string { return w.ID })
@@ -367,7 +381,40 @@ func (s *Store) RotateWebhookSecret(ctx context.Context, org, id string, key []b
 	return nil, pcx.Errorf(pcx.EConflict, "The secret was rotated concurrently; try again")
 }
 
+// decodeWebhook decodes an endpoint item, its secrets opened when withSecrets. A malformed item or
+// a secret that does not open is an error: the API's reads and a rotation cannot go on without
+// them.
 func (s *Store) decodeWebhook(m map[string]types.AttributeValue, withSecrets bool) (*pcx.Webhook, int64, error) {
+	w, version, err := s.readWebhook(m, withSecrets)
+	if err != nil {
+		return nil, 0, err
+	}
+	return w, version, nil
+}
+
+// decodeTarget decodes an endpoint to deliver to, its secrets opened (the caller has a box). An
+// endpoint whose item is malformed, or whose secrets do not open under this process's
+// WEBHOOK_SECRETS_KEYS (sealed under a version it lacks, as in a rolling key rollout), comes back
+// without secrets and marked Undeliverable instead of failing the page or batch it is on: its
+// delivery fails alone and the others go out.
+func (s *Store) decodeTarget(m map[string]types.AttributeValue) *pcx.Webhook {
+	w, _, err := s.readWebhook(m, true)
+	if err == nil {
+		return w
+	}
+	w.Secrets, w.Undeliverable = nil, pcx.UndeliverableMalformed
+	if errors.Is(err, errSealed) {
+		w.Undeliverable = pcx.UndeliverableSecret
+	}
+	if w.ID == "" {
+		w.ID = (&item{m: m}).str(attrSK) // the key names the endpoint even when its attributes do not
+	}
+	return w
+}
+
+// readWebhook decodes an endpoint item as far as it can: on an error the endpoint is still
+// returned, with what was read.
+func (s *Store) readWebhook(m map[string]types.AttributeValue, withSecrets bool) (*pcx.Webhook, int64, error) {
 	it := item{m: m}
 	w := &pcx.Webhook{
 		ID: it.str("webhook_id"), OrgID: it.str("org_id"), URL: it.str("endpoint_url"),
@@ -377,13 +424,13 @@ func (s *Store) decodeWebhook(m map[string]types.AttributeValue, withSecrets boo
 	}
 	version := it.num("secret_version")
 	if it.err != nil {
-		return nil, 0, pcx.Wrap(pcx.EInternal, it.err, "")
+		return w, 0, pcx.Wrap(pcx.EInternal, it.err, "")
 	}
 	if !withSecrets {
 		return w, version, nil
 	}
 	if s.box == nil {
-		return nil, 0, errNoBox
+		return w, 0, errNoBox
 	}
 	list, _ := m["secrets"].(*types.AttributeValueMemberL)
 	if list == nil {
@@ -397,9 +444,60 @@ func (s *Store) decodeWebhook(m map[string]types.AttributeValue, withSecrets boo
 		sit := item{m: sm.Value}
 		key, err := s.box.Open(sit.bytes("s"), secretContext(w.ID))
 		if err != nil {
-			return nil, 0, pcx.Wrap(pcx.EInternal, errors.New("store: a webhook secret does not decrypt: check WEBHOOK_SECRETS_KEYS"), "")
+			return w, 0, errSealed
 		}
 		w.Secrets = append(w.Secrets, pcx.WebhookSecret{Key: key, ExpiresAt: sit.timePtr("e")})
 	}
 	return w, version, nil
+}
+
+// WebhookKeyVersions names an endpoint and the WEBHOOK_SECRETS_KEYS versions its stored secrets
+// are sealed under, one per secret, newest secret first (0 for a value too short to carry one).
+type WebhookKeyVersions struct {
+	OrgID     string
+	WebhookID string
+	Status    pcx.WebhookStatus
+	Versions  []int
+}
+
+// ScanWebhookKeyVersions calls visit for every endpoint of every organisation with the key
+// versions of its secrets, reading the table pageSize items at a time. It opens nothing: which
+// versions the secrets need is in the sealed values' headers. A scan of the whole table, for
+// operators (pcxctl webhooks check-secrets) only; visit's error stops it.
+func (s *Store) ScanWebhookKeyVersions(ctx context.Context, pageSize int, visit func(WebhookKeyVersions) error) error {
+	in := &dynamodb.ScanInput{
+		TableName:                &s.table,
+		FilterExpression:         aws.String("begins_with(#pk, :org) AND begins_with(#sk, :wh)"),
+		ProjectionExpression:     aws.String("#pk, #sk, org_id, webhook_id, #status, #secrets"),
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#sk": attrSK, "#status": "status", "#secrets": "secrets"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":org": avS("ORG#"), ":wh": avS("wh_"),
+		},
+		Limit: aws.Int32(int32(pageSize)),
+	}
+	for {
+		out, err := s.db.Scan(ctx, in)
+		if err != nil {
+			return translate(err)
+		}
+		for _, m := range out.Items {
+			it := item{m: m}
+			kv := WebhookKeyVersions{OrgID: it.str("org_id"), WebhookID: it.str(attrSK), Status: pcx.WebhookStatus(it.str("status"))}
+			list, _ := m["secrets"].(*types.AttributeValueMemberL)
+			if list != nil {
+				for _, v := range list.Value {
+					if sm, ok := v.(*types.AttributeValueMemberM); ok {
+						kv.Versions = append(kv.Versions, secretbox.Version((&item{m: sm.Value}).bytes("s")))
+					}
+				}
+			}
+			if err := visit(kv); err != nil {
+				return err
+			}
+		}
+		if out.LastEvaluatedKey == nil {
+			return nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
 }

@@ -4,7 +4,7 @@
 // It reads the same configuration as the services (environment, then PCX_ENV_FILE, by default
 // .run/pcx.env as written by `make run`), so it works beside `make run` with no setup.
 //
-// Exit codes: 0 success, 1 failure, 2 usage error, 3 not found.
+// Exit codes: 0 success, 1 failure, 2 usage error, 3 not found, 4 a check found problems.
 package main
 
 import (
@@ -25,6 +25,7 @@ const (
 	exitFailure  = 1
 	exitUsage    = 2
 	exitNotFound = 3
+	exitFindings = 4 // a check ran and found what it looks for (webhooks check-secrets)
 )
 
 func main() {
@@ -59,6 +60,7 @@ func commands() []command {
 		{"keys revoke", "revoke an organisation's API key by prefix", keysRevoke},
 		{"keys activate", "re-activate a revoked, unexpired API key by prefix", keysActivate},
 		{"webhooks list", "list an organisation's webhook endpoints", webhooksList},
+		{"webhooks check-secrets", "find endpoints sealed under a WEBHOOK_SECRETS_KEYS version not configured", webhooksCheckSecrets},
 		{"events show", "show an event and the state of each of its deliveries", eventsShow},
 		{"events replay", "deliver an event again to its organisation's endpoints", eventsReplay},
 		{"table create", "create the DynamoDB table if it does not exist", tableCreate},
@@ -93,6 +95,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		case errors.Is(err, errNotFound):
 			fmt.Fprintf(stderr, "pcxctl %s: %v\n", cmd.name, err)
 			return exitNotFound
+		case errors.Is(err, errFindings):
+			fmt.Fprintf(stderr, "pcxctl %s: %v\n", cmd.name, err)
+			return exitFindings
 		default:
 			fmt.Fprintf(stderr, "pcxctl %s: %v\n", cmd.name, err)
 			return exitFailure
@@ -107,10 +112,10 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: pcxctl <command> [flags]   (pcxctl <command> --help for its flags)")
 	fmt.Fprintln(w, "\ncommands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-15s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-22s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nConfiguration comes from the environment and PCX_ENV_FILE (default .run/pcx.env).")
-	fmt.Fprintln(w, "Exit codes: 0 success, 1 failure, 2 usage error, 3 not found.")
+	fmt.Fprintln(w, "Exit codes: 0 success, 1 failure, 2 usage error, 3 not found, 4 a check found problems.")
 }
 
 func equal(a, b []string) bool {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,8 @@ func TestUsage(t *testing.T) {
 		{[]string{"table", "create", "--help"}, exitOK, "DYNAMODB_TABLE"},
 		{[]string{"probe", "--help"}, exitOK, "health checks"},
 		{[]string{"webhooks", "list", "--help"}, exitOK, "-org-id"},
+		{[]string{"webhooks", "check-secrets", "--help"}, exitOK, "-without"},
+		{[]string{"webhooks", "check-secrets", "--without", "x"}, exitUsage, ""},
 		{[]string{"events", "show", "--help"}, exitOK, "EVENT_ID"},
 		{[]string{"events", "replay", "--help"}, exitOK, "-webhook-ids"},
 		{[]string{"nonsense"}, exitUsage, ""},
@@ -206,5 +209,58 @@ func TestWebhooksAndEventsCommands(t *testing.T) {
 	}
 	if r := pcxctl(t, env, "events", "replay", "--webhook-ids", "wh_unknown", ev.ID); r.code != exitUsage {
 		t.Fatalf("replay to an unknown webhook: %+v", r)
+	}
+}
+
+// The key-rollout check: endpoints sealed under a WEBHOOK_SECRETS_KEYS version this configuration
+// lacks are listed and exit 4; with every version configured none are; --without names a version
+// about to be removed.
+func TestWebhooksCheckSecrets(t *testing.T) {
+	ddb := testenv.DynamoDB(t)
+	v1 := "1:cGN4Y3RsIHRlc3Qgc2VjcmV0cyBrZXkgMzIgYnl0ZXM="
+	v2 := "2:cGN4Y3RsIHRlc3Qgc2VjcmV0cyBrZXkgMiwgMzIgYnk="
+	base := []string{"PCX_ENV_FILE=", "DYNAMODB_ENDPOINT=" + ddb.Endpoint, "DYNAMODB_TABLE=pcxctl-secrets"}
+	old := append(slices.Clone(base), "WEBHOOK_SECRETS_KEYS="+v1)
+	both := append(slices.Clone(base), "WEBHOOK_SECRETS_KEYS="+v1+","+v2)
+	if r := pcxctl(t, old, "table", "create"); r.code != exitOK {
+		t.Fatalf("table create: %+v", r)
+	}
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	create := func(environ []string, org string) *pcx.Webhook {
+		t.Helper()
+		cfg, err := config.Load(environ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := app.NewStore(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(time.Millisecond)
+		w := &pcx.Webhook{ID: pcx.NewID("wh", now), OrgID: org, URL: "https://hooks.example.com/" + org, Status: pcx.WebhookActive,
+			CreatedAt: now, UpdatedAt: now, Secrets: []pcx.WebhookSecret{{Key: []byte("0123456789abcdef0123456789abcdef")}}}
+		if err := st.CreateWebhook(ctx, w, 10); err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	underV1 := create(old, "acme")
+	underV2 := create(both, "globex") // sealed by an api that made version 2 current
+
+	r := pcxctl(t, old, "webhooks", "check-secrets", "--page-size", "1")
+	if r.code != exitFindings || !strings.Contains(r.stdout, underV2.ID) || strings.Contains(r.stdout, underV1.ID) ||
+		!strings.Contains(r.stdout, "2 endpoint(s) scanned, 1 with a secret under a missing key version") || strings.Contains(r.stdout, "0123456789abcdef") {
+		t.Fatalf("check-secrets with version 1 only: %+v; want exit %d listing %s alone", r, exitFindings, underV2.ID)
+	}
+	if r := pcxctl(t, both, "webhooks", "check-secrets"); r.code != exitOK || !strings.Contains(r.stdout, "key version 1: 1 secret(s)") || !strings.Contains(r.stdout, "key version 2: 1 secret(s)") {
+		t.Fatalf("check-secrets with both versions: %+v; want exit 0 with a count per version", r)
+	}
+	r = pcxctl(t, both, "webhooks", "check-secrets", "--without", "1")
+	if r.code != exitFindings || !strings.Contains(r.stdout, underV1.ID) || strings.Contains(r.stdout, underV2.ID) {
+		t.Fatalf("check-secrets --without 1: %+v; want exit %d listing %s alone", r, exitFindings, underV1.ID)
+	}
+	if r := pcxctl(t, base, "webhooks", "check-secrets"); r.code != exitFailure || !strings.Contains(r.stderr, "WEBHOOK_SECRETS_KEYS") {
+		t.Fatalf("check-secrets without WEBHOOK_SECRETS_KEYS: %+v", r)
 	}
 }

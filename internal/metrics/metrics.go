@@ -25,6 +25,7 @@ type Metrics struct {
 	RetriesScheduled  prometheus.Counter
 	EndpointsDisabled prometheus.Counter
 	OrgMismatches     prometheus.Counter
+	Undeliverable     prometheus.Counter // deliveries failed without a send: the worker cannot sign for the endpoint
 
 	temporal *temporalRegistry
 }
@@ -51,7 +52,7 @@ func New() *Metrics {
 			Name: "pcx_events_accepted_total", Help: "Events accepted for delivery (202), by source.",
 		}, []string{"source"}),
 		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "pcx_webhook_deliveries_total", Help: "Final delivery outcomes: delivered, failed (schedule exhausted, 410, blocked) or cancelled (endpoint gone).",
+			Name: "pcx_webhook_deliveries_total", Help: "Final delivery outcomes: delivered, failed (schedule exhausted, 410, blocked, undeliverable) or cancelled (endpoint gone).",
 		}, []string{"outcome"}),
 		Attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pcx_webhook_attempts_total", Help: "Delivery attempts by result: success, or the error class (http_status, timeout, connection, tls, redirect, gone, blocked).",
@@ -69,8 +70,11 @@ func New() *Metrics {
 		OrgMismatches: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pcx_webhook_org_mismatches_total", Help: "Activities that refused an event because it belongs to another organisation than the workflow input names.",
 		}),
+		Undeliverable: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pcx_webhook_undeliverable_total", Help: "Deliveries failed without a send because the worker cannot sign for the endpoint (its secret does not decrypt under WEBHOOK_SECRETS_KEYS, or its record cannot be read).",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.HTTPRequests, m.HTTPDuration, m.AuthFailures, m.Events, m.Deliveries, m.Attempts, m.AttemptDuration, m.RetriesScheduled, m.EndpointsDisabled, m.OrgMismatches} {
+	for _, c := range []prometheus.Collector{m.HTTPRequests, m.HTTPDuration, m.AuthFailures, m.Events, m.Deliveries, m.Attempts, m.AttemptDuration, m.RetriesScheduled, m.EndpointsDisabled, m.OrgMismatches, m.Undeliverable} {
 		f(c)
 	}
 	return m

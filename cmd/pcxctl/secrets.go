@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/pcx/publicservice/store"
+)
+
+// errFindings: a check found what it looks for; exit code 4.
+var errFindings = errors.New("found")
+
+func webhooksCheckSecrets(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags(c, "webhooks check-secrets", "", "Scan every organisation's endpoints and list those with a secret sealed under a key version\n"+
+		"that WEBHOOK_SECRETS_KEYS does not hold (their deliveries fail as undeliverable), or under a\n"+
+		"version given to --without (run it before removing that version). Opens no secret.\n"+
+		"Exits 4 when it lists any.")
+	without := fs.String("without", "", "comma-separated key versions to treat as removed, e.g. 1")
+	pageSize := fs.Int("page-size", 100, "items per scan request (1 to 1000)")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if *pageSize < 1 || *pageSize > 1000 {
+		return usageError{"--page-size must be from 1 to 1000"}
+	}
+	var removed []int
+	for _, f := range strings.Split(*without, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		v, err := strconv.Atoi(f)
+		if err != nil || v < 1 {
+			return usageError{fmt.Sprintf("--without: %q is not a key version", f)}
+		}
+		removed = append(removed, v)
+	}
+	cfg, st, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	keys, err := cfg.SecretsKeys()
+	if err != nil {
+		return err
+	}
+	have := map[int]bool{}
+	for _, v := range keys.Versions() {
+		have[v] = !slices.Contains(removed, v)
+	}
+	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ORG_ID\tWEBHOOK_ID\tSTATUS\tKEY_VERSIONS\tMISSING")
+	scanned, found := 0, 0
+	perVersion := map[int]int{}
+	err = st.ScanWebhookKeyVersions(ctx, *pageSize, func(kv store.WebhookKeyVersions) error {
+		scanned++
+		var missing []int
+		for _, v := range kv.Versions {
+			perVersion[v]++
+			if !have[v] && !slices.Contains(missing, v) {
+				missing = append(missing, v)
+			}
+		}
+		if len(missing) > 0 {
+			found++
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", kv.OrgID, kv.WebhookID, kv.Status, versionList(kv.Versions), versionList(missing))
+		}
+		return nil
+	})
+	if err != nil {
+		return storeErr(err)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	versions := make([]int, 0, len(perVersion))
+	for v := range perVersion {
+		versions = append(versions, v)
+	}
+	slices.Sort(versions)
+	for _, v := range versions {
+		fmt.Fprintf(c.stdout, "key version %d: %d secret(s)\n", v, perVersion[v])
+	}
+	fmt.Fprintf(c.stdout, "%d endpoint(s) scanned, %d with a secret under a missing key version\n", scanned, found)
+	if found > 0 {
+		return fmt.Errorf("%w %d endpoint(s) with a secret under a missing key version", errFindings, found)
+	}
+	return nil
+}
+
+func versionList(vs []int) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = strconv.Itoa(v)
+	}
+	return strings.Join(parts, ",")
+}
