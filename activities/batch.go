@@ -88,7 +88,9 @@ func (a *Activities) DeliverBatch(ctx context.Context, in BatchInput) (BatchResu
 	return res, nil
 }
 
-// slotBudget is how long a batch's delivery may wait for a send slot (MaxInFlight).
+// slotBudget is how long a delivery may wait for a send slot (MaxInFlight): with the send
+// (WEBHOOK_TIMEOUT) and the store's work it must fit in the attempt's timeout, as
+// internal/config reckons (config.SlotWait).
 const slotBudget = 30 * time.Second
 
 func (a *Activities) cancelled(id, url, reason string) (Outcome, pcx.Delivery) {
