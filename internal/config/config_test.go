@@ -16,7 +16,8 @@ func TestDefaults(t *testing.T) {
 	if c.HTTPAddr != ":8080" || c.InternalHTTPAddr != "127.0.0.1:8081" || c.TemporalAddress != "localhost:7233" ||
 		c.AuthCacheTTL != 2*time.Second || c.WebhookTimeout != 15*time.Second || c.WebhookSecretGrace != 24*time.Hour ||
 		len(c.WebhookRetrySchedule) != 9 || c.WebhookRetrySchedule[0] != 5*time.Second || c.WebhookRetrySchedule[8] != 24*time.Hour ||
-		c.DynamoDBEndpoint != "" || c.WebhookAllowedCIDRs != "" {
+		c.DynamoDBEndpoint != "" || c.WebhookAllowedCIDRs != "" || c.ShutdownTimeout != 25*time.Second || c.ShutdownDrain != 5*time.Second ||
+		c.EventRetention != 720*time.Hour {
 		t.Fatalf("defaults = %+v", c)
 	}
 	if _, err := c.Peppers(); err == nil || !strings.Contains(err.Error(), "APIKEY_PEPPERS is required") {
