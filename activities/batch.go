@@ -37,10 +37,10 @@ type BatchResult struct {
 }
 
 // DeliverBatch makes the first attempt of a chunk of deliveries at once: it reads the event and
-// the endpoints in one batched read, sends every POST concurrently, and records every outcome in
-// one query and batched writes. The workflow runs it as a local activity, so a first attempt
-// costs no round trip through Temporal's task queues; only failed deliveries continue as durable
-// activities on the retry schedule.
+// the endpoints in one batched read, sends every POST concurrently, and records every outcome
+// with conditional writes that never overwrite a newer record. The workflow runs it as a local
+// activity, so a first attempt costs no round trip through Temporal's task queues; only failed
+// deliveries continue as durable activities on the retry schedule.
 //
 // It returns an error only when nothing was sent (the store did not answer): the workflow then
 // delivers the chunk through the durable path instead.
@@ -92,7 +92,9 @@ func (a *Activities) DeliverBatch(ctx context.Context, in BatchInput) (BatchResu
 	return res, nil
 }
 
-// slotBudget is how long a batch's delivery may wait for a send slot (MaxInFlight).
+// slotBudget is how long a delivery may wait for a send slot (MaxInFlight): with the send
+// (WEBHOOK_TIMEOUT) and the store's work it must fit in the attempt's timeout, as
+// internal/config reckons (config.SlotWait).
 const slotBudget = 30 * time.Second
 
 func (a *Activities) cancelled(id, url, reason string) (Outcome, pcx.Delivery) {

@@ -104,7 +104,11 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 		return a.finish(ctx, ev, w, pcx.DeliveryFailed, att, expires)
 	}
 
-	release, ok := a.acquire(ctx)
+	// Like a batch's, the wait for a slot is bounded (slotBudget), so the send that follows still
+	// fits in the activity's timeout.
+	slotCtx, cancel := context.WithTimeout(ctx, slotBudget)
+	release, ok := a.acquire(slotCtx)
+	cancel()
 	if !ok {
 		return DeliverResult{}, unsent(errors.New("no send slot came free in time"))
 	}

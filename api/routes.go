@@ -9,7 +9,7 @@ import (
 // addRoutes is the whole public API surface at a glance.
 func addRoutes(r chi.Router, d Deps) {
 	r.Get("/healthz", health.Healthz().ServeHTTP)
-	r.Get("/readyz", health.Readyz(d.Ready).ServeHTTP)
+	r.Get("/readyz", d.Drain.Gate(health.Readyz(d.Ready)).ServeHTTP)
 	r.Get("/openapi.yaml", handleOpenAPI().ServeHTTP)
 
 	r.Route("/public", func(r chi.Router) {

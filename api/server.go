@@ -20,13 +20,15 @@ import (
 
 // Deps are what the public API needs.
 type Deps struct {
-	Log            zerolog.Logger
-	Auth           Authenticator
-	AuthFailures   *FailureLimiter // nil: no limit
-	Keys           Keys
-	Cursors        *cursor.Signer
-	Webhooks       Webhooks
-	Ready          []health.Check
+	Log          zerolog.Logger
+	Auth         Authenticator
+	AuthFailures *FailureLimiter // nil: no limit
+	Keys         Keys
+	Cursors      *cursor.Signer
+	Webhooks     Webhooks
+	Ready        []health.Check
+	// Drain fails /readyz once shutdown begins (nil: readiness is the checks alone).
+	Drain          *health.Drain
 	RequestTimeout time.Duration
 	Metrics        *metrics.Metrics // nil: a private registry nobody scrapes
 }

@@ -33,8 +33,17 @@ type ServerOn struct {
 	Ln  net.Listener
 }
 
-// Serve runs the servers until ctx ends or one fails, then shuts them all down within grace.
-func Serve(ctx context.Context, grace time.Duration, log zerolog.Logger, servers ...ServerOn) error {
+// Stop says how Serve shuts down: it calls Begin (readiness fails from then on), keeps serving
+// for Drain so a load balancer stops sending first, then closes the listeners and lets in-flight
+// requests finish within the rest of Grace. Drain is part of Grace.
+type Stop struct {
+	Grace, Drain time.Duration
+	Begin        func()
+}
+
+// Serve runs the servers until ctx ends or one fails, then shuts them all down as stop says
+// (a failed server skips the drain).
+func Serve(ctx context.Context, stop Stop, log zerolog.Logger, servers ...ServerOn) error {
 	errc := make(chan error, len(servers))
 	for _, s := range servers {
 		go func() {
@@ -44,13 +53,29 @@ func Serve(ctx context.Context, grace time.Duration, log zerolog.Logger, servers
 		}()
 	}
 	var err error
+	var begun time.Time // the grace runs from here
 	select {
 	case <-ctx.Done():
+		begun = time.Now()
+		if stop.Begin != nil {
+			stop.Begin()
+		}
+		if stop.Drain > 0 {
+			log.Info().Dur("drain", stop.Drain).Msg("shutting down: not ready, still serving while load balancers stop sending")
+			t := time.NewTimer(stop.Drain)
+			select {
+			case <-t.C:
+			case err = <-errc:
+				log.Error().Err(err).Msg("server failed")
+			}
+			t.Stop()
+		}
 		log.Info().Msg("shutting down: finishing in-flight requests")
 	case err = <-errc:
+		begun = time.Now()
 		log.Error().Err(err).Msg("server failed")
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	sctx, cancel := context.WithDeadline(context.Background(), begun.Add(stop.Grace))
 	defer cancel()
 	for _, s := range servers {
 		if serr := s.Srv.Shutdown(sctx); serr != nil && err == nil {

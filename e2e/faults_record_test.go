@@ -11,7 +11,7 @@ import (
 // The record of a first attempt can be written late: when DeliverBatch cannot record its
 // outcomes (the store fails), the workflow writes them afterwards with RecordOutcomes, retried
 // until the store answers. Here the first attempt gets a 503 and the store then refuses the
-// writes of the first-attempt record (Query and BatchWriteItem, through a proxy in front of
+// writes of the first-attempt record (its conditional PutItem, through a proxy in front of
 // DynamoDB: a partial outage timed exactly) but not the reads and writes of a retry (GetItem,
 // UpdateItem). The store stays that way until the record has been refused and the retry has had
 // time to run (it is due after ~1s); then it takes writes again.
@@ -55,9 +55,9 @@ func TestFaultFirstAttemptRecordedAfterRetry(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the first attempt never arrived")
 	}
-	proxy.block(true, "Query", "BatchWriteItem")
+	proxy.block(true, "PutItem")
 	close(release) // the first attempt is answered 503; recording it fails
-	eventually(t, 30*time.Second, "the first attempt's record refused", func() bool { return proxy.refusedCalls("Query") > 0 })
+	eventually(t, 30*time.Second, "the first attempt's record refused", func() bool { return proxy.refusedCalls("PutItem") > 0 })
 	// The retry is due ~1s after the 503: give it up to 5s to run while the record is refused.
 	retried := time.Now().Add(5 * time.Second)
 	for rc.count("/late", acc.EventID) < 2 && time.Now().Before(retried) {
@@ -66,7 +66,7 @@ func TestFaultFirstAttemptRecordedAfterRetry(t *testing.T) {
 	d := eventStatus(t, api.base, key, acc.EventID)
 	t.Logf("while the first attempt's record was refused: the receiver saw %d request(s); the status API lists %d delivery record(s) %+v",
 		rc.count("/late", acc.EventID), len(d.Deliveries), d.Deliveries)
-	proxy.block(false, "Query", "BatchWriteItem")
+	proxy.block(false, "PutItem")
 	waitWorkflowClosed(t, temporalClient(t), acc.WorkflowID, 60*time.Second)
 
 	dl := eventStatus(t, api.base, key, acc.EventID).delivery(t, hook.WebhookID)

@@ -31,10 +31,28 @@ func halfRequest(t *testing.T, base, key string) (net.Conn, string) {
 	return conn, body[10:]
 }
 
+// finishRequest sends the rest of a halfRequest and wants its 201 within d.
+func finishRequest(t *testing.T, conn net.Conn, rest string, d time.Duration) {
+	t.Helper()
+	if _, err := io.WriteString(conn, rest); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(d))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("reading the in-flight request's response: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || !strings.Contains(string(b), `"api_key":"pcx_`) {
+		t.Fatalf("in-flight create: %d %s, want 201 with the key", resp.StatusCode, b)
+	}
+}
+
 // TestAPIShutdownFinishesInFlightRequests sends SIGTERM to the api while a request is half sent:
-// the api stops accepting connections at once, answers the request in flight when its body
-// arrives, and exits 0. A client that never finishes its request holds the exit no longer than
-// SHUTDOWN_TIMEOUT.
+// without a drain the api stops accepting connections at once, answers the request in flight
+// when its body arrives, and exits 0. A client that never finishes its request holds the exit no
+// longer than SHUTDOWN_TIMEOUT. With SHUTDOWN_DRAIN it first fails /readyz while still serving.
 func TestAPIShutdownFinishesInFlightRequests(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -62,19 +80,7 @@ func TestAPIShutdownFinishesInFlightRequests(t *testing.T) {
 		if p.Exited() {
 			t.Fatal("the api exited with a request in flight")
 		}
-		if _, err := io.WriteString(conn, rest); err != nil {
-			t.Fatal(err)
-		}
-		_ = conn.SetReadDeadline(time.Now().Add(grace))
-		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-		if err != nil {
-			t.Fatalf("reading the in-flight request's response: %v", err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusCreated || !strings.Contains(string(b), `"api_key":"pcx_`) {
-			t.Fatalf("in-flight create: %d %s, want 201 with the key", resp.StatusCode, b)
-		}
+		finishRequest(t, conn, rest, grace)
 		code, ok := p.Wait(grace)
 		if !ok || code != 0 {
 			t.Fatalf("after its last request the api: exited %v, code %d; want a clean exit (0) within %s", ok, code, grace)
@@ -102,6 +108,53 @@ func TestAPIShutdownFinishesInFlightRequests(t *testing.T) {
 		log, _ := os.ReadFile(p.LogPath())
 		if code != 1 || !strings.Contains(string(log), "finishing in-flight requests") || !strings.Contains(string(log), "context deadline exceeded") {
 			t.Errorf("exit code %d, want 1 with the shutdown and its deadline in the log:\n%s", code, log)
+		}
+	})
+
+	// With SHUTDOWN_DRAIN, /readyz answers 503 at once, so a load balancer stops sending, while
+	// the listener still accepts and answers new connections for the drain; a request in flight
+	// completes; then the listener closes and the api exits 0, all within SHUTDOWN_TIMEOUT.
+	t.Run("drains before closing", func(t *testing.T) {
+		const drain, grace = 3 * time.Second, 8 * time.Second // shadows the outer grace
+		api := e.startAPIProcess(bin, dir, "SHUTDOWN_TIMEOUT="+grace.String(), "SHUTDOWN_DRAIN="+drain.String(), "LOG_LEVEL=info")
+		p, base := api.p, api.base
+		// Each probe on a new connection: an answer proves the listener still accepts.
+		readyz := func() (int, error) {
+			c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+			resp, err := c.Get(base + "/readyz")
+			if err != nil {
+				return 0, err
+			}
+			resp.Body.Close()
+			return resp.StatusCode, nil
+		}
+		eventually(t, 10*time.Second, "/readyz 200 before shutdown", func() bool {
+			code, err := readyz()
+			return err == nil && code == http.StatusOK
+		})
+		conn, rest := halfRequest(t, base, key)
+		start := time.Now()
+		if err := p.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, drain/2, "/readyz 503 once shutdown began", func() bool {
+			code, err := readyz()
+			return err == nil && code == http.StatusServiceUnavailable
+		})
+		if code, err := readyz(); err != nil || code != http.StatusServiceUnavailable || time.Since(start) >= drain {
+			t.Fatalf("a new connection %s after SIGTERM (drain %s): %d %v, want it accepted and answered 503", time.Since(start), drain, code, err)
+		}
+		finishRequest(t, conn, rest, grace)
+		eventually(t, grace, "the listener to close after the drain", func() bool {
+			_, err := readyz()
+			return err != nil
+		})
+		if took := time.Since(start); took < drain {
+			t.Fatalf("the listener closed %s after SIGTERM, before SHUTDOWN_DRAIN=%s", took, drain)
+		}
+		code, ok := p.Wait(grace)
+		if !ok || code != 0 {
+			t.Fatalf("after the drain the api: exited %v, code %d; want a clean exit (0) within SHUTDOWN_TIMEOUT=%s", ok, code, grace)
 		}
 	})
 }

@@ -93,6 +93,9 @@ func New(ctx context.Context, o Options) (*Env, error) {
 		"APIKEY_PEPPERS":       sec.Peppers,
 		"WEBHOOK_SECRETS_KEYS": sec.SecretsKeys,
 		"INTERNAL_TOKEN":       sec.InternalToken,
+		// No load balancer is in front of a test deployment: an api stops without a drain
+		// (e2e's drain test sets its own).
+		"SHUTDOWN_DRAIN": "0s",
 	}}
 	maps.Copy(e.Vars, o.Vars)
 	cfg, err := e.Config()

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/pcx/publicservice/pcx"
 )
@@ -85,33 +86,37 @@ func decodeEvent(m map[string]types.AttributeValue) (*pcx.Event, error) {
 }
 
 // RecordFirstAttempts records the first attempts of a batch of deliveries of one event (or their
-// cancellations before any): one query to find which already have a record, batched writes for
-// the others. A delivery that already has a record (a replay, a reset workflow) is updated on its
-// own with RecordDelivery, so its earlier attempts keep counting. This is the write path of almost
-// every delivery: one batched item write each, nothing before the attempt.
+// cancellations before any). This is the write path of almost every delivery: one conditional
+// PutItem each (firstWrites at a time), nothing before the attempt.
+//
+// A first attempt never overwrites a record: the put is written only where the delivery has none.
+// Where it has one (a replay, a reset workflow, or a retry that got there first: a write of a
+// stalled worker or a timed-out RecordOutcomes landing late), the attempt is added with
+// RecordDelivery instead, which keeps the earlier attempts counting and takes it only if it is
+// newer than the last one recorded. Writing the same records again after a partial failure
+// changes nothing that was written.
 func (s *Store) RecordFirstAttempts(ctx context.Context, eventID string, recs []pcx.Delivery, expires time.Time) error {
-	if len(recs) == 0 {
-		return nil
-	}
-	ids := make([]string, len(recs))
-	for i, r := range recs {
-		ids[i] = r.WebhookID
-	}
-	existing, err := s.existingDeliveries(ctx, eventID, ids)
-	if err != nil {
-		return err
-	}
-	var puts []types.WriteRequest
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(firstWrites)
 	for _, r := range recs {
-		if !existing[r.WebhookID] {
-			puts = append(puts, types.WriteRequest{PutRequest: &types.PutRequest{Item: firstAttemptItem(eventID, r, expires)}})
-			continue
-		}
-		if err := s.RecordDelivery(ctx, eventID, r, expires); err != nil {
-			return err
-		}
+		g.Go(func() error { return s.recordFirstAttempt(gctx, eventID, r, expires) })
 	}
-	return s.batchWrite(ctx, puts)
+	return g.Wait()
+}
+
+// firstWrites bounds the first-attempt writes of one batch in flight at once.
+const firstWrites = 25
+
+func (s *Store) recordFirstAttempt(ctx context.Context, eventID string, r pcx.Delivery, expires time.Time) error {
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           &s.table,
+		Item:                firstAttemptItem(eventID, r, expires),
+		ConditionExpression: aws.String("attribute_not_exists(PK)"),
+	})
+	if isConditionFailed(err) {
+		return s.RecordDelivery(ctx, eventID, r, expires)
+	}
+	return translate(err)
 }
 
 // firstAttemptItem is the whole delivery record after its first attempt (or cancellation).
@@ -146,61 +151,6 @@ func attemptEntry(a pcx.Attempt) types.AttributeValue {
 		entry["err"] = avS(a.ErrorClass)
 	}
 	return &types.AttributeValueMemberM{Value: entry}
-}
-
-// existingDeliveries returns which of the event's deliveries to ids have a record, in one query
-// over the range of the IDs (a batch of one page's IDs is contiguous in ID order).
-func (s *Store) existingDeliveries(ctx context.Context, eventID string, ids []string) (map[string]bool, error) {
-	lo, hi := ids[0], ids[0]
-	for _, id := range ids {
-		lo, hi = min(lo, id), max(hi, id)
-	}
-	in := &dynamodb.QueryInput{
-		TableName:              &s.table,
-		KeyConditionExpression: aws.String("PK = :pk AND SK BETWEEN :lo AND :hi"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": avS(eventPK(eventID)), ":lo": avS("DLV#" + lo), ":hi": avS("DLV#" + hi),
-		},
-		ProjectionExpression: aws.String("webhook_id"),
-		ConsistentRead:       aws.Bool(true),
-	}
-	existing := map[string]bool{}
-	for {
-		out, err := s.db.Query(ctx, in)
-		if err != nil {
-			return nil, translate(err)
-		}
-		for _, m := range out.Items {
-			existing[(&item{m: m}).str("webhook_id")] = true
-		}
-		if out.LastEvaluatedKey == nil {
-			return existing, nil
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
-	}
-}
-
-// batchWrite writes requests 25 at a time, resending what DynamoDB leaves unprocessed.
-func (s *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest) error {
-	for len(reqs) > 0 {
-		n := min(25, len(reqs))
-		batch := reqs[:n]
-		reqs = reqs[n:]
-		err := retryPartial(ctx, unprocessedRetry, func() (bool, error) {
-			out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
-				RequestItems: map[string][]types.WriteRequest{s.table: batch},
-			})
-			if err != nil {
-				return false, translate(err)
-			}
-			batch = out.UnprocessedItems[s.table]
-			return len(batch) > 0, nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // MaxAttemptLog bounds the attempts a delivery record lists; its attempt count keeps counting.

@@ -118,7 +118,8 @@ const (
 // Temporal its next delay.
 var (
 	deliverOptions = workflow.ActivityOptions{
-		// WEBHOOK_TIMEOUT is at most 60s; the rest covers the store reads and writes.
+		// A send slot waits at most 30s and WEBHOOK_TIMEOUT is at most 45s (internal/config refuses
+		// more); the rest covers the store reads and writes.
 		StartToCloseTimeout: 90 * time.Second,
 		// Slow attempts heartbeat every 3s: a worker that dies mid-delivery is noticed in 10s.
 		HeartbeatTimeout: 10 * time.Second,

@@ -22,7 +22,8 @@ import (
 )
 
 // Run serves the public API until ctx ends, then shuts down gracefully within
-// SHUTDOWN_TIMEOUT: it stops accepting, lets in-flight requests finish, and returns.
+// SHUTDOWN_TIMEOUT: /readyz fails at once, it keeps serving for SHUTDOWN_DRAIN so load balancers
+// stop sending, then stops accepting, lets in-flight requests finish, and returns.
 func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening app.Listening) error {
 	peppers, err := cfg.Peppers()
 	if err != nil {
@@ -50,6 +51,7 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 	hasher := keyformat.NewHasher(peppers)
 	auth := apikeys.NewAuthenticator(st, hasher, cfg.AuthCacheTTL, log)
 	_, pepper := peppers.Current()
+	drain := &health.Drain{}
 	handler := api.NewServer(api.Deps{
 		Log:            log,
 		Auth:           auth,
@@ -63,6 +65,7 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 			{Name: "dynamodb", Fn: st.Ping},
 			{Name: "temporal", Fn: app.TemporalCheck(tc)},
 		},
+		Drain: drain,
 	})
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -93,5 +96,5 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 	if listening != nil {
 		listening(ln.Addr().String(), internalAddr)
 	}
-	return app.Serve(ctx, cfg.ShutdownTimeout, log, servers...)
+	return app.Serve(ctx, app.Stop{Grace: cfg.ShutdownTimeout, Drain: cfg.ShutdownDrain, Begin: drain.Begin}, log, servers...)
 }

@@ -29,6 +29,9 @@ import (
 // When Temporal is unreachable it waits for it instead of exiting, so a restart of Temporal
 // needs no restart of the workers.
 func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening app.Listening) error {
+	if err := cfg.WorkerStopCoversAttempt(); err != nil {
+		return err
+	}
 	deps, err := app.Connect(ctx, cfg, log)
 	if err != nil {
 		return err

@@ -34,6 +34,10 @@ type Config struct {
 	WorkerHTTPAddr   string        `env:"WORKER_HTTP_ADDR" envDefault:":9090"`
 	RequestTimeout   time.Duration `env:"REQUEST_TIMEOUT" envDefault:"10s"`
 	ShutdownTimeout  time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"25s"`
+	// ShutdownDrain is how long the api keeps serving after a stop signal, with /readyz at 503,
+	// before it closes its listeners: time for a load balancer to stop sending to it. It is part
+	// of SHUTDOWN_TIMEOUT, not added to it.
+	ShutdownDrain time.Duration `env:"SHUTDOWN_DRAIN" envDefault:"5s"`
 	// DebugPprof serves Go's profiler on the internal listener and the worker's health listener.
 	DebugPprof bool `env:"DEBUG_PPROF" envDefault:"false"`
 
@@ -171,8 +175,16 @@ func (c Config) validateCommon() error {
 			problems = append(problems, name+" must be positive")
 		}
 	}
-	if c.WebhookTimeout > time.Minute {
-		problems = append(problems, "WEBHOOK_TIMEOUT must be at most 1m")
+	if c.WebhookTimeout > MaxWebhookTimeout {
+		problems = append(problems, fmt.Sprintf("WEBHOOK_TIMEOUT=%s does not fit in a delivery attempt: of the attempt's %s activity timeout, up to %s wait for a send slot and %s are kept for the store, so WEBHOOK_TIMEOUT must be at most %s",
+			c.WebhookTimeout, AttemptTimeout, SlotWait, StoreMargin, MaxWebhookTimeout))
+	}
+	if c.ShutdownDrain < 0 || (c.ShutdownTimeout > 0 && c.ShutdownDrain >= c.ShutdownTimeout) {
+		problems = append(problems, fmt.Sprintf("SHUTDOWN_DRAIN=%s must be at least 0 and shorter than SHUTDOWN_TIMEOUT=%s, which it is part of (the rest lets in-flight requests finish)",
+			c.ShutdownDrain, c.ShutdownTimeout))
+	}
+	if p := c.retentionProblem(); p != "" {
+		problems = append(problems, p)
 	}
 	if c.WorkerConcurrency < 1 {
 		problems = append(problems, "WORKER_CONCURRENCY must be at least 1")
@@ -203,6 +215,75 @@ func (c Config) validateCommon() error {
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("config: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// Delivery limits that settings must fit in. AttemptTimeout and SlotWait mirror the workflows'
+// activity timeouts and the activities' slot budget; tests in those packages hold them equal.
+const (
+	// AttemptTimeout is the StartToClose timeout of a delivery attempt: the Deliver activity and
+	// the DeliverBatch local activity (workflows/workflows.go).
+	AttemptTimeout = 90 * time.Second
+	// SlotWait is how long an attempt may wait for a send slot (WORKER_CONCURRENCY) before it is
+	// handed on unsent (activities' slotBudget).
+	SlotWait = 30 * time.Second
+	// StoreMargin is what an attempt keeps for its store reads and writes (the event, the
+	// endpoints, the record of up to 100 first attempts).
+	StoreMargin = 15 * time.Second
+	// MaxWebhookTimeout is the longest send that fits in an attempt with those: 45s.
+	MaxWebhookTimeout = AttemptTimeout - SlotWait - StoreMargin
+	// RecordMargin is how long a send's record may take to write after it: a stopping worker
+	// must wait WEBHOOK_TIMEOUT plus this for an attempt in flight.
+	RecordMargin = 5 * time.Second
+	// MaxJitter is the largest factor a retry's delay is stretched by (the ±20% jitter of
+	// activities.NextDelay).
+	MaxJitter = 1.2
+	// RetentionMargin is what EVENT_RETENTION keeps beyond the retry schedule: the attempts
+	// themselves, a receiver's Retry-After stretching a retry to its 24h cap, hours of a worker
+	// or Temporal outage.
+	RetentionMargin = 24 * time.Hour
+)
+
+// RetryHorizon is how long after its creation an event may still be sent: every delay of
+// WEBHOOK_RETRY_SCHEDULE at its longest jitter, plus RetentionMargin.
+func (c Config) RetryHorizon() time.Duration {
+	return c.jitteredSchedule() + RetentionMargin
+}
+
+// scheduleSum is the sum of WEBHOOK_RETRY_SCHEDULE's delays; jitteredSchedule, at their longest.
+func (c Config) scheduleSum() time.Duration {
+	var sum time.Duration
+	for _, d := range c.WebhookRetrySchedule {
+		sum += d
+	}
+	return sum
+}
+
+func (c Config) jitteredSchedule() time.Duration {
+	return time.Duration(float64(c.scheduleSum()) * MaxJitter)
+}
+
+// retentionProblem says why EVENT_RETENTION is too short for the retry schedule, or "". An event
+// that expires before its last retry is never sent again: the retry finds no payload.
+func (c Config) retentionProblem() string {
+	if c.EventRetention <= 0 || len(c.WebhookRetrySchedule) == 0 {
+		return "" // reported on their own
+	}
+	if h := c.RetryHorizon(); c.EventRetention < h {
+		return fmt.Sprintf("EVENT_RETENTION=%s is shorter than the retry horizon of WEBHOOK_RETRY_SCHEDULE: its delays add up to %s, %s with %.0f%% jitter, plus a %s margin = %s; events would expire before their last retry (set EVENT_RETENTION to at least %s, or shorten the schedule)",
+			c.EventRetention, c.scheduleSum(), c.jitteredSchedule(), (MaxJitter-1)*100, RetentionMargin, h, h)
+	}
+	return ""
+}
+
+// WorkerStopCoversAttempt checks that a stopping worker waits long enough for a delivery it
+// started: SHUTDOWN_TIMEOUT (the Temporal worker's stop timeout) at least WEBHOOK_TIMEOUT plus
+// RecordMargin. A shorter one would cut sends off mid-flight, to be sent again by another worker.
+func (c Config) WorkerStopCoversAttempt() error {
+	if need := c.WebhookTimeout + RecordMargin; c.ShutdownTimeout < need {
+		return fmt.Errorf("config: SHUTDOWN_TIMEOUT=%s is shorter than the longest delivery attempt a stopping worker must let finish: WEBHOOK_TIMEOUT=%s plus %s to record it = %s",
+			c.ShutdownTimeout, c.WebhookTimeout, RecordMargin, need)
 	}
 	return nil
 }

@@ -16,7 +16,8 @@ func TestDefaults(t *testing.T) {
 	if c.HTTPAddr != ":8080" || c.InternalHTTPAddr != "127.0.0.1:8081" || c.TemporalAddress != "localhost:7233" ||
 		c.AuthCacheTTL != 2*time.Second || c.WebhookTimeout != 15*time.Second || c.WebhookSecretGrace != 24*time.Hour ||
 		len(c.WebhookRetrySchedule) != 9 || c.WebhookRetrySchedule[0] != 5*time.Second || c.WebhookRetrySchedule[8] != 24*time.Hour ||
-		c.DynamoDBEndpoint != "" || c.WebhookAllowedCIDRs != "" {
+		c.DynamoDBEndpoint != "" || c.WebhookAllowedCIDRs != "" || c.ShutdownTimeout != 25*time.Second || c.ShutdownDrain != 5*time.Second ||
+		c.EventRetention != 720*time.Hour {
 		t.Fatalf("defaults = %+v", c)
 	}
 	if _, err := c.Peppers(); err == nil || !strings.Contains(err.Error(), "APIKEY_PEPPERS is required") {
@@ -57,7 +58,7 @@ func TestValidation(t *testing.T) {
 	}{
 		{"REQUEST_TIMEOUT=0s", "REQUEST_TIMEOUT must be positive"},
 		{"AUTH_CACHE_TTL=-1s", "AUTH_CACHE_TTL must not be negative"},
-		{"WEBHOOK_TIMEOUT=2m", "WEBHOOK_TIMEOUT must be at most 1m"},
+		{"WEBHOOK_TIMEOUT=2m", "WEBHOOK_TIMEOUT must be at most 45s"},
 		{"WEBHOOK_RETRY_SCHEDULE=5s,-1s", "durations must be positive"},
 		{"WEBHOOK_RETRY_SCHEDULE=soon", "WEBHOOK_RETRY_SCHEDULE"},
 		{"WEBHOOK_ALLOWED_CIDRS=10.0.0.0/8,nonsense", "WEBHOOK_ALLOWED_CIDRS"},
@@ -84,5 +85,87 @@ func TestValidation(t *testing.T) {
 	c.InternalHTTPAddr = ""
 	if err := c.InternalTokenRequired(); err != nil {
 		t.Fatalf("no internal listener needs no token: %v", err)
+	}
+}
+
+// load reads a configuration with no env file and the given settings.
+func load(t *testing.T, settings ...string) (Config, error) {
+	t.Helper()
+	return Load(append([]string{"PCX_ENV_FILE="}, settings...))
+}
+
+// Every rule that keeps a promise of delivery, at its boundary: the figure itself is accepted,
+// one step past it refused with an error naming the settings and the figures.
+func TestPromiseRules(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		ok, bad  []string
+		mentions []string
+	}{
+		{
+			// 90s attempt - 30s slot wait - 15s store = 45s.
+			name: "WEBHOOK_TIMEOUT fits in an attempt",
+			ok:   []string{"WEBHOOK_TIMEOUT=45s", "SHUTDOWN_TIMEOUT=50s"}, bad: []string{"WEBHOOK_TIMEOUT=45001ms", "SHUTDOWN_TIMEOUT=50s"},
+			mentions: []string{"WEBHOOK_TIMEOUT=45.001s", "1m30s", "30s", "15s", "at most 45s"},
+		},
+		{
+			// 1h at 120% = 1h12m, + 24h = 25h12m.
+			name: "EVENT_RETENTION outlasts the retries",
+			ok:   []string{"WEBHOOK_RETRY_SCHEDULE=1h", "EVENT_RETENTION=25h12m"}, bad: []string{"WEBHOOK_RETRY_SCHEDULE=1h", "EVENT_RETENTION=25h11m59s"},
+			mentions: []string{"EVENT_RETENTION=25h11m59s", "WEBHOOK_RETRY_SCHEDULE", "1h0m0s", "1h12m0s", "20% jitter", "24h0m0s", "25h12m0s"},
+		},
+		{
+			// The default schedule: 75h35m5s, 90h42m6s with jitter, 114h42m6s with the margin.
+			name: "EVENT_RETENTION with the default schedule",
+			ok:   []string{"EVENT_RETENTION=114h42m6s"}, bad: []string{"EVENT_RETENTION=114h42m5s"},
+			mentions: []string{"75h35m5s", "90h42m6s", "114h42m6s"},
+		},
+		{
+			name: "SHUTDOWN_DRAIN is part of SHUTDOWN_TIMEOUT",
+			ok:   []string{"SHUTDOWN_TIMEOUT=6s", "SHUTDOWN_DRAIN=5999ms"}, bad: []string{"SHUTDOWN_TIMEOUT=6s", "SHUTDOWN_DRAIN=6s"},
+			mentions: []string{"SHUTDOWN_DRAIN=6s", "SHUTDOWN_TIMEOUT=6s"},
+		},
+		{
+			name: "SHUTDOWN_DRAIN is not negative",
+			ok:   []string{"SHUTDOWN_DRAIN=0s"}, bad: []string{"SHUTDOWN_DRAIN=-1s"},
+			mentions: []string{"SHUTDOWN_DRAIN=-1s"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := load(t, tc.ok...); err != nil {
+				t.Fatalf("%v refused: %v", tc.ok, err)
+			}
+			_, err := load(t, tc.bad...)
+			if err == nil {
+				t.Fatalf("%v accepted", tc.bad)
+			}
+			for _, m := range tc.mentions {
+				if !strings.Contains(err.Error(), m) {
+					t.Errorf("%v: error %q does not mention %q", tc.bad, err, m)
+				}
+			}
+		})
+	}
+}
+
+// A stopping worker waits for the longest attempt: WEBHOOK_TIMEOUT plus 5s to record it.
+func TestWorkerStopCoversAttempt(t *testing.T) {
+	c, err := load(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WorkerStopCoversAttempt(); err != nil {
+		t.Fatalf("the defaults (SHUTDOWN_TIMEOUT=25s, WEBHOOK_TIMEOUT=15s): %v", err)
+	}
+	c, _ = load(t, "WEBHOOK_TIMEOUT=10s", "SHUTDOWN_TIMEOUT=15s")
+	if err := c.WorkerStopCoversAttempt(); err != nil {
+		t.Fatalf("SHUTDOWN_TIMEOUT=15s, WEBHOOK_TIMEOUT=10s: %v", err)
+	}
+	c, _ = load(t, "WEBHOOK_TIMEOUT=10s", "SHUTDOWN_TIMEOUT=14999ms")
+	err = c.WorkerStopCoversAttempt()
+	for _, m := range []string{"SHUTDOWN_TIMEOUT=14.999s", "WEBHOOK_TIMEOUT=10s", "5s", "= 15s"} {
+		if err == nil || !strings.Contains(err.Error(), m) {
+			t.Errorf("SHUTDOWN_TIMEOUT=14.999s, WEBHOOK_TIMEOUT=10s: error %v, want it to mention %q", err, m)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -42,6 +43,31 @@ func Readyz(checks []Check) http.Handler {
 			return pcx.Errorf(pcx.EUnavailable, "Not ready: %s unavailable", strings.Join(failed, ", "))
 		}
 		httpx.Respond(w, http.StatusOK, "ready", nil, nil)
+		return nil
+	})
+}
+
+// Drain is a process's readiness during shutdown: from Begin on, /readyz answers 503 at once
+// (Gate), while the process still serves, so a load balancer stops sending to it before its
+// listener closes. The zero value is not draining; a nil *Drain never drains.
+type Drain struct{ draining atomic.Bool }
+
+// Begin starts draining: readiness fails from now on.
+func (d *Drain) Begin() { d.draining.Store(true) }
+
+// Draining reports whether Begin was called.
+func (d *Drain) Draining() bool { return d != nil && d.draining.Load() }
+
+// Gate answers 503 instead of readiness once the process drains; until then it is readiness.
+func (d *Drain) Gate(readiness http.Handler) http.Handler {
+	if d == nil {
+		return readiness
+	}
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		if d.Draining() {
+			return pcx.Errorf(pcx.EUnavailable, "Not ready: shutting down")
+		}
+		readiness.ServeHTTP(w, r)
 		return nil
 	})
 }
