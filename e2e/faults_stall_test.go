@@ -3,10 +3,13 @@ package e2e
 import (
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,8 +19,8 @@ import (
 )
 
 // Promise: a stall of Temporal does not make a live attempt look dead. With 3s added to every
-// reply from Temporal's frontend (poll replies, heartbeat replies, the replies to a workflow
-// task's heartbeat) while receivers take 9–15s to answer, no delivery has two requests at its
+// reply from Temporal's frontend to the worker (poll replies, heartbeat replies, the replies to
+// a workflow task's heartbeat) while receivers take 9–15s to answer, no delivery has two requests at its
 // receiver at once, and the receiver sees exactly the attempts the store recorded.
 //
 // First attempts run as one DeliverBatch local activity, whose workflow task the SDK heartbeats
@@ -32,15 +35,23 @@ func TestFaultTemporalStallKeepsAttemptsApart(t *testing.T) {
 	t.Parallel()
 	apiBin, workerBin := binaries(t)
 	dir := t.TempDir()
-	px := newLatencyProxy(t, testenv.Temporal(t).Address)
+	tmp := testenv.Temporal(t)
+	px := newLatencyProxy(t, tmp.Address)
 	rc := newSpanReceiver(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("requests at the receivers:%s", rc.report())
+		}
+	})
 
-	e := newEnvOn(t, testenv.DynamoDB(t).Endpoint, px.addr())
+	// Only the worker talks to Temporal through the proxy: the stall is the worker's.
+	e := newEnvOn(t, testenv.DynamoDB(t).Endpoint, tmp.Address)
 	e.h.AllowReceivers(rc.caFile)
 	e.fastRetries("1s,1s,1s")
 	e.vars["WEBHOOK_TIMEOUT"] = "20s" // above the slowest receiver: every request is answered
 	api := e.startAPIProcess(apiBin, dir)
-	e.startWorkerProcess(workerBin, dir)
+	px.setDelay(3 * time.Second)
+	e.startWorkerProcess(workerBin, dir, "TEMPORAL_ADDRESS="+px.addr())
 	org := "org-stall"
 	key := e.bootstrapKey(org, "u")
 	const endpoints, events = 4, 2
@@ -52,15 +63,18 @@ func TestFaultTemporalStallKeepsAttemptsApart(t *testing.T) {
 		accepted = append(accepted, notify(t, api.base, key, org, fmt.Sprintf(`{"i":%d}`, i)).EventID)
 	}
 
-	// The stall: from the first request at a receiver until every delivery is done, which takes
-	// a first attempt and a retry of 9–15s each.
-	eventually(t, 30*time.Second, "a first request at a receiver", func() bool { return rc.total() > 0 })
-	px.setDelay(3 * time.Second)
+	// Every delivery takes a first attempt and a retry of 9–15s each. Once all are delivered,
+	// the receivers must stay quiet past the longest request (an attempt Temporal wrongly
+	// started again shows up then), the stall still on.
 	for _, id := range accepted {
-		waitDeliveries(t, api.base, key, id, endpoints, "delivered", 2*time.Minute)
+		waitDeliveries(t, api.base, key, id, endpoints, "delivered", 3*time.Minute)
 	}
+	quiet := eventually(t, time.Minute, "the receivers quiet for 20s", func() bool {
+		return rc.idleFor() >= 20*time.Second
+	})
 	px.setDelay(0)
-	t.Logf("%d chunks from Temporal delayed 3s", px.delayedChunks())
+	t.Logf("%d chunks from Temporal to the worker delayed 3s; receivers quiet after %s more",
+		px.delayedChunks(), quiet.Round(time.Second))
 
 	// Requests seen at the receiver against attempts recorded, per delivery; and no two requests
 	// of one delivery at once.
@@ -104,11 +118,14 @@ type spanReceiver struct {
 	base   string
 	mu     sync.Mutex
 	spans  map[string][]span // path + " " + webhook-id -> spans, in order of their start
+	// inflight counts requests not yet answered; last is when one last began or ended.
+	inflight int
+	last     time.Time
 }
 
 func newSpanReceiver(t *testing.T) *spanReceiver {
 	t.Helper()
-	rc := &spanReceiver{spans: map[string][]span{}}
+	rc := &spanReceiver{spans: map[string][]span{}, last: time.Now()}
 	srv, caFile := startTLSServer(t, http.HandlerFunc(rc.serve))
 	rc.caFile, rc.base = caFile, srv.URL
 	return rc
@@ -120,12 +137,16 @@ func (rc *spanReceiver) serve(w http.ResponseWriter, r *http.Request) {
 	rc.mu.Lock()
 	n := len(rc.spans[k])
 	rc.spans[k] = append(rc.spans[k], span{start: start})
+	rc.inflight++
+	rc.last = start
 	rc.mu.Unlock()
 	h := fnv.New32a()
 	fmt.Fprintf(h, "%s|%d", k, n)
 	sleepCtx(r.Context(), 9*time.Second+time.Duration(h.Sum32()%6000)*time.Millisecond)
 	rc.mu.Lock()
 	rc.spans[k][n].end = time.Now()
+	rc.inflight--
+	rc.last = rc.spans[k][n].end
 	rc.mu.Unlock()
 	if n == 0 {
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -145,14 +166,32 @@ func (rc *spanReceiver) spansOf(path, id string) []span {
 	return out
 }
 
-func (rc *spanReceiver) total() int {
+// report lists each delivery's requests with their spans, for a failed test's log.
+func (rc *spanReceiver) report() string {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	n := 0
-	for _, s := range rc.spans {
-		n += len(s)
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(rc.spans)) {
+		fmt.Fprintf(&b, "\n  %s:", k)
+		for _, sp := range rc.spans[k] {
+			end := "(no answer)"
+			if !sp.end.IsZero() {
+				end = sp.end.Format("15:04:05.000")
+			}
+			fmt.Fprintf(&b, " [%s–%s]", sp.start.Format("15:04:05.000"), end)
+		}
 	}
-	return n
+	return b.String()
+}
+
+// idleFor is how long no request has been in flight (0 while one is).
+func (rc *spanReceiver) idleFor() time.Duration {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.inflight > 0 {
+		return 0
+	}
+	return time.Since(rc.last)
 }
 
 // ---- a TCP proxy that makes Temporal's replies late --------------------------------------------
