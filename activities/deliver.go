@@ -365,10 +365,11 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// heartbeatEvery is how often a slow attempt tells Temporal it is alive. With the workflow's
+// HeartbeatEvery is how often a slow attempt tells Temporal it is alive. With the workflow's
 // HeartbeatTimeout a few times longer, a delivery whose worker died is retried elsewhere within
-// seconds, not after the whole StartToClose timeout; fast attempts never heartbeat at all.
-const heartbeatEvery = 3 * time.Second
+// seconds, not after the whole StartToClose timeout; fast attempts never heartbeat at all. The
+// worker's heartbeat throttle (app/worker) is no longer than this, so each one reaches the server.
+const HeartbeatEvery = 3 * time.Second
 
 // heartbeatWhileRunning heartbeats until the returned stop is called, keeping the count of
 // unsent attempts in the details. stop may be called more than once and waits for the
@@ -378,7 +379,7 @@ func heartbeatWhileRunning(ctx context.Context, skipped int) (stop func()) {
 	var once sync.Once
 	go func() {
 		defer close(ended)
-		t := time.NewTicker(heartbeatEvery)
+		t := time.NewTicker(HeartbeatEvery)
 		defer t.Stop()
 		for {
 			select {

@@ -113,6 +113,25 @@ const (
 	InlineLimit = 200
 )
 
+// Margins against a stall of Temporal or of the worker's CPU. A heartbeat or a workflow task's
+// heartbeat that arrives late makes Temporal start the same work again beside the first, so each
+// deadline keeps seconds to spare beyond its cadence (app/worker's tests check the figures).
+const (
+	// HeartbeatTimeout is the Deliver activity's: slow attempts heartbeat every
+	// activities.HeartbeatEvery (3s), each sent at once (the worker's heartbeat throttle is as
+	// short), so the server sees one every 3s plus a round trip; a worker that dies mid-delivery
+	// is noticed in 10s.
+	HeartbeatTimeout = 10 * time.Second
+	// WorkflowTaskTimeout is the workflow task timeout of the event's workflow (service/starter)
+	// and its children. While local activities run (DeliverBatch: receivers that take up to
+	// WEBHOOK_TIMEOUT), the SDK heartbeats the workflow task at 80% of it, measured from when the
+	// worker began the task: 24s of 30s leaves 6s for the poll's and the heartbeat's round trips.
+	// At Temporal's default of 10s that was 2s, and a 2s stall timed the task out and had another
+	// worker send the batch's first attempts again. The price: a worker that dies holding a
+	// workflow task has it retried after 30s, not 10s.
+	WorkflowTaskTimeout = 30 * time.Second
+)
+
 // Activity options. Delivery retries are unlimited here because the activity itself decides
 // when the schedule is exhausted (it knows WEBHOOK_RETRY_SCHEDULE); each failed attempt tells
 // Temporal its next delay.
@@ -121,8 +140,7 @@ var (
 		// A send slot waits at most 30s and WEBHOOK_TIMEOUT is at most 45s (internal/config refuses
 		// more); the rest covers the store reads and writes.
 		StartToCloseTimeout: 90 * time.Second,
-		// Slow attempts heartbeat every 3s: a worker that dies mid-delivery is noticed in 10s.
-		HeartbeatTimeout: 10 * time.Second,
+		HeartbeatTimeout:    HeartbeatTimeout,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Hour,
 		},
@@ -248,6 +266,10 @@ func startBatch(ctx workflow.Context, in EventInput, page int, ids []string) bat
 	opts := workflow.ChildWorkflowOptions{
 		WorkflowID:            fmt.Sprintf("%s/%s/batch-%d", info.WorkflowExecution.ID, runID, page),
 		TypedSearchAttributes: SearchAttributes(in.OrgID, in.EventID),
+		// Not inherited: the SDK sends the child options' own (0: Temporal's 10s). A timeout is
+		// not part of what replay matches a child's start by (its workflow type), so this is no
+		// change of commands.
+		WorkflowTaskTimeout: WorkflowTaskTimeout,
 	}
 	if endsAlone {
 		// The event's end (a failure, a termination, the end of a run an operator resets) must

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/pcx/publicservice/activities"
 )
 
 // Options is the worker's tuning.
@@ -26,5 +28,10 @@ func SDKOptions(o Options) sdkworker.Options {
 		// Let in-flight deliveries finish on shutdown (SIGTERM, scale-down) before the worker
 		// stops; what does not finish in time is retried on another worker.
 		WorkerStopTimeout: o.StopTimeout,
+		// Send each heartbeat of a slow delivery as it is recorded. The SDK's default throttle is
+		// 80% of the HeartbeatTimeout (8s of 10s), counted from when the previous heartbeat's
+		// reply came back: a 2s stall of Temporal was enough to time a live attempt out and start
+		// another beside it.
+		MaxHeartbeatThrottleInterval: activities.HeartbeatEvery,
 	}
 }

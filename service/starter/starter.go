@@ -31,6 +31,7 @@ func (s *Starter) Start(ctx context.Context, workflowID string, in workflows.Eve
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		TypedSearchAttributes:    workflows.SearchAttributes(in.OrgID, in.EventID),
+		WorkflowTaskTimeout:      workflows.WorkflowTaskTimeout,
 	}, workflows.EventWorkflowName, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {

@@ -8,8 +8,10 @@ import (
 	"testing"
 
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 
 	"github.com/pcx/publicservice/pcx"
+	"github.com/pcx/publicservice/workflows"
 )
 
 func TestTranslate(t *testing.T) {
@@ -42,4 +44,26 @@ func containsAny(s string, subs ...string) bool {
 		}
 	}
 	return false
+}
+
+// recordingClient records the options of the workflows it is asked to start.
+type recordingClient struct {
+	client.Client
+	opts []client.StartWorkflowOptions
+}
+
+func (c *recordingClient) ExecuteWorkflow(_ context.Context, o client.StartWorkflowOptions, _ any, _ ...any) (client.WorkflowRun, error) {
+	c.opts = append(c.opts, o)
+	return nil, serviceerror.NewUnavailable("recorded")
+}
+
+// The event's workflow starts with the workflow task timeout whose 80% (the local activities'
+// heartbeat of the task) leaves seconds to spare, not Temporal's default of 10s.
+func TestStartSetsWorkflowTaskTimeout(t *testing.T) {
+	c := &recordingClient{}
+	s := &Starter{Client: c, TaskQueue: "q"}
+	_, _ = s.Start(context.Background(), "webhook-event-evt_1", workflows.EventInput{EventID: "evt_1", OrgID: "org"})
+	if len(c.opts) != 1 || c.opts[0].WorkflowTaskTimeout != workflows.WorkflowTaskTimeout {
+		t.Fatalf("start options %+v, want WorkflowTaskTimeout %s", c.opts, workflows.WorkflowTaskTimeout)
+	}
 }
