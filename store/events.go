@@ -259,6 +259,24 @@ func (s *Store) ListDeliveries(ctx context.Context, eventID string, limit int, a
 	return listPage(ctx, s, in, limit, after, start, decode, func(d *pcx.Delivery) string { return d.WebhookID })
 }
 
+// DeliveriesOf returns the records of an event's deliveries to the endpoints ids, by webhook ID,
+// in batched consistent reads; an endpoint without a record is absent from the map.
+func (s *Store) DeliveriesOf(ctx context.Context, eventID string, ids []string) (map[string]*pcx.Delivery, error) {
+	out := make(map[string]*pcx.Delivery, len(ids))
+	keyOf := func(id string) map[string]types.AttributeValue { return deliveryKey(eventID, id) }
+	err := s.batchGet(ctx, ids, keyOf, func(m map[string]types.AttributeValue) error {
+		d, err := decodeDelivery(eventID, m)
+		if err == nil {
+			out[d.WebhookID] = d
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func decodeDelivery(eventID string, m map[string]types.AttributeValue) (*pcx.Delivery, error) {
 	it := item{m: m}
 	d := &pcx.Delivery{

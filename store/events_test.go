@@ -734,3 +734,36 @@ func TestLateFirstAttemptNeverOverwritesANewerRecord(t *testing.T) {
 		})
 	}
 }
+
+// DeliveriesOf reads the records of the endpoints named, in batches of 100 keys: those without a
+// record are absent, an ID named twice is read once.
+func TestDeliveriesOf(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := testenv.Context(t, time.Minute)
+	ev := newEvent("org-a", time.Now(), []byte(`{}`))
+	if err := s.CreateEvent(ctx, ev, retention); err != nil {
+		t.Fatal(err)
+	}
+	ts := targets(130, ev.CreatedAt)
+	recs := firstAttempts(ts[:120], ev.CreatedAt.Add(time.Second))
+	if err := s.RecordFirstAttempts(ctx, ev.ID, recs, ev.CreatedAt.Add(retention)); err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{ts[0].ID}
+	for _, w := range ts {
+		ids = append(ids, w.ID)
+	}
+	got, err := s.DeliveriesOf(ctx, ev.ID, ids)
+	if err != nil {
+		t.Fatalf("DeliveriesOf: %v", err)
+	}
+	if len(got) != len(recs) {
+		t.Fatalf("%d records, want %d (the 10 endpoints without one absent)", len(got), len(recs))
+	}
+	for _, r := range recs {
+		if diff := deliveryDiff(got[r.WebhookID], afterFirst(r)); diff != "" {
+			t.Fatalf("%s: %s", r.WebhookID, diff)
+		}
+	}
+}

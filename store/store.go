@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/pcx/publicservice/pcx"
 )
@@ -53,10 +54,21 @@ type ClientOptions struct {
 	MaxConns int
 }
 
+// Bounds of every DynamoDB call, so a database that stops answering (a blackhole, not a refusal)
+// fails the call within seconds instead of holding it until its caller's own deadline: an activity
+// that sent webhooks must still have the time to return its outcomes.
+const (
+	// CallTimeout bounds one call, the SDK's retries of it included.
+	CallTimeout = 5 * time.Second
+	// ResponseHeaderTimeout bounds the wait for one HTTP attempt's answer, so a hung attempt
+	// leaves time in CallTimeout for the SDK to try again.
+	ResponseHeaderTimeout = 3 * time.Second
+)
+
 // NewClient returns a DynamoDB client. With a custom Endpoint and no AWS credentials in the
 // environment it uses static dummy credentials, which DynamoDB Local accepts. Retries are few and
-// short: a request has a deadline, and an unavailable database must turn into a prompt 503, not
-// a hang.
+// short, and every call is bounded (CallTimeout, ResponseHeaderTimeout): a request has a deadline,
+// and an unavailable database must turn into a prompt 503, not a hang.
 func NewClient(ctx context.Context, o ClientOptions) (*dynamodb.Client, error) {
 	if o.MaxConns == 0 {
 		o.MaxConns = 256
@@ -65,6 +77,7 @@ func NewClient(ctx context.Context, o ClientOptions) (*dynamodb.Client, error) {
 		t.MaxIdleConns = o.MaxConns
 		t.MaxIdleConnsPerHost = o.MaxConns
 		t.MaxConnsPerHost = o.MaxConns
+		t.ResponseHeaderTimeout = ResponseHeaderTimeout
 	}).WithDialerOptions(func(d *net.Dialer) {
 		d.Timeout = 2 * time.Second
 	})
@@ -87,6 +100,7 @@ func NewClient(ctx context.Context, o ClientOptions) (*dynamodb.Client, error) {
 		return nil, err
 	}
 	return dynamodb.NewFromConfig(cfg, func(do *dynamodb.Options) {
+		do.APIOptions = append(do.APIOptions, withCallTimeout(CallTimeout))
 		if o.Endpoint != "" {
 			do.BaseEndpoint = aws.String(o.Endpoint)
 			// DynamoDB Local's error responses carry a CRC32 header that does not match their
@@ -94,6 +108,20 @@ func NewClient(ctx context.Context, o ClientOptions) (*dynamodb.Client, error) {
 			do.DisableValidateResponseChecksum = true
 		}
 	}), nil
+}
+
+// withCallTimeout bounds each call of the client, its retries included, by d (or by the caller's
+// own deadline, if sooner). It runs first in the call's middleware stack, so the bound covers
+// signing, every attempt and the decoding of the answer.
+func withCallTimeout(d time.Duration) func(*middleware.Stack) error {
+	return func(stack *middleware.Stack) error {
+		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("pcxCallTimeout",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				ctx, cancel := context.WithTimeout(ctx, d)
+				defer cancel()
+				return next.HandleInitialize(ctx, in)
+			}), middleware.Before)
+	}
 }
 
 func awsCredentialsInEnv() bool {
@@ -201,6 +229,44 @@ func listPage[T any](ctx context.Context, s *Store, in *dynamodb.QueryInput, lim
 		next = position(out[len(out)-1])
 	}
 	return out, next, nil
+}
+
+// batchGet reads the items of ids (keyOf names each one's key; an ID named twice is read once)
+// in consistent BatchGetItem calls of up to 100 keys each, resending what DynamoDB left
+// unprocessed, and hands each item found to found; an error of found ends the read.
+func (s *Store) batchGet(ctx context.Context, ids []string, keyOf func(string) map[string]types.AttributeValue,
+	found func(map[string]types.AttributeValue) error) error {
+	seen := map[string]bool{}
+	var keys []map[string]types.AttributeValue
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			keys = append(keys, keyOf(id))
+		}
+	}
+	for len(keys) > 0 {
+		batch := keys[:min(100, len(keys))]
+		keys = keys[len(batch):]
+		err := retryPartial(ctx, unprocessedRetry, func() (bool, error) {
+			res, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
+				RequestItems: map[string]types.KeysAndAttributes{s.table: {Keys: batch, ConsistentRead: aws.Bool(true)}},
+			})
+			if err != nil {
+				return false, translate(err)
+			}
+			for _, m := range res.Responses[s.table] {
+				if err := found(m); err != nil {
+					return false, err
+				}
+			}
+			batch = res.UnprocessedKeys[s.table].Keys
+			return len(batch) > 0, nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 var errBadPosition = pcx.Errorf(pcx.EInvalid, "last_evaluated_key is not valid")

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"encoding/base64"
+	"net"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/pcx/publicservice/internal/keyring"
 	"github.com/pcx/publicservice/internal/secretbox"
 	"github.com/pcx/publicservice/internal/testenv"
+	"github.com/pcx/publicservice/pcx"
 	"github.com/pcx/publicservice/store"
 )
 
@@ -83,3 +85,41 @@ func boxOf(t *testing.T, keys string) *secretbox.Box {
 }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// A database that accepts connections and never answers (a blackhole, not a refusal) fails each
+// call within store.CallTimeout, whatever the caller's own deadline: an activity that sent
+// webhooks must keep the time to return its outcomes. Before the bound, the call waited for the
+// caller's deadline (the attempt's 90s).
+func TestCallsToABlackholeEndWithinCallTimeout(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { conn.Close() }) // held open, never answered
+		}
+	}()
+	ctx := testenv.Context(t, time.Minute)
+	client, err := store.NewClient(ctx, store.ClientOptions{Region: "us-east-1", Endpoint: "http://" + ln.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := store.New(client, "blackhole", nil)
+	start := time.Now()
+	_, err = s.Event(ctx, "evt_blackhole")
+	took := time.Since(start)
+	if pcx.ErrorCode(err) != pcx.EUnavailable {
+		t.Fatalf("Event from a blackhole: %v, want an EUnavailable error", err)
+	}
+	if took > store.CallTimeout+time.Second {
+		t.Fatalf("the call took %s, want at most CallTimeout (%s)", took, store.CallTimeout)
+	}
+	t.Logf("failed after %s: %v", took.Round(time.Millisecond), err)
+}

@@ -128,35 +128,14 @@ func (s *Store) WebhooksWithSecrets(ctx context.Context, org string, ids []strin
 		return nil, errNoBox
 	}
 	out := make(map[string]*pcx.Webhook, len(ids))
-	seen := map[string]bool{}
-	var keys []map[string]types.AttributeValue
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			keys = append(keys, webhookKey(org, id))
-		}
-	}
-	for len(keys) > 0 {
-		n := min(100, len(keys))
-		batch := keys[:n]
-		keys = keys[n:]
-		err := retryPartial(ctx, unprocessedRetry, func() (bool, error) {
-			res, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
-				RequestItems: map[string]types.KeysAndAttributes{s.table: {Keys: batch, ConsistentRead: aws.Bool(true)}},
-			})
-			if err != nil {
-				return false, translate(err)
-			}
-			for _, m := range res.Responses[s.table] {
-				w := s.decodeTarget(m)
-				out[w.ID] = w
-			}
-			batch = res.UnprocessedKeys[s.table].Keys
-			return len(batch) > 0, nil
-		})
-		if err != nil {
-			return nil, err
-		}
+	keyOf := func(id string) map[string]types.AttributeValue { return webhookKey(org, id) }
+	err := s.batchGet(ctx, ids, keyOf, func(m map[string]types.AttributeValue) error {
+		w := s.decodeTarget(m)
+		out[w.ID] = w
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
