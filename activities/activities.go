@@ -32,6 +32,7 @@ type Store interface {
 	ActiveWebhooks(ctx context.Context, org string, limit int, after string) ([]*pcx.Webhook, string, error)
 	RecordFirstAttempts(ctx context.Context, eventID string, recs []pcx.Delivery, expires time.Time) error
 	RecordDelivery(ctx context.Context, eventID string, d pcx.Delivery, expires time.Time) error
+	DeliveriesOf(ctx context.Context, eventID string, ids []string) (map[string]*pcx.Delivery, error)
 	UpdateWebhook(ctx context.Context, org, id string, p store.WebhookPatch) (*pcx.Webhook, error)
 }
 

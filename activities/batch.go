@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pcx/publicservice/pcx"
+	"github.com/pcx/publicservice/store"
 )
 
 // BatchInput names the first attempts of a chunk of one event's deliveries.
@@ -42,8 +43,11 @@ type BatchResult struct {
 // activity, so a first attempt costs no round trip through Temporal's task queues; only failed
 // deliveries continue as durable activities on the retry schedule.
 //
-// It returns an error only when nothing was sent (the store did not answer): the workflow then
-// delivers the chunk through the durable path instead.
+// It returns an error only when nothing was sent (the store did not answer); once anything was
+// sent it returns the outcomes before its deadline, with the records it could not write
+// (Unrecorded). A batch that ends otherwise (it timed out, its worker died) may have sent: the
+// workflow reads the chunk's records (ReadOutcomes) and continues durably only what has no
+// outcome. It is never retried locally.
 func (a *Activities) DeliverBatch(ctx context.Context, in BatchInput) (BatchResult, error) {
 	ev, err := a.eventOf(ctx, in.EventID, in.OrgID)
 	if err != nil {
@@ -62,6 +66,10 @@ func (a *Activities) DeliverBatch(ctx context.Context, in BatchInput) (BatchResu
 	// after some of its POSTs went out.
 	slotCtx, cancel := context.WithTimeout(ctx, slotBudget)
 	defer cancel()
+	// Sends end in time for the record write, which ends in time to return: once anything was
+	// sent, the batch returns its outcomes rather than time out (and be sent again).
+	sendCtx, cancelSends := beforeDeadline(ctx, recordReserve)
+	defer cancelSends()
 	var wg sync.WaitGroup
 	for i, id := range in.WebhookIDs {
 		w := hooks[id]
@@ -75,7 +83,7 @@ func (a *Activities) DeliverBatch(ctx context.Context, in BatchInput) (BatchResu
 			res.Outcomes[i] = Outcome{WebhookID: id, Status: pcx.DeliveryFailed}
 			a.noteUndeliverable(ev.ID, in.OrgID, w)
 		default:
-			wg.Go(func() { res.Outcomes[i], recs[i] = a.firstAttempt(ctx, slotCtx, ev, w) })
+			wg.Go(func() { res.Outcomes[i], recs[i] = a.firstAttempt(sendCtx, slotCtx, ev, w) })
 		}
 	}
 	wg.Wait()
@@ -85,11 +93,35 @@ func (a *Activities) DeliverBatch(ctx context.Context, in BatchInput) (BatchResu
 			done = append(done, r)
 		}
 	}
-	if err := a.Store.RecordFirstAttempts(ctx, ev.ID, done, a.expires(ev)); err != nil {
+	recCtx, cancelRecord := beforeDeadline(ctx, returnMargin)
+	defer cancelRecord()
+	if err := a.Store.RecordFirstAttempts(recCtx, ev.ID, done, a.expires(ev)); err != nil {
 		a.Log.Warn().Err(err).Str("event_id", ev.ID).Int("deliveries", len(recs)).Msg("recording first attempts failed; the workflow will retry it")
 		res.Unrecorded = done
 	}
 	return res, nil
+}
+
+// The budget of an attempt (DeliverBatch, Deliver) against its deadline, config.AttemptTimeout
+// (90s): the wait for a send slot (slotBudget, 30s), the send (WEBHOOK_TIMEOUT, at most 45s) and
+// the store's work (config.StoreMargin, 15s), each store call bounded by store.CallTimeout (5s).
+// Once anything was sent the attempt must return its outcomes, recorded or not, before the
+// deadline: an attempt that times out is run again and sends again.
+const (
+	// returnMargin is kept between the end of the record write and the deadline, to return.
+	returnMargin = 2 * time.Second
+	// recordReserve is kept between the end of the sends and the deadline: one round of record
+	// writes and the return.
+	recordReserve = store.CallTimeout + returnMargin
+)
+
+// beforeDeadline returns ctx ending margin before ctx's deadline. A deadline too close for the
+// margin (only tests set one) is left as it is, and so is a ctx without one.
+func beforeDeadline(ctx context.Context, margin time.Duration) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) > 2*margin {
+		return context.WithDeadline(ctx, dl.Add(-margin))
+	}
+	return context.WithCancel(ctx)
 }
 
 // slotBudget is how long a delivery may wait for a send slot (MaxInFlight): with the send

@@ -1,6 +1,7 @@
 package activities_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -16,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"github.com/stretchr/testify/suite"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
@@ -560,4 +562,30 @@ func metric(acts *activities.Activities, series string) string {
 		}
 	}
 	return ""
+}
+
+// Once anything was sent, a batch returns its outcomes before its deadline, whatever the store
+// does: its record write ends returnMargin (2s) before the attempt's deadline, and the sends end
+// early enough for one round of writes (store.CallTimeout + 2s). A write that does not finish
+// hands its records to the workflow. Before, the write ran to the deadline itself, so a store that
+// hung timed the local activity out and its retry sent the whole batch again.
+func (s *BatchSuite) TestRecordWriteEndsBeforeTheDeadline() {
+	ok := newReceiver(s.T(), nil)
+	s.endpoint("wh_ok", ok.url())
+	var activityDeadline, writeDeadline time.Time
+	s.store.writeCtx = func(ctx context.Context) error {
+		activityDeadline = activity.GetInfo(ctx).Deadline
+		writeDeadline, _ = ctx.Deadline()
+		return pcx.Errorf(pcx.EUnavailable, "The database did not answer in time")
+	}
+
+	res, err := s.batch(s.acts(ok), "wh_ok")
+
+	s.Require().NoError(err)
+	s.Require().False(activityDeadline.IsZero(), "the batch runs with a deadline")
+	s.GreaterOrEqual(activityDeadline.Sub(writeDeadline), 2*time.Second,
+		"the record write ends %s before the attempt's deadline (%s), want at least 2s to return", activityDeadline.Sub(writeDeadline), activityDeadline)
+	s.Equal([]activities.Outcome{{WebhookID: "wh_ok", Status: pcx.DeliveryDelivered}}, res.Outcomes)
+	s.Len(res.Unrecorded, 1, "the record goes back to the workflow")
+	s.Equal(int64(1), ok.hits.Load())
 }

@@ -112,15 +112,20 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	if !ok {
 		return DeliverResult{}, unsent(errors.New("no send slot came free in time"))
 	}
-	att, retryAfter := a.send(ctx, ev, w)
+	// As a batch's: the send ends in time to record it, the record in time to return.
+	sendCtx, cancelSend := beforeDeadline(ctx, recordReserve)
+	att, retryAfter := a.send(sendCtx, ev, w)
 	release()
+	cancelSend()
 	a.observe(att)
+	recCtx, cancelRecord := beforeDeadline(ctx, returnMargin)
+	defer cancelRecord()
 	log.Debug().Int("status_code", att.StatusCode).Str("error", att.ErrorClass).Dur("duration", att.Duration).Msg("delivery attempt")
-	status, retry := a.decide(ctx, in.OrgID, w, att, send)
+	status, retry := a.decide(recCtx, in.OrgID, w, att, send)
 	if !retry {
-		return a.finish(ctx, ev, w, status, att, expires)
+		return a.finish(recCtx, ev, w, status, att, expires)
 	}
-	if err := a.Store.RecordDelivery(ctx, in.EventID, attempted(w, pcx.DeliveryPending, att), expires); err != nil {
+	if err := a.Store.RecordDelivery(recCtx, in.EventID, attempted(w, pcx.DeliveryPending, att), expires); err != nil {
 		log.Warn().Err(err).Msg("recording a failed attempt failed")
 	}
 	delay := NextDelay(a.Schedule[send-1], retryAfter, a.Jitter())

@@ -1,6 +1,7 @@
 package activities_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"github.com/stretchr/testify/suite"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -612,4 +614,28 @@ func (s *DeliverSuite) TestUndeliverableEndpointFailsWithoutASend() {
 	s.Equal([]statusCall{{EventID: testEventID, WebhookID: "wh_1", Status: pcx.DeliveryFailed, Reason: pcx.UndeliverableMalformed}}, s.store.statuses)
 	s.Zero(rc.hits.Load())
 	s.Equal("1", metric(acts, "pcx_webhook_undeliverable_total"))
+}
+
+// As a batch's: once a retry sent, its record write ends returnMargin (2s) before the attempt's
+// deadline, and an outcome it could not write goes back to the workflow unrecorded. Before, the
+// write ran to the deadline, so a store that hung timed the attempt out and Temporal sent again.
+func (s *DeliverSuite) TestRecordWriteEndsBeforeTheDeadline() {
+	rc := newReceiver(s.T(), nil)
+	s.endpoint("wh_1", rc.url())
+	var activityDeadline, writeDeadline time.Time
+	s.store.writeCtx = func(ctx context.Context) error {
+		activityDeadline = activity.GetInfo(ctx).Deadline
+		writeDeadline, _ = ctx.Deadline()
+		return pcx.Errorf(pcx.EUnavailable, "The database did not answer in time")
+	}
+
+	res, err := s.deliverAfter(s.acts(rc), 1, 1, "wh_1")
+
+	s.Require().NoError(err)
+	s.Require().False(activityDeadline.IsZero(), "the attempt runs with a deadline")
+	s.GreaterOrEqual(activityDeadline.Sub(writeDeadline), 2*time.Second,
+		"the record write ends %s before the attempt's deadline, want at least 2s to return", activityDeadline.Sub(writeDeadline))
+	s.Equal(pcx.DeliveryDelivered, res.Status)
+	s.True(res.Unrecorded, "the outcome goes back to the workflow")
+	s.Equal(int64(1), rc.hits.Load())
 }

@@ -35,6 +35,9 @@ type fakeStore struct {
 	eventErr   func() error                          // Event
 	webhookErr func() error                          // every endpoint read
 	updateErr  func() error                          // UpdateWebhook
+	// writeCtx, when set, is called with the context of every write of an attempt
+	// (RecordFirstAttempts, RecordDelivery with one); a non-nil error is returned.
+	writeCtx func(ctx context.Context) error
 }
 
 type pageCall struct {
@@ -206,7 +209,12 @@ func (f *fakeStore) WebhooksWithSecrets(_ context.Context, org string, ids []str
 // RecordFirstAttempts writes first attempts as the DynamoDB store does: a delivery with a record
 // already gets the attempt added (or only its status set when cancelled), a new one a whole
 // record.
-func (f *fakeStore) RecordFirstAttempts(_ context.Context, eventID string, recs []pcx.Delivery, expires time.Time) error {
+func (f *fakeStore) RecordFirstAttempts(ctx context.Context, eventID string, recs []pcx.Delivery, expires time.Time) error {
+	if f.writeCtx != nil {
+		if err := f.writeCtx(ctx); err != nil {
+			return err
+		}
+	}
 	if f.firstErr != nil {
 		if err := f.firstErr(); err != nil {
 			return err
@@ -232,13 +240,18 @@ func (f *fakeStore) RecordFirstAttempts(_ context.Context, eventID string, recs 
 
 // RecordDelivery records an attempt (into attempts and writes) or, without one, a status change
 // (into statuses).
-func (f *fakeStore) RecordDelivery(_ context.Context, eventID string, d pcx.Delivery, expires time.Time) error {
+func (f *fakeStore) RecordDelivery(ctx context.Context, eventID string, d pcx.Delivery, expires time.Time) error {
 	if d.Attempt == nil {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.statuses = append(f.statuses, statusCall{EventID: eventID, WebhookID: d.WebhookID, Status: d.Status, Reason: d.Reason})
 		f.deliveries[deliveryKey(eventID, d.WebhookID)] = d.Status
 		return nil
+	}
+	if f.writeCtx != nil {
+		if err := f.writeCtx(ctx); err != nil {
+			return err
+		}
 	}
 	if f.recordErr != nil {
 		if err := f.recordErr(d.Status); err != nil {
@@ -308,4 +321,31 @@ func (f *fakeStore) delivery(eventID, webhookID string) (pcx.DeliveryStatus, int
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.deliveries[deliveryKey(eventID, webhookID)], f.counts[deliveryKey(eventID, webhookID)]
+}
+
+// DeliveriesOf returns the records of the deliveries named that have one: their status and every
+// attempt written, in order.
+func (f *fakeStore) DeliveriesOf(_ context.Context, eventID string, ids []string) (map[string]*pcx.Delivery, error) {
+	if f.webhookErr != nil {
+		if err := f.webhookErr(); err != nil {
+			return nil, err
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]*pcx.Delivery{}
+	for _, id := range ids {
+		status, ok := f.deliveries[deliveryKey(eventID, id)]
+		if !ok {
+			continue
+		}
+		d := &pcx.Delivery{EventID: eventID, WebhookID: id, Status: status, Attempts: f.counts[deliveryKey(eventID, id)]}
+		for _, w := range f.writes {
+			if w.EventID == eventID && w.WebhookID == id {
+				d.Log = append(d.Log, w.Attempt)
+			}
+		}
+		out[id] = d
+	}
+	return out, nil
 }

@@ -66,6 +66,9 @@ func TestActivitiesRefuseAnotherOrgsEvent(t *testing.T) {
 		"Deliver": func(f *orgFixture) (converter.EncodedValue, error) {
 			return f.env.ExecuteActivity(f.acts.Deliver, deliver)
 		},
+		"ReadOutcomes": func(f *orgFixture) (converter.EncodedValue, error) {
+			return f.env.ExecuteActivity(f.acts.ReadOutcomes, activities.ReadOutcomesInput{EventID: testEventID, OrgID: otherOrg, WebhookIDs: []string{"wh_other"}})
+		},
 		"RecordOutcome": func(f *orgFixture) (converter.EncodedValue, error) {
 			return f.env.ExecuteActivity(f.acts.RecordOutcome, activities.RecordOutcomeInput{
 				DeliverInput: deliver,
