@@ -208,6 +208,15 @@ var scenarios = []scenario{
 		children: 2,
 		want:     workflows.Summary{Endpoints: 3, Delivered: 2, FailedBatches: []workflows.BatchFailure{{Page: 1, Endpoints: 1}}},
 	},
+	// Recorded from failed-batch-reads-outcomes on.
+	{
+		// The batch fails after sending (it timed out): its records show wh_ok delivered and
+		// wh_retry pending after one send; wh_new has none. Only wh_retry (after its delay, one
+		// send counted) and wh_new (from the start) continue as durable Delivers.
+		name: "batch-may-have-sent", eventID: "evt_rec_batch_may_have_sent",
+		pages: [][]string{{"wh_ok", "wh_retry", "wh_new"}},
+		want:  workflows.Summary{Endpoints: 3, Delivered: 3},
+	},
 }
 
 // TestReplayRecordedHistories replays every history in testdata against the current workflow
@@ -338,6 +347,7 @@ func TestRecordHistories(t *testing.T) {
 	w.RegisterActivityWithOptions(fakeDeliver, activity.RegisterOptions{Name: "Deliver"})
 	w.RegisterActivityWithOptions(fakeRecordOutcome, activity.RegisterOptions{Name: "RecordOutcome"})
 	w.RegisterActivityWithOptions(fakeRecordOutcomes, activity.RegisterOptions{Name: "RecordOutcomes"})
+	w.RegisterActivityWithOptions(fakeReadOutcomes, activity.RegisterOptions{Name: "ReadOutcomes"})
 	require.NoError(t, w.Start())
 	defer w.Stop()
 
@@ -479,11 +489,14 @@ func fakePlan(ctx context.Context, in activities.PlanInput) (activities.Plan, er
 // fakeBatch makes first attempts by webhook ID: wh_retry* are pending (retried after a second),
 // wh_failed fails, wh_cancelled is cancelled, the rest are delivered; the records of
 // wh_*unrecorded* are handed back unwritten, wh_unsent is pending and unsent. The fallback
-// scenario's batches fail before sending, batch-expired's fail permanently.
+// scenario's batches fail before sending, batch-may-have-sent's after, batch-expired's fail
+// permanently.
 func fakeBatch(_ context.Context, in activities.BatchInput) (activities.BatchResult, error) {
 	switch in.EventID {
 	case "evt_rec_fallback":
 		return activities.BatchResult{}, errors.New("the database is busy")
+	case "evt_rec_batch_may_have_sent":
+		return activities.BatchResult{}, errors.New("the batch timed out after sending")
 	case "evt_rec_batch_expired":
 		return activities.BatchResult{}, eventMissing()
 	}
@@ -538,3 +551,23 @@ func fakeDeliver(ctx context.Context, in activities.DeliverInput) (activities.De
 func fakeRecordOutcome(context.Context, activities.RecordOutcomeInput) error { return nil }
 
 func fakeRecordOutcomes(context.Context, activities.RecordOutcomesInput) error { return nil }
+
+// fakeReadOutcomes answers from the records of batch-may-have-sent's chunk (wh_ok delivered,
+// wh_retry pending after one send); every other delivery has none, as after the fallback
+// scenario's batch, which sent nothing.
+func fakeReadOutcomes(_ context.Context, in activities.ReadOutcomesInput) (activities.ReadOutcomesResult, error) {
+	var res activities.ReadOutcomesResult
+	for _, id := range in.WebhookIDs {
+		o := activities.RecordedOutcome{WebhookID: id, Status: pcx.DeliveryPending}
+		if in.EventID == "evt_rec_batch_may_have_sent" {
+			switch id {
+			case "wh_ok":
+				o.Status, o.Sent = pcx.DeliveryDelivered, 1
+			case "wh_retry":
+				o.Sent, o.RetryDelay = 1, time.Second
+			}
+		}
+		res.Outcomes = append(res.Outcomes, o)
+	}
+	return res, nil
+}

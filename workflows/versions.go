@@ -31,4 +31,10 @@ const (
 	// was first started, not the run ID of the run replaying it, so a parent reset past a
 	// child's start replays, and the children a reset run starts itself are fresh.
 	ChangeChildIDFromHistory = "child-id-from-history"
+	// ChangeFailedBatchReadsOutcomes: a first-attempt batch that failed (it timed out, its worker
+	// died: it may have sent) is followed by a ReadOutcomes activity, which reads the chunk's
+	// records; only the deliveries without an outcome of this run continue as durable Delivers,
+	// with the sends their records show counted. Before, every endpoint of the chunk was sent
+	// again from the start of the schedule.
+	ChangeFailedBatchReadsOutcomes = "failed-batch-reads-outcomes"
 )

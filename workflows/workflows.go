@@ -10,8 +10,10 @@
 // Either way, deliverAll makes the first attempts as DeliverBatch local activities of up to
 // BatchSize endpoints each, all started at once, and writes with RecordOutcomes the records a
 // batch could not. Each delivery that must be retried continues as a durable Deliver activity
-// after its delay, whose RecordOutcome writes a result the activity could not; a batch that fails
-// before sending anything hands each of its endpoints to Deliver. A permanent error (the event
+// after its delay, whose RecordOutcome writes a result the activity could not. A batch is never
+// retried locally: one that fails may have sent, so the workflow reads its chunk's records
+// (ReadOutcomes) and hands to Deliver only what has no outcome (ChangeFailedBatchReadsOutcomes;
+// before it, each of the chunk's endpoints). A permanent error (the event
 // expired) of planning or of a batch fails the workflow; one of a retry counts as failed. A child
 // that ends without a summary (failed, terminated) ends nothing else: the event waits for every
 // child and names it in its Summary, and a parent's end leaves its children's retries running
@@ -146,12 +148,13 @@ var (
 		},
 	}
 	// First attempts run as local activities in the workflow's own worker: no task-queue round
-	// trip per delivery. A batch that fails before sending anything (the store is down) is tried
-	// once more, then delivered through the durable path instead.
+	// trip per delivery. A batch is never retried locally: one that failed may have sent (it
+	// timed out, its worker died), and a retry would send its whole chunk again. The workflow
+	// continues it durably instead (ChangeFailedBatchReadsOutcomes: from its records).
 	batchOptions = workflow.LocalActivityOptions{
 		ScheduleToCloseTimeout: 3 * time.Minute,
 		StartToCloseTimeout:    90 * time.Second,
-		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 2},
+		RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 1},
 	}
 	planLocalOptions = workflow.LocalActivityOptions{
 		ScheduleToCloseTimeout: time.Minute,
@@ -312,10 +315,19 @@ func deliverAll(ctx workflow.Context, eventID, orgID string, ids []string) (Summ
 			if isPermanent(err) {
 				return d.sum, err
 			}
-			// Nothing of this chunk was sent: deliver it through the durable path.
-			workflow.GetLogger(ctx).Warn("first-attempt batch failed; delivering durably", "event_id", eventID, "error", err)
-			for _, id := range chunk {
-				d.retry(id, 0, 0)
+			if workflow.GetVersion(ctx, ChangeFailedBatchReadsOutcomes, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+				// Nothing of this chunk was sent: deliver it through the durable path.
+				workflow.GetLogger(ctx).Warn("first-attempt batch failed; delivering durably", "event_id", eventID, "error", err)
+				for _, id := range chunk {
+					d.retry(id, 0, 0)
+				}
+				continue
+			}
+			// The batch may have sent (it timed out, its worker died): what its records show
+			// done stays done, and the rest continues durably.
+			workflow.GetLogger(ctx).Warn("first-attempt batch failed; continuing from its records", "event_id", eventID, "error", err)
+			if err := d.continueFromRecords(chunk); err != nil {
+				return d.sum, err
 			}
 			continue
 		}
@@ -360,6 +372,26 @@ func (d *fanOut) count(s pcx.DeliveryStatus) {
 	default:
 		d.sum.Failed++
 	}
+}
+
+// continueFromRecords continues the deliveries of a chunk whose batch failed from their records
+// (ReadOutcomes, retried until the store answers): a final outcome of this run is counted, the
+// rest go on as durable Deliver activities with the sends already made counted.
+func (d *fanOut) continueFromRecords(chunk []string) error {
+	rctx := workflow.WithActivityOptions(d.ctx, recordOptions)
+	in := activities.ReadOutcomesInput{EventID: d.eventID, OrgID: d.orgID, WebhookIDs: chunk, Since: workflow.GetInfo(d.ctx).WorkflowStartTime}
+	var res activities.ReadOutcomesResult
+	if err := workflow.ExecuteActivity(rctx, a.ReadOutcomes, in).Get(d.ctx, &res); err != nil {
+		return err
+	}
+	for _, o := range res.Outcomes {
+		if o.Status != pcx.DeliveryPending {
+			d.count(o.Status)
+			continue
+		}
+		d.retry(o.WebhookID, o.RetryDelay, o.Sent)
+	}
+	return nil
 }
 
 // retry continues one delivery as a durable Deliver activity after delay; sentBefore is how many

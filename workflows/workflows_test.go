@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/suite"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -656,9 +657,33 @@ func (s *WorkflowSuite) TestUnrecordedRetryResultIsRecordedOnce() {
 	s.env.AssertNumberOfCalls(s.T(), "RecordOutcome", 1)
 }
 
+// mockReadOutcomes answers ReadOutcomes from the records recorded says the chunk's deliveries
+// have (none: no record); it returns the calls' inputs.
+func (s *WorkflowSuite) mockReadOutcomes(recorded map[string]activities.RecordedOutcome) *[]activities.ReadOutcomesInput {
+	var mu sync.Mutex
+	calls := &[]activities.ReadOutcomesInput{}
+	s.env.OnActivity(a.ReadOutcomes, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ReadOutcomesInput) (activities.ReadOutcomesResult, error) {
+		mu.Lock()
+		*calls = append(*calls, in)
+		mu.Unlock()
+		var res activities.ReadOutcomesResult
+		for _, id := range in.WebhookIDs {
+			o, ok := recorded[id]
+			if !ok {
+				o = activities.RecordedOutcome{Status: pcx.DeliveryPending}
+			}
+			o.WebhookID = id
+			res.Outcomes = append(res.Outcomes, o)
+		}
+		return res, nil
+	}).Maybe()
+	return calls
+}
+
 func (s *WorkflowSuite) TestFailedBatchFallsBackToDurableDeliveries() {
-	// The second of two batches cannot read the store: tried twice as a local activity, then
-	// each of its endpoints is delivered by a durable Deliver from the start of the schedule.
+	// The second of two batches cannot read the store: it is not retried locally; its chunk has
+	// no records, so each of its endpoints is delivered by a durable Deliver from the start of
+	// the schedule.
 	ids := webhookIDs("wh_", 150)
 	s.mockPlan(ids)
 	b := s.mockBatch(&batches{fail: func(in activities.BatchInput, _ int32) error {
@@ -667,8 +692,8 @@ func (s *WorkflowSuite) TestFailedBatchFallsBackToDurableDeliveries() {
 		}
 		return nil
 	}})
+	reads := s.mockReadOutcomes(nil)
 	d := s.mockDeliver(nil)
-	start := s.env.Now()
 
 	sum := s.run(event())
 
@@ -679,30 +704,43 @@ func (s *WorkflowSuite) TestFailedBatchFallsBackToDurableDeliveries() {
 			attempts = append(attempts, c.Attempt)
 		}
 	}
-	s.Equal([]int32{1, 2}, attempts, "a failed batch is tried once more, then no more")
+	s.Equal([]int32{1}, attempts, "a failed batch is not retried locally: it may have sent")
+	s.Require().Len(*reads, 1, "the failed chunk's records are read")
+	s.Equal(ids[100:], (*reads)[0].WebhookIDs)
 	s.Equal(want1(ids[100:]), d.perWebhook(), "each endpoint of the failed chunk, and only those, gets a durable delivery")
 	for id, sb := range d.sentBefore() {
 		s.Equal([]int{0}, sb, "%s: nothing was sent: the durable delivery starts the schedule", id)
 	}
-	s.GreaterOrEqual(s.env.Now().Sub(start), time.Second, "the local retry waits its InitialInterval")
 }
 
-func (s *WorkflowSuite) TestBatchFailingOnceIsRetriedLocally() {
-	ids := webhookIDs("wh_", 5)
+// A batch that timed out after its POSTs went out never sends them again: the workflow reads
+// the chunk's records and continues durably only what has no outcome of this run, counting the
+// sends the records show. Before ChangeFailedBatchReadsOutcomes the local retry sent the chunk
+// again, and the durable fallback a third time with the schedule restarted.
+func (s *WorkflowSuite) TestBatchThatMayHaveSentContinuesFromItsRecords() {
+	ids := []string{"wh_delivered", "wh_failed", "wh_pending", "wh_none"}
 	s.mockPlan(ids)
-	b := s.mockBatch(&batches{fail: func(_ activities.BatchInput, attempt int32) error {
-		if attempt == 1 {
-			return storeDown()
-		}
-		return nil
+	b := s.mockBatch(&batches{fail: func(activities.BatchInput, int32) error {
+		return temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_START_TO_CLOSE, nil)
 	}})
+	reads := s.mockReadOutcomes(map[string]activities.RecordedOutcome{
+		"wh_delivered": {Status: pcx.DeliveryDelivered, Sent: 1},
+		"wh_failed":    {Status: pcx.DeliveryFailed, Sent: 1},
+		"wh_pending":   {Status: pcx.DeliveryPending, Sent: 1, RetryDelay: 5 * time.Second},
+	})
 	d := s.mockDeliver(nil)
+	start := s.env.Now()
 
 	sum := s.run(event())
 
-	s.Equal(workflows.Summary{Endpoints: 5, Delivered: 5}, sum)
-	s.Len(b.all(), 2)
-	s.Empty(d.all(), "the second try delivered the batch")
+	s.Equal(workflows.Summary{Endpoints: 4, Delivered: 3, Failed: 1}, sum)
+	s.Len(b.all(), 1, "the batch is not retried locally")
+	s.Require().Len(*reads, 1)
+	s.Equal(ids, (*reads)[0].WebhookIDs)
+	s.True(start.Equal((*reads)[0].Since), "only this run's attempts count: since the run began")
+	s.Equal(map[string][]int{"wh_pending": {1}, "wh_none": {0}}, d.sentBefore(),
+		"only what has no final outcome continues, with the sends its record shows")
+	s.GreaterOrEqual(s.env.Now().Sub(start), 5*time.Second, "a pending delivery waits its delay")
 }
 
 func (s *WorkflowSuite) TestPermanentBatchErrorFailsTheWorkflow() {
