@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"go.temporal.io/sdk/activity"
+
 	"github.com/pcx/publicservice/pcx"
 	"github.com/pcx/publicservice/store"
 )
@@ -348,4 +350,23 @@ func (f *fakeStore) DeliveriesOf(_ context.Context, eventID string, ids []string
 		out[id] = d
 	}
 	return out, nil
+}
+
+// failWritesTimed makes every write of an attempt fail as a store that did not answer in time;
+// margin returns how long before the attempt's deadline the last write's context was to end.
+func (f *fakeStore) failWritesTimed() (margin func() time.Duration) {
+	var mu sync.Mutex
+	var m time.Duration
+	f.writeCtx = func(ctx context.Context) error {
+		dl, _ := ctx.Deadline()
+		mu.Lock()
+		m = activity.GetInfo(ctx).Deadline.Sub(dl)
+		mu.Unlock()
+		return pcx.Errorf(pcx.EUnavailable, "The database did not answer in time")
+	}
+	return func() time.Duration {
+		mu.Lock()
+		defer mu.Unlock()
+		return m
+	}
 }

@@ -642,6 +642,11 @@ type dynamoProxy struct {
 	refused map[string]int           // blocked calls per operation
 	delays  map[string]time.Duration // the next call of an operation waits this long first
 	delayed map[string]int           // delayed calls per operation
+	// blackholed: every call is held unanswered until its client gives up (or the test ends),
+	// even after the blackhole ends; swallowed counts them.
+	blackholed bool
+	swallowed  int
+	ended      chan struct{}
 }
 
 func newDynamoProxy(t *testing.T, target string) *dynamoProxy {
@@ -651,10 +656,19 @@ func newDynamoProxy(t *testing.T, target string) *dynamoProxy {
 		t.Fatal(err)
 	}
 	rp := httputil.NewSingleHostReverseProxy(u)
-	px := &dynamoProxy{blocked: map[string]bool{}, refused: map[string]int{}, delays: map[string]time.Duration{}, delayed: map[string]int{}}
+	px := &dynamoProxy{blocked: map[string]bool{}, refused: map[string]int{}, delays: map[string]time.Duration{}, delayed: map[string]int{}, ended: make(chan struct{})}
 	px.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
 		px.mu.Lock()
+		if px.blackholed {
+			px.swallowed++
+			px.mu.Unlock()
+			select { // no answer, ever: the request is read, then nothing
+			case <-r.Context().Done():
+			case <-px.ended:
+			}
+			return
+		}
 		block := px.blocked[op]
 		if block {
 			px.refused[op]++
@@ -678,7 +692,44 @@ func newDynamoProxy(t *testing.T, target string) *dynamoProxy {
 		rp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(px.srv.Close)
+	t.Cleanup(func() { close(px.ended) }) // before Close, which waits for the held calls
 	return px
+}
+
+// behindDynamoProxy is a run whose worker reaches DynamoDB through a proxy (the api and the test
+// read it directly), delivering to rc on a 1s,1s,1s retry schedule.
+type behindDynamoProxy struct {
+	e      *env
+	proxy  *dynamoProxy
+	api    *apiProcess
+	worker *testenv.Process
+}
+
+func startBehindDynamoProxy(t *testing.T, rc *faultReceiver) behindDynamoProxy {
+	t.Helper()
+	apiBin, workerBin := binaries(t)
+	dir := t.TempDir()
+	e := newEnv(t)
+	e.allowFaults(rc)
+	e.fastRetries("1s,1s,1s")
+	r := behindDynamoProxy{e: e, proxy: newDynamoProxy(t, e.vars["DYNAMODB_ENDPOINT"])}
+	r.api = e.startAPIProcess(apiBin, dir)
+	r.worker = e.startWorkerProcess(workerBin, dir, "DYNAMODB_ENDPOINT="+r.proxy.srv.URL)
+	return r
+}
+
+// blackhole makes every call from now on go unanswered (true), or calls pass again (false);
+// calls held while it was on stay unanswered.
+func (px *dynamoProxy) blackhole(on bool) {
+	px.mu.Lock()
+	defer px.mu.Unlock()
+	px.blackholed = on
+}
+
+func (px *dynamoProxy) swallowedCalls() int {
+	px.mu.Lock()
+	defer px.mu.Unlock()
+	return px.swallowed
 }
 
 // block makes the operations fail (true) or pass again (false).

@@ -22,8 +22,6 @@ import (
 // delivered outcome and the delivery read `pending` forever.
 func TestFaultFirstAttemptRecordedAfterRetry(t *testing.T) {
 	t.Parallel()
-	apiBin, workerBin := binaries(t)
-	dir := t.TempDir()
 	rc := newFaultReceiver(t)
 	arrived := make(chan struct{})
 	release := make(chan struct{})
@@ -39,14 +37,9 @@ func TestFaultFirstAttemptRecordedAfterRetry(t *testing.T) {
 			<-release
 		}
 	})
-	e := newEnv(t)
-	e.allowFaults(rc)
-	e.fastRetries("1s,1s,1s")
-	proxy := newDynamoProxy(t, e.vars["DYNAMODB_ENDPOINT"])
-	api := e.startAPIProcess(apiBin, dir)
-	// Only the worker goes through the proxy; the api and the test read DynamoDB directly.
-	worker := e.startWorkerProcess(workerBin, dir, "DYNAMODB_ENDPOINT="+proxy.srv.URL)
-	key := e.bootstrapKey("org-late-record", "u")
+	run := startBehindDynamoProxy(t, rc)
+	api, proxy, worker := run.api, run.proxy, run.worker
+	key := run.e.bootstrapKey("org-late-record", "u")
 	hook := register(t, api.base, key, rc.url("/late"))
 	acc := notify(t, api.base, key, "org-late-record", `{"late":"record"}`)
 
