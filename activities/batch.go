@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"go.temporal.io/sdk/activity"
+
 	"github.com/pcx/publicservice/pcx"
 	"github.com/pcx/publicservice/store"
 )
@@ -43,6 +45,10 @@ type BatchResult struct {
 // activity, so a first attempt costs no round trip through Temporal's task queues; only failed
 // deliveries continue as durable activities on the retry schedule.
 //
+// A batch of a workflow task that never completed (its worker was killed, or the task timed out)
+// runs again in the same run: what that earlier batch recorded is returned as recorded, not sent
+// again (recordedOutcome). A replay or a reset is a new run and sends to every endpoint.
+//
 // It returns an error only when nothing was sent (the store did not answer); once anything was
 // sent it returns the outcomes before its deadline, with the records it could not write
 // (Unrecorded). A batch that ends otherwise (it timed out, its worker died) may have sent: the
@@ -50,6 +56,11 @@ type BatchResult struct {
 // outcome. It is never retried locally.
 func (a *Activities) DeliverBatch(ctx context.Context, in BatchInput) (BatchResult, error) {
 	ev, err := a.eventOf(ctx, in.EventID, in.OrgID)
+	if err != nil {
+		return BatchResult{}, err
+	}
+	run := runOf(ctx)
+	recorded, err := a.Store.RecordedByRun(ctx, ev.ID, run, in.WebhookIDs)
 	if err != nil {
 		return BatchResult{}, err
 	}
@@ -74,6 +85,8 @@ func (a *Activities) DeliverBatch(ctx context.Context, in BatchInput) (BatchResu
 	for i, id := range in.WebhookIDs {
 		w := hooks[id]
 		switch {
+		case recorded[id] != nil:
+			res.Outcomes[i] = a.recordedOutcome(recorded[id])
 		case w == nil:
 			res.Outcomes[i], recs[i] = a.cancelled(id, "", pcx.CancelledEndpointDeleted)
 		case w.Status != pcx.WebhookActive:
@@ -87,9 +100,15 @@ func (a *Activities) DeliverBatch(ctx context.Context, in BatchInput) (BatchResu
 		}
 	}
 	wg.Wait()
-	done := make([]pcx.Delivery, 0, len(recs)) // every outcome but the unsent, whose retry is their first send
-	for i, r := range recs {
-		if !res.Outcomes[i].Unsent {
+	if len(recorded) > 0 {
+		a.Log.Info().Str("event_id", ev.ID).Int("deliveries", len(recorded)).Msg("first attempts this run recorded already; not sent again")
+	}
+	// Every outcome that has a record to write: not the unsent, whose retry is their first send,
+	// nor those recorded already.
+	done := make([]pcx.Delivery, 0, len(recs))
+	for _, r := range recs {
+		if r.WebhookID != "" {
+			r.Run = run
 			done = append(done, r)
 		}
 	}
@@ -122,6 +141,31 @@ func beforeDeadline(ctx context.Context, margin time.Duration) (context.Context,
 		return context.WithDeadline(ctx, dl.Add(-margin))
 	}
 	return context.WithCancel(ctx)
+}
+
+// runOf is the run ID of the workflow whose batch this is; "" outside an activity (no run: nothing
+// is skipped and no run recorded).
+func runOf(ctx context.Context) string {
+	if !activity.IsActivity(ctx) {
+		return ""
+	}
+	return activity.GetInfo(ctx).WorkflowExecution.RunID
+}
+
+// recordedOutcome is the outcome of a first attempt that an earlier batch of this run recorded.
+// A final status is final. A failed attempt is retried as that batch asked: the retry is send 2
+// (the workflow counts the recorded send), due the schedule's first delay after the attempt (a
+// receiver's Retry-After is not recorded, so the schedule's delay stands in for it).
+func (a *Activities) recordedOutcome(d *pcx.Delivery) Outcome {
+	out := Outcome{WebhookID: d.WebhookID, Status: d.Status}
+	if d.Status != pcx.DeliveryPending {
+		return out
+	}
+	out.RetryDelay = NextDelay(a.Schedule[0], 0, a.Jitter())
+	if d.LastAttemptAt != nil {
+		out.RetryDelay = max(out.RetryDelay-a.Now().Sub(*d.LastAttemptAt), 0)
+	}
+	return out
 }
 
 // slotBudget is how long a delivery may wait for a send slot (MaxInFlight): with the send

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,8 +17,10 @@ import (
 	"github.com/rs/zerolog"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"github.com/stretchr/testify/suite"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/pcx/publicservice/activities"
 	"github.com/pcx/publicservice/internal/signing"
@@ -52,7 +55,16 @@ func (s *BatchSuite) endpoint(id, url string) *pcx.Webhook {
 // batch runs DeliverBatch as the workflow does: as a local activity.
 func (s *BatchSuite) batch(acts *activities.Activities, ids ...string) (activities.BatchResult, error) {
 	s.T().Helper()
+	return s.batchOfRun("", acts, ids...)
+}
+
+// batchOfRun is batch in the workflow run runID ("": the test environment's).
+func (s *BatchSuite) batchOfRun(runID string, acts *activities.Activities, ids ...string) (activities.BatchResult, error) {
+	s.T().Helper()
 	env := s.NewTestActivityEnvironment()
+	if runID != "" {
+		env.SetWorkerOptions(sdkworker.Options{Interceptors: []interceptor.WorkerInterceptor{&withAttempt{runID: runID}}})
+	}
 	env.SetTestTimeout(time.Minute) // a local activity's ScheduleToClose here; 3s by default
 	env.RegisterActivity(acts)
 	val, err := env.ExecuteLocalActivity(acts.DeliverBatch, activities.BatchInput{EventID: testEventID, OrgID: testOrgID, WebhookIDs: ids})
@@ -387,8 +399,8 @@ func (s *BatchSuite) TestPayloadIsReadOncePerEvent() {
 	s.endpoint("wh_2", rc.url())
 	acts := s.acts(rc)
 
-	for range 3 {
-		res, err := s.batch(acts, "wh_1", "wh_2")
+	for i := range 3 { // three runs: a run's second batch would not send again
+		res, err := s.batchOfRun(fmt.Sprintf("run-%d", i), acts, "wh_1", "wh_2")
 		s.Require().NoError(err)
 		s.Equal([]activities.Outcome{{WebhookID: "wh_1", Status: pcx.DeliveryDelivered}, {WebhookID: "wh_2", Status: pcx.DeliveryDelivered}}, res.Outcomes)
 	}
@@ -562,11 +574,64 @@ func metric(acts *activities.Activities, series string) string {
 	return ""
 }
 
-// Once anything was sent, a batch returns its outcomes before its deadline, whatever the store
-// does: its record write ends returnMargin (2s) before the attempt's deadline, and the sends end
-// early enough for one round of writes (store.CallTimeout + 2s). A write that does not finish
-// hands its records to the workflow. Before, the write ran to the deadline itself, so a store that
-// hung timed the local activity out and its retry sent the whole batch again.
+// A batch that runs again in the same workflow run (its workflow task was lost with its worker
+// before it completed) sends nothing to the endpoints whose first attempt that run recorded: it
+// returns their recorded outcomes, and a failed attempt's retry keeps its place in the schedule.
+// A batch of another run (a replay, a reset) sends to every endpoint again.
+func (s *BatchSuite) TestBatchOfTheSameRunSendsOnlyWhatHasNoRecord() {
+	ok := newReceiver(s.T(), nil)
+	unavailable := newReceiver(s.T(), answers(http.StatusServiceUnavailable))
+	gone := newReceiver(s.T(), answers(http.StatusGone))
+	later := newReceiver(s.T(), nil)
+	s.endpoint("wh_ok", ok.url())
+	s.endpoint("wh_503", unavailable.url())
+	s.endpoint("wh_gone", gone.url())
+	ids := []string{"wh_ok", "wh_503", "wh_deleted", "wh_gone"}
+	acts := newActivities(s.store, client(ok.pool(), 2*time.Second))
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	acts.Now = func() time.Time { return at }
+
+	first, err := s.batchOfRun("run-1", acts, ids...)
+	s.Require().NoError(err)
+	firstStep := time.Duration(float64(testSchedule[0]) * testJitter)
+	s.Equal([]activities.Outcome{
+		{WebhookID: "wh_ok", Status: pcx.DeliveryDelivered},
+		{WebhookID: "wh_503", Status: pcx.DeliveryPending, RetryDelay: firstStep},
+		{WebhookID: "wh_deleted", Status: pcx.DeliveryCancelled},
+		{WebhookID: "wh_gone", Status: pcx.DeliveryFailed},
+	}, first.Outcomes)
+	for _, r := range s.store.firstCalls()[0].Records {
+		s.Equal("run-1", r.Run, "%s: the record names the run that wrote it", r.WebhookID)
+	}
+
+	// The same run again, 2s later, with one endpoint more (its first attempt never recorded).
+	s.endpoint("wh_later", later.url())
+	acts.Now = func() time.Time { return at.Add(2 * time.Second) }
+	again, err := s.batchOfRun("run-1", acts, append(ids, "wh_later")...)
+	s.Require().NoError(err)
+	s.Equal([]activities.Outcome{
+		{WebhookID: "wh_ok", Status: pcx.DeliveryDelivered},
+		{WebhookID: "wh_503", Status: pcx.DeliveryPending, RetryDelay: firstStep - 2*time.Second},
+		{WebhookID: "wh_deleted", Status: pcx.DeliveryCancelled},
+		{WebhookID: "wh_gone", Status: pcx.DeliveryFailed},
+		{WebhookID: "wh_later", Status: pcx.DeliveryDelivered},
+	}, again.Outcomes, "the recorded outcomes, the retry due the schedule's delay after the recorded attempt")
+	for name, rc := range map[string]*receiver{"ok": ok, "503": unavailable, "gone": gone, "later": later} {
+		s.Equal(int64(1), rc.hits.Load(), "requests to the %s receiver after the same run's second batch", name)
+	}
+	calls := s.store.firstCalls()
+	s.Require().Len(calls, 2)
+	s.Equal([]record{{WebhookID: "wh_later", URL: later.url(), Status: pcx.DeliveryDelivered, Sent: true, Code: 200}},
+		recordsOf(calls[1].Records), "only the delivery without a record is recorded again")
+
+	// Another run (a replay, a reset) sends again.
+	_, err = s.batchOfRun("run-2", acts, ids...)
+	s.Require().NoError(err)
+	s.Equal(int64(2), ok.hits.Load(), "requests to the ok receiver after another run's batch")
+	s.Equal(int64(2), unavailable.hits.Load(), "requests to the 503 receiver after another run's batch")
+	s.Equal(pcx.WebhookDisabled, s.store.webhook("wh_gone").Status, "the 410 disabled it: not sent again")
+}
+
 func (s *BatchSuite) TestRecordWriteEndsBeforeTheDeadline() {
 	ok := newReceiver(s.T(), nil)
 	s.endpoint("wh_ok", ok.url())

@@ -30,6 +30,11 @@ type fakeStore struct {
 	// deliveries is each delivery's status, by event ID and webhook ID; counts their attempts.
 	deliveries map[string]pcx.DeliveryStatus
 	counts     map[string]int
+	// runs is the run that wrote each delivery's first attempt, lastAt its last attempt's time.
+	runs   map[string]string
+	lastAt map[string]time.Time
+	// runReads counts RecordedByRun calls.
+	runReads int
 
 	// Fault injection: when set, these are called first and a non-nil error is returned.
 	recordErr  func(status pcx.DeliveryStatus) error // RecordDelivery with an attempt
@@ -84,6 +89,8 @@ func newFakeStore() *fakeStore {
 		webhooks:   map[string]*pcx.Webhook{},
 		deliveries: map[string]pcx.DeliveryStatus{},
 		counts:     map[string]int{},
+		runs:       map[string]string{},
+		lastAt:     map[string]time.Time{},
 	}
 }
 
@@ -231,13 +238,45 @@ func (f *fakeStore) RecordFirstAttempts(ctx context.Context, eventID string, rec
 			a := *r.Attempt
 			cp.Attempt = &a
 			f.counts[deliveryKey(eventID, r.WebhookID)]++
+			f.lastAt[deliveryKey(eventID, r.WebhookID)] = a.At
 			f.writes = append(f.writes, attemptCall{EventID: eventID, WebhookID: r.WebhookID, Status: r.Status, Attempt: a, Expires: expires})
 		}
 		call.Records = append(call.Records, cp)
 		f.deliveries[deliveryKey(eventID, r.WebhookID)] = r.Status
+		if r.Run != "" {
+			f.runs[deliveryKey(eventID, r.WebhookID)] = r.Run
+		}
 	}
 	f.firstAttempts = append(f.firstAttempts, call)
 	return nil
+}
+
+// RecordedByRun returns the deliveries among ids whose first attempt run recorded, as the
+// DynamoDB store does.
+func (f *fakeStore) RecordedByRun(_ context.Context, eventID, run string, ids []string) (map[string]*pcx.Delivery, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.runReads++
+	out := map[string]*pcx.Delivery{}
+	for _, id := range ids {
+		k := deliveryKey(eventID, id)
+		if run == "" || f.runs[k] != run {
+			continue
+		}
+		d := &pcx.Delivery{EventID: eventID, WebhookID: id, Status: f.deliveries[k], Attempts: f.counts[k], Run: run}
+		if at, ok := f.lastAt[k]; ok {
+			d.LastAttemptAt = &at
+		}
+		out[id] = d
+	}
+	return out, nil
+}
+
+// recordRun marks a delivery's record as written by run's first-attempt batch.
+func (f *fakeStore) recordRun(eventID, webhookID, run string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.runs[deliveryKey(eventID, webhookID)] = run
 }
 
 // RecordDelivery records an attempt (into attempts and writes) or, without one, a status change

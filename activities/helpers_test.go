@@ -157,33 +157,40 @@ func retryDelay(t *testing.T, err error) time.Duration {
 }
 
 // withAttempt is a worker interceptor that makes activities see the given attempt number, the
-// way Temporal numbers retries: the test activity environment always runs attempt 1.
+// way Temporal numbers retries (the test activity environment always runs attempt 1), and, when
+// runID is set, that workflow run (the environment's is always the same).
 type withAttempt struct {
 	interceptor.WorkerInterceptorBase
 	attempt int32
+	runID   string
 }
 
 func (w *withAttempt) InterceptActivity(_ context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
-	return &attemptInbound{ActivityInboundInterceptorBase: interceptor.ActivityInboundInterceptorBase{Next: next}, attempt: w.attempt}
+	return &attemptInbound{ActivityInboundInterceptorBase: interceptor.ActivityInboundInterceptorBase{Next: next}, w: w}
 }
 
 type attemptInbound struct {
 	interceptor.ActivityInboundInterceptorBase
-	attempt int32
+	w *withAttempt
 }
 
 func (i *attemptInbound) Init(outbound interceptor.ActivityOutboundInterceptor) error {
-	return i.Next.Init(&attemptOutbound{ActivityOutboundInterceptorBase: interceptor.ActivityOutboundInterceptorBase{Next: outbound}, attempt: i.attempt})
+	return i.Next.Init(&attemptOutbound{ActivityOutboundInterceptorBase: interceptor.ActivityOutboundInterceptorBase{Next: outbound}, w: i.w})
 }
 
 type attemptOutbound struct {
 	interceptor.ActivityOutboundInterceptorBase
-	attempt int32
+	w *withAttempt
 }
 
 func (o *attemptOutbound) GetInfo(ctx context.Context) activity.Info {
 	info := o.Next.GetInfo(ctx)
-	info.Attempt = o.attempt
+	if o.w.attempt != 0 {
+		info.Attempt = o.w.attempt
+	}
+	if o.w.runID != "" {
+		info.WorkflowExecution.RunID = o.w.runID
+	}
 	return info
 }
 

@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
 	"hash/fnv"
 	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pcx/publicservice/harness"
 	"github.com/pcx/publicservice/internal/testenv"
 )
 
@@ -33,10 +36,7 @@ func TestFaultTemporalStallKeepsAttemptsApart(t *testing.T) {
 		t.Skip("receivers take 9–15s per request and Temporal answers 3s late (~1 min)")
 	}
 	t.Parallel()
-	apiBin, workerBin := binaries(t)
-	dir := t.TempDir()
-	tmp := testenv.Temporal(t)
-	px := newLatencyProxy(t, tmp.Address)
+	apiBin, workerBin, dir, px, e := proxiedStack(t)
 	rc := newSpanReceiver(t)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -45,13 +45,17 @@ func TestFaultTemporalStallKeepsAttemptsApart(t *testing.T) {
 	})
 
 	// Only the worker talks to Temporal through the proxy: the stall is the worker's.
-	e := newEnvOn(t, testenv.DynamoDB(t).Endpoint, tmp.Address)
 	e.h.AllowReceivers(rc.caFile)
-	e.fastRetries("1s,1s,1s")
 	e.vars["WEBHOOK_TIMEOUT"] = "20s" // above the slowest receiver: every request is answered
 	api := e.startAPIProcess(apiBin, dir)
+	// The stall starts once the worker polls: with every reply 3s late from its first call, the
+	// worker's 3s connection check never succeeds and the test would measure nothing.
+	worker := e.startProcess(harness.Worker, "worker", workerBin, dir, []string{"TEMPORAL_ADDRESS=" + px.addr(), "LOG_LEVEL=info"})
+	eventually(t, time.Minute, "the worker polling", func() bool {
+		out, _ := os.ReadFile(worker.LogPath())
+		return bytes.Contains(out, []byte(`"worker polling"`))
+	})
 	px.setDelay(3 * time.Second)
-	e.startWorkerProcess(workerBin, dir, "TEMPORAL_ADDRESS="+px.addr())
 	org := "org-stall"
 	key := e.bootstrapKey(org, "u")
 	const endpoints, events = 4, 2
@@ -196,15 +200,29 @@ func (rc *spanReceiver) idleFor() time.Duration {
 
 // ---- a TCP proxy that makes Temporal's replies late --------------------------------------------
 
+// proxiedStack is the binaries, a data directory and an env on the package's DynamoDB and
+// Temporal with fast retries, and a latencyProxy to that Temporal for a worker to reach it by
+// (TEMPORAL_ADDRESS=px.addr()).
+func proxiedStack(t *testing.T) (apiBin, workerBin, dir string, px *latencyProxy, e *env) {
+	t.Helper()
+	apiBin, workerBin = binaries(t)
+	tmp := testenv.Temporal(t)
+	e = newEnvOn(t, testenv.DynamoDB(t).Endpoint, tmp.Address)
+	e.fastRetries("1s,1s,1s")
+	return apiBin, workerBin, t.TempDir(), newLatencyProxy(t, tmp.Address), e
+}
+
 // latencyProxy forwards TCP connections on loopback to target. While its delay is set, every
 // chunk from the server reaches the client that much after it was read: each reply of Temporal
 // is late by the delay, and so is everything after it on the connection. What the client sends
-// passes at once.
+// passes at once. While it is cut, every chunk either way is dropped: the connections stay open,
+// and nothing the client sends reaches the server.
 type latencyProxy struct {
 	ln      net.Listener
 	target  string
 	delay   atomic.Int64 // nanoseconds
 	delayed atomic.Int64
+	cut     atomic.Bool
 }
 
 func newLatencyProxy(t *testing.T, target string) *latencyProxy {
@@ -254,6 +272,8 @@ func (px *latencyProxy) addr() string { return px.ln.Addr().String() }
 
 func (px *latencyProxy) setDelay(d time.Duration) { px.delay.Store(int64(d)) }
 
+func (px *latencyProxy) setCut(on bool) { px.cut.Store(on) }
+
 func (px *latencyProxy) delayedChunks() int64 { return px.delayed.Load() }
 
 // pipe copies from src to dst until either fails; late delays each chunk by the delay in force
@@ -284,7 +304,7 @@ func (px *latencyProxy) pipe(src, dst net.Conn, late bool) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
-		if n > 0 {
+		if n > 0 && !px.cut.Load() {
 			c := chunk{b: append([]byte(nil), buf[:n]...), due: time.Now()}
 			if d := time.Duration(px.delay.Load()); late && d > 0 {
 				c.due = c.due.Add(d)

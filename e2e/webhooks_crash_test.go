@@ -6,6 +6,10 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+
+	"github.com/pcx/publicservice/internal/testenv"
 )
 
 // A worker killed (SIGKILL) in the middle of a fan-out loses nothing: a new worker process
@@ -74,6 +78,65 @@ func TestWebhookWorkerKilledMidFanOut(t *testing.T) {
 	for _, d := range ev.Deliveries {
 		if d.Attempts < 1 || deref(d.LastStatusCode) != 200 {
 			t.Errorf("delivery %+v, want delivered with a 200", d)
+		}
+	}
+}
+
+// A worker killed after a batch's first attempts are recorded, but before its workflow task
+// completed, sends none of them again: Temporal has no record of the batch (it is in the task's
+// completion), so the next worker runs it again in the same run, and that batch finds the run's
+// records and returns their outcomes instead of sending. The first worker reaches Temporal
+// through a proxy that is cut (every byte either way dropped) while the batch's 100 requests are
+// at the receivers, so the task's completion never gets there; the worker is killed once the
+// status API shows all 100 recorded. On the code before, the second worker sent all 100 again.
+func TestWebhookWorkerKilledAfterBatchRecordedSendsNothingAgain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out the killed worker's 30s workflow task")
+	}
+	t.Parallel()
+	apiBin, workerBin, dir, px, e := proxiedStack(t)
+	rc := newReceiver(t)
+	e.allow(rc)
+	api := e.startAPIProcess(apiBin, dir)
+	const org, n = "org-recorded", 100
+	key := e.bootstrapKey(org, "u")
+	path := func(i int) string { return fmt.Sprintf("/rec/%03d", i) }
+	for i := range n {
+		rc.setDelay(path(i), 3*time.Second) // the requests wait at the receivers while the proxy is cut
+	}
+	storeWebhooks(t, e, org, n, func(i int) string { return rc.url(path(i)) })
+
+	first := e.startWorkerProcess(workerBin, dir, "TEMPORAL_ADDRESS="+px.addr())
+	acc := notify(t, api.base, key, org, `{"order":"o-recorded"}`)
+	eventually(t, 30*time.Second, "every endpoint's first request at its receiver", func() bool { return rc.total() >= n })
+	px.setCut(true)
+	waitDeliveries(t, api.base, key, acc.EventID, n, "delivered", 30*time.Second)
+	first.Kill()
+	killedAt := time.Now()
+	tc := temporalClient(t)
+	desc, err := tc.DescribeWorkflowExecution(testenv.Context(t, 10*time.Second), acc.WorkflowID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := desc.WorkflowExecutionInfo.Status; st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		t.Fatalf("the workflow is %s at the kill, want running: its task completed, the test proves nothing", st)
+	}
+
+	e.startWorkerProcess(workerBin, dir)
+	waitWorkflowClosed(t, tc, acc.WorkflowID, 2*time.Minute)
+	t.Logf("the workflow closed %s after the kill", time.Since(killedAt).Round(time.Millisecond))
+	requests := 0
+	for i := range n {
+		got := len(rc.requests(path(i)))
+		requests += got
+		if got != 1 {
+			t.Errorf("%s received %d requests, want 1: its delivery was recorded before the kill", path(i), got)
+		}
+	}
+	t.Logf("%d requests for %d deliveries recorded before the kill", requests, n)
+	for _, d := range eventStatus(t, api.base, key, acc.EventID).Deliveries {
+		if d.Status != "delivered" || d.Attempts != 1 {
+			t.Errorf("delivery to %s: %s after %d attempts, want delivered after 1", d.EndpointURL, d.Status, d.Attempts)
 		}
 	}
 }

@@ -145,6 +145,11 @@ type Delivery struct {
 	// Reason says why a delivery was cancelled or failed without a send (CancelledEndpoint*,
 	// Undeliverable*); the store keeps it as LastError.
 	Reason string `json:",omitempty"`
+	// Run is the workflow run (its run ID) whose first-attempt batch wrote the record: a batch
+	// that runs again in the same run (its workflow task was lost with a worker) returns what
+	// is recorded instead of sending again. Empty for other writes, and in records written
+	// before it was kept.
+	Run string `json:",omitempty"`
 
 	// The recorded state, as the store returns it.
 	Attempts       int        `json:",omitempty"`

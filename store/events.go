@@ -94,7 +94,8 @@ func decodeEvent(m map[string]types.AttributeValue) (*pcx.Event, error) {
 // stalled worker or a timed-out RecordOutcomes landing late), the attempt is added with
 // RecordDelivery instead, which keeps the earlier attempts counting and takes it only if it is
 // newer than the last one recorded. Writing the same records again after a partial failure
-// changes nothing that was written.
+// changes nothing that was written. A record's Run, the run whose batch wrote it, is kept in
+// either case (RecordedByRun reads it).
 func (s *Store) RecordFirstAttempts(ctx context.Context, eventID string, recs []pcx.Delivery, expires time.Time) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(firstWrites)
@@ -119,6 +120,67 @@ func (s *Store) recordFirstAttempt(ctx context.Context, eventID string, r pcx.De
 	return translate(err)
 }
 
+// attrRun names the run whose first-attempt batch wrote a delivery record (pcx.Delivery.Run).
+const attrRun = "first_run"
+
+// withRun adds to an update's SET clauses the run that wrote a first attempt, if d names one: a
+// replay's or a reset run's first attempt lands on the record of an earlier run, and a batch of
+// that new run that runs again must find it its own.
+func withRun(set []string, vals map[string]types.AttributeValue, d pcx.Delivery) []string {
+	if d.Run == "" {
+		return set
+	}
+	vals[":run"] = avS(d.Run)
+	return append(set, attrRun+" = :run")
+}
+
+// RecordedByRun returns the records among the event's deliveries to ids whose first attempt a
+// batch of run wrote, by webhook ID: one consistent query over the range of the IDs (a batch of
+// one page's IDs is contiguous in ID order), projected to what an outcome needs. Records of other
+// runs, and records written before the run was kept, are not returned.
+func (s *Store) RecordedByRun(ctx context.Context, eventID, run string, ids []string) (map[string]*pcx.Delivery, error) {
+	out := map[string]*pcx.Delivery{}
+	if len(ids) == 0 || run == "" {
+		return out, nil
+	}
+	lo, hi := ids[0], ids[0]
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		lo, hi = min(lo, id), max(hi, id)
+		want[id] = true
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                &s.table,
+		KeyConditionExpression:   aws.String("PK = :pk AND SK BETWEEN :lo AND :hi"),
+		FilterExpression:         aws.String(attrRun + " = :run"),
+		ProjectionExpression:     aws.String("webhook_id, #status, attempts, last_attempt_at, " + attrRun),
+		ExpressionAttributeNames: map[string]string{"#status": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": avS(eventPK(eventID)), ":lo": avS("DLV#" + lo), ":hi": avS("DLV#" + hi), ":run": avS(run),
+		},
+		ConsistentRead: aws.Bool(true),
+	}
+	for {
+		page, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, translate(err)
+		}
+		for _, m := range page.Items {
+			d, err := decodeDelivery(eventID, m)
+			if err != nil {
+				return nil, err
+			}
+			if want[d.WebhookID] {
+				out[d.WebhookID] = d
+			}
+		}
+		if page.LastEvaluatedKey == nil {
+			return out, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
+
 // firstAttemptItem is the whole delivery record after its first attempt (or cancellation).
 func firstAttemptItem(eventID string, r pcx.Delivery, expires time.Time) map[string]types.AttributeValue {
 	it := deliveryKey(eventID, r.WebhookID)
@@ -126,6 +188,9 @@ func firstAttemptItem(eventID string, r pcx.Delivery, expires time.Time) map[str
 	it["endpoint_url"] = avS(r.EndpointURL)
 	it["status"] = avS(string(r.Status))
 	it[attrTTL] = ttlAt(expires)
+	if r.Run != "" {
+		it[attrRun] = avS(r.Run)
+	}
 	if r.Attempt == nil {
 		it["attempts"] = avN(0)
 		it["last_error"] = avS(r.Reason)
@@ -182,6 +247,7 @@ func (s *Store) recordAttempt(ctx context.Context, eventID string, d pcx.Deliver
 		":empty": &types.AttributeValueMemberL{}, ":ttl": ttlAt(expires),
 		":entry": &types.AttributeValueMemberL{Value: []types.AttributeValue{attemptEntry(a)}},
 	}
+	set = withRun(set, vals, d)
 	expr := ""
 	if a.ErrorClass != "" {
 		set = append(set, "last_error = :err")
@@ -227,14 +293,16 @@ func (s *Store) recordAttempt(ctx context.Context, eventID string, d pcx.Deliver
 // setDeliveryStatus sets a delivery's status without an attempt (an endpoint deleted or disabled
 // before delivery: cancelled), keeping its reason as the last error.
 func (s *Store) setDeliveryStatus(ctx context.Context, eventID string, d pcx.Delivery, expires time.Time) error {
+	vals := map[string]types.AttributeValue{
+		":status": avS(string(d.Status)), ":wid": avS(d.WebhookID), ":reason": avS(d.Reason),
+		":ttl": ttlAt(expires), ":zero": avN(0),
+	}
+	set := withRun([]string{"#status = :status", "webhook_id = :wid", "last_error = :reason", "#ttl = :ttl"}, vals, d)
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.table, Key: deliveryKey(eventID, d.WebhookID),
-		UpdateExpression:         aws.String("SET #status = :status, webhook_id = :wid, last_error = :reason, #ttl = :ttl ADD attempts :zero"),
-		ExpressionAttributeNames: map[string]string{"#status": "status", "#ttl": attrTTL},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":status": avS(string(d.Status)), ":wid": avS(d.WebhookID), ":reason": avS(d.Reason),
-			":ttl": ttlAt(expires), ":zero": avN(0),
-		},
+		UpdateExpression:          aws.String("SET " + strings.Join(set, ", ") + " ADD attempts :zero"),
+		ExpressionAttributeNames:  map[string]string{"#status": "status", "#ttl": attrTTL},
+		ExpressionAttributeValues: vals,
 	})
 	return translate(err)
 }
@@ -284,6 +352,7 @@ func decodeDelivery(eventID string, m map[string]types.AttributeValue) (*pcx.Del
 		Status: pcx.DeliveryStatus(it.str("status")), Attempts: int(it.num("attempts")),
 		LastStatusCode: int(it.num("last_status_code")), LastError: it.str("last_error"),
 		LastAttemptAt: it.timePtr("last_attempt_at"), DeliveredAt: it.timePtr("delivered_at"),
+		Run: it.str(attrRun),
 	}
 	if l, ok := m["log"].(*types.AttributeValueMemberL); ok {
 		for _, v := range l.Value {

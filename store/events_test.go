@@ -735,8 +735,95 @@ func TestLateFirstAttemptNeverOverwritesANewerRecord(t *testing.T) {
 	}
 }
 
-// DeliveriesOf reads the records of the endpoints named, in batches of 100 keys: those without a
-// record are absent, an ID named twice is read once.
+// A batch that runs again in its run finds what that run's first attempts recorded, and only
+// that: a record of another run, or one written before the run was kept (no first_run: it reads
+// as it always did), is not the batch's. A first attempt of a new run (a replay, a reset) on an
+// existing record makes it that run's.
+func TestRecordedByRun(t *testing.T) {
+	t.Parallel()
+	s, _ := newTableStore(t)
+	ctx := testenv.Context(t, time.Minute)
+	ev := newEvent("org-a", time.Now(), []byte(`{}`))
+	if err := s.CreateEvent(ctx, ev, retention); err != nil {
+		t.Fatal(err)
+	}
+	expires := ev.CreatedAt.Add(retention)
+	ts := targets(12, ev.CreatedAt)
+	recs := firstAttempts(ts, ev.CreatedAt.Add(time.Second)) // delivered, pending, failed, cancelled, …
+	run := func(r string, recs []pcx.Delivery) []pcx.Delivery {
+		out := slices.Clone(recs)
+		for i := range out {
+			out[i].Run = r
+		}
+		return out
+	}
+	// 0–7 by run-1, 8–9 by run-2, 10–11 before runs were kept.
+	for _, part := range [][]pcx.Delivery{run("run-1", recs[:8]), run("run-2", recs[8:10]), recs[10:]} {
+		if err := s.RecordFirstAttempts(ctx, ev.ID, part, expires); err != nil {
+			t.Fatalf("RecordFirstAttempts: %v", err)
+		}
+	}
+	ids := make([]string, len(ts))
+	for i, w := range ts {
+		ids[i] = w.ID
+	}
+	got, err := s.RecordedByRun(ctx, ev.ID, "run-1", ids[2:])
+	if err != nil {
+		t.Fatalf("RecordedByRun: %v", err)
+	}
+	if len(got) != 6 {
+		t.Fatalf("RecordedByRun(run-1) of deliveries 2–11 returned %d records, want 6 (2–7)", len(got))
+	}
+	for i, r := range recs[2:8] {
+		d := got[r.WebhookID]
+		if d == nil {
+			t.Fatalf("delivery %d (%s) of run-1 not returned", i+2, r.Status)
+		}
+		want := afterFirst(r)
+		if d.Status != want.status || d.Attempts != want.attempts || timeString(d.LastAttemptAt) != timeString(want.last) || d.Run != "run-1" {
+			t.Fatalf("delivery %d: status %s attempts %d last %s run %q, want %s %d %s run-1",
+				i+2, d.Status, d.Attempts, timeString(d.LastAttemptAt), d.Run, want.status, want.attempts, timeString(want.last))
+		}
+	}
+	if none, err := s.RecordedByRun(ctx, ev.ID, "run-3", ids); err != nil || len(none) != 0 {
+		t.Fatalf("RecordedByRun(run-3) = %d records, %v; want none", len(none), err)
+	}
+
+	// The records without a run read as before.
+	all := allDeliveries(t, ctx, s, ev.ID)
+	for i, d := range all[10:] {
+		if diff := deliveryDiff(d, afterFirst(recs[10+i])); diff != "" || d.Run != "" {
+			t.Fatalf("delivery %d, written without a run: %s (run %q)", 10+i, diff, d.Run)
+		}
+	}
+
+	// A new run's first attempts on existing records, one sent (later) and one cancelled, and one
+	// on a record without a run: each becomes that run's.
+	again := []pcx.Delivery{recs[1], recs[3], recs[11]}
+	for i := range again {
+		if again[i].Attempt != nil {
+			a := *again[i].Attempt
+			a.At = a.At.Add(time.Minute)
+			again[i].Attempt = &a
+		}
+	}
+	if err := s.RecordFirstAttempts(ctx, ev.ID, run("run-4", again), expires); err != nil {
+		t.Fatalf("RecordFirstAttempts: %v", err)
+	}
+	got, err = s.RecordedByRun(ctx, ev.ID, "run-4", ids)
+	if err != nil {
+		t.Fatalf("RecordedByRun: %v", err)
+	}
+	for _, r := range again {
+		if got[r.WebhookID] == nil {
+			t.Fatalf("%s (%s): not the new run's after its first attempt on the existing record", r.WebhookID, r.Status)
+		}
+	}
+	if len(got) != len(again) {
+		t.Fatalf("RecordedByRun(run-4) returned %d records, want %d", len(got), len(again))
+	}
+}
+
 func TestDeliveriesOf(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
