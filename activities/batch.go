@@ -200,22 +200,30 @@ func (a *Activities) firstAttempt(ctx, slotCtx context.Context, ev *pcx.Event, w
 	return out, pcx.Delivery{WebhookID: w.ID, EndpointURL: w.URL, Status: status, Attempt: &att}
 }
 
-// RecordOutcomes writes records that DeliverBatch could not; retried until it succeeds.
-//
-// Its input names no organisation (the released workflow sends none), so it cannot check the
-// event's as the other activities do; it needs none: it sends nothing, and the workflow runs it
-// only with the records a DeliverBatch of the same event returned, after that batch checked the
-// event's organisation.
+// RecordOutcomes writes records that DeliverBatch could not; retried until it succeeds. It
+// refuses an event of another organisation than its input names, as every activity does. Inputs
+// scheduled by workflows that started before OrgID was added name none; those records come from
+// a DeliverBatch of the same event that checked the organisation already, and are written as
+// before.
 func (a *Activities) RecordOutcomes(ctx context.Context, in RecordOutcomesInput) error {
-	ev, err := a.event(ctx, in.EventID)
+	var ev *pcx.Event
+	var err error
+	if in.OrgID == "" {
+		ev, err = a.event(ctx, in.EventID)
+	} else {
+		ev, err = a.eventOf(ctx, in.EventID, in.OrgID)
+	}
 	if err != nil {
 		return err
 	}
 	return a.Store.RecordFirstAttempts(ctx, in.EventID, in.Records, a.expires(ev))
 }
 
-// RecordOutcomesInput carries the records to write.
+// RecordOutcomesInput carries the records to write. OrgID is the workflow input's organisation;
+// it is part of the activity's input only (a replay matches a scheduled activity by its ID and
+// type), so adding it changed no workflow's commands.
 type RecordOutcomesInput struct {
 	EventID string
+	OrgID   string `json:",omitempty"`
 	Records []pcx.Delivery
 }

@@ -69,6 +69,10 @@ func TestActivitiesRefuseAnotherOrgsEvent(t *testing.T) {
 		"ReadOutcomes": func(f *orgFixture) (converter.EncodedValue, error) {
 			return f.env.ExecuteActivity(f.acts.ReadOutcomes, activities.ReadOutcomesInput{EventID: testEventID, OrgID: otherOrg, WebhookIDs: []string{"wh_other"}})
 		},
+		"RecordOutcomes": func(f *orgFixture) (converter.EncodedValue, error) {
+			return f.env.ExecuteActivity(f.acts.RecordOutcomes, activities.RecordOutcomesInput{EventID: testEventID, OrgID: otherOrg,
+				Records: []pcx.Delivery{{WebhookID: "wh_other", Status: pcx.DeliveryDelivered, Attempt: &pcx.Attempt{At: time.Now(), StatusCode: 200}}}})
+		},
 		"RecordOutcome": func(f *orgFixture) (converter.EncodedValue, error) {
 			return f.env.ExecuteActivity(f.acts.RecordOutcome, activities.RecordOutcomeInput{
 				DeliverInput: deliver,

@@ -334,7 +334,7 @@ func deliverAll(ctx workflow.Context, eventID, orgID string, ids []string) (Summ
 		// Records the batch could not write go first: a retry must never be overtaken by the
 		// record of the attempt before it.
 		if len(res.Unrecorded) > 0 {
-			in := activities.RecordOutcomesInput{EventID: eventID, Records: res.Unrecorded}
+			in := activities.RecordOutcomesInput{EventID: eventID, OrgID: orgID, Records: res.Unrecorded}
 			if err := workflow.ExecuteActivity(rctx, a.RecordOutcomes, in).Get(ctx, nil); err != nil {
 				return d.sum, err
 			}

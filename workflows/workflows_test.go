@@ -592,11 +592,11 @@ func (s *WorkflowSuite) TestUnrecordedBatchOutcomesAreRecordedBeforeTheirRetries
 		recorded = append(recorded, "deliver "+in.WebhookID)
 		return activities.DeliverResult{Status: pcx.DeliveryDelivered}, nil
 	})
-	first := activities.RecordOutcomesInput{EventID: testEventID, Records: []pcx.Delivery{
+	first := activities.RecordOutcomesInput{EventID: testEventID, OrgID: testOrgID, Records: []pcx.Delivery{
 		recordFor(activities.Outcome{WebhookID: "wh_00001", Status: pcx.DeliveryDelivered}),
 		recordFor(activities.Outcome{WebhookID: "wh_00002", Status: pcx.DeliveryPending}),
 	}}
-	second := activities.RecordOutcomesInput{EventID: testEventID, Records: []pcx.Delivery{
+	second := activities.RecordOutcomesInput{EventID: testEventID, OrgID: testOrgID, Records: []pcx.Delivery{
 		recordFor(activities.Outcome{WebhookID: "wh_00120", Status: pcx.DeliveryCancelled}),
 	}}
 	for _, in := range []activities.RecordOutcomesInput{first, second} {
