@@ -7,6 +7,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 
+	"github.com/pcx/publicservice/internal/config"
 	"github.com/pcx/publicservice/pcx"
 	"github.com/pcx/publicservice/store"
 )
@@ -168,10 +169,9 @@ func (a *Activities) recordedOutcome(d *pcx.Delivery) Outcome {
 	return out
 }
 
-// slotBudget is how long a delivery may wait for a send slot (MaxInFlight): with the send
-// (WEBHOOK_TIMEOUT) and the store's work it must fit in the attempt's timeout, as
-// internal/config reckons (config.SlotWait).
-const slotBudget = 30 * time.Second
+// slotBudget is how long a delivery may wait for a send slot (MaxInFlight): the configuration's
+// own figure, so the WEBHOOK_TIMEOUT it accepts fits in an attempt with it.
+const slotBudget = config.SlotWait
 
 func (a *Activities) cancelled(id, url, reason string) (Outcome, pcx.Delivery) {
 	a.Metrics.Deliveries.WithLabelValues(string(pcx.DeliveryCancelled)).Inc()

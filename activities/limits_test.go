@@ -6,14 +6,6 @@ import (
 	"github.com/pcx/publicservice/internal/config"
 )
 
-// The configuration refuses a WEBHOOK_TIMEOUT that does not fit in an attempt, reckoning with
-// config.SlotWait: it must be the activities' real wait for a send slot.
-func TestSlotBudgetMatchesConfig(t *testing.T) {
-	if slotBudget != config.SlotWait {
-		t.Fatalf("slotBudget %s, config.SlotWait %s: change them together", slotBudget, config.SlotWait)
-	}
-}
-
 // The sends of an attempt leave recordReserve (a round of record writes, store.CallTimeout, and
 // the return) before its deadline; that must fit in the store's share of the attempt the
 // configuration reckons with (config.StoreMargin), or a WEBHOOK_TIMEOUT the configuration accepts

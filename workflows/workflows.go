@@ -36,6 +36,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/pcx/publicservice/activities"
+	"github.com/pcx/publicservice/internal/config"
 	"github.com/pcx/publicservice/pcx"
 )
 
@@ -141,7 +142,7 @@ var (
 	deliverOptions = workflow.ActivityOptions{
 		// A send slot waits at most 30s and WEBHOOK_TIMEOUT is at most 45s (internal/config refuses
 		// more); the rest covers the store reads and writes.
-		StartToCloseTimeout: 90 * time.Second,
+		StartToCloseTimeout: config.AttemptTimeout,
 		HeartbeatTimeout:    HeartbeatTimeout,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Hour,
@@ -153,7 +154,7 @@ var (
 	// continues it durably instead (ChangeFailedBatchReadsOutcomes: from its records).
 	batchOptions = workflow.LocalActivityOptions{
 		ScheduleToCloseTimeout: 3 * time.Minute,
-		StartToCloseTimeout:    90 * time.Second,
+		StartToCloseTimeout:    config.AttemptTimeout,
 		RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 1},
 	}
 	planLocalOptions = workflow.LocalActivityOptions{

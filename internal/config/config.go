@@ -219,8 +219,8 @@ func (c Config) validateCommon() error {
 	return nil
 }
 
-// Delivery limits that settings must fit in. AttemptTimeout and SlotWait mirror the workflows'
-// activity timeouts and the activities' slot budget; tests in those packages hold them equal.
+// Delivery limits that settings must fit in. The workflows take their attempt timeouts and the
+// activities their slot budget from here, so the check and the timeouts are one figure.
 const (
 	// AttemptTimeout is the StartToClose timeout of a delivery attempt: the Deliver activity and
 	// the DeliverBatch local activity (workflows/workflows.go).
