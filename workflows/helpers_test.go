@@ -2,10 +2,15 @@ package workflows_test
 
 import (
 	"log/slog"
+	"testing"
 
+	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/pcx/publicservice/workflows"
 )
 
 // workflowsOnly passes on what workflows.Register registers except the delivery activities, so a
@@ -17,3 +22,25 @@ func (workflowsOnly) RegisterActivityWithOptions(any, activity.RegisterOptions) 
 
 // quietLogger discards the SDK's logs: the assertions say what went wrong.
 func quietLogger() log.Logger { return log.NewStructuredLogger(slog.New(slog.DiscardHandler)) }
+
+// startFakeWorker starts a worker on taskQueue with the production workflows and the fake
+// activities of the recordings under the production activity names, each replaced by the one
+// acts names; it stops with the test.
+func startFakeWorker(t *testing.T, c client.Client, taskQueue string, acts map[string]any) {
+	t.Helper()
+	w := sdkworker.New(c, taskQueue, sdkworker.Options{})
+	workflows.Register(workflowsOnly{w}, nil)
+	fakes := map[string]any{
+		"PlanDeliveries": fakePlan, "DeliverBatch": fakeBatch, "Deliver": fakeDeliver,
+		"RecordOutcome": fakeRecordOutcome, "RecordOutcomes": fakeRecordOutcomes, "ReadOutcomes": fakeReadOutcomes,
+	}
+	for name, fn := range acts {
+		require.Contains(t, fakes, name, "no activity %s", name)
+		fakes[name] = fn
+	}
+	for name, fn := range fakes {
+		w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
+	require.NoError(t, w.Start())
+	t.Cleanup(w.Stop)
+}

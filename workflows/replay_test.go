@@ -339,17 +339,7 @@ func TestRecordHistories(t *testing.T) {
 	defer c.Close()
 
 	const taskQueue = "record-histories"
-	w := sdkworker.New(c, taskQueue, sdkworker.Options{})
-	workflows.Register(workflowsOnly{w}, nil)
-	// Under the names workflows.Register gives the methods of *activities.Activities.
-	w.RegisterActivityWithOptions(fakePlan, activity.RegisterOptions{Name: "PlanDeliveries"})
-	w.RegisterActivityWithOptions(fakeBatch, activity.RegisterOptions{Name: "DeliverBatch"})
-	w.RegisterActivityWithOptions(fakeDeliver, activity.RegisterOptions{Name: "Deliver"})
-	w.RegisterActivityWithOptions(fakeRecordOutcome, activity.RegisterOptions{Name: "RecordOutcome"})
-	w.RegisterActivityWithOptions(fakeRecordOutcomes, activity.RegisterOptions{Name: "RecordOutcomes"})
-	w.RegisterActivityWithOptions(fakeReadOutcomes, activity.RegisterOptions{Name: "ReadOutcomes"})
-	require.NoError(t, w.Start())
-	defer w.Stop()
+	startFakeWorker(t, c, taskQueue, nil)
 
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {

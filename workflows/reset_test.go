@@ -15,7 +15,6 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
-	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/pcx/publicservice/activities"
 	"github.com/pcx/publicservice/internal/testenv"
@@ -60,15 +59,7 @@ func TestResets(t *testing.T) {
 
 	const taskQueue = "resets"
 	sent := &sentBatches{by: map[string]int{}}
-	w := sdkworker.New(c, taskQueue, sdkworker.Options{})
-	workflows.Register(workflowsOnly{w}, nil)
-	w.RegisterActivityWithOptions(fakePlan, activity.RegisterOptions{Name: "PlanDeliveries"})
-	w.RegisterActivityWithOptions(sent.deliverBatch, activity.RegisterOptions{Name: "DeliverBatch"})
-	w.RegisterActivityWithOptions(fakeDeliver, activity.RegisterOptions{Name: "Deliver"})
-	w.RegisterActivityWithOptions(fakeRecordOutcome, activity.RegisterOptions{Name: "RecordOutcome"})
-	w.RegisterActivityWithOptions(fakeRecordOutcomes, activity.RegisterOptions{Name: "RecordOutcomes"})
-	require.NoError(t, w.Start())
-	defer w.Stop()
+	startFakeWorker(t, c, taskQueue, map[string]any{"DeliverBatch": sent.deliverBatch})
 
 	var pages scenario
 	for _, sc := range scenarios {

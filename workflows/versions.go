@@ -37,4 +37,10 @@ const (
 	// with the sends their records show counted. Before, every endpoint of the chunk was sent
 	// again from the start of the schedule.
 	ChangeFailedBatchReadsOutcomes = "failed-batch-reads-outcomes"
+	// ChangePlanningEnds: planning an event ends after MaxPlanFailures failed attempts (about 73
+	// hours of a store that does not answer) with a PlanningExhausted failure, its waits capped
+	// at PlanMaxWait (was 5 minutes) and each attempt within 20s (was 1 minute). Before, it
+	// retried for as long as it took, and the history grew until Temporal terminated the
+	// workflow. Asked at the first failure only.
+	ChangePlanningEnds = "planning-ends"
 )

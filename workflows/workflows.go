@@ -3,7 +3,7 @@
 //
 // EventWorkflow runs once per event (and once per replay through the API). It lists the targets
 // page by page with the PlanDeliveries local activity; a store outage does not fail it: it waits
-// on a durable timer and plans again. A fan-out of at most InlineLimit endpoints on a single page
+// on a durable timer and plans again, up to MaxPlanFailures times (ChangePlanningEnds). A fan-out of at most InlineLimit endpoints on a single page
 // is delivered by the event's own workflow; a larger one goes to one BatchWorkflow child per
 // page of up to PlanPageSize endpoints, so no history nears Temporal's limits.
 //
@@ -161,6 +161,15 @@ var (
 		ScheduleToCloseTimeout: time.Minute,
 		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second},
 	}
+	// planLocalOptionsBounded (ChangePlanningEnds) ends each planning attempt after the first
+	// (which runs before the version is known) within 20s, before the SDK heartbeats the
+	// workflow task (24s of WorkflowTaskTimeout): an attempt that fails adds no workflow task of
+	// its own to the history. A page listing answers in well under a second;
+	// its DynamoDB calls end within store.CallTimeout (5s).
+	planLocalOptionsBounded = workflow.LocalActivityOptions{
+		ScheduleToCloseTimeout: 20 * time.Second,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Second},
+	}
 	recordOptions = workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
@@ -180,8 +189,9 @@ func EventWorkflow(ctx workflow.Context, in EventInput) (Summary, error) {
 	var sum Summary
 	var children []batch
 	after := ""
+	var planning planner
 	for page := 0; ; page++ {
-		plan, err := planPage(ctx, activities.PlanInput{
+		plan, err := planning.page(ctx, activities.PlanInput{
 			EventID: in.EventID, OrgID: in.OrgID, WebhookIDs: in.WebhookIDs, After: after, Limit: PlanPageSize,
 		})
 		if err != nil {
@@ -217,18 +227,67 @@ func EventWorkflow(ctx workflow.Context, in EventInput) (Summary, error) {
 	return sum, nil
 }
 
-// planPage lists one page of targets with a local activity. A store outage does not fail the
-// event: the workflow waits on a durable timer and tries again, for as long as it takes.
-func planPage(ctx workflow.Context, in activities.PlanInput) (activities.Plan, error) {
-	lctx := workflow.WithLocalActivityOptions(ctx, planLocalOptions)
-	for wait := 5 * time.Second; ; wait = min(2*wait, 5*time.Minute) {
+// Planning's bound (ChangePlanningEnds). A store outage longer than this fails the event
+// visibly instead of growing its history until Temporal terminates it.
+const (
+	// MaxPlanFailures is how many failed planning attempts an event's workflow makes, over all
+	// its pages, before it fails with PlanningExhaustedType: with waits doubling from 5s to
+	// PlanMaxWait, about 73 hours of a store that does not answer, longer than the default
+	// retry schedule gives a receiver. Each failure adds 6 events to the history (its local
+	// activity's marker, a timer started and fired, a workflow task scheduled, started and
+	// completed): at most 1,808 events of planning per event, with the version's marker and the
+	// workflow tasks the SDK heartbeats while the first attempt runs (TestHistoryBounds).
+	MaxPlanFailures = 300
+	// PlanMaxWait is the longest wait between two planning attempts.
+	PlanMaxWait = 15 * time.Minute
+	// PlanningExhaustedType is the error type of an event whose planning failed MaxPlanFailures
+	// times: its workflow fails with it (Temporal UI, temporal_workflow_failed), nothing was
+	// delivered, and a replay through the API delivers it again once the store answers.
+	PlanningExhaustedType = "PlanningExhausted"
+)
+
+// planner lists an event's targets page by page. A store outage does not fail the event at
+// once: the workflow waits on a durable timer and tries again, up to MaxPlanFailures times in
+// all (before ChangePlanningEnds: for as long as it takes, every 5 minutes at most).
+type planner struct {
+	failures int
+	wait     time.Duration
+	// bounded: the first failure took ChangePlanningEnds' new branch. The version is asked at
+	// the first failure only, so a history in which planning never failed is unchanged.
+	bounded, asked bool
+}
+
+func (p *planner) page(ctx workflow.Context, in activities.PlanInput) (activities.Plan, error) {
+	for {
+		opts := planLocalOptions
+		if p.bounded {
+			opts = planLocalOptionsBounded
+		}
 		var plan activities.Plan
-		err := workflow.ExecuteLocalActivity(lctx, a.PlanDeliveries, in).Get(ctx, &plan)
+		err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, opts), a.PlanDeliveries, in).Get(ctx, &plan)
 		if err == nil || isPermanent(err) {
+			p.wait = 0 // the next page's failures wait from 5s again
 			return plan, err
 		}
-		workflow.GetLogger(ctx).Warn("planning failed; retrying", "event_id", in.EventID, "wait", wait, "error", err)
-		if err := workflow.Sleep(ctx, wait); err != nil {
+		if !p.asked {
+			p.asked = true
+			p.bounded = workflow.GetVersion(ctx, ChangePlanningEnds, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+		}
+		p.failures++
+		maxWait := 5 * time.Minute
+		if p.bounded {
+			maxWait = PlanMaxWait
+		}
+		p.wait = min(max(2*p.wait, 5*time.Second), maxWait)
+		if p.bounded && p.failures >= MaxPlanFailures {
+			workflow.GetLogger(ctx).Error("planning failed too often; the event is not delivered: replay it once the store answers",
+				"event_id", in.EventID, "failures", p.failures, "error", err)
+			return plan, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("planning failed %d times; the event was not delivered: replay it once the store answers", p.failures),
+				PlanningExhaustedType, err)
+		}
+		workflow.GetLogger(ctx).Warn("planning failed; retrying", "event_id", in.EventID, "wait", p.wait, "failures", p.failures, "error", err)
+		if err := workflow.Sleep(ctx, p.wait); err != nil {
 			return plan, err
 		}
 	}

@@ -831,6 +831,58 @@ func (s *WorkflowSuite) TestPlanningRetriesAStoreOutage() {
 	s.Equal([]activities.PlanInput{{EventID: testEventID, OrgID: testOrgID, Limit: workflows.PlanPageSize}}, o.p.inputs)
 }
 
+// TestPlanningEndsAfterMaxPlanFailures: a store that never answers fails the event visibly after
+// MaxPlanFailures planning attempts, about three days, instead of growing its history forever.
+func (s *WorkflowSuite) TestPlanningEndsAfterMaxPlanFailures() {
+	o := &outage{rounds: workflows.MaxPlanFailures + 50, p: &planner{pages: [][]string{webhookIDs("wh_", 3)}}}
+	s.env.OnActivity(a.PlanDeliveries, mock.Anything, mock.Anything).Return(o.plan)
+	b := s.mockBatch(&batches{})
+	start := s.env.Now()
+	// The longest planning attempt after the first, which runs before the version is known and
+	// keeps the old shape's minute.
+	var longest, began time.Duration
+	las := 0
+	s.env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) {
+		at := s.env.Now().Sub(start)
+		if info.Attempt == 1 {
+			began = at
+			las++
+		}
+		if las > 1 {
+			longest = max(longest, at-began)
+		}
+	})
+
+	s.env.ExecuteWorkflow(workflows.EventWorkflowName, event())
+
+	s.Require().True(s.env.IsWorkflowCompleted())
+	var appErr *temporal.ApplicationError
+	s.Require().ErrorAs(s.env.GetWorkflowError(), &appErr)
+	s.Equal(workflows.PlanningExhaustedType, appErr.Type())
+	s.True(appErr.NonRetryable())
+	s.Contains(appErr.Error(), "planning failed 300 times; the event was not delivered")
+	s.Equal(workflows.MaxPlanFailures, o.seen, "no planning attempt after the last")
+	took := s.env.Now().Sub(start)
+	s.True(took > 72*time.Hour && took < 76*time.Hour, "planning gave up after %v", took)
+	s.Less(longest, 20*time.Second, "each planning attempt ends before the workflow task's heartbeat")
+	s.Empty(b.all())
+}
+
+// TestPlanningOfTheOldShapeRetriesPastTheBound: a workflow that began before planning-ends
+// keeps its shape, retrying past MaxPlanFailures, and delivers once the store answers.
+func (s *WorkflowSuite) TestPlanningOfTheOldShapeRetriesPastTheBound() {
+	s.env.OnGetVersion(workflows.ChangePlanningEnds, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	ids := webhookIDs("wh_", 3)
+	o := &outage{rounds: workflows.MaxPlanFailures + 5, p: &planner{pages: [][]string{ids}}}
+	s.env.OnActivity(a.PlanDeliveries, mock.Anything, mock.Anything).Return(o.plan)
+	s.mockBatch(&batches{})
+
+	sum := s.run(event())
+
+	s.Equal(workflows.Summary{Endpoints: 3, Delivered: 3}, sum)
+	s.Equal(workflows.MaxPlanFailures+6, o.seen)
+}
+
 func (s *WorkflowSuite) TestPlanningErrorFailsTheWorkflow() {
 	s.env.OnActivity(a.PlanDeliveries, mock.Anything, mock.Anything).Return(activities.Plan{}, eventMissing()).Once()
 	b := s.mockBatch(&batches{})
