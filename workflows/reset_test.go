@@ -21,10 +21,24 @@ import (
 	"github.com/pcx/publicservice/workflows"
 )
 
-// sentBatches counts the first-attempt batches each workflow made, by workflow ID.
+// sentBatches counts the first-attempt batches each workflow made, by workflow ID. The durable
+// retries of workflows whose ID starts with hold wait for gate to close.
 type sentBatches struct {
-	mu sync.Mutex
-	by map[string]int
+	mu   sync.Mutex
+	by   map[string]int
+	hold string
+	gate chan struct{}
+}
+
+func (s *sentBatches) deliver(ctx context.Context, in activities.DeliverInput) (activities.DeliverResult, error) {
+	if strings.HasPrefix(activity.GetInfo(ctx).WorkflowExecution.ID, s.hold) {
+		select {
+		case <-s.gate:
+		case <-ctx.Done():
+			return activities.DeliverResult{}, ctx.Err()
+		}
+	}
+	return fakeDeliver(ctx, in)
 }
 
 func (s *sentBatches) deliverBatch(ctx context.Context, in activities.BatchInput) (activities.BatchResult, error) {
@@ -58,15 +72,16 @@ func TestResets(t *testing.T) {
 	defer c.Close()
 
 	const taskQueue = "resets"
-	sent := &sentBatches{by: map[string]int{}}
-	startFakeWorker(t, c, taskQueue, map[string]any{"DeliverBatch": sent.deliverBatch})
-
 	var pages scenario
 	for _, sc := range scenarios {
 		if sc.name == "pages" {
 			pages = sc
 		}
 	}
+	held := workflows.EventWorkflowID(pages.eventID) + "-while-children-run/"
+	sent := &sentBatches{by: map[string]int{}, hold: held, gate: make(chan struct{})}
+	startFakeWorker(t, c, taskQueue, map[string]any{"DeliverBatch": sent.deliverBatch, "Deliver": sent.deliver})
+
 	start := func(t *testing.T, id string) client.WorkflowRun {
 		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 			ID: id, TaskQueue: taskQueue, TypedSearchAttributes: workflows.SearchAttributes(testOrgID, pages.eventID),
@@ -131,6 +146,36 @@ func TestResets(t *testing.T) {
 		})
 	}
 
+	t.Run("while-children-run", func(t *testing.T) {
+		// Reset while a child's retry is pending: the new run keeps the running child, which
+		// delivers once, and completes with its summary when it ends.
+		id := strings.TrimSuffix(held, "/")
+		r, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID: id, TaskQueue: taskQueue, TypedSearchAttributes: workflows.SearchAttributes(testOrgID, pages.eventID),
+		}, workflows.EventWorkflowName, pages.input())
+		require.NoError(t, err)
+		var hist *historypb.History
+		for deadline := time.Now().Add(time.Minute); ; {
+			hist = history(ctx, t, c, id, r.GetRunID())
+			if countEvents(hist, func(ev *historypb.HistoryEvent) bool {
+				return ev.GetChildWorkflowExecutionCompletedEventAttributes() != nil
+			}) == 1 &&
+				len(sent.children(id)) == 2 {
+				break
+			}
+			require.True(t, time.Now().Before(deadline), "page 1's child completes while page 0's retry waits")
+			time.Sleep(100 * time.Millisecond)
+		}
+		newRun := reset(t, id, r.GetRunID(), afterChildrenStarted)
+		close(sent.gate)
+		require.Equal(t, pages.want, wait(t, id, newRun))
+		after := sent.children(id)
+		require.Len(t, after, 2, "no child started again")
+		for child, n := range after {
+			require.Equal(t, 1, n, "%s delivered its page once", child)
+		}
+	})
+
 	t.Run("one-child", func(t *testing.T) {
 		// A child reset to its first workflow task delivers its page again; the parent, done,
 		// is not disturbed.
@@ -190,4 +235,14 @@ func afterChildrenStarted(hist *historypb.History) int64 {
 		}
 	}
 	panic("no workflow task after the children started")
+}
+
+func countEvents(hist *historypb.History, match func(*historypb.HistoryEvent) bool) int {
+	n := 0
+	for _, ev := range hist.GetEvents() {
+		if match(ev) {
+			n++
+		}
+	}
+	return n
 }
