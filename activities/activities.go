@@ -97,13 +97,17 @@ type Plan struct {
 	Next       string `json:",omitempty"` // "" on the last page
 }
 
-// PlanDeliveries lists a page of the organisation's active endpoints, or the replay's chosen
-// ones that are still active. It reads only: a delivery's record is written once, after its
-// first attempt.
+// PlanDeliveries lists a page of the organisation's active endpoints subscribed to the event's
+// type, or the replay's chosen ones that still are. It reads only: a delivery's record is
+// written once, after its first attempt. The type is matched here, once per endpoint per event;
+// the deliveries do not match again. A page may come back short, even empty, with a Next: its
+// endpoints were not subscribed.
 func (a *Activities) PlanDeliveries(ctx context.Context, in PlanInput) (Plan, error) {
-	if _, err := a.eventOf(ctx, in.EventID, in.OrgID); err != nil {
+	ev, err := a.eventOf(ctx, in.EventID, in.OrgID)
+	if err != nil {
 		return Plan{}, err
 	}
+	m := pcx.NewTypeMatcher(ev.EventType())
 	if len(in.WebhookIDs) > 0 {
 		hooks, err := a.Store.WebhooksWithSecrets(ctx, in.OrgID, in.WebhookIDs)
 		if err != nil {
@@ -112,7 +116,7 @@ func (a *Activities) PlanDeliveries(ctx context.Context, in PlanInput) (Plan, er
 		p := Plan{}
 		var active []*pcx.Webhook
 		for _, id := range in.WebhookIDs {
-			if w := hooks[id]; w != nil && w.Status == pcx.WebhookActive {
+			if w := hooks[id]; w != nil && w.Status == pcx.WebhookActive && m.Subscribed(w.EventTypes) {
 				p.WebhookIDs = append(p.WebhookIDs, id)
 				active = append(active, w)
 			}
@@ -124,9 +128,15 @@ func (a *Activities) PlanDeliveries(ctx context.Context, in PlanInput) (Plan, er
 	if err != nil {
 		return Plan{}, err
 	}
-	a.handoff.put(in.EventID, targets)
-	p := Plan{WebhookIDs: make([]string, len(targets)), Next: next}
-	for i, t := range targets {
+	subscribed := targets[:0]
+	for _, t := range targets {
+		if m.Subscribed(t.EventTypes) {
+			subscribed = append(subscribed, t)
+		}
+	}
+	a.handoff.put(in.EventID, subscribed)
+	p := Plan{WebhookIDs: make([]string, len(subscribed)), Next: next}
+	for i, t := range subscribed {
 		p.WebhookIDs[i] = t.ID
 	}
 	return p, nil

@@ -250,7 +250,10 @@ func attempted(w *pcx.Webhook, status pcx.DeliveryStatus, att pcx.Attempt) pcx.D
 	return pcx.Delivery{WebhookID: w.ID, EndpointURL: w.URL, Status: status, Attempt: &att}
 }
 
-// send POSTs the payload to the endpoint, signed with every live secret, and classifies the
+// HeaderEventType names the event's type on every delivery (contract §8).
+const HeaderEventType = "PCX-Event-Type"
+
+// send POSTs the event to the endpoint, in the body its payload format asks for, signed with every live secret, and classifies the
 // outcome. It returns the attempt and the receiver's Retry-After (0 if none).
 //
 // The caller holds a send slot (acquire): waiting for one is not part of the attempt, and the
@@ -258,7 +261,8 @@ func attempted(w *pcx.Webhook, status pcx.DeliveryStatus, att pcx.Attempt) pcx.D
 func (a *Activities) send(ctx context.Context, ev *pcx.Event, w *pcx.Webhook) (pcx.Attempt, time.Duration) {
 	now := a.Now()
 	att := pcx.Attempt{At: now}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(ev.Payload))
+	body := ev.Body(w.PayloadFormat)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
 	if err != nil {
 		att.ErrorClass = classConnection
 		return att, 0
@@ -270,7 +274,8 @@ func (a *Activities) send(ctx context.Context, ev *pcx.Event, w *pcx.Webhook) (p
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", a.UserAgent)
-	signing.SetHeaders(req.Header, keys, ev.ID, now, ev.Payload)
+	req.Header.Set(HeaderEventType, ev.EventType())
+	signing.SetHeaders(req.Header, keys, ev.ID, now, body)
 
 	start := time.Now()
 	resp, err := a.Client.Do(req)

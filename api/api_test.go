@@ -81,7 +81,7 @@ type noWebhookService struct{}
 
 var errNoWebhook = pcx.Errorf(pcx.ENotFound, "Webhook not found")
 
-func (noWebhookService) CreateEndpoint(context.Context, string, string, string) (*pcx.Webhook, error) {
+func (noWebhookService) CreateEndpoint(context.Context, string, webhooks.NewEndpoint) (*pcx.Webhook, error) {
 	return nil, pcx.Errorf(pcx.EUnavailable, "not in this test")
 }
 func (noWebhookService) Endpoint(context.Context, string, string) (*pcx.Webhook, error) {

@@ -19,7 +19,7 @@ import (
 
 // Webhooks is the webhook use cases the routes call (service/webhooks).
 type Webhooks interface {
-	CreateEndpoint(ctx context.Context, org, rawURL, description string) (*pcx.Webhook, error)
+	CreateEndpoint(ctx context.Context, org string, in webhooks.NewEndpoint) (*pcx.Webhook, error)
 	Endpoint(ctx context.Context, org, id string) (*pcx.Webhook, error)
 	ListEndpoints(ctx context.Context, org string, limit int, after string) ([]*pcx.Webhook, string, error)
 	UpdateEndpoint(ctx context.Context, org, id string, p webhooks.Patch) (*pcx.Webhook, error)
@@ -33,21 +33,31 @@ type Webhooks interface {
 // webhookData is an endpoint as callers see it. Secret is set only in the replies that create or
 // rotate it.
 type webhookData struct {
-	WebhookID      string    `json:"webhook_id"`
-	OrgID          string    `json:"org_id"`
-	EndpointURL    string    `json:"endpoint_url"`
-	Description    string    `json:"description"`
-	Status         string    `json:"status"`
-	DisabledReason string    `json:"disabled_reason,omitempty"`
-	Secret         string    `json:"secret,omitempty"`
-	CreatedAt      Timestamp `json:"created_at"`
-	UpdatedAt      Timestamp `json:"updated_at"`
+	WebhookID      string `json:"webhook_id"`
+	OrgID          string `json:"org_id"`
+	EndpointURL    string `json:"endpoint_url"`
+	Description    string `json:"description"`
+	Status         string `json:"status"`
+	DisabledReason string `json:"disabled_reason,omitempty"`
+	// EventTypes is [] for an endpoint that receives every type but the reserved ones.
+	EventTypes    []string  `json:"event_types"`
+	PayloadFormat string    `json:"payload_format"`
+	Secret        string    `json:"secret,omitempty"`
+	CreatedAt     Timestamp `json:"created_at"`
+	UpdatedAt     Timestamp `json:"updated_at"`
 }
 
 func newWebhookData(w *pcx.Webhook, withSecret bool) webhookData {
 	d := webhookData{
 		WebhookID: w.ID, OrgID: w.OrgID, EndpointURL: w.URL, Description: w.Description,
 		Status: string(w.Status), CreatedAt: ts(w.CreatedAt), UpdatedAt: ts(w.UpdatedAt),
+		EventTypes: w.EventTypes, PayloadFormat: string(w.PayloadFormat),
+	}
+	if d.EventTypes == nil {
+		d.EventTypes = []string{}
+	}
+	if d.PayloadFormat == "" {
+		d.PayloadFormat = string(pcx.PayloadRaw)
 	}
 	if w.Status == pcx.WebhookDisabled {
 		d.DisabledReason = w.DisabledReason
@@ -75,9 +85,11 @@ func webhookID(r *http.Request) (string, error) {
 
 func handleWebhookCreate(svc Webhooks) http.Handler {
 	type request struct {
-		EndpointURL *string `json:"endpoint_url"`
-		Description string  `json:"description"`
-		OrgID       *string `json:"org_id"`
+		EndpointURL   *string  `json:"endpoint_url"`
+		Description   string   `json:"description"`
+		OrgID         *string  `json:"org_id"`
+		EventTypes    []string `json:"event_types"`
+		PayloadFormat string   `json:"payload_format"`
 	}
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		p := principalFrom(r.Context())
@@ -91,7 +103,9 @@ func handleWebhookCreate(svc Webhooks) http.Handler {
 		if req.EndpointURL == nil || *req.EndpointURL == "" {
 			return pcx.Invalid("Invalid request body", map[string]string{"endpoint_url": "is required"})
 		}
-		hook, err := svc.CreateEndpoint(r.Context(), p.OrgID, *req.EndpointURL, req.Description)
+		hook, err := svc.CreateEndpoint(r.Context(), p.OrgID, webhooks.NewEndpoint{
+			URL: *req.EndpointURL, Description: req.Description, EventTypes: req.EventTypes, PayloadFormat: req.PayloadFormat,
+		})
 		if err != nil {
 			return err
 		}
@@ -118,9 +132,11 @@ func handleWebhookGet(svc Webhooks) http.Handler {
 
 func handleWebhookUpdate(svc Webhooks) http.Handler {
 	type request struct {
-		EndpointURL *string `json:"endpoint_url"`
-		Description *string `json:"description"`
-		Status      *string `json:"status"`
+		EndpointURL   *string   `json:"endpoint_url"`
+		Description   *string   `json:"description"`
+		Status        *string   `json:"status"`
+		EventTypes    *[]string `json:"event_types"`
+		PayloadFormat *string   `json:"payload_format"`
 	}
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		id, err := webhookID(r)
@@ -131,7 +147,11 @@ func handleWebhookUpdate(svc Webhooks) http.Handler {
 		if err := decodeBody(r, &req, false); err != nil {
 			return err
 		}
-		patch := webhooks.Patch{URL: req.EndpointURL, Description: req.Description}
+		patch := webhooks.Patch{URL: req.EndpointURL, Description: req.Description, EventTypes: req.EventTypes, PayloadFormat: req.PayloadFormat}
+		if req.EventTypes != nil && *req.EventTypes == nil {
+			// "event_types": null is the empty subscription: every non-reserved type.
+			patch.EventTypes = &[]string{}
+		}
 		if req.Status != nil {
 			st := pcx.WebhookStatus(*req.Status)
 			patch.Status = &st
@@ -193,6 +213,7 @@ func handleWebhookRotate(svc Webhooks) http.Handler {
 // notifyRequest is the body of notify and of internal transaction updates.
 type notifyRequest struct {
 	OrgID           *string         `json:"org_id"`
+	EventType       *string         `json:"event_type"`
 	TransactionData json.RawMessage `json:"transaction_data"`
 }
 
@@ -219,8 +240,14 @@ func acceptEvent(w http.ResponseWriter, r *http.Request, svc Webhooks, m *metric
 	if string(req.TransactionData) == "null" {
 		req.TransactionData = nil
 	}
+	eventType := pcx.DefaultEventType
+	if req.EventType != nil {
+		if eventType = *req.EventType; eventType == "" {
+			return pcx.Invalid("Invalid request body", map[string]string{"event_type": "must not be empty; leave it out for " + pcx.DefaultEventType})
+		}
+	}
 	acc, err := svc.Notify(r.Context(), webhooks.NotifyInput{
-		OrgID: *req.OrgID, Payload: req.TransactionData, Source: source,
+		OrgID: *req.OrgID, Payload: req.TransactionData, Source: source, EventType: eventType,
 		IdempotencyKey: r.Header.Get("Idempotency-Key"),
 	})
 	if err != nil {
@@ -295,6 +322,7 @@ func handleEventGet(svc Webhooks, cursors *cursor.Signer) http.Handler {
 		OrgID      string         `json:"org_id"`
 		WorkflowID string         `json:"workflow_id"`
 		Source     string         `json:"source"`
+		EventType  string         `json:"event_type"`
 		CreatedAt  Timestamp      `json:"created_at"`
 		Deliveries []deliveryData `json:"deliveries"`
 	}
@@ -314,7 +342,7 @@ func handleEventGet(svc Webhooks, cursors *cursor.Signer) http.Handler {
 			return err
 		}
 		ev := st.Event
-		resp := response{EventID: ev.ID, OrgID: ev.OrgID, WorkflowID: ev.WorkflowID, Source: ev.Source, CreatedAt: ts(ev.CreatedAt), Deliveries: make([]deliveryData, len(st.Deliveries))}
+		resp := response{EventID: ev.ID, OrgID: ev.OrgID, WorkflowID: ev.WorkflowID, Source: ev.Source, EventType: ev.EventType(), CreatedAt: ts(ev.CreatedAt), Deliveries: make([]deliveryData, len(st.Deliveries))}
 		for i, d := range st.Deliveries {
 			resp.Deliveries[i] = newDeliveryData(d)
 		}

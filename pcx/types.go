@@ -68,6 +68,11 @@ type Webhook struct {
 	// DisabledReason says why a disabled endpoint was disabled: one of the Disabled* reasons, or
 	// whatever an older version stored.
 	DisabledReason string
+	// EventTypes are the types and prefix wildcards the endpoint subscribes to; empty: every type
+	// but the reserved ones (and so for endpoints stored before subscriptions existed).
+	EventTypes []string
+	// PayloadFormat is the body it receives; PayloadRaw for one stored before formats existed.
+	PayloadFormat PayloadFormat
 	// Secrets are the signing secrets, newest first. Only the first is current; the others sign
 	// too until their ExpiresAt (rotation grace). They are decrypted only where a delivery is
 	// signed or a secret is shown once.
@@ -104,14 +109,23 @@ func (w *Webhook) LiveSecrets(now time.Time) []WebhookSecret {
 	return live
 }
 
+// Event sources (Event.Source).
+const (
+	SourceNotify            = "notify"
+	SourceTransactionUpdate = "transaction-update"
+	SourceService           = "pcx" // an operational event the service emitted
+)
+
 // Event is one accepted notification: the transaction data to deliver to every endpoint of its
 // organisation.
 type Event struct {
 	ID         string
 	OrgID      string
 	WorkflowID string
-	Source     string // "notify" or "transaction-update"
-	CreatedAt  time.Time
+	Source     string // "notify", "transaction-update", or "pcx" for an operational event
+	// Type is the event type; DefaultEventType for an event stored before types existed.
+	Type      string
+	CreatedAt time.Time
 	// Payload is transaction_data exactly as received: the bytes every endpoint gets and signs.
 	Payload []byte
 }

@@ -375,7 +375,8 @@ mkdir -p "$RUN_DIR/dynamodb" "$BIN"
 say "starting Temporal dev server on 127.0.0.1:$TEMPORAL_PORT (UI on $UI_PORT) and DynamoDB Local on $DDB_PORT"
 temporal_args=(server start-dev --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$UI_PORT"
 	--db-filename "$RUN_DIR/temporal.db" --log-level warn
-	--search-attribute PcxOrgId=Keyword --search-attribute PcxEventId=Keyword)
+	--search-attribute PcxOrgId=Keyword --search-attribute PcxEventId=Keyword
+	--search-attribute PcxEventType=Keyword)
 [[ $TEMPORAL_NAMESPACE != default ]] && temporal_args+=(--namespace "$TEMPORAL_NAMESPACE")
 start_proc temporal "$RUN_DIR/temporal.log" "$RUN_DIR" "$TEMPORAL_BIN" "${temporal_args[@]}"
 # Run from the data directory: DynamoDB Local writes a metadata file into its working directory.

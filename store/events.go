@@ -29,14 +29,17 @@ func ttlAt(t time.Time) types.AttributeValue { return avN(t.Unix()) }
 // CreateEvent stores an accepted event with its payload. It is kept for retention, then expires.
 // An event with the same ID that exists already is left as it is (an idempotent retry).
 func (s *Store) CreateEvent(ctx context.Context, ev *pcx.Event, retention time.Duration) error {
+	it := map[string]types.AttributeValue{
+		attrPK: avS(eventPK(ev.ID)), attrSK: avS("EVT"),
+		"event_id": avS(ev.ID), "org_id": avS(ev.OrgID), "workflow_id": avS(ev.WorkflowID),
+		"source": avS(ev.Source), "created_at": avTime(ev.CreatedAt), "payload": avB(ev.Payload),
+		attrTTL: ttlAt(ev.CreatedAt.Add(retention)),
+	}
+	if ev.Type != "" {
+		it["event_type"] = avS(ev.Type)
+	}
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: &s.table,
-		Item: map[string]types.AttributeValue{
-			attrPK: avS(eventPK(ev.ID)), attrSK: avS("EVT"),
-			"event_id": avS(ev.ID), "org_id": avS(ev.OrgID), "workflow_id": avS(ev.WorkflowID),
-			"source": avS(ev.Source), "created_at": avTime(ev.CreatedAt), "payload": avB(ev.Payload),
-			attrTTL: ttlAt(ev.CreatedAt.Add(retention)),
-		},
+		TableName: &s.table, Item: it,
 		ConditionExpression: aws.String("attribute_not_exists(PK)"),
 	})
 	if isConditionFailed(err) {
@@ -61,7 +64,7 @@ func (s *Store) Event(ctx context.Context, id string) (*pcx.Event, error) {
 func (s *Store) EventOf(ctx context.Context, org, id string) (*pcx.Event, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: &s.table, Key: eventKey(id), ConsistentRead: aws.Bool(true),
-		ProjectionExpression:     aws.String("event_id, org_id, workflow_id, #src, created_at"),
+		ProjectionExpression:     aws.String("event_id, org_id, workflow_id, #src, created_at, event_type"),
 		ExpressionAttributeNames: map[string]string{"#src": "source"},
 	})
 	if err != nil {
@@ -77,7 +80,10 @@ func decodeEvent(m map[string]types.AttributeValue) (*pcx.Event, error) {
 	it := item{m: m}
 	ev := &pcx.Event{
 		ID: it.str("event_id"), OrgID: it.str("org_id"), WorkflowID: it.str("workflow_id"),
-		Source: it.str("source"), CreatedAt: it.time("created_at"), Payload: it.bytes("payload"),
+		Source: it.str("source"), Type: it.str("event_type"), CreatedAt: it.time("created_at"), Payload: it.bytes("payload"),
+	}
+	if ev.Type == "" {
+		ev.Type = pcx.DefaultEventType // stored before events had types
 	}
 	if it.err != nil {
 		return nil, pcx.Wrap(pcx.EInternal, it.err, "")

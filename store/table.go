@@ -144,6 +144,29 @@ func (it *item) num(name string) int64 {
 	return n
 }
 
+// strs reads a list of strings; absent is nil.
+func (it *item) strs(name string) []string {
+	v, ok := it.m[name].(*types.AttributeValueMemberL)
+	if !ok {
+		return nil
+	}
+	out := make([]string, 0, len(v.Value))
+	for _, e := range v.Value {
+		if s, ok := e.(*types.AttributeValueMemberS); ok {
+			out = append(out, s.Value)
+		}
+	}
+	return out
+}
+
+func avStrs(list []string) types.AttributeValue {
+	l := make([]types.AttributeValue, len(list))
+	for i, s := range list {
+		l[i] = avS(s)
+	}
+	return &types.AttributeValueMemberL{Value: l}
+}
+
 func (it *item) bytes(name string) []byte {
 	v, ok := it.m[name].(*types.AttributeValueMemberB)
 	if !ok {

@@ -67,6 +67,12 @@ func (s *Store) CreateWebhook(ctx context.Context, w *pcx.Webhook, maxPerOrg int
 		"created_at": avTime(w.CreatedAt), "updated_at": avTime(w.UpdatedAt),
 		"secrets": s.sealSecrets(w.ID, w.Secrets), "secret_version": avN(1),
 	}
+	if len(w.EventTypes) > 0 {
+		it["event_types"] = avStrs(w.EventTypes)
+	}
+	if w.PayloadFormat != "" {
+		it["payload_format"] = avS(string(w.PayloadFormat))
+	}
 	err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{
 		TransactItems: []types.TransactWriteItem{
 			{Put: &types.Put{TableName: &s.table, Item: it, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
@@ -188,27 +194,32 @@ func (s *Store) queryWebhooks(ctx context.Context, org string, limit int, after 
 	return listPage(ctx, s, in, limit, after, start, decode, func(w *pcx.Webhook) string { return w.ID })
 }
 
-// CountActiveWebhooks counts org's active endpoints.
-func (s *Store) CountActiveWebhooks(ctx context.Context, org string) (int, error) {
+// ActiveSubscriptions returns the event_types of each of org's active endpoints (nil for one
+// that subscribes to every non-reserved type): what endpoint_count is counted from. It reads the
+// same items a count would (DynamoDB charges a query by the items it reads, not by what it
+// returns), projected to the one attribute.
+func (s *Store) ActiveSubscriptions(ctx context.Context, org string) ([][]string, error) {
 	in := &dynamodb.QueryInput{
 		TableName:                &s.table,
 		KeyConditionExpression:   aws.String("PK = :pk AND begins_with(SK, :wh)"),
 		FilterExpression:         aws.String("#status = :active"),
+		ProjectionExpression:     aws.String("event_types"),
 		ExpressionAttributeNames: map[string]string{"#status": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":pk": avS(orgWebhooksPK(org)), ":wh": avS("wh_"), ":active": avS(string(pcx.WebhookActive)),
 		},
-		Select: types.SelectCount,
 	}
-	n := 0
+	var subs [][]string
 	for {
 		out, err := s.db.Query(ctx, in)
 		if err != nil {
-			return 0, translate(err)
+			return nil, translate(err)
 		}
-		n += int(out.Count)
+		for _, m := range out.Items {
+			subs = append(subs, (&item{m: m}).strs("event_types"))
+		}
 		if out.LastEvaluatedKey == nil {
-			return n, nil
+			return subs, nil
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
@@ -220,6 +231,9 @@ type WebhookPatch struct {
 	Description    *string
 	Status         *pcx.WebhookStatus
 	DisabledReason string // recorded when Status becomes disabled
+	// EventTypes replaces the subscription; an empty list removes it (every non-reserved type).
+	EventTypes    *[]string
+	PayloadFormat *pcx.PayloadFormat
 }
 
 // WithStatus returns p setting the endpoint's status to status: disabled for reason (one of pcx's
@@ -246,6 +260,18 @@ func (s *Store) UpdateWebhook(ctx context.Context, org, id string, p WebhookPatc
 	if p.Description != nil {
 		set = append(set, "description = :desc")
 		vals[":desc"] = avS(*p.Description)
+	}
+	if p.EventTypes != nil {
+		if len(*p.EventTypes) == 0 {
+			remove = append(remove, "event_types")
+		} else {
+			set = append(set, "event_types = :types")
+			vals[":types"] = avStrs(*p.EventTypes)
+		}
+	}
+	if p.PayloadFormat != nil {
+		set = append(set, "payload_format = :format")
+		vals[":format"] = avS(string(*p.PayloadFormat))
 	}
 	if p.Status != nil {
 		set = append(set, "#status = :status")
@@ -399,7 +425,11 @@ func (s *Store) readWebhook(m map[string]types.AttributeValue, withSecrets bool)
 		ID: it.str("webhook_id"), OrgID: it.str("org_id"), URL: it.str("endpoint_url"),
 		Description: it.str("description"), Status: pcx.WebhookStatus(it.str("status")),
 		CreatedAt: it.time("created_at"), UpdatedAt: it.time("updated_at"),
-		DisabledReason: it.str("disabled_reason"),
+		DisabledReason: it.str("disabled_reason"), EventTypes: it.strs("event_types"),
+		PayloadFormat: pcx.PayloadFormat(it.str("payload_format")),
+	}
+	if w.PayloadFormat == "" {
+		w.PayloadFormat = pcx.PayloadRaw // stored before formats existed
 	}
 	version := it.num("secret_version")
 	if it.err != nil {

@@ -601,7 +601,7 @@ func TestActiveWebhooksSkipDisabled(t *testing.T) {
 	wantCode(t, err, pcx.EInvalid)
 }
 
-func TestCountActiveWebhooks(t *testing.T) {
+func TestActiveSubscriptions(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
 	ctx := testenv.Context(t, time.Minute)
@@ -613,13 +613,32 @@ func TestCountActiveWebhooks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	subscribed := []string{"refund.*", "pcx.test"}
+	if _, err := s.UpdateWebhook(ctx, "org-a", hooks[2].ID, store.WebhookPatch{EventTypes: &subscribed}); err != nil {
+		t.Fatal(err)
+	}
+	count := func(org string) (n int, withTypes [][]string) {
+		subs, err := s.ActiveSubscriptions(ctx, org)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sub := range subs {
+			if sub != nil {
+				withTypes = append(withTypes, sub)
+			}
+		}
+		return len(subs), withTypes
+	}
 	for _, tc := range []struct {
 		org  string
 		want int
 	}{{"org-a", 16}, {"org-b", 2}, {"org-none", 0}} {
-		if got, err := s.CountActiveWebhooks(ctx, tc.org); err != nil || got != tc.want {
-			t.Errorf("CountActiveWebhooks(%s) = %d, %v; want %d", tc.org, got, err, tc.want)
+		if got, _ := count(tc.org); got != tc.want {
+			t.Errorf("ActiveSubscriptions(%s) lists %d; want %d", tc.org, got, tc.want)
 		}
+	}
+	if _, typed := count("org-a"); len(typed) != 1 || !slices.Equal(typed[0], subscribed) {
+		t.Errorf("subscriptions with types = %q; want [%q]", typed, subscribed)
 	}
 	if err := s.DeleteWebhook(ctx, "org-a", hooks[1].ID); err != nil { // an active one
 		t.Fatal(err)
@@ -627,8 +646,8 @@ func TestCountActiveWebhooks(t *testing.T) {
 	if err := s.DeleteWebhook(ctx, "org-a", hooks[0].ID); err != nil { // a disabled one
 		t.Fatal(err)
 	}
-	if got, err := s.CountActiveWebhooks(ctx, "org-a"); err != nil || got != 15 {
-		t.Fatalf("CountActiveWebhooks after deletes = %d, %v; want 15", got, err)
+	if got, _ := count("org-a"); got != 15 {
+		t.Fatalf("ActiveSubscriptions after deletes lists %d; want 15", got)
 	}
 }
 

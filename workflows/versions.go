@@ -43,4 +43,8 @@ const (
 	// retried for as long as it took, and the history grew until Temporal terminated the
 	// workflow. Asked at the first failure only.
 	ChangePlanningEnds = "planning-ends"
+	// ChangeChildEventType: a child batch carries the PcxEventType search attribute of its
+	// event, as the event's own workflow does. Asked only when the input names the type (a
+	// workflow started since event types existed).
+	ChangeChildEventType = "child-event-type"
 )

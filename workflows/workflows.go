@@ -50,11 +50,22 @@ const (
 var (
 	OrgIDAttr   = temporal.NewSearchAttributeKeyKeyword("PcxOrgId")
 	EventIDAttr = temporal.NewSearchAttributeKeyKeyword("PcxEventId")
+	// EventTypeAttr is the event's type, set on workflows started since event types existed.
+	EventTypeAttr = temporal.NewSearchAttributeKeyKeyword("PcxEventType")
 )
 
-// SearchAttributes returns the search attributes of an event's workflows.
+// SearchAttributes returns the organisation and event search attributes of an event's workflows.
 func SearchAttributes(orgID, eventID string) temporal.SearchAttributes {
 	return temporal.NewSearchAttributes(OrgIDAttr.ValueSet(orgID), EventIDAttr.ValueSet(eventID))
+}
+
+// SearchAttributes returns the search attributes of the event's workflows: SearchAttributes',
+// and PcxEventType when the input names the type.
+func (in EventInput) SearchAttributes() temporal.SearchAttributes {
+	if in.EventType == "" {
+		return SearchAttributes(in.OrgID, in.EventID)
+	}
+	return temporal.NewSearchAttributes(OrgIDAttr.ValueSet(in.OrgID), EventIDAttr.ValueSet(in.EventID), EventTypeAttr.ValueSet(in.EventType))
 }
 
 // EventWorkflowID is the business ID of an event's workflow: what operators type in the UI.
@@ -71,6 +82,10 @@ type EventInput struct {
 	OrgID   string
 	// WebhookIDs restricts a replay to these endpoints; empty means every active endpoint.
 	WebhookIDs []string `json:",omitempty"`
+	// EventType is the event's type, for the PcxEventType search attribute of the event's
+	// workflows; empty in workflows started before event types. Planning reads the type from the
+	// event itself, not from here.
+	EventType string `json:",omitempty"`
 }
 
 // BatchInput is one child batch of a large fan-out.
@@ -326,9 +341,13 @@ func startBatch(ctx workflow.Context, in EventInput, page int, ids []string) bat
 			runID = info.WorkflowExecution.RunID
 		}
 	}
+	attrs := SearchAttributes(in.OrgID, in.EventID)
+	if in.EventType != "" && workflow.GetVersion(ctx, ChangeChildEventType, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+		attrs = in.SearchAttributes()
+	}
 	opts := workflow.ChildWorkflowOptions{
 		WorkflowID:            fmt.Sprintf("%s/%s/batch-%d", info.WorkflowExecution.ID, runID, page),
-		TypedSearchAttributes: SearchAttributes(in.OrgID, in.EventID),
+		TypedSearchAttributes: attrs,
 		// Not inherited: the SDK sends the child options' own (0: Temporal's 10s). A timeout is
 		// not part of what replay matches a child's start by (its workflow type), so this is no
 		// change of commands.

@@ -134,6 +134,7 @@ func DeliveryClient(cfg config.Config) (*http.Client, error) {
 func EnsureSearchAttributes(ctx context.Context, tc client.Client, namespace string, log zerolog.Logger) {
 	want := map[string]enums.IndexedValueType{
 		"PcxOrgId": enums.INDEXED_VALUE_TYPE_KEYWORD, "PcxEventId": enums.INDEXED_VALUE_TYPE_KEYWORD,
+		"PcxEventType": enums.INDEXED_VALUE_TYPE_KEYWORD,
 	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

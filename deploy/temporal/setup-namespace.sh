@@ -11,7 +11,7 @@ set -eu
 : "${TEMPORAL_ADDRESS:?TEMPORAL_ADDRESS must be host:port of the frontend}"
 : "${TEMPORAL_NAMESPACE:=default}"
 : "${TEMPORAL_NAMESPACE_RETENTION:=72h}"
-: "${PCX_SEARCH_ATTRIBUTES:=PcxOrgId PcxEventId}"
+: "${PCX_SEARCH_ATTRIBUTES:=PcxOrgId PcxEventId PcxEventType}"
 
 addr=$TEMPORAL_ADDRESS
 ns=$TEMPORAL_NAMESPACE

@@ -330,7 +330,7 @@ type TemporalDev struct {
 
 // SearchAttributes are the custom search attributes the service uses; the dev server registers
 // them at start.
-var SearchAttributes = []string{"PcxOrgId=Keyword", "PcxEventId=Keyword"}
+var SearchAttributes = []string{"PcxOrgId=Keyword", "PcxEventId=Keyword", "PcxEventType=Keyword"}
 
 // TemporalBin returns the Temporal CLI: $PCX_TEMPORAL_BIN, or .tools/bin/temporal.
 func TemporalBin() (string, error) {

@@ -6,6 +6,7 @@ package starter
 import (
 	"context"
 	"errors"
+	"strings"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -24,15 +25,25 @@ type Starter struct {
 // Start starts the event workflow with the business ID workflowID and returns its run ID once
 // Temporal has recorded the start. If a workflow with that ID is running, or has run, its run ID
 // is returned instead: a retried or concurrent notify never starts a second fan-out.
+//
+// A namespace that does not know PcxEventType yet (a rolling upgrade whose api went out before
+// the namespace was set up: the worker registers it at start) does not refuse events: the
+// workflow starts without that attribute, and the input still carries the type.
 func (s *Starter) Start(ctx context.Context, workflowID string, in workflows.EventInput) (string, error) {
-	run, err := s.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+	opts := client.StartWorkflowOptions{
 		ID:                       workflowID,
 		TaskQueue:                s.TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		TypedSearchAttributes:    workflows.SearchAttributes(in.OrgID, in.EventID),
+		TypedSearchAttributes:    in.SearchAttributes(),
 		WorkflowTaskTimeout:      workflows.WorkflowTaskTimeout,
-	}, workflows.EventWorkflowName, in)
+	}
+	run, err := s.Client.ExecuteWorkflow(ctx, opts, workflows.EventWorkflowName, in)
+	var invalid *serviceerror.InvalidArgument
+	if errors.As(err, &invalid) && in.EventType != "" && strings.Contains(invalid.Error(), workflows.EventTypeAttr.GetName()) {
+		opts.TypedSearchAttributes = workflows.SearchAttributes(in.OrgID, in.EventID)
+		run, err = s.Client.ExecuteWorkflow(ctx, opts, workflows.EventWorkflowName, in)
+	}
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
 	case errors.As(err, &started):

@@ -30,7 +30,7 @@ type Store interface {
 	ListWebhooks(ctx context.Context, org string, limit int, after string) ([]*pcx.Webhook, string, error)
 	UpdateWebhook(ctx context.Context, org, id string, p store.WebhookPatch) (*pcx.Webhook, error)
 	RotateWebhookSecret(ctx context.Context, org, id string, key []byte, grace time.Duration) (*pcx.Webhook, error)
-	CountActiveWebhooks(ctx context.Context, org string) (int, error)
+	ActiveSubscriptions(ctx context.Context, org string) ([][]string, error)
 	DeleteWebhook(ctx context.Context, org, id string) error
 	CreateEvent(ctx context.Context, ev *pcx.Event, retention time.Duration) error
 	EventOf(ctx context.Context, org, id string) (*pcx.Event, error)
@@ -64,9 +64,9 @@ type Service struct {
 	counts countCache
 }
 
-// countTTL is how old the endpoint_count of a 202 may be. Counting an organisation's active
-// endpoints reads every one of them; one count per organisation per second serves any rate of
-// notifies. This instance's own endpoint changes reset the count at once.
+// countTTL is how old the endpoint_count of a 202 may be. Counting an organisation's subscribed
+// endpoints reads every active one; one read per organisation per second serves any rate of
+// notifies, of any types. This instance's own endpoint changes reset it at once.
 const countTTL = time.Second
 
 type countCache struct {
@@ -75,24 +75,24 @@ type countCache struct {
 }
 
 type countEntry struct {
-	n       int
+	subs    [][]string // each active endpoint's event_types
 	expires time.Time
 }
 
-func (c *countCache) get(org string, now time.Time) (int, bool) {
+func (c *countCache) get(org string, now time.Time) ([][]string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[org]
-	return e.n, ok && now.Before(e.expires)
+	return e.subs, ok && now.Before(e.expires)
 }
 
-func (c *countCache) set(org string, n int, expires time.Time) {
+func (c *countCache) set(org string, subs [][]string, expires time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil || len(c.m) >= 100_000 {
 		c.m = map[string]countEntry{}
 	}
-	c.m[org] = countEntry{n: n, expires: expires}
+	c.m[org] = countEntry{subs: subs, expires: expires}
 }
 
 func (c *countCache) forget(org string) {
@@ -101,17 +101,25 @@ func (c *countCache) forget(org string) {
 	delete(c.m, org)
 }
 
-// activeCount returns org's number of active endpoints, at most countTTL old.
-func (s *Service) activeCount(ctx context.Context, org string) (int, error) {
+// subscribedCount returns how many of org's active endpoints are subscribed to eventType, from
+// subscriptions at most countTTL old.
+func (s *Service) subscribedCount(ctx context.Context, org, eventType string) (int, error) {
 	now := s.now()
-	if n, ok := s.counts.get(org, now); ok {
-		return n, nil
+	subs, ok := s.counts.get(org, now)
+	if !ok {
+		var err error
+		if subs, err = s.Store.ActiveSubscriptions(ctx, org); err != nil {
+			return 0, err
+		}
+		s.counts.set(org, subs, now.Add(countTTL))
 	}
-	n, err := s.Store.CountActiveWebhooks(ctx, org)
-	if err != nil {
-		return 0, err
+	m := pcx.NewTypeMatcher(eventType)
+	n := 0
+	for _, p := range subs {
+		if m.Subscribed(p) {
+			n++
+		}
 	}
-	s.counts.set(org, n, now.Add(countTTL))
 	return n, nil
 }
 
@@ -155,19 +163,53 @@ func CheckDescription(d string) string {
 	return ""
 }
 
+// NewEndpoint is an endpoint to register.
+type NewEndpoint struct {
+	URL         string
+	Description string
+	// EventTypes subscribes it to these types and prefix wildcards; empty: every non-reserved
+	// type.
+	EventTypes []string
+	// PayloadFormat is the body it receives; "" is raw.
+	PayloadFormat string
+}
+
+// checkSubscription validates event_types and payload_format into problems.
+func checkSubscription(types *[]string, format *string, problems map[string]string) {
+	if types != nil {
+		if msg := pcx.CheckSubscription(*types); msg != "" {
+			problems["event_types"] = msg
+		}
+	}
+	if format != nil {
+		if msg := pcx.CheckPayloadFormat(*format); msg != "" {
+			problems["payload_format"] = msg
+		}
+	}
+}
+
 // CreateEndpoint registers an HTTPS endpoint for org. The returned endpoint carries its new
 // signing secret: the only time it is shown.
-func (s *Service) CreateEndpoint(ctx context.Context, org, rawURL, description string) (*pcx.Webhook, error) {
-	if msg := CheckDescription(description); msg != "" {
-		return nil, pcx.Invalid("Invalid request body", map[string]string{"description": msg})
+func (s *Service) CreateEndpoint(ctx context.Context, org string, in NewEndpoint) (*pcx.Webhook, error) {
+	problems := map[string]string{}
+	if msg := CheckDescription(in.Description); msg != "" {
+		problems["description"] = msg
 	}
-	if err := s.checkURL(ctx, rawURL); err != nil {
+	if in.PayloadFormat == "" {
+		in.PayloadFormat = string(pcx.PayloadRaw)
+	}
+	checkSubscription(&in.EventTypes, &in.PayloadFormat, problems)
+	if len(problems) > 0 {
+		return nil, pcx.Invalid("Invalid request body", problems)
+	}
+	if err := s.checkURL(ctx, in.URL); err != nil {
 		return nil, err
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
 	w := &pcx.Webhook{
-		ID: pcx.NewID("wh", now), OrgID: org, URL: rawURL, Description: description,
+		ID: pcx.NewID("wh", now), OrgID: org, URL: in.URL, Description: in.Description,
 		Status: pcx.WebhookActive, CreatedAt: now, UpdatedAt: now,
+		EventTypes: in.EventTypes, PayloadFormat: pcx.PayloadFormat(in.PayloadFormat),
 		Secrets: []pcx.WebhookSecret{{Key: signing.NewSecret()}},
 	}
 	if err := s.Store.CreateWebhook(ctx, w, s.MaxEndpoints); err != nil {
@@ -199,6 +241,9 @@ type Patch struct {
 	URL         *string
 	Description *string
 	Status      *pcx.WebhookStatus
+	// EventTypes replaces the subscription; an empty list subscribes to every non-reserved type.
+	EventTypes    *[]string
+	PayloadFormat *string
 }
 
 // UpdateEndpoint changes org's endpoint: re-enable or disable it, change its description or URL
@@ -213,18 +258,23 @@ func (s *Service) UpdateEndpoint(ctx context.Context, org, id string, p Patch) (
 	if p.Status != nil && *p.Status != pcx.WebhookActive && *p.Status != pcx.WebhookDisabled {
 		problems["status"] = `must be "active" or "disabled"`
 	}
+	checkSubscription(p.EventTypes, p.PayloadFormat, problems)
 	if len(problems) > 0 {
 		return nil, pcx.Invalid("Invalid request body", problems)
 	}
-	if p.URL == nil && p.Description == nil && p.Status == nil {
-		return nil, pcx.Invalid("Invalid request body", map[string]string{"status": "give at least one of status, description, endpoint_url"})
+	if p.URL == nil && p.Description == nil && p.Status == nil && p.EventTypes == nil && p.PayloadFormat == nil {
+		return nil, pcx.Invalid("Invalid request body", map[string]string{"status": "give at least one of status, description, endpoint_url, event_types, payload_format"})
 	}
 	if p.URL != nil {
 		if err := s.checkURL(ctx, *p.URL); err != nil {
 			return nil, err
 		}
 	}
-	patch := store.WebhookPatch{URL: p.URL, Description: p.Description}
+	patch := store.WebhookPatch{URL: p.URL, Description: p.Description, EventTypes: p.EventTypes}
+	if p.PayloadFormat != nil {
+		f := pcx.PayloadFormat(*p.PayloadFormat)
+		patch.PayloadFormat = &f
+	}
 	if p.Status != nil {
 		patch = patch.WithStatus(*p.Status, pcx.DisabledByOwner)
 	}
@@ -250,6 +300,7 @@ type NotifyInput struct {
 	OrgID          string
 	Payload        []byte // transaction_data exactly as received
 	Source         string // "notify" or "transaction-update"
+	EventType      string // optional: pcx.DefaultEventType
 	IdempotencyKey string // optional
 }
 
@@ -295,17 +346,46 @@ func (s *Service) Notify(ctx context.Context, in NotifyInput) (Accepted, error) 
 	if err := CheckPayload(in.Payload); err != nil {
 		return Accepted{}, err
 	}
+	if in.EventType == "" {
+		in.EventType = pcx.DefaultEventType
+	}
+	if msg := pcx.CheckEventType(in.EventType); msg != "" {
+		return Accepted{}, pcx.Invalid("Invalid request body", map[string]string{"event_type": msg})
+	}
 	if msg := CheckIdempotencyKey(in.IdempotencyKey); msg != "" {
 		return Accepted{}, pcx.Invalid("Invalid Idempotency-Key header", map[string]string{"Idempotency-Key": msg})
 	}
+	return s.accept(ctx, in)
+}
+
+// Emit accepts an operational event (a pcx.* type, contract §8) of org, data its payload: it is
+// delivered like any event, to the organisation's active endpoints that name its type.
+func (s *Service) Emit(ctx context.Context, org, eventType string, data []byte) (Accepted, error) {
+	if !strings.HasPrefix(eventType, pcx.ReservedPrefix) || pcx.CheckSubscription([]string{eventType}) != "" {
+		return Accepted{}, pcx.Errorf(pcx.EInternal, "not an operational event type: %q", eventType)
+	}
+	if err := CheckPayload(data); err != nil {
+		return Accepted{}, err
+	}
+	return s.accept(ctx, NotifyInput{OrgID: org, Payload: data, Source: pcx.SourceService, EventType: eventType})
+}
+
+// accept stores a checked event and starts its workflow.
+func (s *Service) accept(ctx context.Context, in NotifyInput) (Accepted, error) {
 	now := s.now().UTC().Truncate(time.Millisecond)
-	ev := &pcx.Event{ID: pcx.NewID("evt", now), OrgID: in.OrgID, Source: in.Source, CreatedAt: now, Payload: in.Payload}
+	ev := &pcx.Event{ID: pcx.NewID("evt", now), OrgID: in.OrgID, Source: in.Source, Type: in.EventType, CreatedAt: now, Payload: in.Payload}
 	ev.WorkflowID = workflows.EventWorkflowID(ev.ID)
 
 	var rec *pcx.Idempotency
 	if in.IdempotencyKey != "" {
 		keyHash := sha256.Sum256([]byte(in.IdempotencyKey))
-		bodyHash := sha256.Sum256(append([]byte(in.Source+"\x00"), in.Payload...))
+		// The type joins the hash only when it is not the default, so a key used before events
+		// had types still matches its repeat.
+		head := in.Source + "\x00"
+		if in.EventType != pcx.DefaultEventType {
+			head += in.EventType + "\x00"
+		}
+		bodyHash := sha256.Sum256(append([]byte(head), in.Payload...))
 		rec = &pcx.Idempotency{OrgID: in.OrgID, KeyHash: keyHash[:], BodyHash: bodyHash[:], EventID: ev.ID, WorkflowID: ev.WorkflowID, CreatedAt: now}
 		existing, err := s.Store.ClaimIdempotency(ctx, rec, IdempotencyTTL)
 		if err != nil {
@@ -328,11 +408,11 @@ func (s *Service) Notify(ctx context.Context, in NotifyInput) (Accepted, error) 
 	if err := s.Store.CreateEvent(ctx, ev, s.Retention); err != nil {
 		return Accepted{}, err
 	}
-	count, err := s.activeCount(ctx, in.OrgID)
+	count, err := s.subscribedCount(ctx, in.OrgID, ev.Type)
 	if err != nil {
 		return Accepted{}, err
 	}
-	runID, err := s.Starter.Start(ctx, ev.WorkflowID, workflows.EventInput{EventID: ev.ID, OrgID: in.OrgID})
+	runID, err := s.Starter.Start(ctx, ev.WorkflowID, workflows.EventInput{EventID: ev.ID, OrgID: in.OrgID, EventType: ev.Type})
 	if err != nil {
 		return Accepted{}, err
 	}
@@ -383,6 +463,7 @@ func (s *Service) Replay(ctx context.Context, org, eventID string, webhookIDs []
 	seen := map[string]bool{}
 	ids := make([]string, 0, len(webhookIDs))
 	count := 0
+	m := pcx.NewTypeMatcher(ev.EventType())
 	for _, id := range webhookIDs {
 		if seen[id] {
 			continue
@@ -396,17 +477,17 @@ func (s *Service) Replay(ctx context.Context, org, eventID string, webhookIDs []
 			return Accepted{}, err
 		}
 		ids = append(ids, id)
-		if w.Status == pcx.WebhookActive {
+		if w.Status == pcx.WebhookActive && m.Subscribed(w.EventTypes) {
 			count++
 		}
 	}
 	if len(webhookIDs) == 0 {
-		if count, err = s.activeCount(ctx, org); err != nil {
+		if count, err = s.subscribedCount(ctx, org, ev.EventType()); err != nil {
 			return Accepted{}, err
 		}
 	}
 	wfID := workflows.ReplayWorkflowID(ev.ID, pcx.NewID("rpl", s.now()))
-	runID, err := s.Starter.Start(ctx, wfID, workflows.EventInput{EventID: ev.ID, OrgID: org, WebhookIDs: ids})
+	runID, err := s.Starter.Start(ctx, wfID, workflows.EventInput{EventID: ev.ID, OrgID: org, WebhookIDs: ids, EventType: ev.EventType()})
 	if err != nil {
 		return Accepted{}, err
 	}

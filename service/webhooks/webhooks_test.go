@@ -26,6 +26,7 @@ type fakeStore struct {
 	dels     map[string][]*pcx.Delivery // by event ID
 	delReads int
 	active   int
+	subs     [][]string // the event_types of the first active endpoints; the rest subscribe to all
 	counts   int
 	failNext error
 }
@@ -68,11 +69,15 @@ func (f *fakeStore) UpdateWebhook(_ context.Context, org, id string, p store.Web
 func (f *fakeStore) RotateWebhookSecret(_ context.Context, org, id string, key []byte, grace time.Duration) (*pcx.Webhook, error) {
 	return &pcx.Webhook{ID: id, OrgID: org, Secrets: []pcx.WebhookSecret{{Key: key}}}, nil
 }
-func (f *fakeStore) CountActiveWebhooks(context.Context, string) (int, error) {
+func (f *fakeStore) ActiveSubscriptions(context.Context, string) ([][]string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.counts++
-	return f.active, nil
+	subs := append([][]string(nil), f.subs...)
+	for len(subs) < f.active {
+		subs = append(subs, nil)
+	}
+	return subs, nil
 }
 func (f *fakeStore) DeleteWebhook(_ context.Context, org, id string) error {
 	f.mu.Lock()
@@ -260,13 +265,13 @@ func TestNotifyIdempotency(t *testing.T) {
 func TestEndpointValidation(t *testing.T) {
 	s, _, _ := newService()
 	ctx := context.Background()
-	if _, err := s.CreateEndpoint(ctx, "o", "http://x", ""); code(err) != pcx.EInvalid {
+	if _, err := s.CreateEndpoint(ctx, "o", NewEndpoint{URL: "http://x", Description: ""}); code(err) != pcx.EInvalid {
 		t.Fatalf("http URL = %v, want EInvalid", err)
 	}
-	if _, err := s.CreateEndpoint(ctx, "o", "https://x", strings.Repeat("d", 501)); code(err) != pcx.EInvalid {
+	if _, err := s.CreateEndpoint(ctx, "o", NewEndpoint{URL: "https://x", Description: strings.Repeat("d", 501)}); code(err) != pcx.EInvalid {
 		t.Fatalf("long description = %v, want EInvalid", err)
 	}
-	w, err := s.CreateEndpoint(ctx, "o", "https://x/hook", "line one\nline two")
+	w, err := s.CreateEndpoint(ctx, "o", NewEndpoint{URL: "https://x/hook", Description: "line one\nline two"})
 	if err != nil || len(w.Secrets) != 1 || len(w.Secrets[0].Key) != 32 || w.Status != pcx.WebhookActive {
 		t.Fatalf("CreateEndpoint = %+v, %v", w, err)
 	}
@@ -289,7 +294,7 @@ func TestReplay(t *testing.T) {
 	ctx := context.Background()
 	st.active = 2
 	acc, _ := s.Notify(ctx, NotifyInput{OrgID: "org", Payload: []byte(`{}`)})
-	w, _ := s.CreateEndpoint(ctx, "org", "https://x", "")
+	w, _ := s.CreateEndpoint(ctx, "org", NewEndpoint{URL: "https://x", Description: ""})
 	if _, err := s.Replay(ctx, "org-2", acc.EventID, nil); code(err) != pcx.ENotFound {
 		t.Fatalf("replay of another org's event = %v, want ENotFound", err)
 	}
@@ -341,7 +346,7 @@ func TestEndpointCountIsCachedBriefly(t *testing.T) {
 		t.Fatalf("after a second: endpoint_count = %d, want 4", n)
 	}
 	// This instance's own change is seen at once.
-	w, err := s.CreateEndpoint(ctx, "org", "https://x/new", "")
+	w, err := s.CreateEndpoint(ctx, "org", NewEndpoint{URL: "https://x/new", Description: ""})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,7 +374,7 @@ func TestEndpointCountIsCachedBriefly(t *testing.T) {
 func TestEndpointReads(t *testing.T) {
 	s, _, _ := newService()
 	ctx := context.Background()
-	w, err := s.CreateEndpoint(ctx, "org", "https://hooks.example.com/a", "")
+	w, err := s.CreateEndpoint(ctx, "org", NewEndpoint{URL: "https://hooks.example.com/a", Description: ""})
 	if err != nil {
 		t.Fatal(err)
 	}
