@@ -2,6 +2,7 @@ package activities_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/suite"
@@ -173,4 +174,47 @@ func (s *PlanSuite) TestMissingEventIsNonRetryable() {
 		s.Empty(s.store.pageCalls, "nothing is listed for an event that is gone")
 		s.Empty(s.store.batchReads)
 	}
+}
+
+// TestPlansOnlySubscribedEndpoints: planning matches the event's type against each endpoint's
+// event_types once, for pages and for a replay's named endpoints alike; a page whose endpoints
+// are not subscribed comes back short (even empty) but keeps its position.
+func (s *PlanSuite) TestPlansOnlySubscribedEndpoints() {
+	subscribe := func(id string, types ...string) {
+		w := s.store.webhook(id)
+		w.EventTypes = types
+		s.store.addWebhook(&w)
+	}
+	subscribe("wh_1", "refund.*")
+	subscribe("wh_2", "transaction.*")
+	subscribe("wh_3", "pcx.test")
+	subscribe("wh_5", "pcx.*", "refund.created")
+	events := 0
+	all := func(eventType string, replay ...string) []string {
+		// An event of its own each time: events are cached by ID, and their types never change.
+		events++
+		ev := *s.ev
+		ev.ID, ev.Type = fmt.Sprintf("%s_%d", testEventID, events), eventType
+		s.store.addEvent(&ev)
+		var ids []string
+		in := activities.PlanInput{EventID: ev.ID, OrgID: testOrgID, Limit: 3, WebhookIDs: replay}
+		for range 10 {
+			p, err := s.plan(in)
+			s.Require().NoError(err)
+			ids = append(ids, p.WebhookIDs...)
+			if p.Next == "" {
+				return ids
+			}
+			in.After = p.Next
+		}
+		s.FailNow("planning did not end")
+		return nil
+	}
+	s.Equal([]string{"wh_2", "wh_4", "wh_6", "wh_7"}, all(pcx.DefaultEventType))
+	s.Equal([]string{"wh_2", "wh_4", "wh_6", "wh_7"}, all(""), "an event stored before types is transaction.updated")
+	s.Equal([]string{"wh_1", "wh_4", "wh_5", "wh_6", "wh_7"}, all("refund.created"))
+	s.Equal([]string{"wh_3", "wh_5"}, all(pcx.EventTest), "reserved types reach only the endpoints that name them")
+	s.Equal([]string{"wh_5"}, all(pcx.EventEndpointDisabled))
+	s.Equal([]string{"wh_5", "wh_6"}, all("refund.created", "wh_2", "wh_5", "wh_6"), "a replay goes to the named endpoints that are subscribed")
+	s.noWrites()
 }

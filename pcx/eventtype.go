@@ -43,6 +43,11 @@ func CheckEventType(t string) string {
 	return ""
 }
 
+// IsOperationalType reports whether t is a well-formed type of the service's own (ReservedPrefix).
+func IsOperationalType(t string) bool {
+	return strings.HasPrefix(t, ReservedPrefix) && checkTypeSyntax(t) == ""
+}
+
 func checkTypeSyntax(t string) string {
 	if len(t) < 3 || len(t) > 100 || !eventTypeRE.MatchString(t) {
 		return "must be 3-100 characters of lower-case dot-separated words (a-z, 0-9, _), e.g. transaction.updated"

@@ -62,7 +62,9 @@ func (sc scenario) workflowID() string {
 }
 
 func (sc scenario) input() workflows.EventInput {
-	return workflows.EventInput{EventID: sc.eventID, OrgID: testOrgID, WebhookIDs: sc.subset}
+	// The type: what the starter passes since event types (child-event-type). A history recorded
+	// before keeps the input it was started with.
+	return workflows.EventInput{EventID: sc.eventID, OrgID: testOrgID, WebhookIDs: sc.subset, EventType: "transaction.updated"}
 }
 
 // files are the histories a recording of the scenario in shape writes: its own, then its
@@ -247,6 +249,14 @@ func TestReplayRecordedHistories(t *testing.T) {
 				for _, ev := range hist.GetEvents() {
 					if start := ev.GetStartChildWorkflowExecutionInitiatedEventAttributes(); start != nil {
 						require.Equal(t, enumspb.PARENT_CLOSE_POLICY_ABANDON, start.GetParentClosePolicy(), "child %s", start.GetWorkflowId())
+					}
+				}
+			}
+			// From child-event-type on, a child carries its event's type as the parent does.
+			if tookChange(hist, workflows.ChangeChildEventType) {
+				for _, ev := range hist.GetEvents() {
+					if start := ev.GetStartChildWorkflowExecutionInitiatedEventAttributes(); start != nil {
+						require.Contains(t, start.GetSearchAttributes().GetIndexedFields(), workflows.EventTypeAttr.GetName(), "child %s", start.GetWorkflowId())
 					}
 				}
 			}

@@ -361,7 +361,7 @@ func (s *Service) Notify(ctx context.Context, in NotifyInput) (Accepted, error) 
 // Emit accepts an operational event (a pcx.* type, contract §8) of org, data its payload: it is
 // delivered like any event, to the organisation's active endpoints that name its type.
 func (s *Service) Emit(ctx context.Context, org, eventType string, data []byte) (Accepted, error) {
-	if !strings.HasPrefix(eventType, pcx.ReservedPrefix) || pcx.CheckSubscription([]string{eventType}) != "" {
+	if !pcx.IsOperationalType(eventType) {
 		return Accepted{}, pcx.Errorf(pcx.EInternal, "not an operational event type: %q", eventType)
 	}
 	if err := CheckPayload(data); err != nil {
