@@ -41,9 +41,9 @@ type DynamoProxy struct {
 type DynamoCall struct {
 	Op     string // "PutItem", "UpdateItem", … (X-Amz-Target without its prefix)
 	Body   []byte // the request as the client sent it
-	Status int    // DynamoDB's answer; 502 when it could not be reached
+	Status int    // DynamoDB's answer; 502 when it could not be reached or the client gave up first
 	Start  time.Time
-	End    time.Time // when DynamoDB's answer had been passed on to the client
+	End    time.Time // when DynamoDB's answer arrived (the call had been done by then)
 }
 
 // NewDynamoProxy starts a proxy on a free loopback port in front of target, DynamoDB's endpoint
@@ -117,29 +117,47 @@ func (px *DynamoProxy) serve(rp *httputil.ReverseProxy, w http.ResponseWriter, r
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	sw := &statusWriter{ResponseWriter: w}
+	// Deferred: the reverse proxy panics (http.ErrAbortHandler) when the client has gone by the
+	// time the answer is passed on; DynamoDB did the call all the same.
+	defer func() {
+		if sw.status == 0 {
+			sw.status, sw.at = http.StatusBadGateway, time.Now()
+		}
+		observe(DynamoCall{Op: op, Body: body, Status: sw.status, Start: start, End: sw.at})
+	}()
 	rp.ServeHTTP(sw, r)
-	observe(DynamoCall{Op: op, Body: body, Status: sw.status, Start: start, End: time.Now()})
 }
 
 var discardLog = log.New(io.Discard, "", 0)
 
+// statusWriter notes the first status written and when.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	at     time.Time
 }
 
 func (w *statusWriter) WriteHeader(code int) {
-	w.status = code
+	if w.status == 0 {
+		w.status, w.at = code, time.Now()
+	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status, w.at = http.StatusOK, time.Now()
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // URL is the proxy's endpoint URL, for DYNAMODB_ENDPOINT.
 func (px *DynamoProxy) URL() string { return px.url }
 
 // Observe has f called with every call forwarded from now on, once its answer has been passed
-// on (f runs on the call's goroutine: keep it short). Blocked and blackholed calls are not
-// observed.
+// on or its client has gone (f runs on the call's goroutine: keep it short). Blocked and
+// blackholed calls are not observed.
 func (px *DynamoProxy) Observe(f func(DynamoCall)) {
 	px.mu.Lock()
 	defer px.mu.Unlock()
