@@ -41,7 +41,7 @@ type DynamoProxy struct {
 type DynamoCall struct {
 	Op     string // "PutItem", "UpdateItem", … (X-Amz-Target without its prefix)
 	Body   []byte // the request as the client sent it
-	Status int    // DynamoDB's answer; 502 when it could not be reached or the client gave up first
+	Status int    // DynamoDB's answer; 502 when it could not be reached or the client gave up first (the client's connection is then dropped)
 	Start  time.Time
 	End    time.Time // when DynamoDB's answer arrived (the call had been done by then)
 }
@@ -59,6 +59,10 @@ func NewDynamoProxy(target string) (*DynamoProxy, error) {
 	}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.ErrorLog = discardLog
+	// DynamoDB unreachable (stopped, restarting) or the client gone: the connection is dropped
+	// unanswered, as without the proxy, rather than answered 502, which the SDK reads as an
+	// unknown error of DynamoDB's.
+	rp.ErrorHandler = func(http.ResponseWriter, *http.Request, error) { panic(http.ErrAbortHandler) }
 	px := &DynamoProxy{
 		url:     "http://" + ln.Addr().String(),
 		blocked: map[string]bool{}, refused: map[string]int{}, delays: map[string]time.Duration{}, delayed: map[string]int{},
