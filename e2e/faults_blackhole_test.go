@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pcx/publicservice/harness"
 )
 
 // Promise: a batch never re-sends what it sent. A first-attempt batch of 100 endpoints whose
@@ -134,17 +136,17 @@ func TestFaultBlackholedStoreAfterARetrySendsNothingTwice(t *testing.T) {
 // releases their answers and keeps the store unanswered for 12s once the record write reached
 // it: past two store.CallTimeouts, so the attempt has returned its outcomes unrecorded and the
 // workflow's record is being retried. Then the store answers again.
-func blackholeWhileRecording(t *testing.T, proxy *dynamoProxy, arrived, release chan struct{}) {
+func blackholeWhileRecording(t *testing.T, proxy *harness.DynamoProxy, arrived, release chan struct{}) {
 	t.Helper()
 	select {
 	case <-arrived:
 	case <-time.After(60 * time.Second):
 		t.Fatal("the held requests never arrived")
 	}
-	proxy.blackhole(true)
+	proxy.Blackhole(true)
 	close(release)
-	eventually(t, 30*time.Second, "the record write held unanswered", func() bool { return proxy.swallowedCalls() > 0 })
+	eventually(t, 30*time.Second, "the record write held unanswered", func() bool { return proxy.Swallowed() > 0 })
 	time.Sleep(12 * time.Second)
-	t.Logf("after 12s of blackhole: %d calls held unanswered", proxy.swallowedCalls())
-	proxy.blackhole(false)
+	t.Logf("after 12s of blackhole: %d calls held unanswered", proxy.Swallowed())
+	proxy.Blackhole(false)
 }

@@ -21,8 +21,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -632,67 +630,15 @@ func acceptedEvents(probes []probe) []string {
 
 // ---- a DynamoDB proxy that fails chosen operations ---------------------------------------------
 
-// dynamoProxy forwards DynamoDB requests to a real endpoint, except for the operations a test
-// blocks, which get DynamoDB's own 500 InternalServerError (retried by the SDK, then a failure):
-// a partial outage, timed exactly.
-type dynamoProxy struct {
-	srv     *httptest.Server
-	mu      sync.Mutex
-	blocked map[string]bool
-	refused map[string]int           // blocked calls per operation
-	delays  map[string]time.Duration // the next call of an operation waits this long first
-	delayed map[string]int           // delayed calls per operation
-	// blackholed: every call is held unanswered until its client gives up (or the test ends),
-	// even after the blackhole ends; swallowed counts them.
-	blackholed bool
-	swallowed  int
-	ended      chan struct{}
-}
-
-func newDynamoProxy(t *testing.T, target string) *dynamoProxy {
+// newDynamoProxy starts a harness.DynamoProxy in front of target for the test: a partial outage,
+// timed exactly.
+func newDynamoProxy(t *testing.T, target string) *harness.DynamoProxy {
 	t.Helper()
-	u, err := url.Parse(target)
+	px, err := harness.NewDynamoProxy(target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rp := httputil.NewSingleHostReverseProxy(u)
-	px := &dynamoProxy{blocked: map[string]bool{}, refused: map[string]int{}, delays: map[string]time.Duration{}, delayed: map[string]int{}, ended: make(chan struct{})}
-	px.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
-		px.mu.Lock()
-		if px.blackholed {
-			px.swallowed++
-			px.mu.Unlock()
-			select { // no answer, ever: the request is read, then nothing
-			case <-r.Context().Done():
-			case <-px.ended:
-			}
-			return
-		}
-		block := px.blocked[op]
-		if block {
-			px.refused[op]++
-		}
-		delay := px.delays[op]
-		if delay > 0 {
-			delete(px.delays, op)
-			px.delayed[op]++
-		}
-		px.mu.Unlock()
-		if delay > 0 {
-			time.Sleep(delay) // a slow answer, not a failed one
-		}
-		if block {
-			_, _ = io.Copy(io.Discard, r.Body)
-			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-			w.WriteHeader(http.StatusInternalServerError)
-			_, _ = io.WriteString(w, `{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"injected fault"}`)
-			return
-		}
-		rp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(px.srv.Close)
-	t.Cleanup(func() { close(px.ended) }) // before Close, which waits for the held calls
+	t.Cleanup(px.Close)
 	return px
 }
 
@@ -700,7 +646,7 @@ func newDynamoProxy(t *testing.T, target string) *dynamoProxy {
 // read it directly), delivering to rc on a 1s,1s,1s retry schedule.
 type behindDynamoProxy struct {
 	e      *env
-	proxy  *dynamoProxy
+	proxy  *harness.DynamoProxy
 	api    *apiProcess
 	worker *testenv.Process
 }
@@ -714,48 +660,6 @@ func startBehindDynamoProxy(t *testing.T, rc *faultReceiver) behindDynamoProxy {
 	e.fastRetries("1s,1s,1s")
 	r := behindDynamoProxy{e: e, proxy: newDynamoProxy(t, e.vars["DYNAMODB_ENDPOINT"])}
 	r.api = e.startAPIProcess(apiBin, dir)
-	r.worker = e.startWorkerProcess(workerBin, dir, "DYNAMODB_ENDPOINT="+r.proxy.srv.URL)
+	r.worker = e.startWorkerProcess(workerBin, dir, "DYNAMODB_ENDPOINT="+r.proxy.URL())
 	return r
-}
-
-// blackhole makes every call from now on go unanswered (true), or calls pass again (false);
-// calls held while it was on stay unanswered.
-func (px *dynamoProxy) blackhole(on bool) {
-	px.mu.Lock()
-	defer px.mu.Unlock()
-	px.blackholed = on
-}
-
-func (px *dynamoProxy) swallowedCalls() int {
-	px.mu.Lock()
-	defer px.mu.Unlock()
-	return px.swallowed
-}
-
-// block makes the operations fail (true) or pass again (false).
-func (px *dynamoProxy) block(on bool, ops ...string) {
-	px.mu.Lock()
-	defer px.mu.Unlock()
-	for _, op := range ops {
-		px.blocked[op] = on
-	}
-}
-
-// delayNext makes the next call of op wait d before it is forwarded.
-func (px *dynamoProxy) delayNext(op string, d time.Duration) {
-	px.mu.Lock()
-	defer px.mu.Unlock()
-	px.delays[op] = d
-}
-
-func (px *dynamoProxy) delayedCalls(op string) int {
-	px.mu.Lock()
-	defer px.mu.Unlock()
-	return px.delayed[op]
-}
-
-func (px *dynamoProxy) refusedCalls(op string) int {
-	px.mu.Lock()
-	defer px.mu.Unlock()
-	return px.refused[op]
 }

@@ -48,9 +48,9 @@ func TestFaultFirstAttemptRecordedAfterRetry(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the first attempt never arrived")
 	}
-	proxy.block(true, "PutItem")
+	proxy.Block(true, "PutItem")
 	close(release) // the first attempt is answered 503; recording it fails
-	eventually(t, 30*time.Second, "the first attempt's record refused", func() bool { return proxy.refusedCalls("PutItem") > 0 })
+	eventually(t, 30*time.Second, "the first attempt's record refused", func() bool { return proxy.Refused("PutItem") > 0 })
 	// The retry is due ~1s after the 503: give it up to 5s to run while the record is refused.
 	retried := time.Now().Add(5 * time.Second)
 	for rc.count("/late", acc.EventID) < 2 && time.Now().Before(retried) {
@@ -59,7 +59,7 @@ func TestFaultFirstAttemptRecordedAfterRetry(t *testing.T) {
 	d := eventStatus(t, api.base, key, acc.EventID)
 	t.Logf("while the first attempt's record was refused: the receiver saw %d request(s); the status API lists %d delivery record(s) %+v",
 		rc.count("/late", acc.EventID), len(d.Deliveries), d.Deliveries)
-	proxy.block(false, "PutItem")
+	proxy.Block(false, "PutItem")
 	waitWorkflowClosed(t, temporalClient(t), acc.WorkflowID, 60*time.Second)
 
 	dl := eventStatus(t, api.base, key, acc.EventID).delivery(t, hook.WebhookID)

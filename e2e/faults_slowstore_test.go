@@ -39,19 +39,19 @@ func TestFaultSlowStoreDoesNotDuplicateRetry(t *testing.T) {
 	// GetItem through the proxy (the event itself is cached in the worker since the first attempt).
 	rc.setHold(func(_, _ string, n int) {
 		if n == 1 {
-			proxy.delayNext("GetItem", 13*time.Second)
+			proxy.DelayNext("GetItem", 13*time.Second)
 		}
 	})
 	e.allowFaults(rc)
 	e.fastRetries("1s,1s,1s")
 	api := e.startAPIProcess(apiBin, dir)
 	// Only the worker goes through the proxy.
-	e.startWorkerProcess(workerBin, dir, "DYNAMODB_ENDPOINT="+proxy.srv.URL)
+	e.startWorkerProcess(workerBin, dir, "DYNAMODB_ENDPOINT="+proxy.URL())
 	key := e.bootstrapKey("org-slow-store", "u")
 	hook := register(t, api.base, key, rc.url("/slow-store"))
 	acc := notify(t, api.base, key, "org-slow-store", `{"slow":"store"}`)
 
-	eventually(t, 30*time.Second, "the retry's slow store read", func() bool { return proxy.delayedCalls("GetItem") > 0 })
+	eventually(t, 30*time.Second, "the retry's slow store read", func() bool { return proxy.Delayed("GetItem") > 0 })
 	dl := waitDelivery(t, api.base, key, acc.EventID, hook.WebhookID, "delivered", 1, 60*time.Second)
 	waitWorkflowClosed(t, temporalClient(t), acc.WorkflowID, 60*time.Second)
 	// A second send would come within a few seconds of the first 200; give it the time to show.

@@ -2,8 +2,6 @@ package harness
 
 import (
 	"crypto/tls"
-	"io"
-	"log"
 	"net"
 	"net/http"
 	"os"
@@ -55,7 +53,7 @@ func (c *ReceiverCert) Serve(ln net.Listener, h http.Handler, o ServeOptions) *h
 		TLSConfig:         cfg,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       o.IdleTimeout,
-		ErrorLog:          log.New(io.Discard, "", 0),
+		ErrorLog:          discardLog,
 	}
 	go func() { _ = srv.ServeTLS(ln, "", "") }()
 	return srv

@@ -5,7 +5,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
@@ -22,7 +24,9 @@ const (
 
 // receivers is one HTTPS server on a fixed loopback port whose paths are the endpoints. It can
 // be taken down (listener closed: connection refused) and brought back, or made to answer 503.
-// Every request is verified with the endpoint's secret and counted per endpoint and webhook-id.
+// Every request is verified with the endpoint's secret, counted per endpoint and webhook-id, and
+// logged with when it began and was answered (or cut), for the duplicates' causes. An endpoint
+// may take a while to answer, so that its requests are in flight when the worker is killed.
 type receivers struct {
 	addr   string
 	caFile string
@@ -37,9 +41,26 @@ type receivers struct {
 	badSig   int
 	unknown  int // requests on paths that are no endpoint
 	answered map[string]int
-	firstOK  map[string]time.Time // path|id -> first 2xx
-	dupAt    []time.Time          // when each 2xx beyond the first of a pair was answered
+	latency  map[string]time.Duration // path -> how long it takes to answer
+	log      []request                // every request on an endpoint, in the order they ended
+	inFlight atomic.Int64             // requests begun and not yet answered (or cut)
 }
+
+// request is one request a receiver saw, for the duplicates' causes.
+type request struct {
+	Path   string
+	ID     string // webhook-id
+	Start  time.Time
+	End    time.Time // answered, or seen cut
+	Status int       // the answer given (or that was to be given, when Cut)
+	// Cut: the connection closed while the answer was being prepared (the worker killed, the
+	// receivers closed): a 2xx that never reached the worker. The receiver had the whole,
+	// verified request all the same, so a later request of the pair is a duplicate to it.
+	Cut bool
+}
+
+// accepted: the receiver had the whole verified request and meant to answer 2xx.
+func (q request) accepted() bool { return q.Status/100 == 2 }
 
 func startReceivers(dir string) (*receivers, error) {
 	cert, err := harness.NewReceiverCert(dir, "pcx soak receiver")
@@ -49,7 +70,7 @@ func startReceivers(dir string) (*receivers, error) {
 	rc := &receivers{
 		cert: cert, caFile: cert.CAFile, mode: modeUp,
 		secrets: map[string]*standardwebhooks.Webhook{}, seen: map[string]map[string]int{}, ok: map[string]map[string]int{},
-		answered: map[string]int{}, firstOK: map[string]time.Time{},
+		answered: map[string]int{}, latency: map[string]time.Duration{},
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -67,8 +88,8 @@ func (rc *receivers) serveOn(ln net.Listener) {
 
 func (rc *receivers) url(path string) string { return "https://" + rc.addr + path }
 
-// endpoint registers path's signing secret.
-func (rc *receivers) endpoint(path, secret string) error {
+// endpoint registers path's signing secret; its answers take latency.
+func (rc *receivers) endpoint(path, secret string, latency time.Duration) error {
 	wh, err := standardwebhooks.NewWebhook(secret)
 	if err != nil {
 		return err
@@ -78,6 +99,7 @@ func (rc *receivers) endpoint(path, secret string) error {
 	rc.secrets[path] = wh
 	rc.seen[path] = map[string]int{}
 	rc.ok[path] = map[string]int{}
+	rc.latency[path] = latency
 	return nil
 }
 
@@ -110,36 +132,57 @@ func (rc *receivers) setMode(mode string) error {
 }
 
 func (rc *receivers) serve(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rc.inFlight.Add(1)
+	defer rc.inFlight.Add(-1)
 	body, err := io.ReadAll(r.Body)
 	id := r.Header.Get("webhook-id")
 	rc.mu.Lock()
-	defer rc.mu.Unlock()
 	wh := rc.secrets[r.URL.Path]
 	if wh == nil {
 		rc.unknown++
+		rc.mu.Unlock()
 		w.WriteHeader(http.StatusNotFound)
 		return
 	}
 	rc.seen[r.URL.Path][id]++
-	if err != nil || wh.Verify(body, r.Header) != nil {
+	q := request{Path: r.URL.Path, ID: id, Start: start, Status: http.StatusOK}
+	switch {
+	case err != nil || wh.Verify(body, r.Header) != nil:
 		rc.badSig++
-		rc.answered["400"]++
-		w.WriteHeader(http.StatusBadRequest)
+		q.Status = http.StatusBadRequest
+	case rc.mode == modeErr503:
+		q.Status = http.StatusServiceUnavailable
+	}
+	latency := rc.latency[r.URL.Path]
+	rc.mu.Unlock()
+	if latency > 0 {
+		select { // a receiver that takes a moment: its requests are in flight meanwhile
+		case <-time.After(latency):
+		case <-r.Context().Done():
+		}
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	q.End = time.Now()
+	q.Cut = r.Context().Err() != nil
+	rc.log = append(rc.log, q)
+	if q.Cut {
+		rc.answered["cut"]++
 		return
 	}
-	if rc.mode == modeErr503 {
-		rc.answered["503"]++
-		w.WriteHeader(http.StatusServiceUnavailable)
-		return
+	rc.answered[strconv.Itoa(q.Status)]++
+	if q.accepted() {
+		rc.ok[r.URL.Path][id]++
 	}
-	rc.ok[r.URL.Path][id]++
-	if rc.ok[r.URL.Path][id] == 1 {
-		rc.firstOK[r.URL.Path+"|"+id] = time.Now()
-	} else {
-		rc.dupAt = append(rc.dupAt, time.Now())
-	}
-	rc.answered["200"]++
-	w.WriteHeader(http.StatusOK)
+	w.WriteHeader(q.Status)
+}
+
+// requests copies the request log.
+func (rc *receivers) requests() []request {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]request(nil), rc.log...)
 }
 
 // snapshot copies the counters.

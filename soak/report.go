@@ -56,6 +56,9 @@ type runConfig struct {
 	Events        int               `json:"events"`
 	Rate          float64           `json:"rate_per_second"`
 	Endpoints     int               `json:"endpoints"`
+	Fanout        string            `json:"fanout"`
+	KillInFlight  int               `json:"kill_when_in_flight"`
+	DynamoHang    string            `json:"dynamodb_hang"`
 	Quick         bool              `json:"quick"`
 	NotifyRetries int               `json:"notify_retries"`
 	ReceiverDown  string            `json:"receiver_down"`
@@ -105,8 +108,39 @@ type deliveryFigures struct {
 	BadSignatures         int            `json:"bad_signatures"`
 	UnknownPaths          int            `json:"unknown_paths"`
 	WrongEndpoint         int            `json:"wrong_endpoint"`
-	// DuplicatesAfter attributes each duplicate to the last fault that started before it.
-	DuplicatesAfter map[string]int `json:"duplicates_after_fault"`
+	EventsByOrg           map[string]int `json:"accepted_events_by_org"`
+	EndpointsByOrg        map[string]int `json:"endpoints_by_org"`
+	CutRequests           int            `json:"requests_cut"` // the connection closed before the answer
+	OpenAtKill            int            `json:"requests_open_at_kill"`
+	CutAtKill             int            `json:"requests_cut_at_kill"`
+	// The duplicates' causes, by the rule DuplicateRule; Duplicates lists the first 500.
+	DuplicateRule     string            `json:"duplicate_rule"`
+	DuplicateCauses   map[string]int    `json:"duplicate_causes"`
+	ResendsOfRecorded int               `json:"resends_of_recorded_deliveries"`
+	Unattributed      int               `json:"unattributed_duplicates"`
+	Duplicates        []duplicateRecord `json:"duplicates"`
+}
+
+// duplicateRecord is one duplicate: the earlier request whose outcome was lost, the resend, when
+// DynamoDB recorded the pair delivered, and what its record says. Times in seconds since the
+// run's start.
+type duplicateRecord struct {
+	EventID        string      `json:"event_id"`
+	Endpoint       string      `json:"endpoint"`
+	Cause          string      `json:"cause"`
+	Allowed        bool        `json:"allowed"`
+	Earlier        requestView `json:"earlier_request"`
+	Resend         requestView `json:"resend"`
+	RecordedAt     *float64    `json:"recorded_delivered_at_s"` // null: no write recording it delivered was seen
+	RecordAttempts int         `json:"record_attempts"`         // -1: no record
+	Record2xxAt    []float64   `json:"record_2xx_attempts_at_s"`
+}
+
+type requestView struct {
+	Start  float64 `json:"start_s"`
+	End    float64 `json:"end_s"`
+	Status int     `json:"status"`
+	Cut    bool    `json:"cut"`
 }
 
 type statusFigures struct {
@@ -120,8 +154,11 @@ type statusFigures struct {
 	ReceiverRequestsTotal      int            `json:"receiver_requests_total"`
 	PairsAttemptsBelowRequests int            `json:"pairs_attempts_below_requests_seen"`
 	PairsAttemptsAboveRequests int            `json:"pairs_attempts_above_requests_seen"`
-	DeliveredButNotReceived    int            `json:"delivered_but_not_received"`
-	Examples                   []string       `json:"examples,omitempty"`
+	// PairsAttemptsBelowExplained: fewer attempts than requests, by no more than the requests
+	// whose attempts died unrecorded with the worker or the store (a duplicate's earlier request).
+	PairsAttemptsBelowExplained int      `json:"pairs_attempts_below_requests_by_unrecorded_attempts"`
+	DeliveredButNotReceived     int      `json:"delivered_but_not_received"`
+	Examples                    []string `json:"examples,omitempty"`
 }
 
 type faultRecord struct {
@@ -158,6 +195,8 @@ func newReport(o options) *report {
 		Command: cmd, StartedAt: time.Now().UTC(), Durations: map[string]float64{},
 		Machine: machineFacts(),
 		Config: runConfig{Events: o.events, Rate: o.rate, Endpoints: o.endpoints, Quick: o.quick, NotifyRetries: o.retries,
+			Fanout:       fmt.Sprintf("1 event in %d to %d endpoints, 1 in %d to %d; those answer in %s", o.fanoutEvery, o.fanout, o.wideEvery, o.wide, o.slowAnswer),
+			KillInFlight: o.killInFlight, DynamoHang: o.dynamoHang.String(),
 			ReceiverDown: o.receiverDown.String(), WaitAtMost: o.wait.String()},
 		Problems: []string{}, Findings: []string{},
 	}
@@ -184,9 +223,9 @@ func (rep *report) finish(start time.Time) {
 }
 
 func (rep *report) summaryLine() string {
-	return fmt.Sprintf("soak %s: accepted %d of %d events, delivered %d of %d pairs, lost %d, duplicated %d, wrong endpoint %d; %d problem(s), %d finding(s)",
+	return fmt.Sprintf("soak %s: accepted %d of %d events, delivered %d of %d pairs, lost %d, duplicated %d (resends of recorded deliveries %d, unattributed %d), wrong endpoint %d; %d problem(s), %d finding(s)",
 		rep.Verdict, rep.Notify.Accepted, rep.Notify.Events, rep.Delivery.Delivered, rep.Delivery.Expected, rep.Delivery.Lost,
-		rep.Delivery.Duplicated, rep.Delivery.WrongEndpoint, len(rep.Problems), len(rep.Findings))
+		rep.Delivery.Duplicated, rep.Delivery.ResendsOfRecorded, rep.Delivery.Unattributed, rep.Delivery.WrongEndpoint, len(rep.Problems), len(rep.Findings))
 }
 
 func machineFacts() machine {
@@ -238,8 +277,10 @@ func (rep *report) markdown() string {
 	n, d, s := rep.Notify, rep.Delivery, rep.StatusAPI
 	w("# Soak run — %s", rep.Verdict)
 	w("")
-	w("Promise under test: **no accepted event lost, none delivered to the wrong endpoint**, while the worker is")
-	w("SIGKILLed and restarted, the receivers go down, and DynamoDB Local is restarted, all mid-traffic.")
+	w("Promise under test: **no accepted event lost, none delivered to the wrong endpoint, no delivery sent again once")
+	w("it was recorded delivered**, while the worker is SIGKILLed with sends in flight and restarted, the receivers go")
+	w("down, DynamoDB hangs (calls held unanswered) and DynamoDB Local is restarted, all mid-traffic; some events fan out")
+	w("to 100 endpoints (a DeliverBatch of 100) and some to 250 (child workflows).")
 	w("")
 	w("- started %s, finished %s (total %.0fs)", rep.StartedAt.Format(time.RFC3339), rep.FinishedAt.Format(time.RFC3339), rep.Durations["total"])
 	w("- command: `%s`", rep.Command)
@@ -260,17 +301,47 @@ func (rep *report) markdown() string {
 	w("")
 	w("| figure | value |")
 	w("|---|---|")
-	w("| events sent | %d at %.1f/s to %d endpoints |", n.Events, rep.Config.Rate, d.Endpoints)
+	w("| events sent | %d at %.1f/s; accepted by organisation %s; endpoints %s |", n.Events, rep.Config.Rate, fmtMap(d.EventsByOrg), fmtMap(d.EndpointsByOrg))
 	w("| accepted (202) | %d (%d of them after a retry with the same Idempotency-Key) |", n.Accepted, n.AcceptedAfterRetry)
 	w("| rejected (never 202) | %d %s |", n.Rejected, fmtMap(n.FinalByStatus))
 	w("| notify requests by status | %s (%d requests) |", fmtMap(n.ByStatus), n.Requests)
 	w("| expected deliveries (accepted × endpoints) | %d |", d.Expected)
 	w("| delivered (distinct event × endpoint answered 2xx) | %d |", d.Delivered)
 	w("| **lost** (expected − delivered) | **%d** |", d.Lost)
-	w("| duplicated (2xx answers beyond the first, same webhook-id at one endpoint) | %d (on %d pairs); by the last fault before them: %s |", d.Duplicated, d.DuplicatedPairs, fmtMap(d.DuplicatesAfter))
+	w("| duplicates (a verified request meant for a 2xx, beyond the first of its event × endpoint) | %d (on %d pairs) |", d.Duplicated, d.DuplicatedPairs)
+	w("| **resends of a recorded delivery** (see the rule below) | **%d** |", d.ResendsOfRecorded)
 	w("| requests seen by the receivers | %d (answers %s; %d pairs seen more than once, retries after 503s included) |", d.RequestsSeen, fmtMap(d.ReceiverAnswers), d.PairsSeenMoreThanOnce)
+	w("| requests cut (the connection closed before the answer) | %d; open at the worker SIGKILL: %d, of them cut: %d |", d.CutRequests, d.OpenAtKill, d.CutAtKill)
 	w("| wrong endpoint (canary of another org + bad signatures + unknown paths) | %d (%d + %d + %d) |", d.WrongEndpoint, d.CanaryRequests, d.BadSignatures, d.UnknownPaths)
 	w("| deliveries of events never accepted | %d |", d.UnknownEvents)
+	w("")
+	w("## Duplicates and their causes")
+	w("")
+	w("%s", d.DuplicateRule)
+	w("")
+	w("| cause | duplicates |")
+	w("|---|---|")
+	for _, k := range slices.Sorted(maps.Keys(d.DuplicateCauses)) {
+		w("| %s | %d |", k, d.DuplicateCauses[k])
+	}
+	if len(d.Duplicates) > 0 {
+		w("")
+		w("Examples, up to 5 of each cause (all of them, up to 500, in the JSON); times in seconds since the start:")
+		w("")
+		w("| event | endpoint | earlier request | resend | recorded delivered at | record: attempts, 2xx attempts began at | cause |")
+		w("|---|---|---|---|---|---|---|")
+		shown := map[string]int{}
+		for _, x := range d.Duplicates {
+			if shown[x.Cause]++; shown[x.Cause] > 5 {
+				continue
+			}
+			recAt := "never seen"
+			if x.RecordedAt != nil {
+				recAt = fmt.Sprintf("%.2f", *x.RecordedAt)
+			}
+			w("| %s | %s | %s | %s | %s | %d, %v | %s |", x.EventID, x.Endpoint, x.Earlier, x.Resend, recAt, x.RecordAttempts, x.Record2xxAt, x.Cause)
+		}
+	}
 	w("")
 	w("## The event status API's view")
 	w("")
@@ -281,7 +352,7 @@ func (rep *report) markdown() string {
 	w("| all delivered? | %v — deliveries by status %s; %d events list a wrong number of deliveries |", s.AllDelivered, fmtMap(s.ByStatus), s.WrongDeliveryCount)
 	w("| attempts recorded (total) | %d |", s.AttemptsTotal)
 	w("| requests the receivers saw (total) | %d (attempts refused at connect are recorded but never seen) |", s.ReceiverRequestsTotal)
-	w("| pairs with fewer attempts than requests seen | %d |", s.PairsAttemptsBelowRequests)
+	w("| pairs with fewer attempts than requests seen | %d, beyond %d whose missing attempts died unrecorded with the worker SIGKILL or the DynamoDB faults (a duplicate's earlier request) |", s.PairsAttemptsBelowRequests, s.PairsAttemptsBelowExplained)
 	w("| pairs with more attempts than requests seen | %d |", s.PairsAttemptsAboveRequests)
 	w("| recorded delivered but no 2xx seen | %d |", s.DeliveredButNotReceived)
 	for _, ex := range s.Examples {
@@ -341,8 +412,8 @@ func (rep *report) markdown() string {
 	w("")
 	w("## Configuration")
 	w("")
-	w("events %d, rate %.1f/s, endpoints %d, quick %v, notify retries %d, receivers down %s, wait at most %s",
-		rep.Config.Events, rep.Config.Rate, rep.Config.Endpoints, rep.Config.Quick, rep.Config.NotifyRetries, rep.Config.ReceiverDown, rep.Config.WaitAtMost)
+	w("events %d, rate %.1f/s, endpoints %d; fan-out: %s; quick %v, notify retries %d, receivers down %s, worker killed at %d requests in flight, DynamoDB hung %s, wait at most %s",
+		rep.Config.Events, rep.Config.Rate, rep.Config.Endpoints, rep.Config.Fanout, rep.Config.Quick, rep.Config.NotifyRetries, rep.Config.ReceiverDown, rep.Config.KillInFlight, rep.Config.DynamoHang, rep.Config.WaitAtMost)
 	w("")
 	sk := slices.Sorted(maps.Keys(rep.Config.Settings))
 	for _, k := range sk {
@@ -351,6 +422,14 @@ func (rep *report) markdown() string {
 	w("")
 	w("Work directory: %s", rep.WorkDir)
 	return b.String()
+}
+
+func (q requestView) String() string {
+	s := fmt.Sprintf("%.2f–%.2f %d", q.Start, q.End, q.Status)
+	if q.Cut {
+		s += " cut"
+	}
+	return s
 }
 
 func fmtMap(m map[string]int) string {

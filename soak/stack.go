@@ -14,7 +14,9 @@ import (
 
 // stack is the deployment under soak: DynamoDB Local with its data on disk and the Temporal dev
 // server with its database in a file, each on a fixed port so they can be restarted with their
-// state; the api and worker binaries as processes that can be killed.
+// state; the api and worker binaries as processes that can be killed. The api and the worker
+// reach DynamoDB through a proxy, which can hang it (calls held unanswered) and which sees every
+// record write DynamoDB answered; the soak's own reads go to DynamoDB directly.
 type stack struct {
 	workDir string // binaries, databases, logs
 	logDirs map[string]bool
@@ -28,6 +30,7 @@ type stack struct {
 
 	mu     sync.Mutex
 	ddb    *harness.Restartable
+	proxy  *harness.DynamoProxy
 	tmp    *harness.Restartable
 	api    *testenv.Process
 	worker *testenv.Process
@@ -72,8 +75,13 @@ func (s *stack) startDynamoDB() error {
 	if err != nil {
 		return err
 	}
+	proxy, err := harness.NewDynamoProxy(ddb.Addr())
+	if err != nil {
+		ddb.Stop(true)
+		return err
+	}
 	s.mu.Lock()
-	s.ddb = ddb
+	s.ddb, s.proxy = ddb, proxy
 	s.mu.Unlock()
 	return s.started(ddb, nil)
 }
@@ -105,7 +113,7 @@ func (s *stack) startTemporal() error {
 
 // configure builds the services' environment with the shared harness, as the end-to-end tests
 // and the bench do: generated secrets, its own table and task queue, loopback deliveries allowed
-// and the receivers' CA trusted; then creates the table.
+// and the receivers' CA trusted; then creates the table. The services get the proxy's endpoint.
 func (s *stack) configure(caFile string, o options) error {
 	vars := map[string]string{
 		"WEBHOOK_RETRY_SCHEDULE":   o.retrySchedule,
@@ -130,6 +138,7 @@ func (s *stack) configure(caFile string, o options) error {
 		return err
 	}
 	env.AllowReceivers(caFile)
+	env.Vars["DYNAMODB_ENDPOINT"] = s.proxy.URL()
 	s.env, s.vars = env, env.Vars
 	return nil
 }
@@ -182,12 +191,14 @@ func (s *stack) startWorker() error {
 	return nil
 }
 
-// killWorker SIGKILLs the running worker.
-func (s *stack) killWorker() {
+// killWorker SIGKILLs the running worker and returns when it was killed.
+func (s *stack) killWorker() time.Time {
 	s.mu.Lock()
 	p := s.worker
 	s.mu.Unlock()
+	at := time.Now()
 	p.Kill()
+	return at
 }
 
 // exited names the service processes that are not running.
@@ -210,11 +221,15 @@ func (s *stack) stop(keep bool) {
 	s.mu.Lock()
 	procs := []*testenv.Process{s.api, s.worker}
 	deps := []*harness.Restartable{s.tmp, s.ddb}
+	proxy := s.proxy
 	s.mu.Unlock()
 	for _, p := range procs {
 		if p != nil {
 			p.Stop()
 		}
+	}
+	if proxy != nil {
+		proxy.Close()
 	}
 	for _, d := range deps {
 		if d != nil {
