@@ -14,7 +14,6 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/go-chi/chi/v5"
 	"github.com/rs/zerolog"
 
@@ -219,15 +218,7 @@ func validateAgainstSpec(t *testing.T, router routers.Router, req *http.Request,
 // The responses the transport writes itself (envelopes, errors, health, the document) match
 // their description; the end-to-end tests validate every response of the real service too.
 func TestOpenAPIResponsesOfTheTransport(t *testing.T) {
-	doc := loadOpenAPI(t)
-	doc.Servers = nil // match any host
-	for _, item := range doc.Paths.Map() {
-		item.Servers = nil
-	}
-	router, err := gorillamux.NewRouter(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	router := specRouter(t)
 	f := newFixture()
 	for _, tt := range []struct {
 		method, path, ctype, body, key string

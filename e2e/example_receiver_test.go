@@ -14,8 +14,9 @@ import (
 
 // TestExampleReceiver runs examples/receiver as an integrator would — its own binary, HTTPS with
 // its own certificate, the secret from registration — and checks that it accepts PCX's real
-// deliveries, processes the event once, and acknowledges a replay of it without processing it
-// again.
+// deliveries, processes the event once, acknowledges a replay of it without processing it
+// again, takes the standard payload format as well as the raw one, and dispatches on the event
+// type.
 func TestExampleReceiver(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -69,6 +70,28 @@ func TestExampleReceiver(t *testing.T) {
 	}
 	if !bytes.Contains(readFile(t, p.LogPath()), []byte(`"transaction_data"`)) {
 		t.Fatal("the example printed no event")
+	}
+
+	// payload_format standard: the example (-payload-format auto, its default) unwraps the
+	// Standard Webhooks envelope and processes the same data.
+	wantStatus(t, call(t, "PATCH", api.base+"/public/webhooks/"+hook.WebhookID, key, map[string]any{"payload_format": "standard"}), 200)
+	data = `{"transaction_id":"tx-43","amount":"1.50","currency":"EUR"}`
+	acc = notify(t, api.base, key, "org-example", data)
+	waitDelivery(t, api.base, key, acc.EventID, hook.WebhookID, "delivered", 1, 30*time.Second)
+	if processed := processedLines(t, p.LogPath(), acc.EventID); len(processed) != 1 || string(processed[0]) != data {
+		t.Fatalf("in the standard format the example processed %q, want the event's data once", processed)
+	}
+
+	// It dispatches on PCX-Event-Type: a type it has no case for is acknowledged and logged,
+	// not processed.
+	r := call(t, "POST", api.base+"/public/webhooks/notify", key, `{"org_id":"org-example","event_type":"refund.created","transaction_data":{"refund_id":"rf-1"}}`)
+	wantStatus(t, r, 202)
+	var typed acceptedData
+	r.decode(t, &typed, nil)
+	d = waitDelivery(t, api.base, key, typed.EventID, hook.WebhookID, "delivered", 1, 30*time.Second)
+	if *d.LastStatusCode != 200 || len(processedLines(t, p.LogPath(), typed.EventID)) != 0 ||
+		!bytes.Contains(readFile(t, p.LogPath()), []byte(typed.EventID+`: event type "refund.created" is not handled here`)) {
+		t.Fatalf("refund.created: delivery %+v; the example should acknowledge it and log it unhandled", d)
 	}
 }
 

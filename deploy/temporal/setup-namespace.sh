@@ -1,9 +1,11 @@
 #!/bin/sh
 # Registers the Temporal namespace and the custom search attributes that PCX
 # workflows are tagged with. Run by the temporal-setup service of
-# docker-compose.yml once the server is healthy. The api and worker also
-# register the search attributes at start-up; doing it here too means the
-# Temporal UI can filter on them before either has started.
+# docker-compose.yml once the server is healthy. The worker also registers
+# the search attributes at start-up (the api does not: it starts workflows
+# without PcxEventType when the namespace lacks it); doing it here means the
+# Temporal UI can filter on them, and the api tags every workflow, before a
+# worker has started.
 #
 # Idempotent: everything that already exists is left as it is.
 set -eu

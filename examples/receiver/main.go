@@ -1,9 +1,12 @@
 // Command receiver is an example PCX webhook receiver: it verifies every delivery with the official
-// Standard Webhooks library, processes each event once (deduplicating on webhook-id) and prints
-// each event as a JSON line on stdout.
+// Standard Webhooks library, processes each event once (deduplicating on webhook-id), unwraps the
+// Standard Webhooks envelope of an endpoint with payload_format standard, and dispatches on the
+// event type (PCX-Event-Type): transaction updates are printed as JSON lines on stdout, PCX's
+// operational events (pcx.test, pcx.endpoint.disabled, pcx.delivery.exhausted) and unknown types
+// are logged on stderr.
 //
 //	PCX_WEBHOOK_SECRET=whsec_… RECEIVER_TLS_CERT=cert.pem RECEIVER_TLS_KEY=key.pem \
-//	  go run ./examples/receiver -addr 127.0.0.1:8443
+//	  go run ./examples/receiver -addr 127.0.0.1:8443 -payload-format auto
 //
 // PCX delivers only to https:// URLs; without RECEIVER_TLS_CERT/KEY the receiver serves plain
 // HTTP for running behind a TLS-terminating proxy. Copy it as a starting point: replace process
@@ -12,7 +15,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -35,7 +37,12 @@ func run() error {
 	addr := flag.String("addr", "127.0.0.1:8443", "listen address")
 	path := flag.String("path", "/webhooks/pcx", "URL path to serve")
 	window := flag.Duration("dedup-window", 7*24*time.Hour, "how long an event ID is remembered (longer than PCX's ~3-day retry schedule)")
+	formatFlag := flag.String("payload-format", string(FormatAuto), "the endpoint's payload_format: raw, standard, or auto (either)")
 	flag.Parse()
+	format, err := ParsePayloadFormat(*formatFlag)
+	if err != nil {
+		return err
+	}
 	secret := os.Getenv("PCX_WEBHOOK_SECRET")
 	if secret == "" {
 		return errors.New("PCX_WEBHOOK_SECRET is required (the whsec_… secret shown when the endpoint was registered)")
@@ -45,12 +52,8 @@ func run() error {
 		return errors.New("set both RECEIVER_TLS_CERT and RECEIVER_TLS_KEY, or neither")
 	}
 
-	out := json.NewEncoder(os.Stdout)
-	rc, err := NewReceiver(secret, *window, func(ev Event) error {
-		// Your work goes here. Keep it short, or queue it: PCX waits WEBHOOK_TIMEOUT (15s by
-		// default) for the answer before it counts the attempt as failed and retries.
-		return out.Encode(map[string]any{"webhook_id": ev.ID, "transaction_data": ev.Body})
-	})
+	// Your work goes in Handler.Handle.
+	rc, err := NewReceiver(secret, format, *window, NewHandler(os.Stdout, os.Stderr).Handle)
 	if err != nil {
 		return err
 	}

@@ -19,8 +19,72 @@ const maxBody = 512 << 10
 
 // Event is one delivery, as handed to the application once its signature checked out.
 type Event struct {
-	ID   string          // webhook-id: the PCX event_id, the same on every retry and replay
-	Body json.RawMessage // transaction_data, byte for byte as PCX received it
+	ID   string // webhook-id: the PCX event_id, the same on every retry and replay
+	Type string // the event type: PCX-Event-Type, or the envelope's type in the standard format
+	// Timestamp is when PCX accepted the event (the envelope's timestamp); "" in the raw format.
+	Timestamp string
+	Data      json.RawMessage // transaction_data, byte for byte as PCX received it
+}
+
+// HeaderEventType names the event's type on every delivery. Deliveries from a PCX without event
+// types lack it: those are all DefaultEventType.
+const (
+	HeaderEventType  = "PCX-Event-Type"
+	DefaultEventType = "transaction.updated"
+)
+
+// PayloadFormat is the body the endpoint was registered to receive (its payload_format).
+type PayloadFormat string
+
+const (
+	// FormatRaw: the body is transaction_data as PCX received it.
+	FormatRaw PayloadFormat = "raw"
+	// FormatStandard: the body is the Standard Webhooks envelope {"type","timestamp","data"}.
+	FormatStandard PayloadFormat = "standard"
+	// FormatAuto takes a body that is exactly such an envelope, its type the PCX-Event-Type
+	// header's, as the standard format and any other as raw: it keeps working while the
+	// endpoint's payload_format is changed. Use raw or standard when your own transaction_data
+	// could have exactly the keys type, timestamp and data.
+	FormatAuto PayloadFormat = "auto"
+)
+
+// ParsePayloadFormat reads a -payload-format value.
+func ParsePayloadFormat(s string) (PayloadFormat, error) {
+	switch f := PayloadFormat(s); f {
+	case FormatRaw, FormatStandard, FormatAuto:
+		return f, nil
+	}
+	return "", fmt.Errorf("payload format %q: want raw, standard or auto", s)
+}
+
+// errNotEnvelope is a standard-format body that is not the envelope.
+var errNotEnvelope = errors.New("not a Standard Webhooks envelope")
+
+// unwrap returns the event a verified body carries, in format f.
+func unwrap(f PayloadFormat, id, headerType string, body []byte) (Event, error) {
+	if headerType == "" {
+		headerType = DefaultEventType
+	}
+	raw := Event{ID: id, Type: headerType, Data: body}
+	if f == FormatRaw {
+		return raw, nil
+	}
+	var env map[string]json.RawMessage
+	var typ, ts string
+	ok := json.Unmarshal(body, &env) == nil && len(env) == 3 &&
+		json.Unmarshal(env["type"], &typ) == nil && typ != "" &&
+		json.Unmarshal(env["timestamp"], &ts) == nil && ts != "" &&
+		len(env["data"]) > 0 && env["data"][0] == '{'
+	switch {
+	case ok && typ == headerType:
+		return Event{ID: id, Type: typ, Timestamp: ts, Data: env["data"]}, nil
+	case f == FormatAuto:
+		return raw, nil
+	case ok:
+		// The envelope's type is signed, the header is not: they must agree.
+		return Event{}, fmt.Errorf("%w: its type %q is not the %s %q", errNotEnvelope, typ, HeaderEventType, headerType)
+	}
+	return Event{}, errNotEnvelope
 }
 
 // Receiver is an http.Handler for PCX webhook deliveries: it verifies the Standard Webhooks
@@ -30,19 +94,24 @@ type Event struct {
 // resets repeat a webhook-id.
 type Receiver struct {
 	wh      *standardwebhooks.Webhook
+	format  PayloadFormat
 	process func(Event) error
 	seen    *seenIDs
 }
 
 // NewReceiver returns a Receiver verifying with secret ("whsec_…", shown once when the endpoint
 // was registered or its secret rotated) that calls process for every new event. window is how
-// long an event ID is remembered; it should outlast PCX's retry schedule (about 3 days).
-func NewReceiver(secret string, window time.Duration, process func(Event) error) (*Receiver, error) {
+// long an event ID is remembered; it should outlast PCX's retry schedule (about 3 days). format
+// is the endpoint's payload_format (or FormatAuto).
+func NewReceiver(secret string, format PayloadFormat, window time.Duration, process func(Event) error) (*Receiver, error) {
 	wh, err := standardwebhooks.NewWebhook(secret)
 	if err != nil {
 		return nil, fmt.Errorf("webhook secret: %w", err)
 	}
-	return &Receiver{wh: wh, process: process, seen: newSeenIDs(window, 1_000_000)}, nil
+	if _, err := ParsePayloadFormat(string(format)); err != nil {
+		return nil, err
+	}
+	return &Receiver{wh: wh, format: format, process: process, seen: newSeenIDs(window, 1_000_000)}, nil
 }
 
 // ServeHTTP answers 2xx only for an event that is processed (now or before): any other answer
@@ -74,13 +143,19 @@ func (rc *Receiver) receive(w http.ResponseWriter, r *http.Request) (int, string
 		return http.StatusUnauthorized, "invalid signature"
 	}
 	id := r.Header.Get("webhook-id")
+	ev, err := unwrap(rc.format, id, r.Header.Get(HeaderEventType), body)
+	if err != nil {
+		// Signed by PCX but not in the format this receiver expects: the endpoint's
+		// payload_format and -payload-format differ. PCX retries, so fix either and it arrives.
+		return http.StatusBadRequest, err.Error()
+	}
 	switch rc.seen.claim(id) {
 	case claimDone:
 		return http.StatusOK, "duplicate " + id + ": already processed"
 	case claimBusy:
 		return http.StatusConflict, "event " + id + " is being processed"
 	}
-	if err := rc.process(Event{ID: id, Body: body}); err != nil {
+	if err := rc.process(ev); err != nil {
 		rc.seen.release(id) // not processed: PCX's retry gets another chance
 		return http.StatusInternalServerError, "processing failed"
 	}

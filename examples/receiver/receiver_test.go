@@ -51,13 +51,7 @@ func (p *processed) ids() []string {
 
 func newTestReceiver(t *testing.T) ([]byte, *Receiver, *processed) {
 	t.Helper()
-	key := signing.NewSecret()
-	p := &processed{}
-	rc, err := NewReceiver(signing.FormatSecret(key), time.Hour, p.process)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key, rc, p
+	return newFormatReceiver(t, FormatAuto)
 }
 
 func serve(rc *Receiver, r *http.Request) *httptest.ResponseRecorder {
@@ -82,8 +76,8 @@ func TestReceiverProcessesAVerifiedEventOnce(t *testing.T) {
 	if got := p.ids(); len(got) != 1 || got[0] != "evt_1" {
 		t.Fatalf("processed %v, want evt_1 once", got)
 	}
-	if !bytes.Equal(p.events[0].Body, body) {
-		t.Errorf("body handed on: %s, want %s", p.events[0].Body, body)
+	if ev := p.events[0]; !bytes.Equal(ev.Data, body) || ev.Type != DefaultEventType {
+		t.Errorf("event handed on: %s %s, want %s %s", ev.Type, ev.Data, DefaultEventType, body)
 	}
 	// Another event is processed.
 	if w := serve(rc, delivery([][]byte{key}, "evt_2", time.Now(), body)); w.Code != http.StatusOK {
@@ -103,7 +97,7 @@ func TestReceiverAcceptsEitherSecretDuringRotation(t *testing.T) {
 	if w.Code != http.StatusOK {
 		t.Fatalf("old secret during rotation: %d %s", w.Code, w.Body)
 	}
-	rcNew, err := NewReceiver(signing.FormatSecret(newKey), time.Hour, p.process)
+	rcNew, err := NewReceiver(signing.FormatSecret(newKey), FormatAuto, time.Hour, p.process)
 	if err != nil {
 		t.Fatal(err)
 	}
