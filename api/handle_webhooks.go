@@ -89,7 +89,7 @@ func handleWebhookCreate(svc Webhooks) http.Handler {
 		Description   string   `json:"description"`
 		OrgID         *string  `json:"org_id"`
 		EventTypes    []string `json:"event_types"`
-		PayloadFormat string   `json:"payload_format"`
+		PayloadFormat *string  `json:"payload_format"`
 	}
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		p := principalFrom(r.Context())
@@ -103,9 +103,14 @@ func handleWebhookCreate(svc Webhooks) http.Handler {
 		if req.EndpointURL == nil || *req.EndpointURL == "" {
 			return pcx.Invalid("Invalid request body", map[string]string{"endpoint_url": "is required"})
 		}
-		hook, err := svc.CreateEndpoint(r.Context(), p.OrgID, webhooks.NewEndpoint{
-			URL: *req.EndpointURL, Description: req.Description, EventTypes: req.EventTypes, PayloadFormat: req.PayloadFormat,
-		})
+		in := webhooks.NewEndpoint{URL: *req.EndpointURL, Description: req.Description, EventTypes: req.EventTypes, PayloadFormat: string(pcx.PayloadRaw)}
+		if req.PayloadFormat != nil {
+			if *req.PayloadFormat == "" { // as a PATCH refuses it; leave it out for raw
+				return pcx.Invalid("Invalid request body", map[string]string{"payload_format": pcx.CheckPayloadFormat("")})
+			}
+			in.PayloadFormat = *req.PayloadFormat
+		}
+		hook, err := svc.CreateEndpoint(r.Context(), p.OrgID, in)
 		if err != nil {
 			return err
 		}

@@ -212,6 +212,7 @@ func TestEventTypesBadInput(t *testing.T) {
 		{"bare star", map[string]any{"event_types": []string{"*"}}, "event_types"},
 		{"not a list", map[string]any{"event_types": "a.b"}, "event_types"},
 		{"format", map[string]any{"payload_format": "xml"}, "payload_format"},
+		{"empty format", map[string]any{"payload_format": ""}, "payload_format"},
 	} {
 		tc.body["endpoint_url"] = rc.url("/x")
 		wantError(t, "create "+tc.name, call(t, "POST", api.base+"/public/webhooks", key, tc.body), 400, tc.field)

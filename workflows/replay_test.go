@@ -358,7 +358,7 @@ func TestRecordHistories(t *testing.T) {
 				require.ErrorIs(t, err, fs.ErrNotExist, "%s is recorded: histories are never rewritten; record a new shape beside it with -shape", h.path())
 			}
 			run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-				ID: sc.workflowID(), TaskQueue: taskQueue, TypedSearchAttributes: workflows.SearchAttributes(testOrgID, sc.eventID),
+				ID: sc.workflowID(), TaskQueue: taskQueue, TypedSearchAttributes: sc.input().SearchAttributes(),
 			}, workflows.EventWorkflowName, sc.input())
 			require.NoError(t, err)
 			var sum workflows.Summary

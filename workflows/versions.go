@@ -45,6 +45,6 @@ const (
 	ChangePlanningEnds = "planning-ends"
 	// ChangeChildEventType: a child batch carries the PcxEventType search attribute of its
 	// event, as the event's own workflow does. Asked only when the input names the type (a
-	// workflow started since event types existed).
+	// workflow started since event types existed) and the event's workflow carries it.
 	ChangeChildEventType = "child-event-type"
 )

@@ -342,7 +342,10 @@ func startBatch(ctx workflow.Context, in EventInput, page int, ids []string) bat
 		}
 	}
 	attrs := SearchAttributes(in.OrgID, in.EventID)
-	if in.EventType != "" && workflow.GetVersion(ctx, ChangeChildEventType, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+	// The child carries the type only where the event's workflow does: a namespace without
+	// PcxEventType (the starter then starts without it) would refuse the child's start.
+	_, typed := workflow.GetTypedSearchAttributes(ctx).GetKeyword(EventTypeAttr)
+	if in.EventType != "" && typed && workflow.GetVersion(ctx, ChangeChildEventType, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
 		attrs = in.SearchAttributes()
 	}
 	opts := workflow.ChildWorkflowOptions{
