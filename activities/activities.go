@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/pcx/publicservice/internal/metrics"
+	"github.com/pcx/publicservice/internal/slots"
 	"github.com/pcx/publicservice/pcx"
 	"github.com/pcx/publicservice/store"
 )
@@ -50,15 +51,19 @@ type Activities struct {
 	UserAgent string
 	Metrics   *metrics.Metrics
 	// MaxInFlight bounds the POSTs in flight in this process, batches and retries together
-	// (WORKER_CONCURRENCY); 0 means 200.
-	MaxInFlight int
+	// (WORKER_CONCURRENCY); 0 means 200. EndpointConcurrency and HostConcurrency bound them per
+	// endpoint and per destination host (WEBHOOK_ENDPOINT_CONCURRENCY, WEBHOOK_HOST_CONCURRENCY;
+	// 0 means 20 and 50); the slots are shared fairly between organisations (internal/slots).
+	MaxInFlight         int
+	EndpointConcurrency int
+	HostConcurrency     int
 	// Now and Jitter are replaceable in tests. Jitter returns a factor in [0.8, 1.2).
 	Now    func() time.Time
 	Jitter func() float64
 
 	payloads *payloadCache
 	handoff  *handoff
-	slots    chan struct{}
+	slots    *slots.Pool
 }
 
 // New returns Activities with production defaults for the clock, jitter and payload cache.
@@ -77,7 +82,13 @@ func New(a Activities) *Activities {
 	if a.MaxInFlight <= 0 {
 		a.MaxInFlight = 200
 	}
-	a.slots = make(chan struct{}, a.MaxInFlight)
+	if a.EndpointConcurrency <= 0 {
+		a.EndpointConcurrency = 20
+	}
+	if a.HostConcurrency <= 0 {
+		a.HostConcurrency = 50
+	}
+	a.slots = slots.New(slots.Limits{Total: a.MaxInFlight, PerEndpoint: a.EndpointConcurrency, PerHost: a.HostConcurrency})
 	return &a
 }
 

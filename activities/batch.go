@@ -182,13 +182,14 @@ func (a *Activities) cancelled(id, url, reason string) (Outcome, pcx.Delivery) {
 // firstAttempt sends to one endpoint and decides what comes next, as Deliver does for send 1.
 // slotCtx bounds the wait for a send slot.
 func (a *Activities) firstAttempt(ctx, slotCtx context.Context, ev *pcx.Event, w *pcx.Webhook) (Outcome, pcx.Delivery) {
-	release, ok := a.acquire(slotCtx)
+	release, ok := a.acquire(slotCtx, ev.OrgID, w, false)
 	if !ok {
 		return Outcome{WebhookID: w.ID, Status: pcx.DeliveryPending, RetryDelay: time.Second, Unsent: true}, pcx.Delivery{}
 	}
 	att, retryAfter := a.send(ctx, ev, w)
 	release()
 	a.observe(att)
+	a.paced(w, att)
 	status, retry := a.decide(ctx, ev.OrgID, w, att, 1)
 	out := Outcome{WebhookID: w.ID, Status: status}
 	if retry {

@@ -9,7 +9,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 
 	"github.com/pcx/publicservice/internal/netguard"
 	"github.com/pcx/publicservice/internal/signing"
+	"github.com/pcx/publicservice/internal/slots"
 	"github.com/pcx/publicservice/pcx"
 	"github.com/pcx/publicservice/store"
 )
@@ -107,10 +110,13 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	// Like a batch's, the wait for a slot is bounded (slotBudget), so the send that follows still
 	// fits in the activity's timeout.
 	slotCtx, cancel := context.WithTimeout(ctx, slotBudget)
-	release, ok := a.acquire(slotCtx)
+	release, ok := a.acquire(slotCtx, in.OrgID, w, true)
 	cancel()
 	if !ok {
-		return DeliverResult{}, unsent(errors.New("no send slot came free in time"))
+		// Not sent: this does not use up an attempt of the schedule (notSent). Back after a
+		// while, spread so the refused do not return together.
+		return DeliverResult{}, unsent(temporal.NewApplicationErrorWithOptions("no send slot came free; not sent", "NoSendSlot",
+			temporal.ApplicationErrorOptions{NextRetryDelay: time.Duration(float64(5*time.Second) * 2 * a.Jitter()), Category: temporal.ApplicationErrorCategoryBenign}))
 	}
 	// As a batch's: the send ends in time to record it, the record in time to return.
 	sendCtx, cancelSend := beforeDeadline(ctx, recordReserve)
@@ -118,6 +124,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	release()
 	cancelSend()
 	a.observe(att)
+	a.paced(w, att)
 	recCtx, cancelRecord := beforeDeadline(ctx, returnMargin)
 	defer cancelRecord()
 	log.Debug().Int("status_code", att.StatusCode).Str("error", att.ErrorClass).Dur("duration", att.Duration).Msg("delivery attempt")
@@ -312,14 +319,47 @@ func (a *Activities) observe(att pcx.Attempt) {
 	a.Metrics.AttemptDuration.Observe(att.Duration.Seconds())
 }
 
-// acquire takes one of the MaxInFlight send slots, waiting at most until ctx ends; it returns
-// the release and whether a slot was taken.
-func (a *Activities) acquire(ctx context.Context) (release func(), ok bool) {
-	select {
-	case a.slots <- struct{}{}:
-		return func() { <-a.slots }, true
-	case <-ctx.Done():
+// acquire takes a send slot for a send to w (internal/slots: per worker, endpoint and host,
+// shared fairly between organisations and between first attempts and retries), waiting at most
+// until ctx ends; it returns the release and whether a slot was taken. A retry is impatient:
+// it holds a Temporal activity slot while it waits, so when its organisation already holds its
+// share it is refused at once and comes back later, unsent. The wait is measured.
+func (a *Activities) acquire(ctx context.Context, org string, w *pcx.Webhook, retry bool) (release func(), ok bool) {
+	start := time.Now()
+	k := slots.Key{Org: org, Endpoint: w.ID, Host: hostOf(w.URL), Retry: retry}
+	a.Metrics.SlotsWaiting.Inc()
+	put, ok := a.slots.Acquire(ctx, k, retry)
+	a.Metrics.SlotsWaiting.Dec()
+	a.Metrics.SlotWait.Observe(time.Since(start).Seconds())
+	if !ok {
+		a.Metrics.SlotTimeouts.Inc()
 		return nil, false
+	}
+	a.Metrics.SlotsInUse.Inc()
+	return func() {
+		a.Metrics.SlotsInUse.Dec()
+		put()
+	}, true
+}
+
+// hostOf is the destination host of an endpoint URL, the key of WEBHOOK_HOST_CONCURRENCY: its
+// host name, whatever the port (one machine behind several ports is still one machine).
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return strings.ToLower(u.Hostname())
+}
+
+// paced adjusts the endpoint's own bound after an attempt: a 429 or 503 halves it, a success
+// raises it again by one.
+func (a *Activities) paced(w *pcx.Webhook, att pcx.Attempt) {
+	switch {
+	case att.StatusCode == http.StatusTooManyRequests || att.StatusCode == http.StatusServiceUnavailable:
+		a.slots.Slowed(w.ID)
+	case att.ErrorClass == "":
+		a.slots.Succeeded(w.ID)
 	}
 }
 

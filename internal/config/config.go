@@ -63,6 +63,10 @@ type Config struct {
 	EventRetention       time.Duration   `env:"EVENT_RETENTION" envDefault:"720h"`
 	WebhookMaxEndpoints  int             `env:"WEBHOOK_MAX_ENDPOINTS_PER_ORG" envDefault:"10000"`
 	WorkerConcurrency    int             `env:"WORKER_CONCURRENCY" envDefault:"200"`
+	// Sends in flight to one endpoint, and to one destination host, per worker: one
+	// organisation's slow receivers cannot take every slot (internal/slots).
+	WebhookEndpointConcurrency int `env:"WEBHOOK_ENDPOINT_CONCURRENCY" envDefault:"20"`
+	WebhookHostConcurrency     int `env:"WEBHOOK_HOST_CONCURRENCY" envDefault:"50"`
 }
 
 // defaultEnvFile is where `make run` writes its env file; PCX_ENV_FILE names another, or none
@@ -188,6 +192,12 @@ func (c Config) validateCommon() error {
 	}
 	if c.WorkerConcurrency < 1 {
 		problems = append(problems, "WORKER_CONCURRENCY must be at least 1")
+	}
+	if c.WebhookEndpointConcurrency < 1 {
+		problems = append(problems, "WEBHOOK_ENDPOINT_CONCURRENCY must be at least 1")
+	}
+	if c.WebhookHostConcurrency < 1 {
+		problems = append(problems, "WEBHOOK_HOST_CONCURRENCY must be at least 1")
 	}
 	if c.WebhookMaxEndpoints < 1 {
 		problems = append(problems, "WEBHOOK_MAX_ENDPOINTS_PER_ORG must be at least 1")

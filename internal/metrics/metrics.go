@@ -25,7 +25,11 @@ type Metrics struct {
 	RetriesScheduled  prometheus.Counter
 	EndpointsDisabled prometheus.Counter
 	OrgMismatches     prometheus.Counter
-	Undeliverable     prometheus.Counter // deliveries failed without a send: the worker cannot sign for the endpoint
+	Undeliverable     prometheus.Counter   // deliveries failed without a send: the worker cannot sign for the endpoint
+	SlotsInUse        prometheus.Gauge     // sends holding a slot (internal/slots)
+	SlotsWaiting      prometheus.Gauge     // sends waiting for one
+	SlotWait          prometheus.Histogram // how long sends waited for a slot, taken or not
+	SlotTimeouts      prometheus.Counter   // waits that ended without a slot: the delivery went on unsent
 
 	temporal *temporalRegistry
 }
@@ -73,8 +77,21 @@ func New() *Metrics {
 		Undeliverable: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pcx_webhook_undeliverable_total", Help: "Deliveries failed without a send because the worker cannot sign for the endpoint (its secret does not decrypt under WEBHOOK_SECRETS_KEYS, or its record cannot be read).",
 		}),
+		SlotsInUse: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pcx_webhook_send_slots_in_use", Help: "Sends in flight holding one of the worker's send slots (WORKER_CONCURRENCY).",
+		}),
+		SlotsWaiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pcx_webhook_send_slots_waiting", Help: "Sends waiting for a send slot: per worker, endpoint (WEBHOOK_ENDPOINT_CONCURRENCY) or host (WEBHOOK_HOST_CONCURRENCY) bounds, or the organisation's fair share.",
+		}),
+		SlotWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "pcx_webhook_send_slot_wait_seconds", Help: "How long sends waited for a send slot, whether they got one or not.",
+			Buckets: []float64{0.001, 0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30},
+		}),
+		SlotTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pcx_webhook_send_slot_timeouts_total", Help: "Waits for a send slot that ended without one; the delivery was not sent and goes on later without using up an attempt.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.HTTPRequests, m.HTTPDuration, m.AuthFailures, m.Events, m.Deliveries, m.Attempts, m.AttemptDuration, m.RetriesScheduled, m.EndpointsDisabled, m.OrgMismatches, m.Undeliverable} {
+	for _, c := range []prometheus.Collector{m.HTTPRequests, m.HTTPDuration, m.AuthFailures, m.Events, m.Deliveries, m.Attempts, m.AttemptDuration, m.RetriesScheduled, m.EndpointsDisabled, m.OrgMismatches, m.Undeliverable, m.SlotsInUse, m.SlotsWaiting, m.SlotWait, m.SlotTimeouts} {
 		f(c)
 	}
 	return m
