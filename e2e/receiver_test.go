@@ -78,7 +78,11 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 	case rc.notified <- struct{}{}:
 	default:
 	}
-	if delay > 0 {
+	switch {
+	case delay < 0: // hang: never answer, until the sender gives up
+		<-r.Context().Done()
+		return
+	case delay > 0:
 		time.Sleep(delay)
 	}
 	w.WriteHeader(status)
