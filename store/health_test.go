@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,17 +18,24 @@ import (
 // healthAttrs are the attributes an endpoint's health is kept in.
 var healthAttrs = []string{"consecutive_failures", "last_success_at", "last_failure_at", "failing_since", "probe_at"}
 
-// Failures count up in one write each and open the breaker at the threshold, with the next probe
-// where the caller put it; every read for delivery carries the health; a success closes it and
-// keeps the last failure.
-func TestEndpointHealthUpdates(t *testing.T) {
-	t.Parallel()
+// newHealthHook returns a store with one active endpoint of org-a in it.
+func newHealthHook(t *testing.T) (*store.Store, table, context.Context, *pcx.Webhook) {
+	t.Helper()
 	s, tb := newTableStore(t)
 	ctx := testenv.Context(t, time.Minute)
 	w := newHook(t, "org-a", time.Now())
 	if err := s.CreateWebhook(ctx, w, 10); err != nil {
 		t.Fatal(err)
 	}
+	return s, tb, ctx, w
+}
+
+// Failures count up in one write each and open the breaker at the threshold, with the next probe
+// where the caller put it; every read for delivery carries the health; a success closes it and
+// keeps the last failure.
+func TestEndpointHealthUpdates(t *testing.T) {
+	t.Parallel()
+	s, tb, ctx, w := newHealthHook(t)
 	t0 := time.Now().UTC().Truncate(time.Millisecond)
 	next := t0.Add(time.Minute)
 	for i := range 3 {
@@ -112,12 +120,7 @@ func TestEndpointHealthUpdates(t *testing.T) {
 // holds until it runs out, and a healthy endpoint has no probe to claim.
 func TestClaimProbeOneWinner(t *testing.T) {
 	t.Parallel()
-	s, _ := newTableStore(t)
-	ctx := testenv.Context(t, time.Minute)
-	w := newHook(t, "org-a", time.Now())
-	if err := s.CreateWebhook(ctx, w, 10); err != nil {
-		t.Fatal(err)
-	}
+	s, _, ctx, w := newHealthHook(t)
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	if ok, err := s.ClaimProbe(ctx, "org-a", w.ID, now, now.Add(time.Minute)); ok || err != nil {
 		t.Fatalf("claim on a healthy endpoint = %v, %v; want false", ok, err)
@@ -154,12 +157,7 @@ func TestClaimProbeOneWinner(t *testing.T) {
 // it records disabled_at, and re-enabling removes it with the whole health.
 func TestDisableWebhookAndReenable(t *testing.T) {
 	t.Parallel()
-	s, tb := newTableStore(t)
-	ctx := testenv.Context(t, time.Minute)
-	w := newHook(t, "org-a", time.Now())
-	if err := s.CreateWebhook(ctx, w, 10); err != nil {
-		t.Fatal(err)
-	}
+	s, tb, ctx, w := newHealthHook(t)
 	now := time.Now().UTC()
 	if _, err := s.RecordEndpointFailure(ctx, "org-a", w.ID, store.EndpointFailure{At: now, Threshold: 1, NextProbe: now}); err != nil {
 		t.Fatal(err)
@@ -201,12 +199,7 @@ func TestDisableWebhookAndReenable(t *testing.T) {
 // disable without disabled_at) reads healthy with no times, and takes health writes.
 func TestEndpointItemWithoutHealthReadsHealthy(t *testing.T) {
 	t.Parallel()
-	s, tb := newTableStore(t)
-	ctx := testenv.Context(t, time.Minute)
-	w := newHook(t, "org-a", time.Now())
-	if err := s.CreateWebhook(ctx, w, 10); err != nil {
-		t.Fatal(err)
-	}
+	s, tb, ctx, w := newHealthHook(t)
 	// The old code's 410 disable: status and reason, nothing else.
 	it := tb.item(t, ctx, "ORG#org-a#WH", w.ID)
 	it["status"] = &types.AttributeValueMemberS{Value: string(pcx.WebhookDisabled)}
