@@ -99,6 +99,16 @@ const (
 	DisabledFailing = "failing"
 )
 
+// DisabledReasonName is the contract's name for why an endpoint was disabled (§10): "gone" after
+// a 410, "failing" after auto-disable, and any other stored reason as it is. The API and the
+// pcx.endpoint.disabled event show it; the stored text stays as it always was.
+func DisabledReasonName(stored string) string {
+	if stored == DisabledGone {
+		return "gone"
+	}
+	return stored
+}
+
 // EndpointHealth is an endpoint's record of consecutive failures, kept on its item so every read
 // for delivery carries it. An endpoint is failing (its circuit breaker open) from the failure that
 // brings ConsecutiveFailures to WEBHOOK_BREAKER_FAILURES until its next success: FailingSince is
