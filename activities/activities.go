@@ -36,6 +36,11 @@ type Store interface {
 	RecordDelivery(ctx context.Context, eventID string, d pcx.Delivery, expires time.Time) error
 	DeliveriesOf(ctx context.Context, eventID string, ids []string) (map[string]*pcx.Delivery, error)
 	UpdateWebhook(ctx context.Context, org, id string, p store.WebhookPatch) (*pcx.Webhook, error)
+	// Endpoint health (health.go).
+	RecordEndpointFailure(ctx context.Context, org, id string, f store.EndpointFailure) (pcx.EndpointHealth, error)
+	RecordEndpointSuccess(ctx context.Context, org, id string, at time.Time) error
+	ClaimProbe(ctx context.Context, org, id string, now, until time.Time) (bool, error)
+	DisableWebhook(ctx context.Context, org, id, reason string) (at time.Time, ok bool, err error)
 }
 
 // Activities are the delivery activities with their dependencies. Register a pointer on the
@@ -57,6 +62,14 @@ type Activities struct {
 	MaxInFlight         int
 	EndpointConcurrency int
 	HostConcurrency     int
+	// BreakerFailures is WEBHOOK_BREAKER_FAILURES: this many consecutive failed attempts make an
+	// endpoint failing; 0 keeps no breaker. DisableAfter is WEBHOOK_DISABLE_AFTER: an endpoint
+	// failing with no success that long is disabled; 0 never.
+	BreakerFailures int
+	DisableAfter    time.Duration
+	// Emitter accepts the operational events (pcx.endpoint.disabled, pcx.delivery.exhausted);
+	// nil emits none.
+	Emitter Emitter
 	// Now and Jitter are replaceable in tests. Jitter returns a factor in [0.8, 1.2).
 	Now    func() time.Time
 	Jitter func() float64

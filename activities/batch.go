@@ -182,6 +182,10 @@ func (a *Activities) cancelled(id, url, reason string) (Outcome, pcx.Delivery) {
 // firstAttempt sends to one endpoint and decides what comes next, as Deliver does for send 1.
 // slotCtx bounds the wait for a send slot.
 func (a *Activities) firstAttempt(ctx, slotCtx context.Context, ev *pcx.Event, w *pcx.Webhook) (Outcome, pcx.Delivery) {
+	// Held behind a failing endpoint's probe: its durable Deliver makes the first send.
+	if err := a.breaker(ctx, w); err != nil {
+		return Outcome{WebhookID: w.ID, Status: pcx.DeliveryPending, RetryDelay: heldDelay(err), Unsent: true}, pcx.Delivery{}
+	}
 	release, ok := a.acquire(slotCtx, ev.OrgID, w, false)
 	if !ok {
 		return Outcome{WebhookID: w.ID, Status: pcx.DeliveryPending, RetryDelay: time.Second, Unsent: true}, pcx.Delivery{}
@@ -190,7 +194,11 @@ func (a *Activities) firstAttempt(ctx, slotCtx context.Context, ev *pcx.Event, w
 	release()
 	a.observe(att)
 	a.paced(w, att)
-	status, retry := a.decide(ctx, ev.OrgID, w, att, 1)
+	status, retry := a.decide(ctx, w, att, 1)
+	a.noteHealth(ctx, w, att)
+	if status == pcx.DeliveryFailed {
+		a.exhausted(ctx, ev, w, att, 1)
+	}
 	out := Outcome{WebhookID: w.ID, Status: status}
 	if retry {
 		out.RetryDelay = NextDelay(a.Schedule[0], retryAfter, a.Jitter())

@@ -22,7 +22,6 @@ import (
 	"github.com/pcx/publicservice/internal/signing"
 	"github.com/pcx/publicservice/internal/slots"
 	"github.com/pcx/publicservice/pcx"
-	"github.com/pcx/publicservice/store"
 )
 
 // DeliverInput names one delivery: an event to one endpoint.
@@ -104,7 +103,11 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 		// Every send of the schedule happened, the last one on a worker that died before
 		// recording it: give up without sending again.
 		att := pcx.Attempt{At: a.Now(), ErrorClass: classTimeout}
-		return a.finish(ctx, ev, w, pcx.DeliveryFailed, att, expires)
+		return a.finish(ctx, ev, w, pcx.DeliveryFailed, att, send-1, expires)
+	}
+	// A failing endpoint is sent only its probe; the rest wait unsent (health.go).
+	if err := a.breaker(ctx, w); err != nil {
+		return DeliverResult{}, unsent(err)
 	}
 
 	// Like a batch's, the wait for a slot is bounded (slotBudget), so the send that follows still
@@ -128,9 +131,10 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	recCtx, cancelRecord := beforeDeadline(ctx, returnMargin)
 	defer cancelRecord()
 	log.Debug().Int("status_code", att.StatusCode).Str("error", att.ErrorClass).Dur("duration", att.Duration).Msg("delivery attempt")
-	status, retry := a.decide(recCtx, in.OrgID, w, att, send)
+	status, retry := a.decide(recCtx, w, att, send)
+	a.noteHealth(recCtx, w, att)
 	if !retry {
-		return a.finish(recCtx, ev, w, status, att, expires)
+		return a.finish(recCtx, ev, w, status, att, send, expires)
 	}
 	if err := a.Store.RecordDelivery(recCtx, in.EventID, attempted(w, pcx.DeliveryPending, att), expires); err != nil {
 		log.Warn().Err(err).Msg("recording a failed attempt failed")
@@ -147,19 +151,15 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 // decide says what an attempt means for its delivery: delivered (a 2xx), failed for good (410
 // Gone, which also disables the endpoint; an address the SSRF rules block; the last send of the
 // schedule), or pending with a retry to come.
-func (a *Activities) decide(ctx context.Context, org string, w *pcx.Webhook, att pcx.Attempt, send int) (pcx.DeliveryStatus, bool) {
+func (a *Activities) decide(ctx context.Context, w *pcx.Webhook, att pcx.Attempt, send int) (pcx.DeliveryStatus, bool) {
 	switch {
 	case att.ErrorClass == "":
 		return pcx.DeliveryDelivered, false
 	case att.ErrorClass == classGone:
-		_, err := a.Store.UpdateWebhook(ctx, org, w.ID, store.WebhookPatch{}.WithStatus(pcx.WebhookDisabled, pcx.DisabledGone))
-		if err != nil && pcx.ErrorCode(err) != pcx.ENotFound {
+		if _, err := a.disable(ctx, w, pcx.DisabledGone); err != nil {
 			// Not disabled: retry; the 410 will come again and disable it then.
-			a.Log.Warn().Err(err).Str("webhook_id", w.ID).Msg("disabling an endpoint after 410 failed")
 			return pcx.DeliveryPending, send <= len(a.Schedule)
 		}
-		a.Metrics.EndpointsDisabled.Inc()
-		a.Log.Info().Str("webhook_id", w.ID).Str("org_id", org).Msg("endpoint answered 410 Gone: disabled")
 		return pcx.DeliveryFailed, false
 	case att.ErrorClass == classBlocked, send > len(a.Schedule):
 		return pcx.DeliveryFailed, false
@@ -188,9 +188,10 @@ func notSent(ctx context.Context, skipped int, err error) error {
 	return err
 }
 
-// finish records a final outcome. If the write fails the outcome goes back to the workflow
-// unrecorded rather than as an error: retrying would send the event again.
-func (a *Activities) finish(ctx context.Context, ev *pcx.Event, w *pcx.Webhook, status pcx.DeliveryStatus, att pcx.Attempt, expires time.Time) (DeliverResult, error) {
+// finish records a final outcome after sends sends, the last one att. If the write fails the
+// outcome goes back to the workflow unrecorded rather than as an error: retrying would send the
+// event again.
+func (a *Activities) finish(ctx context.Context, ev *pcx.Event, w *pcx.Webhook, status pcx.DeliveryStatus, att pcx.Attempt, sends int, expires time.Time) (DeliverResult, error) {
 	if status == pcx.DeliveryPending {
 		status = pcx.DeliveryFailed // a 410 that could not disable the endpoint, on the last send
 	}
@@ -199,6 +200,9 @@ func (a *Activities) finish(ctx context.Context, ev *pcx.Event, w *pcx.Webhook, 
 	if err := a.Store.RecordDelivery(ctx, ev.ID, attempted(w, status, att), expires); err != nil {
 		a.Log.Warn().Err(err).Str("event_id", ev.ID).Str("webhook_id", w.ID).Msg("recording a delivery outcome failed; the workflow will retry it")
 		res.Unrecorded = true
+	}
+	if status == pcx.DeliveryFailed {
+		a.exhausted(ctx, ev, w, att, sends)
 	}
 	return res, nil
 }

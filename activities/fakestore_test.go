@@ -35,6 +35,9 @@ type fakeStore struct {
 	lastAt map[string]time.Time
 	// runReads counts RecordedByRun calls.
 	runReads int
+	// healthWrites counts endpoint health writes, claims probe claims.
+	healthWrites int
+	claims       int
 
 	// Fault injection: when set, these are called first and a non-nil error is returned.
 	recordErr  func(status pcx.DeliveryStatus) error // RecordDelivery with an attempt
@@ -42,6 +45,8 @@ type fakeStore struct {
 	eventErr   func() error                          // Event
 	webhookErr func() error                          // every endpoint read
 	updateErr  func() error                          // UpdateWebhook
+	// beforeRead, when set, is called with the stored endpoint before every read of one.
+	beforeRead func(w *pcx.Webhook)
 	// writeCtx, when set, is called with the context of every write of an attempt
 	// (RecordFirstAttempts, RecordDelivery with one); a non-nil error is returned.
 	writeCtx func(ctx context.Context) error
@@ -146,6 +151,9 @@ func (f *fakeStore) lookupLocked(org, id string, secrets bool) (*pcx.Webhook, er
 	w, ok := f.webhooks[id]
 	if !ok || w.OrgID != org {
 		return nil, notFound("Webhook")
+	}
+	if f.beforeRead != nil {
+		f.beforeRead(w)
 	}
 	cp := *w
 	if !secrets {
@@ -408,4 +416,83 @@ func (f *fakeStore) failWritesTimed() (margin func() time.Duration) {
 		defer mu.Unlock()
 		return m
 	}
+}
+
+// RecordEndpointFailure counts a failure as the DynamoDB store does: the breaker opens at the
+// threshold, however stale the caller's count.
+func (f *fakeStore) RecordEndpointFailure(_ context.Context, org, id string, fl store.EndpointFailure) (pcx.EndpointHealth, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.healthWrites++
+	w, ok := f.webhooks[id]
+	if !ok || w.OrgID != org {
+		return pcx.EndpointHealth{}, notFound("Webhook")
+	}
+	h := &w.Health
+	h.ConsecutiveFailures++
+	at := fl.At
+	h.LastFailureAt = &at
+	if fl.Threshold > 0 && h.ConsecutiveFailures >= fl.Threshold {
+		if h.FailingSince == nil {
+			h.FailingSince = &at
+		}
+		next := fl.NextProbe
+		h.ProbeAt = &next
+	}
+	return *h, nil
+}
+
+func (f *fakeStore) RecordEndpointSuccess(_ context.Context, org, id string, at time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.healthWrites++
+	w, ok := f.webhooks[id]
+	if !ok || w.OrgID != org {
+		return notFound("Webhook")
+	}
+	w.Health = pcx.EndpointHealth{LastSuccessAt: &at, LastFailureAt: w.Health.LastFailureAt}
+	return nil
+}
+
+// ClaimProbe grants the lease as the DynamoDB store's conditional write does.
+func (f *fakeStore) ClaimProbe(_ context.Context, org, id string, now, until time.Time) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.claims++
+	w, ok := f.webhooks[id]
+	if !ok || w.OrgID != org || w.Health.FailingSince == nil || w.Health.ProbeAt != nil && w.Health.ProbeAt.After(now) {
+		return false, nil
+	}
+	w.Health.ProbeAt = &until
+	return true, nil
+}
+
+// DisableWebhook is listed in updates as the patch it amounts to, and fails as updateErr says; a
+// missing endpoint is not disabled, as in the DynamoDB store.
+func (f *fakeStore) DisableWebhook(_ context.Context, org, id, reason string) (time.Time, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.updates = append(f.updates, updateCall{Org: org, ID: id, Patch: store.WebhookPatch{}.WithStatus(pcx.WebhookDisabled, reason)})
+	if f.updateErr != nil {
+		if err := f.updateErr(); err != nil {
+			if pcx.ErrorCode(err) == pcx.ENotFound {
+				return time.Time{}, false, nil
+			}
+			return time.Time{}, false, err
+		}
+	}
+	w, ok := f.webhooks[id]
+	if !ok || w.OrgID != org || w.Status != pcx.WebhookActive {
+		return time.Time{}, false, nil
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	w.Status, w.DisabledReason, w.DisabledAt = pcx.WebhookDisabled, reason, &now
+	return now, true, nil
+}
+
+// health returns an endpoint's health as the store holds it.
+func (f *fakeStore) health(id string) pcx.EndpointHealth {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.webhooks[id].Health
 }

@@ -39,6 +39,9 @@ type webhookData struct {
 	Description    string `json:"description"`
 	Status         string `json:"status"`
 	DisabledReason string `json:"disabled_reason,omitempty"`
+	// DisabledAt is null while active, and for an endpoint disabled before it was kept.
+	DisabledAt *Timestamp `json:"disabled_at"`
+	Health     healthData `json:"health"`
 	// EventTypes is [] for an endpoint that receives every type but the reserved ones.
 	EventTypes    []string  `json:"event_types"`
 	PayloadFormat string    `json:"payload_format"`
@@ -51,7 +54,7 @@ func newWebhookData(w *pcx.Webhook, withSecret bool) webhookData {
 	d := webhookData{
 		WebhookID: w.ID, OrgID: w.OrgID, EndpointURL: w.URL, Description: w.Description,
 		Status: string(w.Status), CreatedAt: ts(w.CreatedAt), UpdatedAt: ts(w.UpdatedAt),
-		EventTypes: w.EventTypes, PayloadFormat: string(w.PayloadFormat),
+		EventTypes: w.EventTypes, PayloadFormat: string(w.PayloadFormat), Health: newHealthData(w.Health),
 	}
 	if d.EventTypes == nil {
 		d.EventTypes = []string{}
@@ -60,10 +63,28 @@ func newWebhookData(w *pcx.Webhook, withSecret bool) webhookData {
 		d.PayloadFormat = string(pcx.PayloadRaw)
 	}
 	if w.Status == pcx.WebhookDisabled {
-		d.DisabledReason = w.DisabledReason
+		d.DisabledReason = pcx.DisabledReasonName(w.DisabledReason)
+		d.DisabledAt = tsp(w.DisabledAt)
 	}
 	if withSecret && len(w.Secrets) > 0 {
 		d.Secret = signing.FormatSecret(w.Secrets[0].Key)
+	}
+	return d
+}
+
+// healthData is an endpoint's health as callers see it (contract §10); an endpoint stored before
+// health was kept is healthy, with no failures and null times.
+type healthData struct {
+	State               string     `json:"state"` // "healthy" | "failing"
+	ConsecutiveFailures int        `json:"consecutive_failures"`
+	LastSuccessAt       *Timestamp `json:"last_success_at"`
+	LastFailureAt       *Timestamp `json:"last_failure_at"`
+}
+
+func newHealthData(h pcx.EndpointHealth) healthData {
+	d := healthData{State: "healthy", ConsecutiveFailures: h.ConsecutiveFailures, LastSuccessAt: tsp(h.LastSuccessAt), LastFailureAt: tsp(h.LastFailureAt)}
+	if h.Failing() {
+		d.State = "failing"
 	}
 	return d
 }

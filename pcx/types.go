@@ -68,6 +68,9 @@ type Webhook struct {
 	// DisabledReason says why a disabled endpoint was disabled: one of the Disabled* reasons, or
 	// whatever an older version stored.
 	DisabledReason string
+	// DisabledAt is when it was disabled; nil while active, and for one disabled before it was
+	// kept.
+	DisabledAt *time.Time
 	// EventTypes are the types and prefix wildcards the endpoint subscribes to; empty: every type
 	// but the reserved ones (and so for endpoints stored before subscriptions existed).
 	EventTypes []string
@@ -77,6 +80,9 @@ type Webhook struct {
 	// too until their ExpiresAt (rotation grace). They are decrypted only where a delivery is
 	// signed or a secret is shown once.
 	Secrets []WebhookSecret
+	// Health is how its recent deliveries went (contract §10); the zero value, healthy, for one
+	// stored before health was kept.
+	Health EndpointHealth
 	// Undeliverable, set only by the store's reads for delivery, says why this process cannot
 	// sign for the endpoint (one of the Undeliverable* reasons): its secrets do not open, or its
 	// item cannot be read. Such an endpoint carries no secrets and is never sent to. It is never
@@ -89,7 +95,36 @@ type Webhook struct {
 const (
 	DisabledGone    = "410 Gone from the endpoint" // it answered a delivery with 410 Gone
 	DisabledByOwner = "disabled by its owner"      // its owner set its status to disabled
+	// DisabledFailing: it failed with no success for WEBHOOK_DISABLE_AFTER.
+	DisabledFailing = "failing"
 )
+
+// DisabledReasonName is the contract's name for why an endpoint was disabled (§10): "gone" after
+// a 410, "failing" after auto-disable, and any other stored reason as it is. The API and the
+// pcx.endpoint.disabled event show it; the stored text stays as it always was.
+func DisabledReasonName(stored string) string {
+	if stored == DisabledGone {
+		return "gone"
+	}
+	return stored
+}
+
+// EndpointHealth is an endpoint's record of consecutive failures, kept on its item so every read
+// for delivery carries it. An endpoint is failing (its circuit breaker open) from the failure that
+// brings ConsecutiveFailures to WEBHOOK_BREAKER_FAILURES until its next success: FailingSince is
+// set then, so what "failing" means is stored once and the API needs no setting to show it.
+type EndpointHealth struct {
+	ConsecutiveFailures int
+	LastSuccessAt       *time.Time
+	LastFailureAt       *time.Time
+	FailingSince        *time.Time
+	// ProbeAt, while failing, is when the next probe may be claimed: the lease of the probe in
+	// flight, then, after it failed, the retry schedule's next delay.
+	ProbeAt *time.Time
+}
+
+// Failing reports whether the endpoint's breaker is open.
+func (h EndpointHealth) Failing() bool { return h.FailingSince != nil }
 
 // WebhookSecret is one signing secret of an endpoint: the raw key bytes (the base64 after
 // "whsec_") and, for a rotated-out secret, when it stops signing.

@@ -278,10 +278,14 @@ func (s *Store) UpdateWebhook(ctx context.Context, org, id string, p WebhookPatc
 		names["#status"] = "status"
 		vals[":status"] = avS(string(*p.Status))
 		if *p.Status == pcx.WebhookDisabled {
-			set = append(set, "disabled_reason = :reason")
+			// disabled_at stays the first disabling's when an endpoint is disabled again.
+			set = append(set, "disabled_reason = :reason", "disabled_at = if_not_exists(disabled_at, :now)")
 			vals[":reason"] = avS(p.DisabledReason)
 		} else {
-			remove = append(remove, "disabled_reason")
+			// Re-enabling starts its health afresh: the failures that disabled it are not held
+			// against it, and its deliveries go out at once.
+			remove = append(remove, "disabled_reason", "disabled_at")
+			remove = append(remove, healthAttrs...)
 		}
 	}
 	expr := "SET " + strings.Join(set, ", ")
@@ -431,6 +435,8 @@ func (s *Store) readWebhook(m map[string]types.AttributeValue, withSecrets bool)
 	if w.PayloadFormat == "" {
 		w.PayloadFormat = pcx.PayloadRaw // stored before formats existed
 	}
+	w.DisabledAt = it.timePtr("disabled_at")
+	w.Health = readHealth(&it)
 	version := it.num("secret_version")
 	if it.err != nil {
 		return w, 0, pcx.Wrap(pcx.EInternal, it.err, "")

@@ -21,6 +21,8 @@ import (
 	"github.com/pcx/publicservice/internal/config"
 	"github.com/pcx/publicservice/internal/health"
 	"github.com/pcx/publicservice/internal/netguard"
+	"github.com/pcx/publicservice/service/starter"
+	"github.com/pcx/publicservice/service/webhooks"
 	"github.com/pcx/publicservice/workflows"
 )
 
@@ -46,6 +48,11 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 		Store: st, Client: httpClient, Log: log, Schedule: cfg.WebhookRetrySchedule,
 		Retention: cfg.EventRetention, UserAgent: "PCX-Webhooks/" + app.Version, Metrics: m,
 		MaxInFlight: cfg.WorkerConcurrency, EndpointConcurrency: cfg.WebhookEndpointConcurrency, HostConcurrency: cfg.WebhookHostConcurrency,
+		BreakerFailures: cfg.WebhookBreakerFailures, DisableAfter: cfg.WebhookDisableAfter,
+		Emitter: emitter{&webhooks.Service{
+			Store: st, Starter: &starter.Starter{Client: tc, TaskQueue: cfg.TemporalTaskQueue},
+			Log: log, Retention: cfg.EventRetention,
+		}},
 	})
 
 	mux := http.NewServeMux()
@@ -84,6 +91,16 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 		case <-time.After(min(time.Duration(attempt+1)*time.Second, 10*time.Second)):
 		}
 	}
+}
+
+// emitter lets the activities emit operational events through the service that accepts every
+// event (stored, then its workflow started), without their importing it: the service starts the
+// workflows that run them.
+type emitter struct{ s *webhooks.Service }
+
+func (e emitter) Emit(ctx context.Context, org, eventType string, data []byte) error {
+	_, err := e.s.Emit(ctx, org, eventType, data)
+	return err
 }
 
 // interruptOn adapts a context to the channel the SDK's Run waits on.

@@ -67,6 +67,12 @@ type Config struct {
 	// organisation's slow receivers cannot take every slot (internal/slots).
 	WebhookEndpointConcurrency int `env:"WEBHOOK_ENDPOINT_CONCURRENCY" envDefault:"20"`
 	WebhookHostConcurrency     int `env:"WEBHOOK_HOST_CONCURRENCY" envDefault:"50"`
+	// WebhookBreakerFailures is how many consecutive failed attempts make an endpoint failing:
+	// its deliveries then wait behind one probe at a time (contract §10).
+	WebhookBreakerFailures int `env:"WEBHOOK_BREAKER_FAILURES" envDefault:"5"`
+	// WebhookDisableAfter is how long an endpoint may be failing with no success before it is
+	// disabled; 0 never disables.
+	WebhookDisableAfter time.Duration `env:"WEBHOOK_DISABLE_AFTER" envDefault:"120h"`
 }
 
 // defaultEnvFile is where `make run` writes its env file; PCX_ENV_FILE names another, or none
@@ -198,6 +204,12 @@ func (c Config) validateCommon() error {
 	}
 	if c.WebhookHostConcurrency < 1 {
 		problems = append(problems, "WEBHOOK_HOST_CONCURRENCY must be at least 1")
+	}
+	if c.WebhookBreakerFailures < 1 {
+		problems = append(problems, "WEBHOOK_BREAKER_FAILURES must be at least 1")
+	}
+	if c.WebhookDisableAfter < 0 {
+		problems = append(problems, "WEBHOOK_DISABLE_AFTER must not be negative (0 never disables)")
 	}
 	if c.WebhookMaxEndpoints < 1 {
 		problems = append(problems, "WEBHOOK_MAX_ENDPOINTS_PER_ORG must be at least 1")

@@ -31,6 +31,12 @@ type Metrics struct {
 	SlotWait          prometheus.Histogram // how long sends waited for a slot, taken or not
 	SlotTimeouts      prometheus.Counter   // waits that ended without a slot: the delivery went on unsent
 
+	// Endpoint health (contract §10).
+	BreakersOpened    prometheus.Counter     // endpoints that became failing
+	BreakerProbes     prometheus.Counter     // probe attempts sent to failing endpoints
+	BreakerHeld       prometheus.Counter     // deliveries held back unsent behind a failing endpoint's probe
+	OperationalEvents *prometheus.CounterVec // type, result: emitted | failed
+
 	temporal *temporalRegistry
 }
 
@@ -69,7 +75,7 @@ func New() *Metrics {
 			Name: "pcx_webhook_retries_scheduled_total", Help: "Failed attempts that scheduled a retry.",
 		}),
 		EndpointsDisabled: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "pcx_webhook_endpoints_disabled_total", Help: "Endpoints disabled because they answered 410 Gone.",
+			Name: "pcx_webhook_endpoints_disabled_total", Help: "Endpoints disabled because they answered 410 Gone or failed with no success for WEBHOOK_DISABLE_AFTER.",
 		}),
 		OrgMismatches: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pcx_webhook_org_mismatches_total", Help: "Activities that refused an event because it belongs to another organisation than the workflow input names.",
@@ -90,7 +96,23 @@ func New() *Metrics {
 		SlotTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pcx_webhook_send_slot_timeouts_total", Help: "Waits for a send slot that ended without one; the delivery was not sent and goes on later without using up an attempt.",
 		}),
+		BreakersOpened: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pcx_webhook_breakers_opened_total", Help: "Endpoints that became failing: WEBHOOK_BREAKER_FAILURES consecutive failed attempts.",
+		}),
+		BreakerProbes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pcx_webhook_breaker_probes_total", Help: "Probe attempts sent to failing endpoints, one at a time per endpoint.",
+		}),
+		BreakerHeld: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pcx_webhook_breaker_held_total", Help: "Delivery attempts held back unsent because their endpoint is failing and its probe was taken or not due.",
+		}),
+		OperationalEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pcx_operational_events_total", Help: "Operational events (pcx.endpoint.disabled, pcx.delivery.exhausted) by type and result: emitted, failed (logged; the delivery went on).",
+		}, []string{"type", "result"}),
 	}
+	f(m.BreakersOpened)
+	f(m.BreakerProbes)
+	f(m.BreakerHeld)
+	f(m.OperationalEvents)
 	for _, c := range []prometheus.Collector{m.HTTPRequests, m.HTTPDuration, m.AuthFailures, m.Events, m.Deliveries, m.Attempts, m.AttemptDuration, m.RetriesScheduled, m.EndpointsDisabled, m.OrgMismatches, m.Undeliverable, m.SlotsInUse, m.SlotsWaiting, m.SlotWait, m.SlotTimeouts} {
 		f(c)
 	}

@@ -85,9 +85,16 @@ func TestEmitTakesOnlyOperationalTypes(t *testing.T) {
 	if len(st.events) != 0 {
 		t.Fatalf("refused emits stored %d events", len(st.events))
 	}
+	// No endpoint names the type: nothing is stored or started.
 	acc, err := s.Emit(ctx, "org", pcx.EventEndpointDisabled, []byte(`{"webhook_id":"wh_1","reason":"gone"}`))
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || acc.EndpointCount != 0 || acc.EventID != "" || len(st.events) != 0 || len(sr.started) != 0 {
+		t.Fatalf("emit without a subscriber = %+v, %v; stored %d, started %d; want nothing", acc, err, len(st.events), len(sr.started))
+	}
+	st.subs = [][]string{{"pcx.endpoint.*"}}
+	s.counts.forget("org")
+	acc, err = s.Emit(ctx, "org", pcx.EventEndpointDisabled, []byte(`{"webhook_id":"wh_1","reason":"gone"}`))
+	if err != nil || acc.EndpointCount != 1 {
+		t.Fatalf("emit to a subscriber = %+v, %v", acc, err)
 	}
 	ev := st.events[acc.EventID]
 	if ev.Type != pcx.EventEndpointDisabled || ev.Source != pcx.SourceService || sr.started[acc.WorkflowID].EventType != pcx.EventEndpointDisabled {

@@ -359,12 +359,18 @@ func (s *Service) Notify(ctx context.Context, in NotifyInput) (Accepted, error) 
 }
 
 // Emit accepts an operational event (a pcx.* type, contract §8) of org, data its payload: it is
-// delivered like any event, to the organisation's active endpoints that name its type.
+// delivered like any event, to the organisation's active endpoints that name its type. When none
+// does, nothing is stored or started (EndpointCount 0, no EventID): most organisations subscribe
+// to no operational event, and the worker emits them on every disable and exhausted delivery.
 func (s *Service) Emit(ctx context.Context, org, eventType string, data []byte) (Accepted, error) {
 	if !pcx.IsOperationalType(eventType) {
 		return Accepted{}, pcx.Errorf(pcx.EInternal, "not an operational event type: %q", eventType)
 	}
 	if err := CheckPayload(data); err != nil {
+		return Accepted{}, err
+	}
+	// accept counts again from the same cached subscriptions: no second read.
+	if n, err := s.subscribedCount(ctx, org, eventType); err != nil || n == 0 {
 		return Accepted{}, err
 	}
 	return s.accept(ctx, NotifyInput{OrgID: org, Payload: data, Source: pcx.SourceService, EventType: eventType})
