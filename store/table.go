@@ -21,6 +21,7 @@ import (
 //	webhook          ORG#<org>#WH               <webhook_id>    -
 //	event            EVT#<event_id>             EVT             -
 //	delivery         EVT#<event_id>             DLV#<webhook_id> -
+//	running replay   EVT#<event_id>             REPLAY          -
 //	idempotency      IDEM#<org>#<sha256(key)>   IDEM            -
 //
 // IDs sort by creation time (pcx.NewID), so "newest first" is a reverse query on a sort key.

@@ -67,6 +67,13 @@ type Config struct {
 	// organisation's slow receivers cannot take every slot (internal/slots).
 	WebhookEndpointConcurrency int `env:"WEBHOOK_ENDPOINT_CONCURRENCY" envDefault:"20"`
 	WebhookHostConcurrency     int `env:"WEBHOOK_HOST_CONCURRENCY" envDefault:"50"`
+
+	// OrgNotifyPerSecond limits notifies and transaction updates per organisation, in bursts of
+	// twice as many, per api instance (0: no limit).
+	OrgNotifyPerSecond int `env:"ORG_NOTIFY_PER_SECOND" envDefault:"200"`
+	// OrgReplaysPerHour limits replays per organisation, in bursts of as many, per api instance
+	// (0: no limit).
+	OrgReplaysPerHour int `env:"ORG_REPLAYS_PER_HOUR" envDefault:"1000"`
 }
 
 // defaultEnvFile is where `make run` writes its env file; PCX_ENV_FILE names another, or none
@@ -201,6 +208,11 @@ func (c Config) validateCommon() error {
 	}
 	if c.WebhookMaxEndpoints < 1 {
 		problems = append(problems, "WEBHOOK_MAX_ENDPOINTS_PER_ORG must be at least 1")
+	}
+	for name, n := range map[string]int{"ORG_NOTIFY_PER_SECOND": c.OrgNotifyPerSecond, "ORG_REPLAYS_PER_HOUR": c.OrgReplaysPerHour} {
+		if n < 0 {
+			problems = append(problems, name+" must not be negative (0 disables the limit)")
+		}
 	}
 	if c.AuthCacheTTL < 0 {
 		problems = append(problems, "AUTH_CACHE_TTL must not be negative (0 disables the cache)")
