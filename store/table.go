@@ -19,6 +19,7 @@ import (
 //	API key          KEY#<prefix>               KEY             ORG#<org>#KEYS / <api_key_id>
 //	API key by id    KEYID#<api_key_id>         KEYID           -
 //	webhook          ORG#<org>#WH               <webhook_id>    -
+//	webhook URL      ORG#<org>#URL              <sha256(url)>   -
 //	event            EVT#<event_id>             EVT             -
 //	delivery         EVT#<event_id>             DLV#<webhook_id> -
 //	running replay   EVT#<event_id>             REPLAY          -
