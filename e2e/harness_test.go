@@ -77,6 +77,10 @@ func newEnvOn(t *testing.T, dynamoEndpoint, temporalAddr string) *env {
 			// Tests fail authentication on purpose, all from 127.0.0.1;
 			// TestAuthFailuresAreRateLimited turns the limit on.
 			"AUTH_FAILURES_PER_MINUTE": "0",
+			// Load and fault tests notify fast from one organisation; TestOrgLimits turns the
+			// per-organisation limits on, small.
+			"ORG_NOTIFY_PER_SECOND": "0",
+			"ORG_REPLAYS_PER_HOUR":  "0",
 		},
 		CreateTable: true,
 	})

@@ -247,3 +247,11 @@ type Idempotency struct {
 	EndpointCount int
 	CreatedAt     time.Time
 }
+
+// ReplayClaim is the record of an event's running replay: at most one replay of an event runs at
+// a time, and the claim names the one that may.
+type ReplayClaim struct {
+	EventID    string
+	WorkflowID string // the replay's workflow
+	ClaimedAt  time.Time
+}

@@ -28,29 +28,44 @@ func (s *Store) ClaimIdempotency(ctx context.Context, rec *pcx.Idempotency, ttl 
 	it["workflow_id"] = avS(rec.WorkflowID)
 	it["created_at"] = avTime(rec.CreatedAt)
 	it[attrTTL] = ttlAt(rec.CreatedAt.Add(ttl))
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                           &s.table,
-		Item:                                it,
-		ConditionExpression:                 aws.String("attribute_not_exists(PK) OR #ttl < :now"),
-		ExpressionAttributeNames:            map[string]string{"#ttl": attrTTL},
-		ExpressionAttributeValues:           map[string]types.AttributeValue{":now": avN(now.Unix())},
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	if isConditionFailed(err) {
-		if old := conditionItem(err); old != nil {
-			return decodeIdempotency(old)
-		}
-		// DynamoDB Local may not return the item; read it.
-		out, gerr := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: idemKey(rec.OrgID, rec.KeyHash), ConsistentRead: aws.Bool(true)})
-		if gerr != nil {
-			return nil, translate(gerr)
-		}
-		if out.Item == nil {
-			return nil, pcx.Errorf(pcx.EConflict, "A request with this Idempotency-Key is in progress; retry")
-		}
-		return decodeIdempotency(out.Item)
+	old, err := s.putUnlessHeld(ctx, &dynamodb.PutItemInput{
+		TableName:                 &s.table,
+		Item:                      it,
+		ConditionExpression:       aws.String("attribute_not_exists(PK) OR #ttl < :now"),
+		ExpressionAttributeNames:  map[string]string{"#ttl": attrTTL},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": avN(now.Unix())},
+	}, idemKey(rec.OrgID, rec.KeyHash))
+	switch {
+	case err != nil:
+		return nil, err
+	case old == nil:
+		return nil, nil
+	case len(old) == 0:
+		return nil, pcx.Errorf(pcx.EConflict, "A request with this Idempotency-Key is in progress; retry")
 	}
-	return nil, translate(err)
+	return decodeIdempotency(old)
+}
+
+// putUnlessHeld writes a conditional put. When the condition holds it returns nil; when it fails,
+// the item that held it (an empty map if that one vanished in between), so a claim learns its
+// holder in one call on AWS. DynamoDB Local may not return the item; then it is read.
+func (s *Store) putUnlessHeld(ctx context.Context, in *dynamodb.PutItemInput, key map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
+	in.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
+	_, err := s.db.PutItem(ctx, in)
+	if !isConditionFailed(err) {
+		return nil, translate(err)
+	}
+	if old := conditionItem(err); old != nil {
+		return old, nil
+	}
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, translate(err)
+	}
+	if out.Item == nil {
+		return map[string]types.AttributeValue{}, nil
+	}
+	return out.Item, nil
 }
 
 // CompleteIdempotency records the reply of the request that claimed the key.

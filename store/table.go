@@ -19,8 +19,10 @@ import (
 //	API key          KEY#<prefix>               KEY             ORG#<org>#KEYS / <api_key_id>
 //	API key by id    KEYID#<api_key_id>         KEYID           -
 //	webhook          ORG#<org>#WH               <webhook_id>    -
+//	webhook URL      ORG#<org>#URL              <sha256(url)>   -
 //	event            EVT#<event_id>             EVT             -
 //	delivery         EVT#<event_id>             DLV#<webhook_id> -
+//	running replay   EVT#<event_id>             REPLAY          -
 //	idempotency      IDEM#<org>#<sha256(key)>   IDEM            -
 //
 // IDs sort by creation time (pcx.NewID), so "newest first" is a reverse query on a sort key.

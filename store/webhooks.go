@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"maps"
 	"strings"
 	"time"
 
@@ -27,6 +30,35 @@ func webhookKey(org, id string) map[string]types.AttributeValue {
 }
 func webhookCountKey(org string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrPK: avS("ORG#" + org), attrSK: avS("WHCOUNT")}
+}
+
+// urlHash names an endpoint URL in its uniqueness item: the URL exactly as registered, hashed so
+// the key is short whatever the URL's length.
+func urlHash(url string) string {
+	sum := sha256.Sum256([]byte(url))
+	return hex.EncodeToString(sum[:])
+}
+
+func webhookURLKey(org, hash string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrPK: avS("ORG#" + org + "#URL"), attrSK: avS(hash)}
+}
+
+// attrURLHash on an endpoint item says it owns the uniqueness item of its URL. Endpoints stored
+// before URLs were unique have none: they own no item, so deleting them touches none, and a new
+// endpoint may take their URL.
+const attrURLHash = "url_sha256"
+
+// putURLClaim is the transaction item that claims an URL for the endpoint id, failing if another
+// endpoint of the organisation has it.
+func (s *Store) putURLClaim(org, id, hash string) types.TransactWriteItem {
+	it := webhookURLKey(org, hash)
+	it["webhook_id"], it["org_id"] = avS(id), avS(org)
+	return types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: it, ConditionExpression: aws.String("attribute_not_exists(PK)")}}
+}
+
+// errURLTaken is the conflict of an URL the organisation already has an endpoint for.
+func urlTaken() error {
+	return pcx.Errorf(pcx.EConflict, "Your organisation already has a webhook endpoint with this endpoint_url")
 }
 
 // errNoBox: a binary without WEBHOOK_SECRETS_KEYS asked for webhook secrets.
@@ -54,8 +86,8 @@ func (s *Store) sealSecrets(id string, secrets []pcx.WebhookSecret) types.Attrib
 }
 
 // CreateWebhook stores a new endpoint with its (sealed) secret, unless the organisation already
-// has maxPerOrg endpoints. The count is kept in its own item, updated in the same transaction,
-// so the limit holds under concurrent creates.
+// has maxPerOrg endpoints or one with the same URL. The count and the URL are kept in items of
+// their own, written in the same transaction, so both rules hold under concurrent creates.
 func (s *Store) CreateWebhook(ctx context.Context, w *pcx.Webhook, maxPerOrg int) error {
 	if s.box == nil {
 		return errNoBox
@@ -66,6 +98,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w *pcx.Webhook, maxPerOrg int
 		"description": avS(w.Description), "status": avS(string(w.Status)),
 		"created_at": avTime(w.CreatedAt), "updated_at": avTime(w.UpdatedAt),
 		"secrets": s.sealSecrets(w.ID, w.Secrets), "secret_version": avN(1),
+		attrURLHash: avS(urlHash(w.URL)),
 	}
 	if len(w.EventTypes) > 0 {
 		it["event_types"] = avStrs(w.EventTypes)
@@ -82,14 +115,17 @@ func (s *Store) CreateWebhook(ctx context.Context, w *pcx.Webhook, maxPerOrg int
 				ConditionExpression:       aws.String("attribute_not_exists(n) OR n < :max"),
 				ExpressionAttributeValues: map[string]types.AttributeValue{":one": avN(1), ":max": avN(int64(maxPerOrg))},
 			}},
+			s.putURLClaim(w.OrgID, w.ID, urlHash(w.URL)),
 		},
 	})
-	if reasons := cancellationReasons(err); len(reasons) == 2 {
-		if reasons[1] == "ConditionalCheckFailed" {
+	if reasons := cancellationReasons(err); len(reasons) == 3 {
+		switch "ConditionalCheckFailed" {
+		case reasons[1]:
 			return pcx.Errorf(pcx.EConflict, "Your organisation has reached its limit of %d webhook endpoints", maxPerOrg)
-		}
-		if reasons[0] == "ConditionalCheckFailed" {
+		case reasons[0]:
 			return pcx.Wrap(pcx.EConflict, err, "Webhook ID already exists")
+		case reasons[2]:
+			return urlTaken()
 		}
 	}
 	return translate(err)
@@ -247,60 +283,22 @@ func (p WebhookPatch) WithStatus(status pcx.WebhookStatus, reason string) Webhoo
 	return p
 }
 
-// UpdateWebhook applies a patch to org's endpoint and returns it.
+// UpdateWebhook applies a patch to org's endpoint and returns it. A patch that moves the endpoint
+// to another URL also moves its uniqueness item, in one transaction (moveWebhook).
 func (s *Store) UpdateWebhook(ctx context.Context, org, id string, p WebhookPatch) (*pcx.Webhook, error) {
-	set := []string{"updated_at = :now"}
-	remove := []string{}
-	vals := map[string]types.AttributeValue{":now": avTime(s.Now())}
-	names := map[string]string{}
+	u := p.update(s.Now())
 	if p.URL != nil {
-		set = append(set, "endpoint_url = :url")
-		vals[":url"] = avS(*p.URL)
-	}
-	if p.Description != nil {
-		set = append(set, "description = :desc")
-		vals[":desc"] = avS(*p.Description)
-	}
-	if p.EventTypes != nil {
-		if len(*p.EventTypes) == 0 {
-			remove = append(remove, "event_types")
-		} else {
-			set = append(set, "event_types = :types")
-			vals[":types"] = avStrs(*p.EventTypes)
-		}
-	}
-	if p.PayloadFormat != nil {
-		set = append(set, "payload_format = :format")
-		vals[":format"] = avS(string(*p.PayloadFormat))
-	}
-	if p.Status != nil {
-		set = append(set, "#status = :status")
-		names["#status"] = "status"
-		vals[":status"] = avS(string(*p.Status))
-		if *p.Status == pcx.WebhookDisabled {
-			// disabled_at stays the first disabling's when an endpoint is disabled again.
-			set = append(set, "disabled_reason = :reason", "disabled_at = if_not_exists(disabled_at, :now)")
-			vals[":reason"] = avS(p.DisabledReason)
-		} else {
-			// Re-enabling starts its health afresh: the failures that disabled it are not held
-			// against it, and its deliveries go out at once.
-			remove = append(remove, "disabled_reason", "disabled_at")
-			remove = append(remove, healthAttrs...)
-		}
-	}
-	expr := "SET " + strings.Join(set, ", ")
-	if len(remove) > 0 {
-		expr += " REMOVE " + strings.Join(remove, ", ")
+		return s.moveWebhook(ctx, org, id, *p.URL, u)
 	}
 	in := &dynamodb.UpdateItemInput{
 		TableName: &s.table, Key: webhookKey(org, id),
 		ConditionExpression:       aws.String("attribute_exists(PK)"),
-		UpdateExpression:          aws.String(expr),
-		ExpressionAttributeValues: vals,
+		UpdateExpression:          aws.String(u.expr()),
+		ExpressionAttributeValues: u.vals,
 		ReturnValues:              types.ReturnValueAllNew,
 	}
-	if len(names) > 0 {
-		in.ExpressionAttributeNames = names
+	if len(u.names) > 0 {
+		in.ExpressionAttributeNames = u.names
 	}
 	out, err := s.db.UpdateItem(ctx, in)
 	if isConditionFailed(err) {
@@ -313,22 +311,163 @@ func (s *Store) UpdateWebhook(ctx context.Context, org, id string, p WebhookPatc
 	return w, err
 }
 
-// DeleteWebhook removes org's endpoint; no new deliveries go to it.
+// itemUpdate is an update expression being built: SET and REMOVE clauses with their names and
+// values.
+type itemUpdate struct {
+	set, remove []string
+	names       map[string]string
+	vals        map[string]types.AttributeValue
+}
+
+func (u itemUpdate) expr() string {
+	expr := "SET " + strings.Join(u.set, ", ")
+	if len(u.remove) > 0 {
+		expr += " REMOVE " + strings.Join(u.remove, ", ")
+	}
+	return expr
+}
+
+// update is the patch as an update of the endpoint item at now; the URL's uniqueness item is the
+// caller's.
+func (p WebhookPatch) update(now time.Time) itemUpdate {
+	u := itemUpdate{set: []string{"updated_at = :now"}, names: map[string]string{}, vals: map[string]types.AttributeValue{":now": avTime(now)}}
+	if p.URL != nil {
+		u.set = append(u.set, "endpoint_url = :url")
+		u.vals[":url"] = avS(*p.URL)
+	}
+	if p.Description != nil {
+		u.set = append(u.set, "description = :desc")
+		u.vals[":desc"] = avS(*p.Description)
+	}
+	if p.EventTypes != nil {
+		if len(*p.EventTypes) == 0 {
+			u.remove = append(u.remove, "event_types")
+		} else {
+			u.set = append(u.set, "event_types = :types")
+			u.vals[":types"] = avStrs(*p.EventTypes)
+		}
+	}
+	if p.PayloadFormat != nil {
+		u.set = append(u.set, "payload_format = :format")
+		u.vals[":format"] = avS(string(*p.PayloadFormat))
+	}
+	if p.Status != nil {
+		u.set = append(u.set, "#status = :status")
+		u.names["#status"] = "status"
+		u.vals[":status"] = avS(string(*p.Status))
+		if *p.Status == pcx.WebhookDisabled {
+			// disabled_at stays the first disabling's when an endpoint is disabled again.
+			u.set = append(u.set, "disabled_reason = :reason", "disabled_at = if_not_exists(disabled_at, :now)")
+			u.vals[":reason"] = avS(p.DisabledReason)
+		} else {
+			// Re-enabling starts its health afresh: the failures that disabled it are not held
+			// against it, and its deliveries go out at once.
+			u.remove = append(u.remove, "disabled_reason", "disabled_at")
+			u.remove = append(u.remove, healthAttrs...)
+		}
+	}
+	return u
+}
+
+// ownedURL reads org's endpoint id for a change of its URL: its URL and the hash of the
+// uniqueness item it owns ("" for an endpoint stored before URLs were unique), with the
+// condition that they are still so when the change is written.
+func (s *Store) ownedURL(ctx context.Context, org, id string) (url, hash, cond string, vals map[string]types.AttributeValue, err error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &s.table, Key: webhookKey(org, id), ConsistentRead: aws.Bool(true),
+		ProjectionExpression: aws.String("endpoint_url, " + attrURLHash),
+	})
+	if err != nil {
+		return "", "", "", nil, translate(err)
+	}
+	if out.Item == nil {
+		return "", "", "", nil, webhookNotFound()
+	}
+	it := item{m: out.Item}
+	url, hash = it.str("endpoint_url"), it.str(attrURLHash)
+	vals = map[string]types.AttributeValue{":oldurl": avS(url)}
+	cond = "endpoint_url = :oldurl AND attribute_not_exists(" + attrURLHash + ")"
+	if hash != "" {
+		cond = "endpoint_url = :oldurl AND " + attrURLHash + " = :oldhash"
+		vals[":oldhash"] = avS(hash)
+	}
+	return url, hash, cond, vals, nil
+}
+
+// moveWebhook applies u, which changes the endpoint's URL to url, with the URL's uniqueness item:
+// the new URL is claimed and the old one's item, if the endpoint owns one, deleted, in the same
+// transaction, so no two endpoints of an organisation end up with one URL and no URL stays
+// claimed by an endpoint that left it. Conditional on the endpoint's URL not having changed
+// since it was read; a concurrent change makes it read again.
+func (s *Store) moveWebhook(ctx context.Context, org, id, url string, u itemUpdate) (*pcx.Webhook, error) {
+	for range 3 {
+		oldURL, oldHash, cond, vals, err := s.ownedURL(ctx, org, id)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(vals, u.vals)
+		upd := &types.Update{
+			TableName: &s.table, Key: webhookKey(org, id),
+			ConditionExpression:       aws.String(cond),
+			UpdateExpression:          aws.String(u.expr()),
+			ExpressionAttributeValues: vals,
+		}
+		if len(u.names) > 0 {
+			upd.ExpressionAttributeNames = u.names
+		}
+		items := []types.TransactWriteItem{{Update: upd}}
+		// The same URL again claims nothing: an endpoint stored before URLs were unique stays
+		// changeable even when a newer endpoint has claimed its URL since.
+		if url != oldURL {
+			newHash := urlHash(url)
+			upd.UpdateExpression = aws.String(u.expr() + ", " + attrURLHash + " = :urlh")
+			vals[":urlh"] = avS(newHash)
+			items = append(items, s.putURLClaim(org, id, newHash))
+			if oldHash != "" {
+				items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.table, Key: webhookURLKey(org, oldHash)}})
+			}
+		}
+		err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		reasons := cancellationReasons(err)
+		switch {
+		case len(reasons) > 1 && reasons[1] == "ConditionalCheckFailed":
+			return nil, urlTaken()
+		case len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed":
+			continue // changed or deleted since the read: read again
+		case err != nil:
+			return nil, translate(err)
+		}
+		return s.Webhook(ctx, org, id)
+	}
+	return nil, pcx.Errorf(pcx.EConflict, "The webhook was changed concurrently; try again")
+}
+
+// DeleteWebhook removes org's endpoint, with the uniqueness item of its URL when it owns one; no
+// new deliveries go to it.
 func (s *Store) DeleteWebhook(ctx context.Context, org, id string) error {
-	err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{
-			{Delete: &types.Delete{TableName: &s.table, Key: webhookKey(org, id), ConditionExpression: aws.String("attribute_exists(PK)")}},
+	for range 3 {
+		_, hash, cond, vals, err := s.ownedURL(ctx, org, id)
+		if err != nil {
+			return err
+		}
+		items := []types.TransactWriteItem{
+			{Delete: &types.Delete{TableName: &s.table, Key: webhookKey(org, id), ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals}},
 			{Update: &types.Update{
 				TableName: &s.table, Key: webhookCountKey(org),
 				UpdateExpression:          aws.String("ADD n :minus"),
 				ExpressionAttributeValues: map[string]types.AttributeValue{":minus": avN(-1)},
 			}},
-		},
-	})
-	if reasons := cancellationReasons(err); len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
-		return webhookNotFound()
+		}
+		if hash != "" {
+			items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.table, Key: webhookURLKey(org, hash)}})
+		}
+		err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		if reasons := cancellationReasons(err); len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
+			continue // its URL changed, or it was deleted, since the read: read again
+		}
+		return translate(err)
 	}
-	return translate(err)
+	return pcx.Errorf(pcx.EConflict, "The webhook was changed concurrently; try again")
 }
 
 // maxOldSecrets bounds how many rotated-out secrets keep signing during their grace.

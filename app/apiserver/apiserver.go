@@ -16,6 +16,7 @@ import (
 	"github.com/pcx/publicservice/internal/health"
 	"github.com/pcx/publicservice/internal/keyformat"
 	"github.com/pcx/publicservice/internal/netguard"
+	"github.com/pcx/publicservice/internal/ratelimit"
 	"github.com/pcx/publicservice/service/apikeys"
 	"github.com/pcx/publicservice/service/starter"
 	"github.com/pcx/publicservice/service/webhooks"
@@ -47,6 +48,8 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 		Store: st, Starter: &starter.Starter{Client: tc, TaskQueue: cfg.TemporalTaskQueue},
 		URLs: netguard.NewPolicy(allowed, nil), Log: log, MaxEndpoints: cfg.WebhookMaxEndpoints,
 		SecretGrace: cfg.WebhookSecretGrace, Retention: cfg.EventRetention,
+		NotifyLimit: ratelimit.New(float64(cfg.OrgNotifyPerSecond), 2*float64(cfg.OrgNotifyPerSecond)),
+		ReplayLimit: ratelimit.New(float64(cfg.OrgReplaysPerHour)/3600, float64(cfg.OrgReplaysPerHour)),
 	}
 	hasher := keyformat.NewHasher(peppers)
 	auth := apikeys.NewAuthenticator(st, hasher, cfg.AuthCacheTTL, log)

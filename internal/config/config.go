@@ -73,6 +73,13 @@ type Config struct {
 	// WebhookDisableAfter is how long an endpoint may be failing with no success before it is
 	// disabled; 0 never disables.
 	WebhookDisableAfter time.Duration `env:"WEBHOOK_DISABLE_AFTER" envDefault:"120h"`
+
+	// OrgNotifyPerSecond limits notifies and transaction updates per organisation, in bursts of
+	// twice as many, per api instance (0: no limit).
+	OrgNotifyPerSecond int `env:"ORG_NOTIFY_PER_SECOND" envDefault:"200"`
+	// OrgReplaysPerHour limits replays per organisation, in bursts of as many, per api instance
+	// (0: no limit).
+	OrgReplaysPerHour int `env:"ORG_REPLAYS_PER_HOUR" envDefault:"1000"`
 }
 
 // defaultEnvFile is where `make run` writes its env file; PCX_ENV_FILE names another, or none
@@ -213,6 +220,11 @@ func (c Config) validateCommon() error {
 	}
 	if c.WebhookMaxEndpoints < 1 {
 		problems = append(problems, "WEBHOOK_MAX_ENDPOINTS_PER_ORG must be at least 1")
+	}
+	for name, n := range map[string]int{"ORG_NOTIFY_PER_SECOND": c.OrgNotifyPerSecond, "ORG_REPLAYS_PER_HOUR": c.OrgReplaysPerHour} {
+		if n < 0 {
+			problems = append(problems, name+" must not be negative (0 disables the limit)")
+		}
 	}
 	if c.AuthCacheTTL < 0 {
 		problems = append(problems, "AUTH_CACHE_TTL must not be negative (0 disables the cache)")

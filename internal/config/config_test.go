@@ -17,7 +17,8 @@ func TestDefaults(t *testing.T) {
 		c.AuthCacheTTL != 2*time.Second || c.WebhookTimeout != 15*time.Second || c.WebhookSecretGrace != 24*time.Hour ||
 		len(c.WebhookRetrySchedule) != 9 || c.WebhookRetrySchedule[0] != 5*time.Second || c.WebhookRetrySchedule[8] != 24*time.Hour ||
 		c.DynamoDBEndpoint != "" || c.WebhookAllowedCIDRs != "" || c.ShutdownTimeout != 25*time.Second || c.ShutdownDrain != 5*time.Second ||
-		c.EventRetention != 720*time.Hour || c.WebhookBreakerFailures != 5 || c.WebhookDisableAfter != 120*time.Hour {
+		c.EventRetention != 720*time.Hour || c.WebhookBreakerFailures != 5 || c.WebhookDisableAfter != 120*time.Hour ||
+		c.OrgNotifyPerSecond != 200 || c.OrgReplaysPerHour != 1000 {
 		t.Fatalf("defaults = %+v", c)
 	}
 	if _, err := c.Peppers(); err == nil || !strings.Contains(err.Error(), "APIKEY_PEPPERS is required") {
@@ -66,6 +67,9 @@ func TestValidation(t *testing.T) {
 		{"WEBHOOK_BREAKER_FAILURES=0", "WEBHOOK_BREAKER_FAILURES must be at least 1"},
 		{"WEBHOOK_DISABLE_AFTER=-1h", "WEBHOOK_DISABLE_AFTER must not be negative"},
 		{"AUTH_CACHE_TTL=two", "AUTH_CACHE_TTL"},
+		{"ORG_NOTIFY_PER_SECOND=-1", "ORG_NOTIFY_PER_SECOND must not be negative"},
+		{"ORG_REPLAYS_PER_HOUR=-5", "ORG_REPLAYS_PER_HOUR must not be negative"},
+		{"ORG_REPLAYS_PER_HOUR=many", "ORG_REPLAYS_PER_HOUR"},
 	} {
 		if _, err := Load([]string{"PCX_ENV_FILE=", tc.env}); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want it to mention %q", tc.env, err, tc.want)

@@ -54,6 +54,22 @@ func (s *Starter) Start(ctx context.Context, workflowID string, in workflows.Eve
 	return run.GetRunID(), nil
 }
 
+// Running reports whether the workflow's latest run is running, and whether Temporal knows the
+// workflow at all. It describes the execution, which reads Temporal's own record of it: unlike a
+// visibility query (list), it is not eventually consistent, so a replay that has just started is
+// seen as running by every api instance.
+func (s *Starter) Running(ctx context.Context, workflowID string) (running, exists bool, err error) {
+	d, err := s.Client.DescribeWorkflowExecution(ctx, workflowID, "")
+	var notFound *serviceerror.NotFound
+	switch {
+	case errors.As(err, &notFound):
+		return false, false, nil
+	case err != nil:
+		return false, false, Translate(err)
+	}
+	return d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, true, nil
+}
+
 // Translate maps a Temporal client error to a pcx error.
 func Translate(err error) error {
 	var (

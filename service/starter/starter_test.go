@@ -7,7 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/pcx/publicservice/pcx"
@@ -65,5 +68,38 @@ func TestStartSetsWorkflowTaskTimeout(t *testing.T) {
 	_, _ = s.Start(context.Background(), "webhook-event-evt_1", workflows.EventInput{EventID: "evt_1", OrgID: "org"})
 	if len(c.opts) != 1 || c.opts[0].WorkflowTaskTimeout != workflows.WorkflowTaskTimeout {
 		t.Fatalf("start options %+v, want WorkflowTaskTimeout %s", c.opts, workflows.WorkflowTaskTimeout)
+	}
+}
+
+// describingClient answers DescribeWorkflowExecution with status, or err.
+type describingClient struct {
+	client.Client
+	status enumspb.WorkflowExecutionStatus
+	err    error
+}
+
+func (c describingClient) DescribeWorkflowExecution(context.Context, string, string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	if c.err != nil {
+		return nil, c.err
+	}
+	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{Status: c.status}}, nil
+}
+
+func TestRunning(t *testing.T) {
+	for _, tc := range []struct {
+		c               describingClient
+		running, exists bool
+		code            pcx.Code
+	}{
+		{c: describingClient{status: enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING}, running: true, exists: true},
+		{c: describingClient{status: enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED}, exists: true},
+		{c: describingClient{status: enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED}, exists: true},
+		{c: describingClient{err: serviceerror.NewNotFound("workflow not found")}},
+		{c: describingClient{err: serviceerror.NewUnavailable("down")}, code: pcx.EUnavailable},
+	} {
+		running, exists, err := (&Starter{Client: tc.c}).Running(context.Background(), "wf")
+		if running != tc.running || exists != tc.exists || pcx.ErrorCode(err) != tc.code {
+			t.Errorf("%+v: running %v exists %v err %v, want %v %v %q", tc.c, running, exists, err, tc.running, tc.exists, tc.code)
+		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/pcx/publicservice/internal/ratelimit"
 	"github.com/pcx/publicservice/internal/signing"
 	"github.com/pcx/publicservice/pcx"
 	"github.com/pcx/publicservice/store"
@@ -37,12 +38,17 @@ type Store interface {
 	ListDeliveries(ctx context.Context, eventID string, limit int, after string) ([]*pcx.Delivery, string, error)
 	ClaimIdempotency(ctx context.Context, rec *pcx.Idempotency, ttl time.Duration) (*pcx.Idempotency, error)
 	CompleteIdempotency(ctx context.Context, rec *pcx.Idempotency) error
+	ClaimReplay(ctx context.Context, c pcx.ReplayClaim, over string, expires time.Time) (*pcx.ReplayClaim, error)
+	ReleaseReplay(ctx context.Context, eventID, workflowID string) error
 }
 
 // Starter starts an event's workflow, or finds the one already started with that ID, and
-// returns its run ID. It returns only once Temporal has durably recorded the start.
+// returns its run ID. It returns only once Temporal has durably recorded the start. Running
+// reports, from Temporal's own record and not an eventually consistent list, whether a workflow
+// runs and whether it exists at all.
 type Starter interface {
 	Start(ctx context.Context, workflowID string, in workflows.EventInput) (runID string, err error)
+	Running(ctx context.Context, workflowID string) (running, exists bool, err error)
 }
 
 // URLChecker applies the endpoint URL rules (internal/netguard).
@@ -60,6 +66,11 @@ type Service struct {
 	SecretGrace  time.Duration // default rotation grace (WEBHOOK_SECRET_GRACE)
 	Retention    time.Duration // how long events are kept (EVENT_RETENTION)
 	Now          func() time.Time
+	// NotifyLimit is each organisation's budget of notifies and transaction updates
+	// (ORG_NOTIFY_PER_SECOND); ReplayLimit its budget of replays (ORG_REPLAYS_PER_HOUR). Both
+	// are this process's: nil limits nothing.
+	NotifyLimit *ratelimit.Buckets
+	ReplayLimit *ratelimit.Buckets
 
 	counts countCache
 }
@@ -355,6 +366,10 @@ func (s *Service) Notify(ctx context.Context, in NotifyInput) (Accepted, error) 
 	if msg := CheckIdempotencyKey(in.IdempotencyKey); msg != "" {
 		return Accepted{}, pcx.Invalid("Invalid Idempotency-Key header", map[string]string{"Idempotency-Key": msg})
 	}
+	// Charged before anything is stored: a refused event leaves no trace to deliver.
+	if wait := s.NotifyLimit.Take(in.OrgID); wait > 0 {
+		return Accepted{}, ratelimit.Limited(wait, "Too many events for this organisation; retry after the Retry-After delay")
+	}
 	return s.accept(ctx, in)
 }
 
@@ -458,6 +473,9 @@ func (s *Service) EventStatus(ctx context.Context, org, id string, limit int, af
 
 // Replay delivers org's event again, with the same webhook-id, to the given endpoints or to every
 // active one. Each replay is a workflow of its own, findable under the event's search attribute.
+// One replay of an event runs at a time (claimReplay), and each organisation has a budget of
+// replays (ReplayLimit): a replay is a POST to every endpoint, so an unbounded stream of them
+// turns one event into any number of requests at a third party.
 func (s *Service) Replay(ctx context.Context, org, eventID string, webhookIDs []string) (Accepted, error) {
 	if len(webhookIDs) > MaxReplayWebhookIDs {
 		return Accepted{}, pcx.Invalid("Invalid request body", map[string]string{"webhook_ids": "must list at most 100 webhooks"})
@@ -492,10 +510,54 @@ func (s *Service) Replay(ctx context.Context, org, eventID string, webhookIDs []
 			return Accepted{}, err
 		}
 	}
-	wfID := workflows.ReplayWorkflowID(ev.ID, pcx.NewID("rpl", s.now()))
+	if wait := s.ReplayLimit.Take(org); wait > 0 {
+		return Accepted{}, ratelimit.Limited(wait, "Too many replays for your organisation; retry after the Retry-After delay")
+	}
+	now := s.now()
+	wfID := workflows.ReplayWorkflowID(ev.ID, pcx.NewID("rpl", now))
+	if err := s.claimReplay(ctx, pcx.ReplayClaim{EventID: ev.ID, WorkflowID: wfID, ClaimedAt: now}); err != nil {
+		return Accepted{}, err
+	}
 	runID, err := s.Starter.Start(ctx, wfID, workflows.EventInput{EventID: ev.ID, OrgID: org, WebhookIDs: ids, EventType: ev.EventType()})
 	if err != nil {
+		if rerr := s.Store.ReleaseReplay(context.WithoutCancel(ctx), ev.ID, wfID); rerr != nil {
+			// The claim is freed anyway once ReplayStartGrace has passed with no such workflow.
+			s.Log.Warn().Err(rerr).Str("event_id", ev.ID).Msg("releasing the claim of a replay that did not start failed")
+		}
 		return Accepted{}, err
 	}
 	return Accepted{EventID: ev.ID, WorkflowID: wfID, RunID: runID, EndpointCount: count}, nil
+}
+
+// ReplayStartGrace is how long a claim whose workflow Temporal does not know is taken to be a
+// replay still starting, not one that died before it started: longer than any request's
+// REQUEST_TIMEOUT, within which the claiming request starts the workflow or gives up.
+const ReplayStartGrace = time.Minute
+
+// claimReplay makes c the event's one running replay, or returns a conflict naming the replay that
+// runs. The claim is a conditional write in DynamoDB, so of concurrent replays on any number of
+// api instances exactly one gets it; whether the holder still runs is asked of Temporal, which
+// knows when a replay ends (no workflow has to clear the claim, and a replay that died with its
+// api before starting frees the event after ReplayStartGrace).
+func (s *Service) claimReplay(ctx context.Context, c pcx.ReplayClaim) error {
+	over := ""
+	for range 3 {
+		holder, err := s.Store.ClaimReplay(ctx, c, over, c.ClaimedAt.Add(s.Retention))
+		if err != nil || holder == nil {
+			return err
+		}
+		if holder.WorkflowID == "" { // released in between: claim afresh
+			over = ""
+			continue
+		}
+		running, exists, err := s.Starter.Running(ctx, holder.WorkflowID)
+		if err != nil {
+			return err
+		}
+		if running || !exists && c.ClaimedAt.Sub(holder.ClaimedAt) < ReplayStartGrace {
+			return pcx.Errorf(pcx.EConflict, "A replay of this event is running (workflow %s); retry once it has finished", holder.WorkflowID)
+		}
+		over = holder.WorkflowID
+	}
+	return pcx.Errorf(pcx.EConflict, "Another replay of this event is starting; retry once it has finished")
 }

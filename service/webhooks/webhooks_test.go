@@ -24,6 +24,7 @@ type fakeStore struct {
 	events   map[string]*pcx.Event
 	idem     map[string]*pcx.Idempotency
 	dels     map[string][]*pcx.Delivery // by event ID
+	replays  map[string]pcx.ReplayClaim // by event ID
 	delReads int
 	active   int
 	subs     [][]string // the event_types of the first active endpoints; the rest subscribe to all
@@ -124,6 +125,26 @@ func (f *fakeStore) ClaimIdempotency(_ context.Context, rec *pcx.Idempotency, _ 
 	f.idem[k] = &cp
 	return nil, nil
 }
+func (f *fakeStore) ClaimReplay(_ context.Context, c pcx.ReplayClaim, over string, _ time.Time) (*pcx.ReplayClaim, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.replays == nil {
+		f.replays = map[string]pcx.ReplayClaim{}
+	}
+	if old, ok := f.replays[c.EventID]; ok && old.WorkflowID != over {
+		return &old, nil
+	}
+	f.replays[c.EventID] = c
+	return nil, nil
+}
+func (f *fakeStore) ReleaseReplay(_ context.Context, eventID, workflowID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.replays[eventID].WorkflowID == workflowID {
+		delete(f.replays, eventID)
+	}
+	return nil
+}
 func (f *fakeStore) CompleteIdempotency(_ context.Context, rec *pcx.Idempotency) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -133,9 +154,27 @@ func (f *fakeStore) CompleteIdempotency(_ context.Context, rec *pcx.Idempotency)
 }
 
 type fakeStarter struct {
-	mu      sync.Mutex
-	started map[string]workflows.EventInput
-	err     error
+	mu       sync.Mutex
+	started  map[string]workflows.EventInput
+	finished map[string]bool
+	err      error
+}
+
+// finish makes a started workflow closed: Running reports it as existing and not running.
+func (f *fakeStarter) finish(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.finished == nil {
+		f.finished = map[string]bool{}
+	}
+	f.finished[id] = true
+}
+
+func (f *fakeStarter) Running(_ context.Context, id string) (running, exists bool, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, exists = f.started[id]
+	return exists && !f.finished[id], exists, nil
 }
 
 func (f *fakeStarter) Start(_ context.Context, id string, in workflows.EventInput) (string, error) {
@@ -312,6 +351,7 @@ func TestReplay(t *testing.T) {
 	if in := sr.started[rep.WorkflowID]; len(in.WebhookIDs) != 1 || in.WebhookIDs[0] != w.ID {
 		t.Fatalf("replay input %+v, want the one webhook once", in)
 	}
+	sr.finish(rep.WorkflowID)
 	all, err := s.Replay(ctx, "org", acc.EventID, nil)
 	if err != nil || all.EndpointCount != 2 || len(sr.started[all.WorkflowID].WebhookIDs) != 0 {
 		t.Fatalf("replay to all = %+v, %v", all, err)
