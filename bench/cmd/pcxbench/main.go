@@ -3,7 +3,7 @@
 // It starts DynamoDB Local and a Temporal dev server on free loopback ports, runs the api and
 // worker binaries as subprocesses against them, and drives them from this process over loopback:
 // authentication overhead, delivery throughput against two ceilings measured in the same run,
-// notify rate, latency, fan-out scale and memory. Every figure is measured next to its baseline
+// notify rate, latency, fan-out scale, memory and a noisy neighbour. Every figure is measured next to its baseline
 // and reported as a ratio. The report goes to bench/results (latest.md, latest.json and a
 // timestamped copy). See bench/README.md.
 package main

@@ -164,6 +164,7 @@ func (b *bench) phaseNeighbour(ctx context.Context) error {
 	var errs []error
 	if sleepCtx(ctx, b.o.neighbourWarmup) {
 		sec.HeldAtQuietStart = b.hang.inFlight.Load()
+		sec.WorkerRSSQuietStartMiB = workerRSS("")
 		b.say("    noisy: %d sends held by the hanging endpoints after the %s warm-up", sec.HeldAtQuietStart, b.o.neighbourWarmup)
 		// Organisation B: the latency phase's load, meanwhile.
 		svc, rtt, ids, err := b.latencyLoad(ctx, orgQuiet)
