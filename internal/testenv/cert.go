@@ -23,6 +23,12 @@ import (
 // trusts it through WEBHOOK_CA_FILE (certPEM). keyPEM is the PKCS #8 private key, for a receiver
 // that reads its key from a file.
 func SelfSignedCert(commonName string) (certPEM, keyPEM []byte, cert tls.Certificate, err error) {
+	return SelfSignedCertFor(commonName, []string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")})
+}
+
+// SelfSignedCertFor is SelfSignedCert for other names and addresses (the bench's noisy
+// neighbour listens on 127.0.0.2 and up).
+func SelfSignedCertFor(commonName string, dnsNames []string, ips []net.IP) (certPEM, keyPEM []byte, cert tls.Certificate, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, tls.Certificate{}, err
@@ -34,8 +40,8 @@ func SelfSignedCert(commonName string) (certPEM, keyPEM []byte, cert tls.Certifi
 		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		IsCA:        true, BasicConstraintsValid: true,
-		DNSNames:    []string{"localhost"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
+		DNSNames:    dnsNames,
+		IPAddresses: ips,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {

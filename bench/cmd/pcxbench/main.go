@@ -3,7 +3,7 @@
 // It starts DynamoDB Local and a Temporal dev server on free loopback ports, runs the api and
 // worker binaries as subprocesses against them, and drives them from this process over loopback:
 // authentication overhead, delivery throughput against two ceilings measured in the same run,
-// notify rate, latency, fan-out scale and memory. Every figure is measured next to its baseline
+// notify rate, latency, fan-out scale, memory and a noisy neighbour. Every figure is measured next to its baseline
 // and reported as a ratio. The report goes to bench/results (latest.md, latest.json and a
 // timestamped copy). See bench/README.md.
 package main
@@ -65,6 +65,11 @@ type options struct {
 	soakSample time.Duration
 	soakRate   float64
 
+	neighbourEndpoints int
+	neighbourHosts     int
+	neighbourRate      float64
+	neighbourWarmup    time.Duration
+
 	receivers         int
 	workerConcurrency int
 	payloadBytes      int
@@ -121,7 +126,7 @@ func parseFlags(args []string) (*options, *flag.FlagSet, error) {
 	fs.BoolVar(&o.quick, "quick", false, "smoke run of every phase in a few minutes (short windows, fan-outs 100 and 1,000, 30 s soak); its report files get a -quick suffix")
 	fs.StringVar(&o.binDir, "bin", filepath.Join(root, "bin", "bench"), "directory holding the api, worker and pcxctl binaries (make bench builds them)")
 	fs.StringVar(&o.outDir, "out", filepath.Join(root, "bench", "results"), "directory of the report files")
-	fs.StringVar(&o.phases, "phases", "all", "comma-separated phases to run: auth,latency,notify,throughput,fanout,soak")
+	fs.StringVar(&o.phases, "phases", "all", "comma-separated phases to run: auth,latency,notify,throughput,fanout,soak,neighbour")
 	fs.BoolVar(&o.keep, "keep", false, "keep the run directory (process logs) even when every phase succeeded")
 	fs.DurationVar(&o.warmup, "warmup", 10*time.Second, "throughput: warm-up before each measured window (discarded)")
 	fs.DurationVar(&o.window, "window", 60*time.Second, "throughput: measured window per fan-out, for the service and for ceiling (a)")
@@ -144,6 +149,10 @@ func parseFlags(args []string) (*options, *flag.FlagSet, error) {
 	fs.DurationVar(&o.soak, "soak", 5*time.Minute, "memory: soak duration at a moderate steady load")
 	fs.DurationVar(&o.soakSample, "soak-sample", 10*time.Second, "memory: RSS sampling interval during the soak")
 	fs.Float64Var(&o.soakRate, "soak-rate", 0, "memory: soak events per second to 10 endpoints each (0: half the measured 10-endpoint throughput, 1..50)")
+	fs.IntVar(&o.neighbourEndpoints, "neighbour-endpoints", 200, "noisy neighbour: endpoints of organisation A, on listeners that accept and never answer")
+	fs.IntVar(&o.neighbourHosts, "neighbour-hosts", 4, "noisy neighbour: loopback addresses (127.0.0.2, …: one destination host each) A's endpoints are spread over")
+	fs.Float64Var(&o.neighbourRate, "neighbour-rate", 0.5, "noisy neighbour: A's events per second (open loop, to all its endpoints each)")
+	fs.DurationVar(&o.neighbourWarmup, "neighbour-warmup", 20*time.Second, "noisy neighbour: how long A notifies before B's load starts (B then runs the latency phase's load: -latency-rate for -latency-duration)")
 	fs.IntVar(&o.receivers, "receivers", 4, "HTTPS receiver listeners (ports) the endpoints are spread over")
 	fs.IntVar(&o.workerConcurrency, "worker-concurrency", 200, "WORKER_CONCURRENCY of the worker, of ceiling (a)'s worker and of ceiling (b)'s sender")
 	fs.IntVar(&o.payloadBytes, "payload-bytes", 512, "size of transaction_data")
@@ -164,6 +173,7 @@ func parseFlags(args []string) (*options, *flag.FlagSet, error) {
 			"notify-warmup":    func() { o.notifyWarmup = 2 * time.Second },
 			"notify-window":    func() { o.notifyWindow = 6 * time.Second },
 			"latency-duration": func() { o.latencyDur = 6 * time.Second },
+			"neighbour-warmup": func() { o.neighbourWarmup = 5 * time.Second },
 			"fanout-sizes":     func() { fo = intList{100, 1000} },
 			"soak":             func() { o.soak = 30 * time.Second },
 			"soak-sample":      func() { o.soakSample = 5 * time.Second },
@@ -177,8 +187,9 @@ func parseFlags(args []string) (*options, *flag.FlagSet, error) {
 		}
 	}
 	o.throughputFanouts, o.fanoutSizes = tf, fo
-	if o.inflight < 1 || o.conns < 1 || o.authLightConns < 1 || o.receivers < 1 || o.workerConcurrency < 1 || o.latencyRate <= 0 || o.notifyEndpoints < 1 {
-		return nil, fs, errors.New("inflight, conns, receivers, worker-concurrency, latency-rate and notify-endpoints must be positive")
+	if o.inflight < 1 || o.conns < 1 || o.authLightConns < 1 || o.receivers < 1 || o.workerConcurrency < 1 || o.latencyRate <= 0 || o.notifyEndpoints < 1 ||
+		o.neighbourEndpoints < 1 || o.neighbourRate <= 0 || o.neighbourHosts < 1 || o.neighbourHosts > 250 {
+		return nil, fs, errors.New("inflight, conns, receivers, worker-concurrency, latency-rate, notify-endpoints, neighbour-endpoints and neighbour-rate must be positive, neighbour-hosts 1 to 250")
 	}
 	return o, fs, nil
 }
@@ -218,6 +229,7 @@ type bench struct {
 	st     *stack
 	tr     *tracker
 	rc     *receivers
+	hang   *hangers // the noisy neighbour's listeners (that phase only)
 	tc     client.Client
 	cl     *apiClient
 	api    *proc
@@ -260,6 +272,7 @@ func (b *bench) run(ctx context.Context) (code int) {
 		{"throughput", b.phaseThroughput},
 		{"fanout", b.phaseFanout},
 		{"soak", b.phaseSoak},
+		{"neighbour", b.phaseNeighbour}, // last: A's backlog is cut short, not drained
 	} {
 		if ctx.Err() != nil {
 			break

@@ -139,23 +139,8 @@ func (b *bench) phaseLatency(ctx context.Context) error {
 	}
 	b.say("    floor (no-op activities): p50 %.1fms p99 %.1fms", floor.Latency.P50, floor.Latency.P99)
 
-	key, body := b.keys[orgLat], notifyBody(orgLat, b.o.payloadBytes)
-	var rtt durations
-	svc, err := runOpen(ctx, b.o.latencyRate, b.o.latencyDur, time.Minute, func(ctx context.Context) (time.Duration, error) {
-		t0 := time.Now()
-		acc, t202, err := b.cl.notify(ctx, key, body)
-		if err != nil {
-			return 0, err
-		}
-		rtt.add(t202.Sub(t0))
-		select {
-		case <-b.tr.expect(acc.EventID, 1):
-		case <-ctx.Done():
-			return 0, fmt.Errorf("event %s not delivered within the phase", acc.EventID)
-		}
-		return b.tr.event(acc.EventID).first.Sub(t202), nil
-	})
-	sec.Service, sec.NotifyRoundTrip = svc, rtt.dist()
+	svc, rtt, _, err := b.latencyLoad(ctx, orgLat)
+	sec.Service, sec.NotifyRoundTrip = svc, rtt
 	b.say("    service (202 → receipt): p50 %.1fms p95 %.1fms p99 %.1fms max %.1fms", svc.Latency.P50, svc.Latency.P95, svc.Latency.P99, svc.Latency.Max)
 	if err != nil {
 		return err
@@ -171,6 +156,34 @@ func (b *bench) phaseLatency(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("%d service and %d floor events failed (last: %s %s)", svc.Errors, floor.Errors, svc.LastError, floor.LastError))
 	}
 	return errors.Join(errs...)
+}
+
+// latencyLoad is the latency phase's load for org (one endpoint on the receivers): an open loop
+// of -latency-rate notifies for -latency-duration, each timed from its 202 to its receipt. It
+// returns the 202 → receipt latencies, the notify round trips and the accepted event IDs.
+func (b *bench) latencyLoad(ctx context.Context, org string) (OpenResult, Dist, []string, error) {
+	key, body := b.keys[org], notifyBody(org, b.o.payloadBytes)
+	var rtt durations
+	var mu sync.Mutex
+	var ids []string
+	res, err := runOpen(ctx, b.o.latencyRate, b.o.latencyDur, time.Minute, func(ctx context.Context) (time.Duration, error) {
+		t0 := time.Now()
+		acc, t202, err := b.cl.notify(ctx, key, body)
+		if err != nil {
+			return 0, err
+		}
+		rtt.add(t202.Sub(t0))
+		mu.Lock()
+		ids = append(ids, acc.EventID)
+		mu.Unlock()
+		select {
+		case <-b.tr.expect(acc.EventID, 1):
+		case <-ctx.Done():
+			return 0, fmt.Errorf("event %s not delivered within the phase", acc.EventID)
+		}
+		return b.tr.event(acc.EventID).first.Sub(t202), nil
+	})
+	return res, rtt.dist(), ids, err
 }
 
 // ---- 3. notify rate --------------------------------------------------------------------------

@@ -40,6 +40,7 @@ type Report struct {
 	Latency    *LatencySection      `json:"latency,omitempty"`
 	Fanout     []*FanoutSection     `json:"fanout,omitempty"`
 	Memory     MemorySection        `json:"memory"`
+	Neighbour  *NeighbourSection    `json:"noisy_neighbour,omitempty"`
 	Errors     []PhaseError         `json:"errors"`
 	Notes      []string             `json:"notes"`
 }
@@ -166,6 +167,42 @@ type LatencySection struct {
 	Floor           OpenResult `json:"floor"`
 }
 
+// NeighbourSection is the noisy neighbour phase: organisation A notifies to endpoints that never
+// answer while organisation B runs the latency phase's load; B's figures are compared with the
+// latency phase's (quiet) ones of the same run.
+type NeighbourSection struct {
+	NoisyEndpoints      int     `json:"noisy_endpoints"`
+	NoisyHosts          int     `json:"noisy_hosts"`
+	NoisyRate           float64 `json:"noisy_rate_per_s"`
+	WarmupSeconds       float64 `json:"warmup_s"`
+	QuietRate           float64 `json:"quiet_rate_per_s"`
+	QuietSeconds        float64 `json:"quiet_duration_s"`
+	WorkerConcurrency   int     `json:"worker_concurrency"`
+	WebhookTimeout      string  `json:"webhook_timeout"`
+	EndpointConcurrency int     `json:"webhook_endpoint_concurrency"`
+	HostConcurrency     int     `json:"webhook_host_concurrency"`
+	Seconds             float64 `json:"seconds"`
+
+	Noisy            OpenResult `json:"noisy_notifies"`
+	NoisyRequests    int64      `json:"noisy_requests_received"`
+	NoisyMaxHeld     int64      `json:"noisy_max_held"`
+	HeldAtQuietStart int64      `json:"noisy_held_at_quiet_start"`
+	NoisyTerminated  int        `json:"noisy_workflows_terminated"`
+	CleanupSeconds   float64    `json:"cleanup_s"`
+
+	Quiet                OpenResult `json:"quiet"`
+	QuietNotifyRoundTrip Dist       `json:"quiet_notify_round_trip"`
+	QuietFailed          int        `json:"quiet_failed"`
+	QuietStatusChecked   int        `json:"quiet_events_checked"`
+	RatioP99             float64    `json:"ratio_p99_to_quiet_latency_phase"`
+
+	WorkerRSSStartMiB float64 `json:"worker_rss_start_mib"`
+	WorkerRSSEndMiB   float64 `json:"worker_rss_end_mib"`
+	// WorkerRSSQuietStartMiB is the worker's RSS when B's load started (A busy for the warm-up).
+	WorkerRSSQuietStartMiB float64 `json:"worker_rss_quiet_start_mib"`
+	WorkerRSSMaxMiB        float64 `json:"worker_rss_max_mib"`
+}
+
 type FanoutSection struct {
 	Endpoints      int     `json:"endpoints"`
 	Registered     string  `json:"registered"`
@@ -284,6 +321,7 @@ func newReport(o *options, fs *flag.FlagSet) *Report {
 	r.Flags["warmup"], r.Flags["window"] = o.warmup.String(), o.window.String()
 	r.Flags["auth-warmup"], r.Flags["auth-window"] = o.authWarmup.String(), o.authWindow.String()
 	r.Flags["notify-warmup"], r.Flags["notify-window"] = o.notifyWarmup.String(), o.notifyWindow.String()
+	r.Flags["neighbour-warmup"] = o.neighbourWarmup.String()
 	r.Flags["latency-duration"], r.Flags["soak"], r.Flags["soak-sample"] = o.latencyDur.String(), o.soak.String(), o.soakSample.String()
 	r.Flags["drain"], r.Flags["stall"] = o.drain.String(), o.stall.String()
 	r.Flags["fanout-sizes"] = (*intList)(&o.fanoutSizes).String()
@@ -386,6 +424,44 @@ func (r *Report) computeFigures() {
 			add(Figure{Section: "6 memory", Name: fmt.Sprintf("%s RSS growth over the soak, once warm", name), Value: f64(g.EndMiB), Unit: "MiB",
 				Baseline: f64(g.WarmMiB), BaseName: fmt.Sprintf("first warm sample (%.0fs in)", s.WarmAfterSeconds), Ratio: ratioOf(g.EndMiB, g.WarmMiB), Aim: "≤ +10%", Met: bptr(g.GrowthPct <= 10)})
 		}
+	}
+	if nb := r.Neighbour; nb != nil {
+		sec := "7 noisy neighbour"
+		var quiet *Dist
+		if l := r.Latency; l != nil && l.Service.Latency.N > 0 {
+			quiet = &l.Service.Latency
+		}
+		measured := nb.Quiet.Latency.N > 0
+		for _, q := range []struct {
+			name     string
+			v        func(Dist) float64
+			aim      string
+			maxRatio float64
+		}{
+			{"p50", func(d Dist) float64 { return d.P50 }, "", 0},
+			{"p99", func(d Dist) float64 { return d.P99 }, "≤ 1.5× quiet p99", 1.5},
+		} {
+			f := Figure{Section: sec, Name: "B's notify 202 → receipt " + q.name + " while A's endpoints hang", Value: f64(q.v(nb.Quiet.Latency)), Unit: "ms",
+				BaseName: "latency phase (quiet) " + q.name + ", same run", Aim: q.aim}
+			if quiet != nil {
+				f.Baseline = f64(q.v(*quiet))
+				f.Ratio = ratioOf(q.v(nb.Quiet.Latency), q.v(*quiet))
+				if q.maxRatio > 0 && f.Ratio != nil {
+					f.Met = bptr(*f.Ratio <= q.maxRatio)
+				}
+			}
+			add(gate(f, measured, quiet != nil))
+		}
+		add(gate(Figure{Section: sec, Name: fmt.Sprintf("B's deliveries failed or not received (of %d events)", nb.Quiet.Sent), Value: f64(float64(nb.QuietFailed)), Unit: "deliveries", Aim: "0", Met: bptr(nb.QuietFailed == 0)}, nb.Quiet.Sent > 0, true))
+		// Flat is judged once A is warm (its held sends are its working set, not growth), as the
+		// soak's growth is; the RSS before A is in the figure's name.
+		rss := nb.WorkerRSSQuietStartMiB > 0 && nb.WorkerRSSEndMiB > 0
+		f := Figure{Section: sec, Name: fmt.Sprintf("worker RSS at the end of the phase (%.1f MiB before A)", nb.WorkerRSSStartMiB), Value: f64(nb.WorkerRSSEndMiB), Unit: "MiB",
+			Baseline: f64(nb.WorkerRSSQuietStartMiB), BaseName: "when B started (A warm)", Ratio: ratioOf(nb.WorkerRSSEndMiB, nb.WorkerRSSQuietStartMiB), Aim: "flat (≤ +10%)"}
+		if f.Ratio != nil {
+			f.Met = bptr(*f.Ratio <= 1.1)
+		}
+		add(gate(f, rss, rss))
 	}
 	r.Figures = fs
 	r.Notes = append(r.Notes, notes(r)...)
@@ -597,6 +673,28 @@ func (r *Report) markdown() string {
 		w("\n</details>\n")
 	}
 
+	if nb := r.Neighbour; nb != nil {
+		w("\n## 7. Noisy neighbour\n\nOrganisation A notifies %.2f events/s (open loop) to %d endpoints spread over %d loopback hosts (127.0.0.2, …) whose listeners complete TLS, read the request and never answer, so each send holds its slot until the worker gives up (WEBHOOK_TIMEOUT=%s). After a %.0f s warm-up, organisation B runs the latency phase's load (%.1f events/s to one endpoint for %.0f s) meanwhile. The worker: WORKER_CONCURRENCY=%d, WEBHOOK_ENDPOINT_CONCURRENCY=%d, WEBHOOK_HOST_CONCURRENCY=%d. Aim: B's p99 ≤ 1.5× the quiet latency phase's p99, no B delivery failed, worker RSS flat.\n\n",
+			nb.NoisyRate, nb.NoisyEndpoints, nb.NoisyHosts, nb.WebhookTimeout, nb.WarmupSeconds, nb.QuietRate, nb.QuietSeconds, nb.WorkerConcurrency, nb.EndpointConcurrency, nb.HostConcurrency)
+		w("| what | events | p50 ms | p95 ms | p99 ms | max ms | mean ms | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+		if l := r.Latency; l != nil {
+			w("| quiet (latency phase): 202 → receipt | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %d |\n", l.Service.Latency.N, l.Service.Latency.P50, l.Service.Latency.P95, l.Service.Latency.P99, l.Service.Latency.Max, l.Service.Latency.Mean, l.Service.Errors)
+		}
+		q := nb.Quiet.Latency
+		w("| B, A busy: 202 → receipt | %d | **%.1f** | %.1f | **%.1f** | %.1f | %.1f | %d |\n", q.N, q.P50, q.P95, q.P99, q.Max, q.Mean, nb.Quiet.Errors)
+		t := nb.QuietNotifyRoundTrip
+		w("| B, A busy: notify round trip | %d | %.1f | %.1f | %.1f | %.1f | %.1f | |\n", t.N, t.P50, t.P95, t.P99, t.Max, t.Mean)
+		ratio := "–"
+		if nb.RatioP99 > 0 {
+			ratio = fmt.Sprintf("%.2f×", nb.RatioP99)
+		}
+		w("\n- B p99 / quiet p99: **%s**; B deliveries failed or not received: **%d** (%d events' statuses read).\n", ratio, nb.QuietFailed, nb.QuietStatusChecked)
+		w("- A: %d notifies accepted (%d failed), %d sends reached the hanging listeners, at most %d held at once (%d when B started).\n", nb.Noisy.Completed, nb.Noisy.Errors, nb.NoisyRequests, nb.NoisyMaxHeld, nb.HeldAtQuietStart)
+		w("- Worker RSS: %.1f MiB at the start (before A), %.1f MiB when B started, %.1f MiB at the end (max %.1f MiB).\n", nb.WorkerRSSStartMiB, nb.WorkerRSSQuietStartMiB, nb.WorkerRSSEndMiB, nb.WorkerRSSMaxMiB)
+		w("- CPU while B sent (%% of one core): %s.\n", busiest(nb.Quiet.CPU, 5))
+		w("- Afterwards A's backlog (it would retry for days) was cut short: %d workflows terminated, the listeners closed, A's endpoints deleted (%.0f s). The phase runs last.\n", nb.NoisyTerminated, nb.CleanupSeconds)
+	}
+
 	w("\n## Setup\n\n- Table `%s`, task queue `%s` (ceiling (a) and baselines: `%s-ceiling`), receivers %s.\n", r.Setup.Table, r.Setup.TaskQueue, r.Setup.TaskQueue, strings.Join(r.Setup.Receivers, " "))
 	w("- Dependencies started in %.1f s, api and worker in %.1f s, keys (pcxctl) in %.1f s.\n", r.Setup.DepsStartSeconds, r.Setup.ServicesStartSeconds, r.Setup.KeysSeconds)
 	w("- Endpoints: ")
@@ -792,6 +890,9 @@ func (r *Report) othersCPU() (avg, maxv float64, n int) {
 	}
 	if s := r.Memory.Soak; s != nil {
 		maps = append(maps, s.Load.CPU)
+	}
+	if nb := r.Neighbour; nb != nil {
+		maps = append(maps, nb.Quiet.CPU)
 	}
 	var sum float64
 	for _, m := range maps {

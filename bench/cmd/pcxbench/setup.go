@@ -51,6 +51,9 @@ func (b *bench) orgEndpoints() map[string]int {
 	if b.o.runs("soak") {
 		m[orgSoak] = soakFan
 	}
+	if b.o.runs("neighbour") {
+		m[orgNoisy], m[orgQuiet] = b.o.neighbourEndpoints, 1
+	}
 	return m
 }
 
@@ -83,6 +86,14 @@ func (b *bench) setup(ctx context.Context) error {
 	}
 	b.rep.Setup.Receivers = b.rc.urls
 
+	caFile := b.rc.caFile
+	if b.o.runs("neighbour") {
+		if b.hang, err = startHangers(b.o.neighbourHosts, runDir, b.rc.caFile); err != nil {
+			return fmt.Errorf("noisy neighbour listeners: %w", err)
+		}
+		caFile = b.hang.caFile
+	}
+
 	b.st = &stack{binDir: b.o.binDir, runDir: runDir}
 	t0 := time.Now()
 	if err := b.st.startDeps(); err != nil {
@@ -90,7 +101,7 @@ func (b *bench) setup(ctx context.Context) error {
 	}
 	b.rep.Setup.DepsStartSeconds = round(time.Since(t0).Seconds(), 1)
 	b.rep.Versions.DynamoDBLocal = dynamoVersion(b.st.ddb.Proc.LogPath())
-	if err := b.st.configure(b.rc.caFile, b.o); err != nil {
+	if err := b.st.configure(caFile, b.o); err != nil {
 		return err
 	}
 	b.queue = b.st.vars["TEMPORAL_TASK_QUEUE"]
@@ -137,6 +148,9 @@ func (b *bench) setup(ctx context.Context) error {
 			continue
 		}
 		url := func(i int) string { return b.rc.url(org, i) }
+		if org == orgNoisy {
+			url = func(i int) string { return b.hang.url(org, i) }
+		}
 		t0 := time.Now()
 		method := "api"
 		if n > b.o.storeAbove {
@@ -265,6 +279,9 @@ func (b *bench) teardown() {
 	}
 	if b.rc != nil {
 		b.rc.close()
+	}
+	if b.hang != nil {
+		b.hang.close()
 	}
 	if b.logf != nil {
 		b.logf.Close()
