@@ -308,6 +308,12 @@ func (c Config) retentionProblem() string {
 		return fmt.Sprintf("EVENT_RETENTION=%s is shorter than the retry horizon of WEBHOOK_RETRY_SCHEDULE: its delays add up to %s, %s with %.0f%% jitter, plus a %s margin = %s; events would expire before their last retry (set EVENT_RETENTION to at least %s, or shorten the schedule)",
 			c.EventRetention, c.scheduleSum(), c.jitteredSchedule(), (MaxJitter-1)*100, RetentionMargin, h, h)
 	}
+	// A delivery held behind a failing endpoint's breaker waits, unsent, until the endpoint
+	// recovers or is disabled after WEBHOOK_DISABLE_AFTER; its schedule may run after that.
+	if h := c.RetryHorizon() + c.WebhookDisableAfter; c.WebhookDisableAfter > 0 && c.EventRetention < h {
+		return fmt.Sprintf("EVENT_RETENTION=%s is shorter than WEBHOOK_DISABLE_AFTER=%s plus the retry horizon %s = %s: a delivery held behind a failing endpoint could outlive its event (set EVENT_RETENTION to at least %s, or shorten WEBHOOK_DISABLE_AFTER)",
+			c.EventRetention, c.WebhookDisableAfter, c.RetryHorizon(), h, h)
+	}
 	return ""
 }
 

@@ -117,14 +117,21 @@ func TestPromiseRules(t *testing.T) {
 		{
 			// 1h at 120% = 1h12m, + 24h = 25h12m.
 			name: "EVENT_RETENTION outlasts the retries",
-			ok:   []string{"WEBHOOK_RETRY_SCHEDULE=1h", "EVENT_RETENTION=25h12m"}, bad: []string{"WEBHOOK_RETRY_SCHEDULE=1h", "EVENT_RETENTION=25h11m59s"},
+			ok:   []string{"WEBHOOK_RETRY_SCHEDULE=1h", "EVENT_RETENTION=25h12m", "WEBHOOK_DISABLE_AFTER=0"}, bad: []string{"WEBHOOK_RETRY_SCHEDULE=1h", "EVENT_RETENTION=25h11m59s", "WEBHOOK_DISABLE_AFTER=0"},
 			mentions: []string{"EVENT_RETENTION=25h11m59s", "WEBHOOK_RETRY_SCHEDULE", "1h0m0s", "1h12m0s", "20% jitter", "24h0m0s", "25h12m0s"},
 		},
 		{
 			// The default schedule: 75h35m5s, 90h42m6s with jitter, 114h42m6s with the margin.
 			name: "EVENT_RETENTION with the default schedule",
-			ok:   []string{"EVENT_RETENTION=114h42m6s"}, bad: []string{"EVENT_RETENTION=114h42m5s"},
+			ok:   []string{"EVENT_RETENTION=114h42m6s", "WEBHOOK_DISABLE_AFTER=0"}, bad: []string{"EVENT_RETENTION=114h42m5s", "WEBHOOK_DISABLE_AFTER=0"},
 			mentions: []string{"75h35m5s", "90h42m6s", "114h42m6s"},
+		},
+		{
+			// A delivery held behind a breaker until WEBHOOK_DISABLE_AFTER, then its schedule:
+			// 120h + 114h42m6s = 234h42m6s.
+			name: "EVENT_RETENTION outlasts a delivery held behind a failing endpoint",
+			ok:   []string{"EVENT_RETENTION=234h42m6s"}, bad: []string{"EVENT_RETENTION=234h42m5s"},
+			mentions: []string{"WEBHOOK_DISABLE_AFTER=120h0m0s", "114h42m6s", "234h42m6s"},
 		},
 		{
 			name: "SHUTDOWN_DRAIN is part of SHUTDOWN_TIMEOUT",
