@@ -81,6 +81,10 @@ func newEnvOn(t *testing.T, dynamoEndpoint, temporalAddr string) *env {
 			// per-organisation limits on, small.
 			"ORG_NOTIFY_PER_SECOND": "0",
 			"ORG_REPLAYS_PER_HOUR":  "0",
+			// Every test receiver is one loopback host, standing for many real ones: a batch of
+			// 100 endpoints must be able to have its 100 POSTs open at once (internal/slots tests
+			// the per-host bound).
+			"WEBHOOK_HOST_CONCURRENCY": "1000",
 		},
 		CreateTable: true,
 	})

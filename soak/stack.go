@@ -139,6 +139,8 @@ func (s *stack) configure(caFile string, o options) error {
 	}
 	env.AllowReceivers(caFile)
 	env.Vars["DYNAMODB_ENDPOINT"] = s.proxy.URL()
+	// The receivers are one loopback host standing for many real ones (a fan-out of 250).
+	env.Vars["WEBHOOK_HOST_CONCURRENCY"] = "1000"
 	s.env, s.vars = env, env.Vars
 	return nil
 }

@@ -780,9 +780,14 @@ func (s *WorkflowSuite) TestReplaySubsetIsPassedToPlanning() {
 type outage struct {
 	mu     sync.Mutex
 	rounds int // local activities that fail all their attempts
-	seen   int // local activities started so far
-	calls  int
-	p      *planner
+	// retried: past this many local activities the outage fails each one's first attempt with
+	// a retry delay beyond its ScheduleToClose, so it gives up at once: hundreds of rounds stay
+	// cheap enough for the test environment's 1s deadlock detector under the race detector.
+	// 0: every round retries within its local activity.
+	retried int
+	seen    int // local activities started so far
+	calls   int
+	p       *planner
 }
 
 func (o *outage) plan(ctx context.Context, in activities.PlanInput) (activities.Plan, error) {
@@ -791,9 +796,13 @@ func (o *outage) plan(ctx context.Context, in activities.PlanInput) (activities.
 	if activity.GetInfo(ctx).Attempt == 1 {
 		o.seen++
 	}
-	down := o.seen <= o.rounds
+	down, atOnce := o.seen <= o.rounds, o.retried > 0 && o.seen > o.retried
 	o.mu.Unlock()
-	if down {
+	switch {
+	case down && atOnce:
+		return activities.Plan{}, temporal.NewApplicationErrorWithOptions("The database is busy", "Unavailable",
+			temporal.ApplicationErrorOptions{NextRetryDelay: time.Hour})
+	case down:
 		return activities.Plan{}, storeDown()
 	}
 	return o.p.plan(ctx, in)
@@ -834,7 +843,7 @@ func (s *WorkflowSuite) TestPlanningRetriesAStoreOutage() {
 // TestPlanningEndsAfterMaxPlanFailures: a store that never answers fails the event visibly after
 // MaxPlanFailures planning attempts, about three days, instead of growing its history forever.
 func (s *WorkflowSuite) TestPlanningEndsAfterMaxPlanFailures() {
-	o := &outage{rounds: workflows.MaxPlanFailures + 50, p: &planner{pages: [][]string{webhookIDs("wh_", 3)}}}
+	o := &outage{rounds: workflows.MaxPlanFailures + 50, retried: 4, p: &planner{pages: [][]string{webhookIDs("wh_", 3)}}}
 	s.env.OnActivity(a.PlanDeliveries, mock.Anything, mock.Anything).Return(o.plan)
 	b := s.mockBatch(&batches{})
 	start := s.env.Now()
@@ -873,7 +882,7 @@ func (s *WorkflowSuite) TestPlanningEndsAfterMaxPlanFailures() {
 func (s *WorkflowSuite) TestPlanningOfTheOldShapeRetriesPastTheBound() {
 	s.env.OnGetVersion(workflows.ChangePlanningEnds, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	ids := webhookIDs("wh_", 3)
-	o := &outage{rounds: workflows.MaxPlanFailures + 5, p: &planner{pages: [][]string{ids}}}
+	o := &outage{rounds: workflows.MaxPlanFailures + 5, retried: 2, p: &planner{pages: [][]string{ids}}}
 	s.env.OnActivity(a.PlanDeliveries, mock.Anything, mock.Anything).Return(o.plan)
 	s.mockBatch(&batches{})
 

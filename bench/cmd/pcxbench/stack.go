@@ -112,6 +112,9 @@ func (s *stack) configure(caFile string, o *options) error {
 			// The bench measures the delivery pipeline, not the per-organisation limit its
 			// single organisation would run into.
 			"ORG_NOTIFY_PER_SECOND": "0",
+			// The receivers are one loopback host standing for many real ones: the per-host
+			// bound would measure itself, not the pipeline.
+			"WEBHOOK_HOST_CONCURRENCY": strconv.Itoa(o.workerConcurrency),
 		},
 	})
 	if err != nil {
