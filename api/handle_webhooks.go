@@ -372,7 +372,12 @@ func handleEventGet(svc Webhooks, cursors *cursor.Signer) http.Handler {
 		for i, d := range st.Deliveries {
 			resp.Deliveries[i] = newDeliveryData(d)
 		}
-		httpx.Respond(w, http.StatusOK, "Event", resp, newPageMeta(r, cursors, list, st.Next, len(st.Deliveries)))
+		// transaction_data is the payload as received: its bytes, not a re-encoding.
+		data, err := httpx.WithRawField(resp, "transaction_data", ev.Payload)
+		if err != nil {
+			return err
+		}
+		httpx.RespondRaw(w, http.StatusOK, "Event", data, newPageMeta(r, cursors, list, st.Next, len(st.Deliveries)))
 		return nil
 	})
 }

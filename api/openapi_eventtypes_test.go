@@ -92,7 +92,7 @@ func (typedWebhooks) Notify(_ context.Context, in webhooks.NotifyInput) (webhook
 }
 
 func (typedWebhooks) EventStatus(_ context.Context, org, id string, _ int, _ string) (webhooks.EventStatus, error) {
-	ev := &pcx.Event{ID: id, OrgID: org, WorkflowID: "webhook-event-" + id, Source: pcx.SourceNotify, CreatedAt: typedNow}
+	ev := &pcx.Event{ID: id, OrgID: org, WorkflowID: "webhook-event-" + id, Source: pcx.SourceNotify, CreatedAt: typedNow, Payload: []byte(typedPayload)}
 	switch {
 	case strings.HasSuffix(id, "0"): // stored before event types: no type
 	case strings.HasSuffix(id, "1"):
@@ -102,6 +102,9 @@ func (typedWebhooks) EventStatus(_ context.Context, org, id string, _ int, _ str
 	}
 	return webhooks.EventStatus{Event: ev}, nil
 }
+
+// typedPayload is a payload as a caller may send it: spaced, with characters json.Marshal escapes.
+const typedPayload = "{ \"note\" : \"<b>&</b>\",\n\t\"n\": 1e3 }"
 
 // specRouter returns a router over the whole document (both listeners), for any host.
 func specRouter(t *testing.T) routers.Router {
@@ -262,5 +265,23 @@ func TestOpenAPIDeliveryDescribesEventTypes(t *testing.T) {
 		if env.Properties[f] == nil {
 			t.Errorf("StandardEnvelope lacks %s", f)
 		}
+	}
+}
+
+// The event status shows transaction_data as it was received, byte for byte: json.Marshal would
+// have compacted it and escaped its <, > and &.
+func TestEventStatusShowsThePayloadAsReceived(t *testing.T) {
+	public := NewServer(Deps{Log: zerolog.Nop(), Auth: &fakeAuth{}, Keys: &fakeKeys{}, Webhooks: typedWebhooks{},
+		Cursors: newFixture().curs, RequestTimeout: time.Second})
+	req := httptest.NewRequest("GET", "/public/webhooks/events/"+pcx.NewID("evt", typedNow), nil)
+	req.Header.Set("X-API-Key", goodKey)
+	w := httptest.NewRecorder()
+	public.ServeHTTP(w, req)
+	if want := `,"transaction_data":` + typedPayload + `},"meta":`; w.Code != http.StatusOK || !strings.Contains(w.Body.String(), want) {
+		t.Fatalf("event status %d %s; want it to contain %s", w.Code, w.Body, want)
+	}
+	var env struct{ Data map[string]any }
+	if err := json.Unmarshal(w.Body.Bytes(), &env); err != nil || env.Data["transaction_data"] == nil {
+		t.Fatalf("event status is not JSON with transaction_data: %v %s", err, w.Body)
 	}
 }

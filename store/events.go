@@ -60,11 +60,24 @@ func (s *Store) Event(ctx context.Context, id string) (*pcx.Event, error) {
 	return decodeEvent(out.Item)
 }
 
+// eventAttrs are the attributes of an event but its payload.
+const eventAttrs = "event_id, org_id, workflow_id, #src, created_at, event_type"
+
 // EventOf returns org's event without its payload; another organisation's is not found.
 func (s *Store) EventOf(ctx context.Context, org, id string) (*pcx.Event, error) {
+	return s.eventOf(ctx, org, id, eventAttrs)
+}
+
+// EventWithPayloadOf returns org's event with its payload (the event status); another
+// organisation's is not found.
+func (s *Store) EventWithPayloadOf(ctx context.Context, org, id string) (*pcx.Event, error) {
+	return s.eventOf(ctx, org, id, eventAttrs+", payload")
+}
+
+func (s *Store) eventOf(ctx context.Context, org, id, projection string) (*pcx.Event, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: &s.table, Key: eventKey(id), ConsistentRead: aws.Bool(true),
-		ProjectionExpression:     aws.String("event_id, org_id, workflow_id, #src, created_at, event_type"),
+		ProjectionExpression:     aws.String(projection),
 		ExpressionAttributeNames: map[string]string{"#src": "source"},
 	})
 	if err != nil {

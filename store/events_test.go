@@ -150,6 +150,15 @@ func TestEventRoundTrip(t *testing.T) {
 		}
 		_, err = s.EventOf(ctx, "org-b", ev.ID)
 		wantCode(t, err, pcx.ENotFound)
+		got, err = s.EventWithPayloadOf(ctx, "org-a", ev.ID)
+		if err != nil {
+			t.Fatalf("%s: EventWithPayloadOf the owner: %v", tc.name, err)
+		}
+		if d := eventDiff(got, ev, true); d != "" {
+			t.Fatalf("%s: EventWithPayloadOf: %s", tc.name, d)
+		}
+		_, err = s.EventWithPayloadOf(ctx, "org-b", ev.ID)
+		wantCode(t, err, pcx.ENotFound)
 	}
 	_, err := s.Event(ctx, "evt_missing")
 	wantCode(t, err, pcx.ENotFound)

@@ -35,6 +35,7 @@ type Store interface {
 	DeleteWebhook(ctx context.Context, org, id string) error
 	CreateEvent(ctx context.Context, ev *pcx.Event, retention time.Duration) error
 	EventOf(ctx context.Context, org, id string) (*pcx.Event, error)
+	EventWithPayloadOf(ctx context.Context, org, id string) (*pcx.Event, error)
 	ListDeliveries(ctx context.Context, eventID string, limit int, after string) ([]*pcx.Delivery, string, error)
 	ClaimIdempotency(ctx context.Context, rec *pcx.Idempotency, ttl time.Duration) (*pcx.Idempotency, error)
 	CompleteIdempotency(ctx context.Context, rec *pcx.Idempotency) error
@@ -449,7 +450,7 @@ func (s *Service) accept(ctx context.Context, in NotifyInput) (Accepted, error) 
 	return acc, nil
 }
 
-// EventStatus is an event and one page of its deliveries.
+// EventStatus is an event, with its payload, and one page of its deliveries.
 type EventStatus struct {
 	Event      *pcx.Event
 	Deliveries []*pcx.Delivery
@@ -460,7 +461,7 @@ type EventStatus struct {
 // after. The deliveries are read only once the event is known to be org's: they are stored
 // under the event alone.
 func (s *Service) EventStatus(ctx context.Context, org, id string, limit int, after string) (EventStatus, error) {
-	ev, err := s.Store.EventOf(ctx, org, id)
+	ev, err := s.Store.EventWithPayloadOf(ctx, org, id)
 	if err != nil {
 		return EventStatus{}, err
 	}

@@ -99,7 +99,16 @@ func (f *fakeStore) CreateEvent(_ context.Context, ev *pcx.Event, _ time.Duratio
 	}
 	return nil
 }
-func (f *fakeStore) EventOf(_ context.Context, org, id string) (*pcx.Event, error) {
+func (f *fakeStore) EventOf(ctx context.Context, org, id string) (*pcx.Event, error) {
+	ev, err := f.EventWithPayloadOf(ctx, org, id)
+	if err != nil {
+		return nil, err
+	}
+	without := *ev
+	without.Payload = nil
+	return &without, nil
+}
+func (f *fakeStore) EventWithPayloadOf(_ context.Context, org, id string) (*pcx.Event, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if ev, ok := f.events[id]; ok && ev.OrgID == org {
@@ -443,7 +452,7 @@ func TestEventStatus(t *testing.T) {
 		t.Fatalf("EventStatus of another organisation's event = %v after %d delivery reads, want not found after none", err, st.delReads)
 	}
 	got, err := s.EventStatus(ctx, "org", acc.EventID, 10, "pos")
-	if err != nil || got.Event.ID != acc.EventID || len(got.Deliveries) != 1 || got.Deliveries[0].WebhookID != "wh_a" || got.Next != "pos+" {
-		t.Fatalf("EventStatus = %+v, %v; want the event, its delivery and the store's next position", got, err)
+	if err != nil || got.Event.ID != acc.EventID || string(got.Event.Payload) != `{"a":1}` || len(got.Deliveries) != 1 || got.Deliveries[0].WebhookID != "wh_a" || got.Next != "pos+" {
+		t.Fatalf("EventStatus = %+v, %v; want the event with its payload, its delivery and the store's next position", got, err)
 	}
 }
