@@ -19,6 +19,7 @@ import (
 	"github.com/pcx/publicservice/pcx"
 	"github.com/pcx/publicservice/service/apikeys"
 	"github.com/pcx/publicservice/service/webhooks"
+	"github.com/pcx/publicservice/store"
 )
 
 // Fakes for unit tests of this package; the end-to-end tests in e2e/ use the real store.
@@ -88,6 +89,9 @@ func (noWebhookService) Endpoint(context.Context, string, string) (*pcx.Webhook,
 	return nil, errNoWebhook
 }
 func (noWebhookService) ListEndpoints(context.Context, string, int, string) ([]*pcx.Webhook, string, error) {
+	return nil, "", nil
+}
+func (noWebhookService) ListEvents(context.Context, string, store.EventFilter, int, string) ([]*pcx.Event, string, error) {
 	return nil, "", nil
 }
 func (noWebhookService) EventStatus(context.Context, string, string, int, string) (webhooks.EventStatus, error) {

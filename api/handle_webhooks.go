@@ -15,6 +15,7 @@ import (
 	"github.com/pcx/publicservice/internal/signing"
 	"github.com/pcx/publicservice/pcx"
 	"github.com/pcx/publicservice/service/webhooks"
+	"github.com/pcx/publicservice/store"
 )
 
 // Webhooks is the webhook use cases the routes call (service/webhooks).
@@ -25,6 +26,7 @@ type Webhooks interface {
 	UpdateEndpoint(ctx context.Context, org, id string, p webhooks.Patch) (*pcx.Webhook, error)
 	RotateSecret(ctx context.Context, org, id string, grace *time.Duration) (*pcx.Webhook, error)
 	Notify(ctx context.Context, in webhooks.NotifyInput) (webhooks.Accepted, error)
+	ListEvents(ctx context.Context, org string, f store.EventFilter, limit int, after string) ([]*pcx.Event, string, error)
 	EventStatus(ctx context.Context, org, id string, limit int, after string) (webhooks.EventStatus, error)
 	Replay(ctx context.Context, org, eventID string, webhookIDs []string) (webhooks.Accepted, error)
 	DeleteEndpoint(ctx context.Context, org, id string) error
@@ -340,6 +342,33 @@ func newDeliveryData(d *pcx.Delivery) deliveryData {
 		out.AttemptLog[i] = attemptData{At: ts(a.At), StatusCode: optInt(a.StatusCode), Error: optStr(a.ErrorClass), DurationMS: a.Duration.Milliseconds()}
 	}
 	return out
+}
+
+// listedEvent is an event as the event list shows it.
+type listedEvent struct {
+	EventID       string    `json:"event_id"`
+	EventType     string    `json:"event_type"`
+	WorkflowID    string    `json:"workflow_id"`
+	CreatedAt     Timestamp `json:"created_at"`
+	EndpointCount int       `json:"endpoint_count"`
+}
+
+func newListedEvent(ev *pcx.Event) listedEvent {
+	return listedEvent{EventID: ev.ID, EventType: ev.EventType(), WorkflowID: ev.WorkflowID, CreatedAt: ts(ev.CreatedAt), EndpointCount: ev.EndpointCount}
+}
+
+func handleEventList(svc Webhooks, cursors *cursor.Signer) http.Handler {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		since, until, err := readWindow(r)
+		if err != nil {
+			return err
+		}
+		f := store.EventFilter{Type: r.URL.Query().Get("event_type"), Since: since, Until: until}
+		fetch := func(ctx context.Context, org string, limit int, after string) ([]*pcx.Event, string, error) {
+			return svc.ListEvents(ctx, org, f, limit, after)
+		}
+		return serveList(w, r, cursors, "events", "Events", fetch, newListedEvent)
+	})
 }
 
 func handleEventGet(svc Webhooks, cursors *cursor.Signer) http.Handler {

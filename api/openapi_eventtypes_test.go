@@ -20,6 +20,7 @@ import (
 	"github.com/pcx/publicservice/internal/signing"
 	"github.com/pcx/publicservice/pcx"
 	"github.com/pcx/publicservice/service/webhooks"
+	"github.com/pcx/publicservice/store"
 )
 
 // typedWebhooks is an organisation with one endpoint and events of several types (contract §8).
@@ -101,6 +102,12 @@ func (typedWebhooks) EventStatus(_ context.Context, org, id string, _ int, _ str
 		ev.Type = "refund.created"
 	}
 	return webhooks.EventStatus{Event: ev}, nil
+}
+
+func (typedWebhooks) ListEvents(_ context.Context, org string, _ store.EventFilter, _ int, _ string) ([]*pcx.Event, string, error) {
+	old := &pcx.Event{ID: pcx.NewID("evt", typedNow), OrgID: org, WorkflowID: "webhook-event-x", CreatedAt: typedNow}
+	typed := &pcx.Event{ID: pcx.NewID("evt", typedNow), OrgID: org, WorkflowID: "webhook-event-y", Type: pcx.EventTest, CreatedAt: typedNow, EndpointCount: 2}
+	return []*pcx.Event{typed, old}, old.ID, nil
 }
 
 // typedPayload is a payload as a caller may send it: spaced, with characters json.Marshal escapes.
@@ -209,6 +216,11 @@ func TestOpenAPIEventTypes(t *testing.T) {
 		{false, "POST", "/public/webhooks/notify", notify(`"event_type":"transaction.*",`), 400},
 		{false, "POST", "/public/webhooks/notify", notify(`"event_type":"Transaction.updated",`), 400},
 		{false, "POST", "/public/webhooks/notify", notify(`"event_type":"a.` + strings.Repeat("b", 99) + `",`), 400},
+		{false, "GET", "/public/webhooks/events", "", 200},
+		{false, "GET", "/public/webhooks/events?limit=2&event_type=refund.created&since=2030-01-02T00:00:00Z&until=2030-01-03T00:00:00.5%2B01:00", "", 200},
+		{false, "GET", "/public/webhooks/events?since=yesterday", "", 400},
+		{false, "GET", "/public/webhooks/events?until=2030-01-02", "", 400},
+		{false, "GET", "/public/webhooks/events?limit=0", "", 400},
 		{false, "GET", "/public/webhooks/events/" + evt + "0", "", 200},
 		{false, "GET", "/public/webhooks/events/" + evt + "1", "", 200},
 		{false, "GET", "/public/webhooks/events/" + evt + "2", "", 200},
@@ -283,5 +295,31 @@ func TestEventStatusShowsThePayloadAsReceived(t *testing.T) {
 	var env struct{ Data map[string]any }
 	if err := json.Unmarshal(w.Body.Bytes(), &env); err != nil || env.Data["transaction_data"] == nil {
 		t.Fatalf("event status is not JSON with transaction_data: %v %s", err, w.Body)
+	}
+}
+
+// listingWebhooks records the filter and page the event list asks the use case for.
+type listingWebhooks struct {
+	noWebhookService
+	got *store.EventFilter
+}
+
+func (l listingWebhooks) ListEvents(_ context.Context, _ string, f store.EventFilter, _ int, _ string) ([]*pcx.Event, string, error) {
+	*l.got = f
+	return nil, "", nil
+}
+
+// The event list hands the use case the exact type and the window as given.
+func TestEventListReadsItsFilters(t *testing.T) {
+	var got store.EventFilter
+	public := NewServer(Deps{Log: zerolog.Nop(), Auth: &fakeAuth{}, Keys: &fakeKeys{}, Webhooks: listingWebhooks{got: &got},
+		Cursors: newFixture().curs, RequestTimeout: time.Second})
+	req := httptest.NewRequest("GET", "/public/webhooks/events?event_type=refund.created&since=2030-01-02T03:04:05.5Z&until=2030-01-02T05:04:05%2B01:00", nil)
+	req.Header.Set("X-API-Key", goodKey)
+	w := httptest.NewRecorder()
+	public.ServeHTTP(w, req)
+	since, until := time.Date(2030, 1, 2, 3, 4, 5, 5e8, time.UTC), time.Date(2030, 1, 2, 4, 4, 5, 0, time.UTC)
+	if w.Code != http.StatusOK || got.Type != "refund.created" || !got.Since.Equal(since) || !got.Until.Equal(until) {
+		t.Fatalf("event list %d %s asked for %+v; want type refund.created from %v to %v", w.Code, w.Body, got, since, until)
 	}
 }

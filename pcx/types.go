@@ -163,6 +163,9 @@ type Event struct {
 	CreatedAt time.Time
 	// Payload is transaction_data exactly as received: the bytes every endpoint gets and signs.
 	Payload []byte
+	// EndpointCount is the endpoint_count of the reply that accepted the event: the endpoints
+	// subscribed when it was accepted (0 for an event stored before it was kept).
+	EndpointCount int
 }
 
 // DeliveryStatus is where one event's delivery to one endpoint stands.

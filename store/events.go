@@ -26,14 +26,19 @@ func eventNotFound() error { return pcx.Errorf(pcx.ENotFound, "Event not found")
 // ttlAt is the TTL attribute value: DynamoDB deletes the item some time after it.
 func ttlAt(t time.Time) types.AttributeValue { return avN(t.Unix()) }
 
-// CreateEvent stores an accepted event with its payload. It is kept for retention, then expires.
-// An event with the same ID that exists already is left as it is (an idempotent retry).
+func orgEventsPK(org string) string { return "ORG#" + org + "#EVT" }
+
+// CreateEvent stores an accepted event with its payload and its entry in the organisation's
+// event list (GSI2's keys on the same item: one write, and the index's). It is kept for
+// retention, then expires. An event with the same ID that exists already is left as it is (an
+// idempotent retry).
 func (s *Store) CreateEvent(ctx context.Context, ev *pcx.Event, retention time.Duration) error {
 	it := map[string]types.AttributeValue{
 		attrPK: avS(eventPK(ev.ID)), attrSK: avS("EVT"),
+		attrGSI2PK: avS(orgEventsPK(ev.OrgID)), attrGSI2SK: avS(ev.ID),
 		"event_id": avS(ev.ID), "org_id": avS(ev.OrgID), "workflow_id": avS(ev.WorkflowID),
 		"source": avS(ev.Source), "created_at": avTime(ev.CreatedAt), "payload": avB(ev.Payload),
-		attrTTL: ttlAt(ev.CreatedAt.Add(retention)),
+		"endpoint_count": avN(int64(ev.EndpointCount)), attrTTL: ttlAt(ev.CreatedAt.Add(retention)),
 	}
 	if ev.Type != "" {
 		it["event_type"] = avS(ev.Type)
@@ -61,7 +66,7 @@ func (s *Store) Event(ctx context.Context, id string) (*pcx.Event, error) {
 }
 
 // eventAttrs are the attributes of an event but its payload.
-const eventAttrs = "event_id, org_id, workflow_id, #src, created_at, event_type"
+const eventAttrs = "event_id, org_id, workflow_id, #src, created_at, event_type, endpoint_count"
 
 // EventOf returns org's event without its payload; another organisation's is not found.
 func (s *Store) EventOf(ctx context.Context, org, id string) (*pcx.Event, error) {
@@ -89,11 +94,85 @@ func (s *Store) eventOf(ctx context.Context, org, id, projection string) (*pcx.E
 	return decodeEvent(out.Item)
 }
 
+// EventFilter narrows ListEvents: an exact type, and a window of creation times, Since included
+// and Until excluded. A zero field does not narrow.
+type EventFilter struct {
+	Type         string
+	Since, Until time.Time
+}
+
+// ListEvents returns up to limit of org's events, newest first, without their payloads, from
+// the organisation's partition of GSI2 (eventually consistent: an event accepted a moment ago may
+// not be listed yet). The window is a range of the index's sort key, the event IDs. The type is
+// a filter on the entries read, and the query reads on until the page is full or the window
+// ends, so a page is short only on the last; a rare type costs reading the window's entries of
+// other types, a few hundred bytes each. Events stored before the index existed are not listed.
+func (s *Store) ListEvents(ctx context.Context, org string, f EventFilter, limit int, after string) ([]*pcx.Event, string, error) {
+	cond, vals, ok := idWindow(orgEventsPK(org), "evt", f.Since, f.Until)
+	if !ok {
+		return nil, "", nil
+	}
+	in := &dynamodb.QueryInput{
+		TableName: &s.table, IndexName: aws.String(gsi2),
+		KeyConditionExpression: aws.String(cond), ExpressionAttributeValues: vals,
+		ScanIndexForward: aws.Bool(false),
+	}
+	if f.Type != "" {
+		in.FilterExpression = aws.String("event_type = :type")
+		vals[":type"] = avS(f.Type)
+	}
+	start := func(after string) map[string]types.AttributeValue {
+		if !pcx.ValidID("evt", after) {
+			return nil
+		}
+		k := eventKey(after)
+		k[attrGSI2PK], k[attrGSI2SK] = avS(orgEventsPK(org)), avS(after)
+		return k
+	}
+	return listPage(ctx, s, in, limit, after, start, decodeEvent, func(e *pcx.Event) string { return e.ID })
+}
+
+// idWindow is the key condition of the entries of GSI2's partition pk whose IDs, of kind, were
+// created from since (included) to until (excluded), a zero time leaving that side open; ok is
+// false for a window that holds no millisecond. IDs carry their creation millisecond, and
+// stored times are truncated to it: an ID of millisecond m is in the window when
+// since <= m < until, that is from the first ID of since's millisecond, rounded up, to the
+// last of the millisecond before until's, rounded up.
+func idWindow(pk, kind string, since, until time.Time) (cond string, vals map[string]types.AttributeValue, ok bool) {
+	vals = map[string]types.AttributeValue{":pk": avS(pk)}
+	cond = attrGSI2PK + " = :pk"
+	ceil := func(t time.Time) time.Time {
+		if m := t.Truncate(time.Millisecond); !m.Equal(t) {
+			return m.Add(time.Millisecond)
+		}
+		return t
+	}
+	var lo, hi string
+	if !since.IsZero() {
+		lo = pcx.FirstID(kind, ceil(since))
+		vals[":lo"] = avS(lo)
+	}
+	if !until.IsZero() {
+		hi = pcx.LastID(kind, ceil(until).Add(-time.Millisecond))
+		vals[":hi"] = avS(hi)
+	}
+	switch {
+	case lo != "" && hi != "":
+		return cond + " AND " + attrGSI2SK + " BETWEEN :lo AND :hi", vals, lo <= hi
+	case lo != "":
+		return cond + " AND " + attrGSI2SK + " >= :lo", vals, true
+	case hi != "":
+		return cond + " AND " + attrGSI2SK + " <= :hi", vals, true
+	}
+	return cond, vals, true
+}
+
 func decodeEvent(m map[string]types.AttributeValue) (*pcx.Event, error) {
 	it := item{m: m}
 	ev := &pcx.Event{
 		ID: it.str("event_id"), OrgID: it.str("org_id"), WorkflowID: it.str("workflow_id"),
 		Source: it.str("source"), Type: it.str("event_type"), CreatedAt: it.time("created_at"), Payload: it.bytes("payload"),
+		EndpointCount: int(it.num("endpoint_count")),
 	}
 	if ev.Type == "" {
 		ev.Type = pcx.DefaultEventType // stored before events had types

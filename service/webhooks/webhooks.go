@@ -36,6 +36,7 @@ type Store interface {
 	CreateEvent(ctx context.Context, ev *pcx.Event, retention time.Duration) error
 	EventOf(ctx context.Context, org, id string) (*pcx.Event, error)
 	EventWithPayloadOf(ctx context.Context, org, id string) (*pcx.Event, error)
+	ListEvents(ctx context.Context, org string, f store.EventFilter, limit int, after string) ([]*pcx.Event, string, error)
 	ListDeliveries(ctx context.Context, eventID string, limit int, after string) ([]*pcx.Delivery, string, error)
 	ClaimIdempotency(ctx context.Context, rec *pcx.Idempotency, ttl time.Duration) (*pcx.Idempotency, error)
 	CompleteIdempotency(ctx context.Context, rec *pcx.Idempotency) error
@@ -427,11 +428,13 @@ func (s *Service) accept(ctx context.Context, in NotifyInput) (Accepted, error) 
 			ev.ID, ev.WorkflowID, ev.CreatedAt = existing.EventID, existing.WorkflowID, existing.CreatedAt
 		}
 	}
-	if err := s.Store.CreateEvent(ctx, ev, s.Retention); err != nil {
-		return Accepted{}, err
-	}
+	// Counted before the event is stored, so its list entry shows the count the reply gives.
 	count, err := s.subscribedCount(ctx, in.OrgID, ev.Type)
 	if err != nil {
+		return Accepted{}, err
+	}
+	ev.EndpointCount = count
+	if err := s.Store.CreateEvent(ctx, ev, s.Retention); err != nil {
 		return Accepted{}, err
 	}
 	runID, err := s.Starter.Start(ctx, ev.WorkflowID, workflows.EventInput{EventID: ev.ID, OrgID: in.OrgID, EventType: ev.Type})
@@ -448,6 +451,21 @@ func (s *Service) accept(ctx context.Context, in NotifyInput) (Accepted, error) 
 		}
 	}
 	return acc, nil
+}
+
+// ListEvents returns up to limit of org's events, newest first, narrowed by f, after the store's
+// position after; next is the position after this page, "" on the last. An event type to filter
+// by is a notify's or an operational one.
+func (s *Service) ListEvents(ctx context.Context, org string, f store.EventFilter, limit int, after string) (evs []*pcx.Event, next string, err error) {
+	if f.Type != "" && !pcx.IsOperationalType(f.Type) {
+		if msg := pcx.CheckEventType(f.Type); msg != "" {
+			return nil, "", pcx.Invalid("Invalid query", map[string]string{"event_type": msg})
+		}
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
+		return nil, "", pcx.Invalid("Invalid query", map[string]string{"until": "must be after since"})
+	}
+	return s.Store.ListEvents(ctx, org, f, limit, after)
 }
 
 // EventStatus is an event, with its payload, and one page of its deliveries.

@@ -29,6 +29,7 @@ type fakeStore struct {
 	active   int
 	subs     [][]string // the event_types of the first active endpoints; the rest subscribe to all
 	counts   int
+	listed   []store.EventFilter // the filters ListEvents was called with
 	failNext error
 }
 
@@ -454,5 +455,48 @@ func TestEventStatus(t *testing.T) {
 	got, err := s.EventStatus(ctx, "org", acc.EventID, 10, "pos")
 	if err != nil || got.Event.ID != acc.EventID || string(got.Event.Payload) != `{"a":1}` || len(got.Deliveries) != 1 || got.Deliveries[0].WebhookID != "wh_a" || got.Next != "pos+" {
 		t.Fatalf("EventStatus = %+v, %v; want the event with its payload, its delivery and the store's next position", got, err)
+	}
+}
+
+func (f *fakeStore) ListEvents(_ context.Context, _ string, filter store.EventFilter, _ int, after string) ([]*pcx.Event, string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.listed = append(f.listed, filter)
+	return nil, after + "+", nil
+}
+
+// The event's list entry keeps the endpoint count of the reply that accepted it.
+func TestNotifyStoresTheEndpointCount(t *testing.T) {
+	s, st, _ := newService()
+	st.active = 3
+	acc, err := s.Notify(context.Background(), NotifyInput{OrgID: "org", Payload: []byte(`{}`), Source: "notify"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := st.events[acc.EventID]; acc.EndpointCount != 3 || ev.EndpointCount != 3 {
+		t.Fatalf("reply counted %d, stored event %+v; want 3 in both", acc.EndpointCount, ev)
+	}
+}
+
+// ListEvents refuses a malformed type and an empty window before reading; an operational type is
+// a type to filter by.
+func TestListEventsChecksTheFilter(t *testing.T) {
+	s, st, _ := newService()
+	ctx := context.Background()
+	t0 := time.Now()
+	for _, f := range []store.EventFilter{
+		{Type: "Refund"}, {Type: "a.*"}, {Since: t0, Until: t0}, {Since: t0, Until: t0.Add(-time.Second)},
+	} {
+		if _, _, err := s.ListEvents(ctx, "org", f, 10, ""); code(err) != pcx.EInvalid {
+			t.Errorf("ListEvents(%+v) = %v, want invalid", f, err)
+		}
+	}
+	if len(st.listed) != 0 {
+		t.Fatalf("invalid filters read the store: %+v", st.listed)
+	}
+	for _, f := range []store.EventFilter{{}, {Type: "refund.created"}, {Type: pcx.EventEndpointDisabled}, {Since: t0, Until: t0.Add(time.Second)}} {
+		if _, next, err := s.ListEvents(ctx, "org", f, 10, "pos"); err != nil || next != "pos+" {
+			t.Errorf("ListEvents(%+v) = %q, %v; want the store's page", f, next, err)
+		}
 	}
 }
