@@ -94,6 +94,9 @@ func (noWebhookService) ListEndpoints(context.Context, string, int, string) ([]*
 func (noWebhookService) ListEvents(context.Context, string, store.EventFilter, int, string) ([]*pcx.Event, string, error) {
 	return nil, "", nil
 }
+func (noWebhookService) EndpointDeliveries(context.Context, string, string, store.DeliveryFilter, int, string) ([]*pcx.Delivery, string, error) {
+	return nil, "", errNoWebhook
+}
 func (noWebhookService) EventStatus(context.Context, string, string, int, string) (webhooks.EventStatus, error) {
 	return webhooks.EventStatus{}, pcx.Errorf(pcx.ENotFound, "Event not found")
 }

@@ -28,6 +28,7 @@ type Webhooks interface {
 	Notify(ctx context.Context, in webhooks.NotifyInput) (webhooks.Accepted, error)
 	ListEvents(ctx context.Context, org string, f store.EventFilter, limit int, after string) ([]*pcx.Event, string, error)
 	EventStatus(ctx context.Context, org, id string, limit int, after string) (webhooks.EventStatus, error)
+	EndpointDeliveries(ctx context.Context, org, id string, f store.DeliveryFilter, limit int, after string) ([]*pcx.Delivery, string, error)
 	Replay(ctx context.Context, org, eventID string, webhookIDs []string) (webhooks.Accepted, error)
 	DeleteEndpoint(ctx context.Context, org, id string) error
 }
@@ -299,15 +300,28 @@ func handleNotify(svc Webhooks, m *metrics.Metrics) http.Handler {
 }
 
 type deliveryData struct {
-	WebhookID      string        `json:"webhook_id"`
-	EndpointURL    string        `json:"endpoint_url"`
-	Status         string        `json:"status"`
-	Attempts       int           `json:"attempts"`
-	LastStatusCode *int          `json:"last_status_code"`
-	LastError      *string       `json:"last_error"`
-	LastAttemptAt  *Timestamp    `json:"last_attempt_at"`
-	DeliveredAt    *Timestamp    `json:"delivered_at"`
-	AttemptLog     []attemptData `json:"attempt_log"`
+	WebhookID   string `json:"webhook_id"`
+	EndpointURL string `json:"endpoint_url"`
+	deliveryState
+	AttemptLog []attemptData `json:"attempt_log"`
+}
+
+// deliveryState is where a delivery stands, as the event status and an endpoint's delivery list
+// show it.
+type deliveryState struct {
+	Status         string     `json:"status"`
+	Attempts       int        `json:"attempts"`
+	LastStatusCode *int       `json:"last_status_code"`
+	LastError      *string    `json:"last_error"`
+	LastAttemptAt  *Timestamp `json:"last_attempt_at"`
+	DeliveredAt    *Timestamp `json:"delivered_at"`
+}
+
+func newDeliveryState(d *pcx.Delivery) deliveryState {
+	return deliveryState{
+		Status: string(d.Status), Attempts: d.Attempts, LastStatusCode: optInt(d.LastStatusCode), LastError: optStr(d.LastError),
+		LastAttemptAt: tsp(d.LastAttemptAt), DeliveredAt: tsp(d.DeliveredAt),
+	}
 }
 
 type attemptData struct {
@@ -333,9 +347,7 @@ func optStr(s string) *string {
 
 func newDeliveryData(d *pcx.Delivery) deliveryData {
 	out := deliveryData{
-		WebhookID: d.WebhookID, EndpointURL: d.EndpointURL, Status: string(d.Status), Attempts: d.Attempts,
-		LastStatusCode: optInt(d.LastStatusCode), LastError: optStr(d.LastError),
-		LastAttemptAt: tsp(d.LastAttemptAt), DeliveredAt: tsp(d.DeliveredAt),
+		WebhookID: d.WebhookID, EndpointURL: d.EndpointURL, deliveryState: newDeliveryState(d),
 		AttemptLog: make([]attemptData, len(d.Log)),
 	}
 	for i, a := range d.Log {
@@ -368,6 +380,37 @@ func handleEventList(svc Webhooks, cursors *cursor.Signer) http.Handler {
 			return svc.ListEvents(ctx, org, f, limit, after)
 		}
 		return serveList(w, r, cursors, "events", "Events", fetch, newListedEvent)
+	})
+}
+
+// endpointDelivery is a delivery as an endpoint's delivery list shows it: the event's type and
+// creation beside the delivery's state, without the attempt log (the event status has it).
+type endpointDelivery struct {
+	EventID   string `json:"event_id"`
+	EventType string `json:"event_type"`
+	deliveryState
+	CreatedAt Timestamp `json:"created_at"`
+}
+
+func newEndpointDelivery(d *pcx.Delivery) endpointDelivery {
+	return endpointDelivery{EventID: d.EventID, EventType: d.EventType, deliveryState: newDeliveryState(d), CreatedAt: ts(d.EventCreatedAt)}
+}
+
+func handleEndpointDeliveries(svc Webhooks, cursors *cursor.Signer) http.Handler {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		id, err := webhookID(r)
+		if err != nil {
+			return err
+		}
+		since, until, err := readWindow(r)
+		if err != nil {
+			return err
+		}
+		f := store.DeliveryFilter{Status: pcx.DeliveryStatus(r.URL.Query().Get("status")), Since: since, Until: until}
+		fetch := func(ctx context.Context, org string, limit int, after string) ([]*pcx.Delivery, string, error) {
+			return svc.EndpointDeliveries(ctx, org, id, f, limit, after)
+		}
+		return serveList(w, r, cursors, "endpoint-deliveries:"+id, "Deliveries", fetch, newEndpointDelivery)
 	})
 }
 

@@ -110,6 +110,15 @@ func (typedWebhooks) ListEvents(_ context.Context, org string, _ store.EventFilt
 	return []*pcx.Event{typed, old}, old.ID, nil
 }
 
+func (typedWebhooks) EndpointDeliveries(_ context.Context, _, _ string, _ store.DeliveryFilter, _ int, _ string) ([]*pcx.Delivery, string, error) {
+	at := typedNow.Add(time.Second)
+	id := pcx.NewID("evt", typedNow)
+	return []*pcx.Delivery{
+		{EventID: id, EventType: "refund.created", EventCreatedAt: typedNow, Status: pcx.DeliveryDelivered, Attempts: 1, LastStatusCode: 200, LastAttemptAt: &at, DeliveredAt: &at},
+		{EventID: pcx.NewID("evt", typedNow), EventType: pcx.EventTest, EventCreatedAt: typedNow, Status: pcx.DeliveryCancelled, LastError: pcx.CancelledEndpointDisabled},
+	}, id, nil
+}
+
 // typedPayload is a payload as a caller may send it: spaced, with characters json.Marshal escapes.
 const typedPayload = "{ \"note\" : \"<b>&</b>\",\n\t\"n\": 1e3 }"
 
@@ -221,6 +230,9 @@ func TestOpenAPIEventTypes(t *testing.T) {
 		{false, "GET", "/public/webhooks/events?since=yesterday", "", 400},
 		{false, "GET", "/public/webhooks/events?until=2030-01-02", "", 400},
 		{false, "GET", "/public/webhooks/events?limit=0", "", 400},
+		{false, "GET", hook + "/deliveries", "", 200},
+		{false, "GET", hook + "/deliveries?status=failed&since=2030-01-02T00:00:00Z&until=2030-01-03T00:00:00Z&limit=5", "", 200},
+		{false, "GET", hook + "/deliveries?since=now", "", 400},
 		{false, "GET", "/public/webhooks/events/" + evt + "0", "", 200},
 		{false, "GET", "/public/webhooks/events/" + evt + "1", "", 200},
 		{false, "GET", "/public/webhooks/events/" + evt + "2", "", 200},

@@ -35,6 +35,7 @@ func addRoutes(r chi.Router, d Deps) {
 		r.Get("/webhooks/{webhook_id}", handleWebhookGet(d.Webhooks).ServeHTTP)
 		r.Patch("/webhooks/{webhook_id}", handleWebhookUpdate(d.Webhooks).ServeHTTP)
 		r.Delete("/webhooks/{webhook_id}", handleWebhookDelete(d.Webhooks).ServeHTTP)
+		r.Get("/webhooks/{webhook_id}/deliveries", handleEndpointDeliveries(d.Webhooks, d.Cursors).ServeHTTP)
 		r.Post("/webhooks/{webhook_id}/rotate-secret", handleWebhookRotate(d.Webhooks).ServeHTTP)
 	})
 }

@@ -44,13 +44,14 @@ func pages[T any](t *testing.T, url, key string, id func(T) string) [][]string {
 }
 
 // The event log over HTTP: the organisation's events newest first, a page at a time, filtered by
-// exact type and by a window; the event status shows the payload byte for byte.
+// exact type and by a window; the event status shows the payload byte for byte; an endpoint's
+// deliveries newest first, filtered by status, and only to its organisation.
 func TestEventLogEndToEnd(t *testing.T) {
 	t.Parallel()
-	rc, e, api := deliveryStack(t, "")
+	rc, e, api := deliveryStack(t, "1s") // two attempts, then failed
 	key := e.bootstrapKey("org-logs", "u")
 	otherKey := e.bootstrapKey("org-logs-other", "u")
-	hook := register(t, api.base, key, rc.url("/ok"))
+	register(t, api.base, key, rc.url("/ok"))
 
 	var ids []string // oldest first
 	var since time.Time
@@ -115,5 +116,39 @@ func TestEventLogEndToEnd(t *testing.T) {
 	if want := []byte(`"transaction_data":{ "n" : 0, "note": "<&>" }`); !bytes.Contains(st.body, want) {
 		t.Fatalf("event status %s; want it to contain %s", st, want)
 	}
-	_ = hook
+
+	// An endpoint's deliveries: one failed (500 twice), then one delivered.
+	mixed := register(t, api.base, key, rc.url("/mixed"))
+	rc.answer("/mixed", 500)
+	failed := notify(t, api.base, key, "org-logs", `{"n":"failed"}`)
+	waitDelivery(t, api.base, key, failed.EventID, mixed.WebhookID, "failed", 2, 30*time.Second)
+	rc.answer("/mixed", 200)
+	time.Sleep(5 * time.Millisecond)
+	delivered := notify(t, api.base, key, "org-logs", `{"n":"delivered"}`)
+	waitDelivery(t, api.base, key, delivered.EventID, mixed.WebhookID, "delivered", 1, 30*time.Second)
+	deliveries := api.base + "/public/webhooks/" + mixed.WebhookID + "/deliveries?limit=1"
+	eventID := func(d listedDeliveryData) string { return d.EventID }
+	eventually(t, 10*time.Second, "both deliveries listed", func() bool {
+		return fmt.Sprint(pages(t, deliveries, key, eventID)) == fmt.Sprint([][]string{{delivered.EventID}, {failed.EventID}})
+	})
+	for status, want := range map[string][][]string{"failed": {{failed.EventID}}, "delivered": {{delivered.EventID}}, "pending": {{}}} {
+		if got := pages(t, deliveries+"&status="+status, key, eventID); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("deliveries of status %s: %v, want %v", status, got, want)
+		}
+	}
+	var listed []listedDeliveryData
+	call(t, "GET", deliveries+"&status=failed", key, nil).decode(t, &listed, nil)
+	if d := listed[0]; d.EventType != "transaction.updated" || d.Attempts != 2 || deref(d.LastStatusCode) != 500 || deref(d.LastError) != "http_status" ||
+		d.LastAttemptAt == nil || d.DeliveredAt != nil || d.CreatedAt == "" {
+		t.Errorf("failed delivery listed as %+v", d)
+	}
+	wantError(t, "another organisation's endpoint", call(t, "GET", deliveries, otherKey, nil), 404, "")
+	wantError(t, "an unknown status", call(t, "GET", deliveries+"&status=done", key, nil), 400, "status")
+}
+
+type listedDeliveryData struct {
+	EventID   string `json:"event_id"`
+	EventType string `json:"event_type"`
+	deliveryState
+	CreatedAt string `json:"created_at"`
 }

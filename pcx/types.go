@@ -212,6 +212,10 @@ type Delivery struct {
 	// Log holds the most recent attempts, oldest first, bounded so an item never grows without
 	// limit however long an endpoint fails.
 	Log []Attempt `json:",omitempty"`
+	// EventType and EventCreatedAt are the event's, as an endpoint's delivery list shows them
+	// (zero in records written before they were kept). Reads only; never on the wire.
+	EventType      string    `json:"-"`
+	EventCreatedAt time.Time `json:"-"`
 }
 
 // Why a delivery was cancelled without a send (Delivery.Reason). They are stored as the

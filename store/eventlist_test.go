@@ -19,26 +19,32 @@ import (
 // listAll pages through ListEvents with limit and returns each page's event IDs.
 func listAll(t *testing.T, ctx context.Context, s *store.Store, org string, f store.EventFilter, limit int) [][]string {
 	t.Helper()
+	list := func(after string) ([]*pcx.Event, string, error) { return s.ListEvents(ctx, org, f, limit, after) }
+	return pagesOf(t, list, func(ev *pcx.Event) string { return ev.ID })
+}
+
+// pagesOf pages through a list and returns each page's IDs (id names an item).
+func pagesOf[T any](t *testing.T, list func(after string) ([]T, string, error), id func(T) string) [][]string {
+	t.Helper()
 	var pages [][]string
 	after := ""
-	for {
-		evs, next, err := s.ListEvents(ctx, org, f, limit, after)
+	for len(pages) <= 20 {
+		items, next, err := list(after)
 		if err != nil {
-			t.Fatalf("ListEvents(%+v, after %q): %v", f, after, err)
+			t.Fatalf("list after %q: %v", after, err)
 		}
-		ids := make([]string, len(evs))
-		for i, ev := range evs {
-			ids[i] = ev.ID
+		ids := make([]string, len(items))
+		for i, it := range items {
+			ids[i] = id(it)
 		}
 		pages = append(pages, ids)
 		if next == "" {
 			return pages
 		}
-		if len(pages) > 20 {
-			t.Fatalf("ListEvents(%+v) did not end: %v", f, pages)
-		}
 		after = next
 	}
+	t.Fatalf("the list did not end: %v", pages)
+	return nil
 }
 
 // An organisation's events are listed newest first, a page at a time; a type filter still fills
@@ -179,4 +185,97 @@ func TestCreateTableAddsTheListIndexToAnOldTable(t *testing.T) {
 	if got := listAll(t, ctx, s, "org-a", store.EventFilter{}, 10); fmt.Sprint(got) != fmt.Sprint([][]string{{after.ID}}) {
 		t.Fatalf("events listed after the migration %v, want only the one written after it", got)
 	}
+}
+
+// An endpoint's deliveries are listed newest event first, a page at a time, with the event's
+// type and time; a status filter still fills every page but the last; the window is the events'
+// creation; another endpoint's deliveries are not listed; a record written before the list
+// index existed is listed from its next write on.
+func TestListEndpointDeliveries(t *testing.T) {
+	t.Parallel()
+	s, tb := newTableStore(t)
+	ctx := testenv.Context(t, time.Minute)
+	t0 := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	hook, other := targets(2, t0)[0], targets(2, t0)[1]
+	statuses := []pcx.DeliveryStatus{pcx.DeliveryDelivered, pcx.DeliveryFailed, pcx.DeliveryDelivered, pcx.DeliveryPending, pcx.DeliveryDelivered, pcx.DeliveryFailed}
+	var evs []*pcx.Event // oldest first
+	for i, st := range statuses {
+		ev := newEvent("org-a", t0.Add(time.Duration(i)*time.Second), []byte(`{}`))
+		ev.Type = fmt.Sprintf("t%d.created", i)
+		if err := s.CreateEvent(ctx, ev, retention); err != nil {
+			t.Fatal(err)
+		}
+		code, class := 200, ""
+		if st != pcx.DeliveryDelivered {
+			code, class = 500, "http_status"
+		}
+		a := pcx.Attempt{At: ev.CreatedAt.Add(time.Second), StatusCode: code, ErrorClass: class}
+		recs := []pcx.Delivery{attempted(hook, st, a), attempted(other, pcx.DeliveryDelivered, pcx.Attempt{At: a.At, StatusCode: 200})}
+		if err := s.RecordFirstAttempts(ctx, ev, recs, ev.CreatedAt.Add(retention)); err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, ev)
+	}
+	// A second attempt of event 1's delivery adds up, and it stays listed once.
+	if err := s.RecordDelivery(ctx, evs[1], attempted(hook, pcx.DeliveryFailed, pcx.Attempt{At: evs[1].CreatedAt.Add(time.Minute), StatusCode: 502, ErrorClass: "http_status"}), evs[1].CreatedAt.Add(retention)); err != nil {
+		t.Fatal(err)
+	}
+	// Event 3's record as the code before wrote it: no list entry.
+	it := tb.item(t, ctx, "EVT#"+evs[3].ID, "DLV#"+hook.ID)
+	for _, name := range []string{"GSI2PK", "GSI2SK", "event_type", "created_at"} {
+		delete(it, name)
+	}
+	if _, err := tb.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &tb.name, Item: it}); err != nil {
+		t.Fatal(err)
+	}
+	newest := func(idx ...int) []string {
+		out := make([]string, len(idx))
+		for i, n := range idx {
+			out[i] = evs[n].ID
+		}
+		return out
+	}
+	pages := func(id string, f store.DeliveryFilter, limit int) [][]string {
+		list := func(after string) ([]*pcx.Delivery, string, error) {
+			return s.ListEndpointDeliveries(ctx, id, f, limit, after)
+		}
+		return pagesOf(t, list, func(d *pcx.Delivery) string { return d.EventID })
+	}
+	for _, tc := range []struct {
+		name  string
+		f     store.DeliveryFilter
+		limit int
+		want  [][]string
+	}{
+		{"all but the old record", store.DeliveryFilter{}, 2, [][]string{newest(5, 4), newest(2, 1), newest(0)}},
+		{"delivered", store.DeliveryFilter{Status: pcx.DeliveryDelivered}, 2, [][]string{newest(4, 2), newest(0)}},
+		{"failed", store.DeliveryFilter{Status: pcx.DeliveryFailed}, 1, [][]string{newest(5), newest(1)}},
+		{"cancelled", store.DeliveryFilter{Status: pcx.DeliveryCancelled}, 5, [][]string{{}}},
+		{"window", store.DeliveryFilter{Since: t0.Add(time.Second), Until: t0.Add(5 * time.Second)}, 5, [][]string{newest(4, 2, 1)}},
+		{"window and status", store.DeliveryFilter{Status: pcx.DeliveryDelivered, Since: t0.Add(2 * time.Second)}, 5, [][]string{newest(4, 2)}},
+	} {
+		if got := pages(hook.ID, tc.f, tc.limit); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("%s: pages %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if got := pages(other.ID, store.DeliveryFilter{}, 10); fmt.Sprint(got) != fmt.Sprint([][]string{newest(5, 4, 3, 2, 1, 0)}) {
+		t.Errorf("the other endpoint's deliveries %v; want its own six", got)
+	}
+	got, _, err := s.ListEndpointDeliveries(ctx, hook.ID, store.DeliveryFilter{Status: pcx.DeliveryFailed}, 2, "")
+	if err != nil || len(got) != 2 {
+		t.Fatalf("ListEndpointDeliveries = %v, %v", got, err)
+	}
+	if d := got[1]; d.EventID != evs[1].ID || d.WebhookID != hook.ID || d.EventType != "t1.created" || !d.EventCreatedAt.Equal(evs[1].CreatedAt) ||
+		d.Attempts != 2 || d.LastStatusCode != 502 || d.LastError != "http_status" || d.LastAttemptAt == nil || d.DeliveredAt != nil || len(d.Log) != 0 {
+		t.Fatalf("listed delivery %+v; want event 1's, of its type and time, after 2 attempts, without its log", d)
+	}
+	// The old record's next write gives it its list entry.
+	if err := s.RecordDelivery(ctx, evs[3], attempted(hook, pcx.DeliveryDelivered, pcx.Attempt{At: evs[3].CreatedAt.Add(time.Minute), StatusCode: 200}), evs[3].CreatedAt.Add(retention)); err != nil {
+		t.Fatal(err)
+	}
+	if got := pages(hook.ID, store.DeliveryFilter{Status: pcx.DeliveryDelivered}, 10); fmt.Sprint(got) != fmt.Sprint([][]string{newest(4, 3, 2, 0)}) {
+		t.Errorf("delivered after the old record's next write: %v", got)
+	}
+	_, _, err = s.ListEndpointDeliveries(ctx, hook.ID, store.DeliveryFilter{}, 10, "evt_bad")
+	wantCode(t, err, pcx.EInvalid)
 }

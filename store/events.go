@@ -108,28 +108,38 @@ type EventFilter struct {
 // ends, so a page is short only on the last; a rare type costs reading the window's entries of
 // other types, a few hundred bytes each. Events stored before the index existed are not listed.
 func (s *Store) ListEvents(ctx context.Context, org string, f EventFilter, limit int, after string) ([]*pcx.Event, string, error) {
-	cond, vals, ok := idWindow(orgEventsPK(org), "evt", f.Since, f.Until)
+	in, start, ok := s.windowQuery(orgEventsPK(org), f.Since, f.Until, eventKey)
 	if !ok {
 		return nil, "", nil
 	}
-	in := &dynamodb.QueryInput{
+	if f.Type != "" {
+		in.FilterExpression = aws.String("event_type = :type")
+		in.ExpressionAttributeValues[":type"] = avS(f.Type)
+	}
+	return listPage(ctx, s, in, limit, after, start, decodeEvent, func(e *pcx.Event) string { return e.ID })
+}
+
+// windowQuery is the newest-first query of GSI2's partition pk, whose sort key is an event ID,
+// over the window [since, until) (idWindow), and the start key of a position, an event ID, for
+// listPage: keyOf is the base table's key of the item of that event. ok is false for an empty
+// window.
+func (s *Store) windowQuery(pk string, since, until time.Time, keyOf func(eventID string) map[string]types.AttributeValue) (
+	in *dynamodb.QueryInput, start func(string) map[string]types.AttributeValue, ok bool) {
+	cond, vals, ok := idWindow(pk, "evt", since, until)
+	in = &dynamodb.QueryInput{
 		TableName: &s.table, IndexName: aws.String(gsi2),
 		KeyConditionExpression: aws.String(cond), ExpressionAttributeValues: vals,
 		ScanIndexForward: aws.Bool(false),
 	}
-	if f.Type != "" {
-		in.FilterExpression = aws.String("event_type = :type")
-		vals[":type"] = avS(f.Type)
-	}
-	start := func(after string) map[string]types.AttributeValue {
+	start = func(after string) map[string]types.AttributeValue {
 		if !pcx.ValidID("evt", after) {
 			return nil
 		}
-		k := eventKey(after)
-		k[attrGSI2PK], k[attrGSI2SK] = avS(orgEventsPK(org)), avS(after)
+		k := keyOf(after)
+		k[attrGSI2PK], k[attrGSI2SK] = avS(pk), avS(after)
 		return k
 	}
-	return listPage(ctx, s, in, limit, after, start, decodeEvent, func(e *pcx.Event) string { return e.ID })
+	return in, start, ok
 }
 
 // idWindow is the key condition of the entries of GSI2's partition pk whose IDs, of kind, were
@@ -194,11 +204,11 @@ func decodeEvent(m map[string]types.AttributeValue) (*pcx.Event, error) {
 // newer than the last one recorded. Writing the same records again after a partial failure
 // changes nothing that was written. A record's Run, the run whose batch wrote it, is kept in
 // either case (RecordedByRun reads it).
-func (s *Store) RecordFirstAttempts(ctx context.Context, eventID string, recs []pcx.Delivery, expires time.Time) error {
+func (s *Store) RecordFirstAttempts(ctx context.Context, ev *pcx.Event, recs []pcx.Delivery, expires time.Time) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(firstWrites)
 	for _, r := range recs {
-		g.Go(func() error { return s.recordFirstAttempt(gctx, eventID, r, expires) })
+		g.Go(func() error { return s.recordFirstAttempt(gctx, ev, r, expires) })
 	}
 	return g.Wait()
 }
@@ -206,20 +216,45 @@ func (s *Store) RecordFirstAttempts(ctx context.Context, eventID string, recs []
 // firstWrites bounds the first-attempt writes of one batch in flight at once.
 const firstWrites = 25
 
-func (s *Store) recordFirstAttempt(ctx context.Context, eventID string, r pcx.Delivery, expires time.Time) error {
+func (s *Store) recordFirstAttempt(ctx context.Context, ev *pcx.Event, r pcx.Delivery, expires time.Time) error {
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:           &s.table,
-		Item:                firstAttemptItem(eventID, r, expires),
+		Item:                firstAttemptItem(ev, r, expires),
 		ConditionExpression: aws.String("attribute_not_exists(PK)"),
 	})
 	if isConditionFailed(err) {
-		return s.RecordDelivery(ctx, eventID, r, expires)
+		return s.RecordDelivery(ctx, ev, r, expires)
 	}
 	return translate(err)
 }
 
 // attrRun names the run whose first-attempt batch wrote a delivery record (pcx.Delivery.Run).
 const attrRun = "first_run"
+
+func endpointDeliveriesPK(webhookID string) string { return "WH#" + webhookID + "#DLV" }
+
+// listEntry is what a delivery record carries for its endpoint's delivery list (GSI2): the
+// index's keys, and the event's type and creation time, which the list shows beside the
+// delivery's own state. Every write of a record sets them, so a record written before they were
+// kept is listed from its next write on.
+func listEntry(ev *pcx.Event, webhookID string) map[string]types.AttributeValue {
+	m := map[string]types.AttributeValue{
+		attrGSI2PK: avS(endpointDeliveriesPK(webhookID)), attrGSI2SK: avS(ev.ID), "event_type": avS(ev.EventType()),
+	}
+	if !ev.CreatedAt.IsZero() {
+		m["created_at"] = avTime(ev.CreatedAt)
+	}
+	return m
+}
+
+// withListEntry adds listEntry to an update's SET clauses.
+func withListEntry(set []string, vals map[string]types.AttributeValue, ev *pcx.Event, webhookID string) []string {
+	for name, v := range listEntry(ev, webhookID) {
+		vals[":le_"+name] = v
+		set = append(set, name+" = :le_"+name)
+	}
+	return set
+}
 
 // withRun adds to an update's SET clauses the run that wrote a first attempt, if d names one: a
 // replay's or a reset run's first attempt lands on the record of an earlier run, and a batch of
@@ -280,8 +315,11 @@ func (s *Store) RecordedByRun(ctx context.Context, eventID, run string, ids []st
 }
 
 // firstAttemptItem is the whole delivery record after its first attempt (or cancellation).
-func firstAttemptItem(eventID string, r pcx.Delivery, expires time.Time) map[string]types.AttributeValue {
-	it := deliveryKey(eventID, r.WebhookID)
+func firstAttemptItem(ev *pcx.Event, r pcx.Delivery, expires time.Time) map[string]types.AttributeValue {
+	it := deliveryKey(ev.ID, r.WebhookID)
+	for name, v := range listEntry(ev, r.WebhookID) {
+		it[name] = v
+	}
 	it["webhook_id"] = avS(r.WebhookID)
 	it["endpoint_url"] = avS(r.EndpointURL)
 	it["status"] = avS(string(r.Status))
@@ -321,11 +359,11 @@ const MaxAttemptLog = 25
 
 // RecordDelivery records a delivery's new status: with its attempt (d.Attempt), or, for a
 // cancellation without a send, with its reason (d.Reason).
-func (s *Store) RecordDelivery(ctx context.Context, eventID string, d pcx.Delivery, expires time.Time) error {
+func (s *Store) RecordDelivery(ctx context.Context, ev *pcx.Event, d pcx.Delivery, expires time.Time) error {
 	if d.Attempt == nil {
-		return s.setDeliveryStatus(ctx, eventID, d, expires)
+		return s.setDeliveryStatus(ctx, ev, d, expires)
 	}
-	return s.recordAttempt(ctx, eventID, d, expires)
+	return s.recordAttempt(ctx, ev, d, expires)
 }
 
 // recordAttempt records one attempt of a delivery and its resulting status, in one write. The
@@ -333,7 +371,8 @@ func (s *Store) RecordDelivery(ctx context.Context, eventID string, d pcx.Delive
 // never collide. An attempt is written only if it is newer than the last one recorded: writing
 // the same attempt again (a retried record) changes nothing, and a late record of an earlier
 // attempt never overwrites the outcome of a later one.
-func (s *Store) recordAttempt(ctx context.Context, eventID string, d pcx.Delivery, expires time.Time) error {
+func (s *Store) recordAttempt(ctx context.Context, ev *pcx.Event, d pcx.Delivery, expires time.Time) error {
+	eventID := ev.ID
 	a := *d.Attempt
 	set := []string{
 		"#status = :status", "webhook_id = :wid", "endpoint_url = :url", "last_status_code = :code",
@@ -345,7 +384,7 @@ func (s *Store) recordAttempt(ctx context.Context, eventID string, d pcx.Deliver
 		":empty": &types.AttributeValueMemberL{}, ":ttl": ttlAt(expires),
 		":entry": &types.AttributeValueMemberL{Value: []types.AttributeValue{attemptEntry(a)}},
 	}
-	set = withRun(set, vals, d)
+	set = withListEntry(withRun(set, vals, d), vals, ev, d.WebhookID)
 	expr := ""
 	if a.ErrorClass != "" {
 		set = append(set, "last_error = :err")
@@ -390,14 +429,15 @@ func (s *Store) recordAttempt(ctx context.Context, eventID string, d pcx.Deliver
 
 // setDeliveryStatus sets a delivery's status without an attempt (an endpoint deleted or disabled
 // before delivery: cancelled), keeping its reason as the last error.
-func (s *Store) setDeliveryStatus(ctx context.Context, eventID string, d pcx.Delivery, expires time.Time) error {
+func (s *Store) setDeliveryStatus(ctx context.Context, ev *pcx.Event, d pcx.Delivery, expires time.Time) error {
 	vals := map[string]types.AttributeValue{
 		":status": avS(string(d.Status)), ":wid": avS(d.WebhookID), ":reason": avS(d.Reason),
 		":ttl": ttlAt(expires), ":zero": avN(0),
 	}
 	set := withRun([]string{"#status = :status", "webhook_id = :wid", "last_error = :reason", "#ttl = :ttl"}, vals, d)
+	set = withListEntry(set, vals, ev, d.WebhookID)
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: deliveryKey(eventID, d.WebhookID),
+		TableName: &s.table, Key: deliveryKey(ev.ID, d.WebhookID),
 		UpdateExpression:          aws.String("SET " + strings.Join(set, ", ") + " ADD attempts :zero"),
 		ExpressionAttributeNames:  map[string]string{"#status": "status", "#ttl": attrTTL},
 		ExpressionAttributeValues: vals,
@@ -425,6 +465,35 @@ func (s *Store) ListDeliveries(ctx context.Context, eventID string, limit int, a
 	return listPage(ctx, s, in, limit, after, start, decode, func(d *pcx.Delivery) string { return d.WebhookID })
 }
 
+// DeliveryFilter narrows ListEndpointDeliveries: one status, and a window of the events'
+// creation times, Since included and Until excluded. A zero field does not narrow.
+type DeliveryFilter struct {
+	Status       pcx.DeliveryStatus
+	Since, Until time.Time
+}
+
+// ListEndpointDeliveries returns up to limit of an endpoint's deliveries, newest event first,
+// without their attempt logs, from the endpoint's partition of GSI2 (eventually consistent). As
+// ListEvents, the window is a range of event IDs and the status a filter read on until the page
+// is full. A record written before GSI2 existed is listed from its next write on. The caller
+// checks that the endpoint is its own.
+func (s *Store) ListEndpointDeliveries(ctx context.Context, webhookID string, f DeliveryFilter, limit int, after string) ([]*pcx.Delivery, string, error) {
+	keyOf := func(eventID string) map[string]types.AttributeValue { return deliveryKey(eventID, webhookID) }
+	in, start, ok := s.windowQuery(endpointDeliveriesPK(webhookID), f.Since, f.Until, keyOf)
+	if !ok {
+		return nil, "", nil
+	}
+	if f.Status != "" {
+		in.FilterExpression = aws.String("#status = :status")
+		in.ExpressionAttributeNames = map[string]string{"#status": "status"}
+		in.ExpressionAttributeValues[":status"] = avS(string(f.Status))
+	}
+	decode := func(m map[string]types.AttributeValue) (*pcx.Delivery, error) {
+		return decodeDelivery(strings.TrimPrefix((&item{m: m}).str(attrPK), "EVT#"), m)
+	}
+	return listPage(ctx, s, in, limit, after, start, decode, func(d *pcx.Delivery) string { return d.EventID })
+}
+
 // DeliveriesOf returns the records of an event's deliveries to the endpoints ids, by webhook ID,
 // in batched consistent reads; an endpoint without a record is absent from the map.
 func (s *Store) DeliveriesOf(ctx context.Context, eventID string, ids []string) (map[string]*pcx.Delivery, error) {
@@ -450,7 +519,7 @@ func decodeDelivery(eventID string, m map[string]types.AttributeValue) (*pcx.Del
 		Status: pcx.DeliveryStatus(it.str("status")), Attempts: int(it.num("attempts")),
 		LastStatusCode: int(it.num("last_status_code")), LastError: it.str("last_error"),
 		LastAttemptAt: it.timePtr("last_attempt_at"), DeliveredAt: it.timePtr("delivered_at"),
-		Run: it.str(attrRun),
+		Run: it.str(attrRun), EventType: it.str("event_type"), EventCreatedAt: it.time("created_at"),
 	}
 	if l, ok := m["log"].(*types.AttributeValueMemberL); ok {
 		for _, v := range l.Value {

@@ -21,7 +21,7 @@ import (
 //	webhook          ORG#<org>#WH               <webhook_id>    -
 //	webhook URL      ORG#<org>#URL              <sha256(url)>   -
 //	event            EVT#<event_id>             EVT             GSI2: ORG#<org>#EVT / <event_id>
-//	delivery         EVT#<event_id>             DLV#<webhook_id> -
+//	delivery         EVT#<event_id>             DLV#<webhook_id> GSI2: WH#<webhook_id>#DLV / <event_id>
 //	running replay   EVT#<event_id>             REPLAY          -
 //	idempotency      IDEM#<org>#<sha256(key)>   IDEM            -
 //

@@ -38,6 +38,7 @@ type Store interface {
 	EventWithPayloadOf(ctx context.Context, org, id string) (*pcx.Event, error)
 	ListEvents(ctx context.Context, org string, f store.EventFilter, limit int, after string) ([]*pcx.Event, string, error)
 	ListDeliveries(ctx context.Context, eventID string, limit int, after string) ([]*pcx.Delivery, string, error)
+	ListEndpointDeliveries(ctx context.Context, webhookID string, f store.DeliveryFilter, limit int, after string) ([]*pcx.Delivery, string, error)
 	ClaimIdempotency(ctx context.Context, rec *pcx.Idempotency, ttl time.Duration) (*pcx.Idempotency, error)
 	CompleteIdempotency(ctx context.Context, rec *pcx.Idempotency) error
 	ClaimReplay(ctx context.Context, c pcx.ReplayClaim, over string, expires time.Time) (*pcx.ReplayClaim, error)
@@ -462,10 +463,35 @@ func (s *Service) ListEvents(ctx context.Context, org string, f store.EventFilte
 			return nil, "", pcx.Invalid("Invalid query", map[string]string{"event_type": msg})
 		}
 	}
-	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
-		return nil, "", pcx.Invalid("Invalid query", map[string]string{"until": "must be after since"})
+	if err := checkWindow(f.Since, f.Until); err != nil {
+		return nil, "", err
 	}
 	return s.Store.ListEvents(ctx, org, f, limit, after)
+}
+
+func checkWindow(since, until time.Time) error {
+	if !since.IsZero() && !until.IsZero() && !since.Before(until) {
+		return pcx.Invalid("Invalid query", map[string]string{"until": "must be after since"})
+	}
+	return nil
+}
+
+// EndpointDeliveries returns up to limit of the deliveries to org's endpoint id, newest event
+// first, narrowed by f, after the store's position after. They are read only once the endpoint
+// is known to be org's: another organisation's is not found.
+func (s *Service) EndpointDeliveries(ctx context.Context, org, id string, f store.DeliveryFilter, limit int, after string) (dels []*pcx.Delivery, next string, err error) {
+	switch f.Status {
+	case "", pcx.DeliveryPending, pcx.DeliveryDelivered, pcx.DeliveryFailed, pcx.DeliveryCancelled:
+	default:
+		return nil, "", pcx.Invalid("Invalid query", map[string]string{"status": "must be pending, delivered, failed or cancelled"})
+	}
+	if err := checkWindow(f.Since, f.Until); err != nil {
+		return nil, "", err
+	}
+	if _, err := s.Store.Webhook(ctx, org, id); err != nil {
+		return nil, "", err
+	}
+	return s.Store.ListEndpointDeliveries(ctx, id, f, limit, after)
 }
 
 // EventStatus is an event, with its payload, and one page of its deliveries.

@@ -500,3 +500,34 @@ func TestListEventsChecksTheFilter(t *testing.T) {
 		}
 	}
 }
+
+func (f *fakeStore) ListEndpointDeliveries(_ context.Context, webhookID string, _ store.DeliveryFilter, _ int, after string) ([]*pcx.Delivery, string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.delReads++
+	return []*pcx.Delivery{{WebhookID: webhookID}}, after + "+", nil
+}
+
+// An endpoint's deliveries are read only once the endpoint is the caller's; a malformed status
+// or an empty window is refused first.
+func TestEndpointDeliveries(t *testing.T) {
+	s, st, _ := newService()
+	ctx := context.Background()
+	hook, err := s.CreateEndpoint(ctx, "org", NewEndpoint{URL: "https://hooks.example.com/a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	for _, f := range []store.DeliveryFilter{{Status: "done"}, {Since: t0, Until: t0}} {
+		if _, _, err := s.EndpointDeliveries(ctx, "org", hook.ID, f, 10, ""); code(err) != pcx.EInvalid {
+			t.Errorf("EndpointDeliveries(%+v) = %v, want invalid", f, err)
+		}
+	}
+	if _, _, err := s.EndpointDeliveries(ctx, "other", hook.ID, store.DeliveryFilter{}, 10, ""); code(err) != pcx.ENotFound || st.delReads != 0 {
+		t.Fatalf("another organisation's endpoint: %v after %d delivery reads; want not found after none", err, st.delReads)
+	}
+	dels, next, err := s.EndpointDeliveries(ctx, "org", hook.ID, store.DeliveryFilter{Status: pcx.DeliveryFailed}, 10, "pos")
+	if err != nil || len(dels) != 1 || dels[0].WebhookID != hook.ID || next != "pos+" {
+		t.Fatalf("EndpointDeliveries = %v, %q, %v; want the store's page", dels, next, err)
+	}
+}
