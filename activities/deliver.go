@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -295,8 +296,10 @@ func (a *Activities) send(ctx context.Context, ev *pcx.Event, w *pcx.Webhook) (p
 		att.ErrorClass = classify(err)
 		return att, 0
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseRead))
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, pcx.MaxResponseBody+1))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseRead-int64(len(head))))
 	resp.Body.Close()
+	att.ResponseBody, att.ResponseTruncated = excerpt(head, pcx.MaxResponseBody)
 	att.StatusCode = resp.StatusCode
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
@@ -311,6 +314,22 @@ func (a *Activities) send(ctx context.Context, ev *pcx.Event, w *pcx.Webhook) (p
 	// An HTTP-date Retry-After is a moment: measure it from when the answer came, not from when
 	// the attempt began (which would lengthen the wait by the attempt's duration).
 	return att, parseRetryAfter(resp.Header.Get("Retry-After"), now.Add(att.Duration))
+}
+
+// excerpt is the start of a response body as an attempt keeps it: at most limit bytes of valid
+// UTF-8, invalid bytes replaced and cut at a character, and whether anything was cut. head is the
+// body's first limit+1 bytes (fewer if it is shorter): a character cut by that read becomes a
+// replacement that the cut to limit removes.
+func excerpt(head []byte, limit int) (string, bool) {
+	s := strings.ToValidUTF8(string(head), "\uFFFD")
+	if len(s) <= limit {
+		return s, false
+	}
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut], true
 }
 
 // observe counts an attempt and its latency.

@@ -329,6 +329,9 @@ type attemptData struct {
 	StatusCode *int      `json:"status_code"`
 	Error      *string   `json:"error"`
 	DurationMS int64     `json:"duration_ms"`
+	// ResponseBody is "" without a response, and for an attempt recorded before bodies were kept.
+	ResponseBody      string `json:"response_body"`
+	ResponseTruncated bool   `json:"response_truncated"`
 }
 
 func optInt(n int) *int {
@@ -351,7 +354,8 @@ func newDeliveryData(d *pcx.Delivery) deliveryData {
 		AttemptLog: make([]attemptData, len(d.Log)),
 	}
 	for i, a := range d.Log {
-		out.AttemptLog[i] = attemptData{At: ts(a.At), StatusCode: optInt(a.StatusCode), Error: optStr(a.ErrorClass), DurationMS: a.Duration.Milliseconds()}
+		out.AttemptLog[i] = attemptData{At: ts(a.At), StatusCode: optInt(a.StatusCode), Error: optStr(a.ErrorClass), DurationMS: a.Duration.Milliseconds(),
+			ResponseBody: a.ResponseBody, ResponseTruncated: a.ResponseTruncated}
 	}
 	return out
 }

@@ -101,7 +101,13 @@ func (typedWebhooks) EventStatus(_ context.Context, org, id string, _ int, _ str
 	default:
 		ev.Type = "refund.created"
 	}
-	return webhooks.EventStatus{Event: ev}, nil
+	at := typedNow.Add(time.Second)
+	d := &pcx.Delivery{WebhookID: pcx.NewID("wh", typedNow), EndpointURL: "https://hooks.example.com/pcx", Status: pcx.DeliveryPending, Attempts: 2,
+		LastStatusCode: 500, LastError: "http_status", LastAttemptAt: &at, Log: []pcx.Attempt{
+			{At: typedNow, StatusCode: 500, ErrorClass: "http_status", ResponseBody: strings.Repeat("x", pcx.MaxResponseBody), ResponseTruncated: true},
+			{At: at, ErrorClass: "timeout"},
+		}}
+	return webhooks.EventStatus{Event: ev, Deliveries: []*pcx.Delivery{d}}, nil
 }
 
 func (typedWebhooks) ListEvents(_ context.Context, org string, _ store.EventFilter, _ int, _ string) ([]*pcx.Event, string, error) {

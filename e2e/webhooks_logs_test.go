@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -45,7 +46,8 @@ func pages[T any](t *testing.T, url, key string, id func(T) string) [][]string {
 
 // The event log over HTTP: the organisation's events newest first, a page at a time, filtered by
 // exact type and by a window; the event status shows the payload byte for byte; an endpoint's
-// deliveries newest first, filtered by status, and only to its organisation.
+// deliveries newest first, filtered by status, and only to its organisation; each attempt logs
+// the start of the receiver's response body, cut at 4 KiB.
 func TestEventLogEndToEnd(t *testing.T) {
 	t.Parallel()
 	rc, e, api := deliveryStack(t, "1s") // two attempts, then failed
@@ -120,12 +122,22 @@ func TestEventLogEndToEnd(t *testing.T) {
 	// An endpoint's deliveries: one failed (500 twice), then one delivered.
 	mixed := register(t, api.base, key, rc.url("/mixed"))
 	rc.answer("/mixed", 500)
+	rc.setBody("/mixed", []byte(strings.Repeat("é", 3000))) // 6000 bytes
 	failed := notify(t, api.base, key, "org-logs", `{"n":"failed"}`)
-	waitDelivery(t, api.base, key, failed.EventID, mixed.WebhookID, "failed", 2, 30*time.Second)
+	d := waitDelivery(t, api.base, key, failed.EventID, mixed.WebhookID, "failed", 2, 30*time.Second)
+	for _, a := range d.AttemptLog {
+		if a.ResponseBody != strings.Repeat("é", 2048) || !a.ResponseTruncated {
+			t.Fatalf("attempt logged with a body of %d bytes, truncated %v; want the first 4 KiB, truncated", len(a.ResponseBody), a.ResponseTruncated)
+		}
+	}
 	rc.answer("/mixed", 200)
+	rc.setBody("/mixed", []byte(`{"ok":true}`))
 	time.Sleep(5 * time.Millisecond)
 	delivered := notify(t, api.base, key, "org-logs", `{"n":"delivered"}`)
-	waitDelivery(t, api.base, key, delivered.EventID, mixed.WebhookID, "delivered", 1, 30*time.Second)
+	d = waitDelivery(t, api.base, key, delivered.EventID, mixed.WebhookID, "delivered", 1, 30*time.Second)
+	if a := d.AttemptLog[0]; a.ResponseBody != `{"ok":true}` || a.ResponseTruncated {
+		t.Fatalf("delivered attempt logged with body %q, truncated %v; want it whole", a.ResponseBody, a.ResponseTruncated)
+	}
 	deliveries := api.base + "/public/webhooks/" + mixed.WebhookID + "/deliveries?limit=1"
 	eventID := func(d listedDeliveryData) string { return d.EventID }
 	eventually(t, 10*time.Second, "both deliveries listed", func() bool {

@@ -33,9 +33,11 @@ type deliveryData struct {
 	EndpointURL string `json:"endpoint_url"`
 	deliveryState
 	AttemptLog []struct {
-		At         string  `json:"at"`
-		StatusCode *int    `json:"status_code"`
-		Error      *string `json:"error"`
+		At                string  `json:"at"`
+		StatusCode        *int    `json:"status_code"`
+		Error             *string `json:"error"`
+		ResponseBody      string  `json:"response_body"`
+		ResponseTruncated bool    `json:"response_truncated"`
 	} `json:"attempt_log"`
 }
 

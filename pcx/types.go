@@ -240,7 +240,15 @@ type Attempt struct {
 	StatusCode int           // 0 when no response was received
 	ErrorClass string        // "" on success; e.g. "timeout", "connection", "http_status", "blocked"
 	Duration   time.Duration // time until the response headers (or the failure)
+	// ResponseBody is the start of the receiver's response body: at most MaxResponseBody bytes,
+	// valid UTF-8 (invalid bytes replaced, cut at a character); ResponseTruncated says the body
+	// was longer. Both are left out of the encoding when empty, so attempts encode as before.
+	ResponseBody      string `json:",omitempty"`
+	ResponseTruncated bool   `json:",omitempty"`
 }
+
+// MaxResponseBody bounds the response body an attempt keeps.
+const MaxResponseBody = 4 << 10
 
 // Idempotency remembers a notify made with an Idempotency-Key, so a repeat gets the same event
 // and starts nothing new.

@@ -279,3 +279,29 @@ func TestListEndpointDeliveries(t *testing.T) {
 	_, _, err = s.ListEndpointDeliveries(ctx, hook.ID, store.DeliveryFilter{}, 10, "evt_bad")
 	wantCode(t, err, pcx.EInvalid)
 }
+
+// An attempt's response body and whether it was cut are kept in the delivery's attempt log.
+func TestAttemptLogKeepsTheResponseBody(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := testenv.Context(t, time.Minute)
+	ev := newEvent("org-a", time.Now(), []byte(`{}`))
+	hook := targets(1, ev.CreatedAt)[0]
+	long := strings.Repeat("é", pcx.MaxResponseBody/2)
+	first := pcx.Attempt{At: ev.CreatedAt, StatusCode: 500, ErrorClass: "http_status", ResponseBody: long, ResponseTruncated: true}
+	if err := s.RecordFirstAttempts(ctx, ev, []pcx.Delivery{attempted(hook, pcx.DeliveryPending, first)}, ev.CreatedAt.Add(retention)); err != nil {
+		t.Fatal(err)
+	}
+	second := pcx.Attempt{At: ev.CreatedAt.Add(time.Second), StatusCode: 200, ResponseBody: "ok"}
+	if err := s.RecordDelivery(ctx, ev, attempted(hook, pcx.DeliveryDelivered, second), ev.CreatedAt.Add(retention)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.DeliveriesOf(ctx, ev.ID, []string{hook.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := got[hook.ID].Log
+	if len(log) != 2 || log[0].ResponseBody != long || !log[0].ResponseTruncated || log[1].ResponseBody != "ok" || log[1].ResponseTruncated {
+		t.Fatalf("attempt log %+v; want the cut 4 KiB body, then ok whole", log)
+	}
+}

@@ -351,6 +351,12 @@ func attemptEntry(a pcx.Attempt) types.AttributeValue {
 	if a.ErrorClass != "" {
 		entry["err"] = avS(a.ErrorClass)
 	}
+	if a.ResponseBody != "" {
+		entry["body"] = avS(a.ResponseBody)
+	}
+	if a.ResponseTruncated {
+		entry["cut"] = &types.AttributeValueMemberBOOL{Value: true}
+	}
 	return &types.AttributeValueMemberM{Value: entry}
 }
 
@@ -528,9 +534,11 @@ func decodeDelivery(eventID string, m map[string]types.AttributeValue) (*pcx.Del
 				continue
 			}
 			e := item{m: em.Value}
+			cut, _ := em.Value["cut"].(*types.AttributeValueMemberBOOL)
 			d.Log = append(d.Log, pcx.Attempt{
 				At: e.time("at"), StatusCode: int(e.num("code")), ErrorClass: e.str("err"),
-				Duration: time.Duration(e.num("ms")) * time.Millisecond,
+				Duration:     time.Duration(e.num("ms")) * time.Millisecond,
+				ResponseBody: e.str("body"), ResponseTruncated: cut != nil && cut.Value,
 			})
 			if e.err != nil {
 				it.err = e.err
