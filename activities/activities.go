@@ -31,9 +31,9 @@ type Store interface {
 	WebhookWithSecrets(ctx context.Context, org, id string) (*pcx.Webhook, error)
 	WebhooksWithSecrets(ctx context.Context, org string, ids []string) (map[string]*pcx.Webhook, error)
 	ActiveWebhooks(ctx context.Context, org string, limit int, after string) ([]*pcx.Webhook, string, error)
-	RecordFirstAttempts(ctx context.Context, eventID string, recs []pcx.Delivery, expires time.Time) error
+	RecordFirstAttempts(ctx context.Context, ev *pcx.Event, recs []pcx.Delivery, expires time.Time) error
 	RecordedByRun(ctx context.Context, eventID, run string, ids []string) (map[string]*pcx.Delivery, error)
-	RecordDelivery(ctx context.Context, eventID string, d pcx.Delivery, expires time.Time) error
+	RecordDelivery(ctx context.Context, ev *pcx.Event, d pcx.Delivery, expires time.Time) error
 	DeliveriesOf(ctx context.Context, eventID string, ids []string) (map[string]*pcx.Delivery, error)
 	UpdateWebhook(ctx context.Context, org, id string, p store.WebhookPatch) (*pcx.Webhook, error)
 	// Endpoint health (health.go).

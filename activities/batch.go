@@ -115,7 +115,7 @@ func (a *Activities) DeliverBatch(ctx context.Context, in BatchInput) (BatchResu
 	}
 	recCtx, cancelRecord := beforeDeadline(ctx, returnMargin)
 	defer cancelRecord()
-	if err := a.Store.RecordFirstAttempts(recCtx, ev.ID, done, a.expires(ev)); err != nil {
+	if err := a.Store.RecordFirstAttempts(recCtx, ev, done, a.expires(ev)); err != nil {
 		a.Log.Warn().Err(err).Str("event_id", ev.ID).Int("deliveries", len(recs)).Msg("recording first attempts failed; the workflow will retry it")
 		res.Unrecorded = done
 	}
@@ -225,7 +225,7 @@ func (a *Activities) RecordOutcomes(ctx context.Context, in RecordOutcomesInput)
 	if err != nil {
 		return err
 	}
-	return a.Store.RecordFirstAttempts(ctx, in.EventID, in.Records, a.expires(ev))
+	return a.Store.RecordFirstAttempts(ctx, ev, in.Records, a.expires(ev))
 }
 
 // RecordOutcomesInput carries the records to write. OrgID is the workflow input's organisation;

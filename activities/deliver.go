@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -85,15 +86,15 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	w, err := a.Store.WebhookWithSecrets(ctx, in.OrgID, in.WebhookID)
 	switch {
 	case pcx.ErrorCode(err) == pcx.ENotFound:
-		res, err := a.cancel(ctx, in, pcx.CancelledEndpointDeleted, expires)
+		res, err := a.cancel(ctx, ev, in, pcx.CancelledEndpointDeleted, expires)
 		return res, unsent(err)
 	case err != nil:
 		return DeliverResult{}, unsent(err)
 	case w.Status != pcx.WebhookActive:
-		res, err := a.cancel(ctx, in, pcx.CancelledEndpointDisabled, expires)
+		res, err := a.cancel(ctx, ev, in, pcx.CancelledEndpointDisabled, expires)
 		return res, unsent(err)
 	case w.Undeliverable != "":
-		if err := a.Store.RecordDelivery(ctx, in.EventID, undeliverable(w), expires); err != nil {
+		if err := a.Store.RecordDelivery(ctx, ev, undeliverable(w), expires); err != nil {
 			return DeliverResult{}, unsent(err)
 		}
 		a.noteUndeliverable(in.EventID, in.OrgID, w)
@@ -136,7 +137,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	if !retry {
 		return a.finish(recCtx, ev, w, status, att, send, expires)
 	}
-	if err := a.Store.RecordDelivery(recCtx, in.EventID, attempted(w, pcx.DeliveryPending, att), expires); err != nil {
+	if err := a.Store.RecordDelivery(recCtx, ev, attempted(w, pcx.DeliveryPending, att), expires); err != nil {
 		log.Warn().Err(err).Msg("recording a failed attempt failed")
 	}
 	delay := NextDelay(a.Schedule[send-1], retryAfter, a.Jitter())
@@ -197,7 +198,7 @@ func (a *Activities) finish(ctx context.Context, ev *pcx.Event, w *pcx.Webhook, 
 	}
 	a.Metrics.Deliveries.WithLabelValues(string(status)).Inc()
 	res := DeliverResult{Status: status, Attempt: att}
-	if err := a.Store.RecordDelivery(ctx, ev.ID, attempted(w, status, att), expires); err != nil {
+	if err := a.Store.RecordDelivery(ctx, ev, attempted(w, status, att), expires); err != nil {
 		a.Log.Warn().Err(err).Str("event_id", ev.ID).Str("webhook_id", w.ID).Msg("recording a delivery outcome failed; the workflow will retry it")
 		res.Unrecorded = true
 	}
@@ -207,9 +208,9 @@ func (a *Activities) finish(ctx context.Context, ev *pcx.Event, w *pcx.Webhook, 
 	return res, nil
 }
 
-func (a *Activities) cancel(ctx context.Context, in DeliverInput, reason string, expires time.Time) (DeliverResult, error) {
+func (a *Activities) cancel(ctx context.Context, ev *pcx.Event, in DeliverInput, reason string, expires time.Time) (DeliverResult, error) {
 	d := pcx.Delivery{WebhookID: in.WebhookID, Status: pcx.DeliveryCancelled, Reason: reason}
-	if err := a.Store.RecordDelivery(ctx, in.EventID, d, expires); err != nil {
+	if err := a.Store.RecordDelivery(ctx, ev, d, expires); err != nil {
 		return DeliverResult{}, err
 	}
 	a.Metrics.Deliveries.WithLabelValues(string(pcx.DeliveryCancelled)).Inc()
@@ -253,7 +254,7 @@ func (a *Activities) RecordOutcome(ctx context.Context, in RecordOutcomeInput) e
 	case pcx.ErrorCode(err) != pcx.ENotFound:
 		return err
 	}
-	return a.Store.RecordDelivery(ctx, in.EventID, d, a.expires(ev))
+	return a.Store.RecordDelivery(ctx, ev, d, a.expires(ev))
 }
 
 // attempted is the record of an attempt of a delivery to w and the status it left.
@@ -295,8 +296,10 @@ func (a *Activities) send(ctx context.Context, ev *pcx.Event, w *pcx.Webhook) (p
 		att.ErrorClass = classify(err)
 		return att, 0
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseRead))
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, pcx.MaxResponseBody+1))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseRead-int64(len(head))))
 	resp.Body.Close()
+	att.ResponseBody, att.ResponseTruncated = excerpt(head, pcx.MaxResponseBody)
 	att.StatusCode = resp.StatusCode
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
@@ -311,6 +314,22 @@ func (a *Activities) send(ctx context.Context, ev *pcx.Event, w *pcx.Webhook) (p
 	// An HTTP-date Retry-After is a moment: measure it from when the answer came, not from when
 	// the attempt began (which would lengthen the wait by the attempt's duration).
 	return att, parseRetryAfter(resp.Header.Get("Retry-After"), now.Add(att.Duration))
+}
+
+// excerpt is the start of a response body as an attempt keeps it: at most limit bytes of valid
+// UTF-8, invalid bytes replaced and cut at a character, and whether anything was cut. head is the
+// body's first limit+1 bytes (fewer if it is shorter): a character cut by that read becomes a
+// replacement that the cut to limit removes.
+func excerpt(head []byte, limit int) (string, bool) {
+	s := strings.ToValidUTF8(string(head), "\uFFFD")
+	if len(s) <= limit {
+		return s, false
+	}
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut], true
 }
 
 // observe counts an attempt and its latency.

@@ -630,3 +630,33 @@ func (s *DeliverSuite) TestRecordWriteEndsBeforeTheDeadline() {
 	s.True(res.Unrecorded, "the outcome goes back to the workflow")
 	s.Equal(int64(1), rc.hits.Load())
 }
+
+// Each attempt keeps the start of the receiver's response body beside its status: a short one
+// whole, a long one cut to 4 KiB and marked.
+func (s *DeliverSuite) TestAttemptKeepsTheResponseBody() {
+	for _, tc := range []struct {
+		name, body, want string
+		cut              bool
+	}{
+		{"short", `{"error":"no such account"}`, `{"error":"no such account"}`, false},
+		{"long", strings.Repeat("é", 3000), strings.Repeat("é", 2048), true},
+		{"none", "", "", false},
+	} {
+		s.Run(tc.name, func() {
+			s.SetupTest()
+			rc := newReceiver(s.T(), func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(http.StatusUnprocessableEntity)
+				_, _ = w.Write([]byte(tc.body))
+			})
+			s.endpoint("wh_1", rc.url())
+
+			_, err := s.deliver(s.acts(rc), 1, "wh_1")
+
+			s.Require().Error(err) // a 422 is retried
+			rec := s.one()
+			s.Equal(http.StatusUnprocessableEntity, rec.Attempt.StatusCode)
+			s.Equal(tc.want, rec.Attempt.ResponseBody)
+			s.Equal(tc.cut, rec.Attempt.ResponseTruncated)
+		})
+	}
+}

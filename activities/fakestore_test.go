@@ -226,7 +226,8 @@ func (f *fakeStore) WebhooksWithSecrets(_ context.Context, org string, ids []str
 // RecordFirstAttempts writes first attempts as the DynamoDB store does: a delivery with a record
 // already gets the attempt added (or only its status set when cancelled), a new one a whole
 // record.
-func (f *fakeStore) RecordFirstAttempts(ctx context.Context, eventID string, recs []pcx.Delivery, expires time.Time) error {
+func (f *fakeStore) RecordFirstAttempts(ctx context.Context, ev *pcx.Event, recs []pcx.Delivery, expires time.Time) error {
+	eventID := ev.ID
 	if f.writeCtx != nil {
 		if err := f.writeCtx(ctx); err != nil {
 			return err
@@ -289,7 +290,8 @@ func (f *fakeStore) recordRun(eventID, webhookID, run string) {
 
 // RecordDelivery records an attempt (into attempts and writes) or, without one, a status change
 // (into statuses).
-func (f *fakeStore) RecordDelivery(ctx context.Context, eventID string, d pcx.Delivery, expires time.Time) error {
+func (f *fakeStore) RecordDelivery(ctx context.Context, ev *pcx.Event, d pcx.Delivery, expires time.Time) error {
+	eventID := ev.ID
 	if d.Attempt == nil {
 		f.mu.Lock()
 		defer f.mu.Unlock()

@@ -26,7 +26,7 @@ func TestReadOutcomesCountsThisRunsSends(t *testing.T) {
 		return &pcx.Attempt{At: since.Add(d), StatusCode: code, ErrorClass: class}
 	}
 	ctx := context.Background()
-	require.NoError(t, st.RecordFirstAttempts(ctx, testEventID, []pcx.Delivery{
+	require.NoError(t, st.RecordFirstAttempts(ctx, testEvent(), []pcx.Delivery{
 		{WebhookID: "wh_delivered", Status: pcx.DeliveryDelivered, Attempt: at(time.Second, 200, "")},
 		{WebhookID: "wh_pending", Status: pcx.DeliveryPending, Attempt: at(time.Second, 503, "http_status")},
 		{WebhookID: "wh_gone", Status: pcx.DeliveryFailed, Attempt: at(time.Second, 410, "gone")},

@@ -85,3 +85,19 @@ func TestDeliveryRecordEncodesAsTheOldRecord(t *testing.T) {
 		require.Equal(t, tc.new, decoded, "%s: an old record decoded", tc.old.WebhookID)
 	}
 }
+
+// An attempt without a response body encodes as before the body was kept; one with a body adds
+// only its two fields, and decodes back.
+func TestAttemptBodyEncoding(t *testing.T) {
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	plain, err := json.Marshal(pcx.Attempt{At: at, StatusCode: 500, ErrorClass: "http_status", Duration: 30 * time.Millisecond})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"At":"2026-05-01T12:00:00Z","StatusCode":500,"ErrorClass":"http_status","Duration":30000000}`, string(plain))
+	withBody := pcx.Attempt{At: at, StatusCode: 500, ErrorClass: "http_status", Duration: 30 * time.Millisecond, ResponseBody: "nope", ResponseTruncated: true}
+	b, err := json.Marshal(withBody)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"At":"2026-05-01T12:00:00Z","StatusCode":500,"ErrorClass":"http_status","Duration":30000000,"ResponseBody":"nope","ResponseTruncated":true}`, string(b))
+	var back pcx.Attempt
+	require.NoError(t, json.Unmarshal(b, &back))
+	require.Equal(t, withBody, back)
+}

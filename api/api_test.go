@@ -19,6 +19,7 @@ import (
 	"github.com/pcx/publicservice/pcx"
 	"github.com/pcx/publicservice/service/apikeys"
 	"github.com/pcx/publicservice/service/webhooks"
+	"github.com/pcx/publicservice/store"
 )
 
 // Fakes for unit tests of this package; the end-to-end tests in e2e/ use the real store.
@@ -89,6 +90,12 @@ func (noWebhookService) Endpoint(context.Context, string, string) (*pcx.Webhook,
 }
 func (noWebhookService) ListEndpoints(context.Context, string, int, string) ([]*pcx.Webhook, string, error) {
 	return nil, "", nil
+}
+func (noWebhookService) ListEvents(context.Context, string, store.EventFilter, int, string) ([]*pcx.Event, string, error) {
+	return nil, "", nil
+}
+func (noWebhookService) EndpointDeliveries(context.Context, string, string, store.DeliveryFilter, int, string) ([]*pcx.Delivery, string, error) {
+	return nil, "", errNoWebhook
 }
 func (noWebhookService) EventStatus(context.Context, string, string, int, string) (webhooks.EventStatus, error) {
 	return webhooks.EventStatus{}, pcx.Errorf(pcx.ENotFound, "Event not found")

@@ -15,6 +15,7 @@ import (
 	"github.com/pcx/publicservice/internal/signing"
 	"github.com/pcx/publicservice/pcx"
 	"github.com/pcx/publicservice/service/webhooks"
+	"github.com/pcx/publicservice/store"
 )
 
 // Webhooks is the webhook use cases the routes call (service/webhooks).
@@ -25,7 +26,9 @@ type Webhooks interface {
 	UpdateEndpoint(ctx context.Context, org, id string, p webhooks.Patch) (*pcx.Webhook, error)
 	RotateSecret(ctx context.Context, org, id string, grace *time.Duration) (*pcx.Webhook, error)
 	Notify(ctx context.Context, in webhooks.NotifyInput) (webhooks.Accepted, error)
+	ListEvents(ctx context.Context, org string, f store.EventFilter, limit int, after string) ([]*pcx.Event, string, error)
 	EventStatus(ctx context.Context, org, id string, limit int, after string) (webhooks.EventStatus, error)
+	EndpointDeliveries(ctx context.Context, org, id string, f store.DeliveryFilter, limit int, after string) ([]*pcx.Delivery, string, error)
 	Replay(ctx context.Context, org, eventID string, webhookIDs []string) (webhooks.Accepted, error)
 	DeleteEndpoint(ctx context.Context, org, id string) error
 }
@@ -297,15 +300,28 @@ func handleNotify(svc Webhooks, m *metrics.Metrics) http.Handler {
 }
 
 type deliveryData struct {
-	WebhookID      string        `json:"webhook_id"`
-	EndpointURL    string        `json:"endpoint_url"`
-	Status         string        `json:"status"`
-	Attempts       int           `json:"attempts"`
-	LastStatusCode *int          `json:"last_status_code"`
-	LastError      *string       `json:"last_error"`
-	LastAttemptAt  *Timestamp    `json:"last_attempt_at"`
-	DeliveredAt    *Timestamp    `json:"delivered_at"`
-	AttemptLog     []attemptData `json:"attempt_log"`
+	WebhookID   string `json:"webhook_id"`
+	EndpointURL string `json:"endpoint_url"`
+	deliveryState
+	AttemptLog []attemptData `json:"attempt_log"`
+}
+
+// deliveryState is where a delivery stands, as the event status and an endpoint's delivery list
+// show it.
+type deliveryState struct {
+	Status         string     `json:"status"`
+	Attempts       int        `json:"attempts"`
+	LastStatusCode *int       `json:"last_status_code"`
+	LastError      *string    `json:"last_error"`
+	LastAttemptAt  *Timestamp `json:"last_attempt_at"`
+	DeliveredAt    *Timestamp `json:"delivered_at"`
+}
+
+func newDeliveryState(d *pcx.Delivery) deliveryState {
+	return deliveryState{
+		Status: string(d.Status), Attempts: d.Attempts, LastStatusCode: optInt(d.LastStatusCode), LastError: optStr(d.LastError),
+		LastAttemptAt: tsp(d.LastAttemptAt), DeliveredAt: tsp(d.DeliveredAt),
+	}
 }
 
 type attemptData struct {
@@ -313,6 +329,9 @@ type attemptData struct {
 	StatusCode *int      `json:"status_code"`
 	Error      *string   `json:"error"`
 	DurationMS int64     `json:"duration_ms"`
+	// ResponseBody is "" without a response, and for an attempt recorded before bodies were kept.
+	ResponseBody      string `json:"response_body"`
+	ResponseTruncated bool   `json:"response_truncated"`
 }
 
 func optInt(n int) *int {
@@ -331,15 +350,72 @@ func optStr(s string) *string {
 
 func newDeliveryData(d *pcx.Delivery) deliveryData {
 	out := deliveryData{
-		WebhookID: d.WebhookID, EndpointURL: d.EndpointURL, Status: string(d.Status), Attempts: d.Attempts,
-		LastStatusCode: optInt(d.LastStatusCode), LastError: optStr(d.LastError),
-		LastAttemptAt: tsp(d.LastAttemptAt), DeliveredAt: tsp(d.DeliveredAt),
+		WebhookID: d.WebhookID, EndpointURL: d.EndpointURL, deliveryState: newDeliveryState(d),
 		AttemptLog: make([]attemptData, len(d.Log)),
 	}
 	for i, a := range d.Log {
-		out.AttemptLog[i] = attemptData{At: ts(a.At), StatusCode: optInt(a.StatusCode), Error: optStr(a.ErrorClass), DurationMS: a.Duration.Milliseconds()}
+		out.AttemptLog[i] = attemptData{At: ts(a.At), StatusCode: optInt(a.StatusCode), Error: optStr(a.ErrorClass), DurationMS: a.Duration.Milliseconds(),
+			ResponseBody: a.ResponseBody, ResponseTruncated: a.ResponseTruncated}
 	}
 	return out
+}
+
+// listedEvent is an event as the event list shows it.
+type listedEvent struct {
+	EventID       string    `json:"event_id"`
+	EventType     string    `json:"event_type"`
+	WorkflowID    string    `json:"workflow_id"`
+	CreatedAt     Timestamp `json:"created_at"`
+	EndpointCount int       `json:"endpoint_count"`
+}
+
+func newListedEvent(ev *pcx.Event) listedEvent {
+	return listedEvent{EventID: ev.ID, EventType: ev.EventType(), WorkflowID: ev.WorkflowID, CreatedAt: ts(ev.CreatedAt), EndpointCount: ev.EndpointCount}
+}
+
+func handleEventList(svc Webhooks, cursors *cursor.Signer) http.Handler {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		since, until, err := readWindow(r)
+		if err != nil {
+			return err
+		}
+		f := store.EventFilter{Type: r.URL.Query().Get("event_type"), Since: since, Until: until}
+		fetch := func(ctx context.Context, org string, limit int, after string) ([]*pcx.Event, string, error) {
+			return svc.ListEvents(ctx, org, f, limit, after)
+		}
+		return serveList(w, r, cursors, "events", "Events", fetch, newListedEvent)
+	})
+}
+
+// endpointDelivery is a delivery as an endpoint's delivery list shows it: the event's type and
+// creation beside the delivery's state, without the attempt log (the event status has it).
+type endpointDelivery struct {
+	EventID   string `json:"event_id"`
+	EventType string `json:"event_type"`
+	deliveryState
+	CreatedAt Timestamp `json:"created_at"`
+}
+
+func newEndpointDelivery(d *pcx.Delivery) endpointDelivery {
+	return endpointDelivery{EventID: d.EventID, EventType: d.EventType, deliveryState: newDeliveryState(d), CreatedAt: ts(d.EventCreatedAt)}
+}
+
+func handleEndpointDeliveries(svc Webhooks, cursors *cursor.Signer) http.Handler {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		id, err := webhookID(r)
+		if err != nil {
+			return err
+		}
+		since, until, err := readWindow(r)
+		if err != nil {
+			return err
+		}
+		f := store.DeliveryFilter{Status: pcx.DeliveryStatus(r.URL.Query().Get("status")), Since: since, Until: until}
+		fetch := func(ctx context.Context, org string, limit int, after string) ([]*pcx.Delivery, string, error) {
+			return svc.EndpointDeliveries(ctx, org, id, f, limit, after)
+		}
+		return serveList(w, r, cursors, "endpoint-deliveries:"+id, "Deliveries", fetch, newEndpointDelivery)
+	})
 }
 
 func handleEventGet(svc Webhooks, cursors *cursor.Signer) http.Handler {
@@ -372,7 +448,12 @@ func handleEventGet(svc Webhooks, cursors *cursor.Signer) http.Handler {
 		for i, d := range st.Deliveries {
 			resp.Deliveries[i] = newDeliveryData(d)
 		}
-		httpx.Respond(w, http.StatusOK, "Event", resp, newPageMeta(r, cursors, list, st.Next, len(st.Deliveries)))
+		// transaction_data is the payload as received: its bytes, not a re-encoding.
+		data, err := httpx.WithRawField(resp, "transaction_data", ev.Payload)
+		if err != nil {
+			return err
+		}
+		httpx.RespondRaw(w, http.StatusOK, "Event", data, newPageMeta(r, cursors, list, st.Next, len(st.Deliveries)))
 		return nil
 	})
 }

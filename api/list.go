@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pcx/publicservice/internal/cursor"
 	"github.com/pcx/publicservice/internal/httpx"
@@ -75,28 +76,57 @@ func newPageMeta(r *http.Request, cursors *cursor.Signer, list, next string, cou
 // handleList serves a paginated list of the caller's organisation: it refuses another org_id,
 // opens the cursor for this list, fetches a page and answers with each item's view and the
 // next cursor.
-func handleList[T, V any](cursors *cursor.Signer, list, message string,
-	fetch func(ctx context.Context, org string, limit int, after string) ([]T, string, error), view func(T) V) http.Handler {
+func handleList[T, V any](cursors *cursor.Signer, list, message string, fetch fetchPage[T], view func(T) V) http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		p := principalFrom(r.Context())
-		if org, ok := r.URL.Query()["org_id"]; ok {
-			if err := checkOrg(p, &org[0]); err != nil {
-				return err
-			}
-		}
-		page, err := readPage(r, cursors, list)
-		if err != nil {
-			return err
-		}
-		items, next, err := fetch(r.Context(), p.OrgID, page.limit, page.after)
-		if err != nil {
-			return err
-		}
-		data := make([]V, len(items))
-		for i, it := range items {
-			data[i] = view(it)
-		}
-		httpx.Respond(w, http.StatusOK, message, data, newPageMeta(r, cursors, list, next, len(data)))
-		return nil
+		return serveList(w, r, cursors, list, message, fetch, view)
 	})
+}
+
+// fetchPage reads a page of org's list after the store's position after.
+type fetchPage[T any] func(ctx context.Context, org string, limit int, after string) ([]T, string, error)
+
+// serveList is handleList's work, for a handler that reads filters of its own first.
+func serveList[T, V any](w http.ResponseWriter, r *http.Request, cursors *cursor.Signer, list, message string, fetch fetchPage[T], view func(T) V) error {
+	p := principalFrom(r.Context())
+	if org, ok := r.URL.Query()["org_id"]; ok {
+		if err := checkOrg(p, &org[0]); err != nil {
+			return err
+		}
+	}
+	page, err := readPage(r, cursors, list)
+	if err != nil {
+		return err
+	}
+	items, next, err := fetch(r.Context(), p.OrgID, page.limit, page.after)
+	if err != nil {
+		return err
+	}
+	data := make([]V, len(items))
+	for i, it := range items {
+		data[i] = view(it)
+	}
+	httpx.Respond(w, http.StatusOK, message, data, newPageMeta(r, cursors, list, next, len(data)))
+	return nil
+}
+
+// readWindow reads the since and until of a list's query (RFC 3339 times; absent is zero).
+func readWindow(r *http.Request) (since, until time.Time, err error) {
+	q := r.URL.Query()
+	problems := map[string]string{}
+	for name, t := range map[string]*time.Time{"since": &since, "until": &until} {
+		v, ok := q[name]
+		if !ok {
+			continue
+		}
+		parsed, perr := time.Parse(time.RFC3339Nano, v[0])
+		if perr != nil || len(v) > 1 {
+			problems[name] = "must be one RFC 3339 time, e.g. 2030-01-02T03:04:05Z"
+			continue
+		}
+		*t = parsed
+	}
+	if len(problems) > 0 {
+		return since, until, pcx.Invalid("Invalid query", problems)
+	}
+	return since, until, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/pcx/publicservice/internal/signing"
 	"github.com/pcx/publicservice/pcx"
 	"github.com/pcx/publicservice/service/webhooks"
+	"github.com/pcx/publicservice/store"
 )
 
 // typedWebhooks is an organisation with one endpoint and events of several types (contract §8).
@@ -92,7 +93,7 @@ func (typedWebhooks) Notify(_ context.Context, in webhooks.NotifyInput) (webhook
 }
 
 func (typedWebhooks) EventStatus(_ context.Context, org, id string, _ int, _ string) (webhooks.EventStatus, error) {
-	ev := &pcx.Event{ID: id, OrgID: org, WorkflowID: "webhook-event-" + id, Source: pcx.SourceNotify, CreatedAt: typedNow}
+	ev := &pcx.Event{ID: id, OrgID: org, WorkflowID: "webhook-event-" + id, Source: pcx.SourceNotify, CreatedAt: typedNow, Payload: []byte(typedPayload)}
 	switch {
 	case strings.HasSuffix(id, "0"): // stored before event types: no type
 	case strings.HasSuffix(id, "1"):
@@ -100,8 +101,32 @@ func (typedWebhooks) EventStatus(_ context.Context, org, id string, _ int, _ str
 	default:
 		ev.Type = "refund.created"
 	}
-	return webhooks.EventStatus{Event: ev}, nil
+	at := typedNow.Add(time.Second)
+	d := &pcx.Delivery{WebhookID: pcx.NewID("wh", typedNow), EndpointURL: "https://hooks.example.com/pcx", Status: pcx.DeliveryPending, Attempts: 2,
+		LastStatusCode: 500, LastError: "http_status", LastAttemptAt: &at, Log: []pcx.Attempt{
+			{At: typedNow, StatusCode: 500, ErrorClass: "http_status", ResponseBody: strings.Repeat("x", pcx.MaxResponseBody), ResponseTruncated: true},
+			{At: at, ErrorClass: "timeout"},
+		}}
+	return webhooks.EventStatus{Event: ev, Deliveries: []*pcx.Delivery{d}}, nil
 }
+
+func (typedWebhooks) ListEvents(_ context.Context, org string, _ store.EventFilter, _ int, _ string) ([]*pcx.Event, string, error) {
+	old := &pcx.Event{ID: pcx.NewID("evt", typedNow), OrgID: org, WorkflowID: "webhook-event-x", CreatedAt: typedNow}
+	typed := &pcx.Event{ID: pcx.NewID("evt", typedNow), OrgID: org, WorkflowID: "webhook-event-y", Type: pcx.EventTest, CreatedAt: typedNow, EndpointCount: 2}
+	return []*pcx.Event{typed, old}, old.ID, nil
+}
+
+func (typedWebhooks) EndpointDeliveries(_ context.Context, _, _ string, _ store.DeliveryFilter, _ int, _ string) ([]*pcx.Delivery, string, error) {
+	at := typedNow.Add(time.Second)
+	id := pcx.NewID("evt", typedNow)
+	return []*pcx.Delivery{
+		{EventID: id, EventType: "refund.created", EventCreatedAt: typedNow, Status: pcx.DeliveryDelivered, Attempts: 1, LastStatusCode: 200, LastAttemptAt: &at, DeliveredAt: &at},
+		{EventID: pcx.NewID("evt", typedNow), EventType: pcx.EventTest, EventCreatedAt: typedNow, Status: pcx.DeliveryCancelled, LastError: pcx.CancelledEndpointDisabled},
+	}, id, nil
+}
+
+// typedPayload is a payload as a caller may send it: spaced, with characters json.Marshal escapes.
+const typedPayload = "{ \"note\" : \"<b>&</b>\",\n\t\"n\": 1e3 }"
 
 // specRouter returns a router over the whole document (both listeners), for any host.
 func specRouter(t *testing.T) routers.Router {
@@ -206,6 +231,14 @@ func TestOpenAPIEventTypes(t *testing.T) {
 		{false, "POST", "/public/webhooks/notify", notify(`"event_type":"transaction.*",`), 400},
 		{false, "POST", "/public/webhooks/notify", notify(`"event_type":"Transaction.updated",`), 400},
 		{false, "POST", "/public/webhooks/notify", notify(`"event_type":"a.` + strings.Repeat("b", 99) + `",`), 400},
+		{false, "GET", "/public/webhooks/events", "", 200},
+		{false, "GET", "/public/webhooks/events?limit=2&event_type=refund.created&since=2030-01-02T00:00:00Z&until=2030-01-03T00:00:00.5%2B01:00", "", 200},
+		{false, "GET", "/public/webhooks/events?since=yesterday", "", 400},
+		{false, "GET", "/public/webhooks/events?until=2030-01-02", "", 400},
+		{false, "GET", "/public/webhooks/events?limit=0", "", 400},
+		{false, "GET", hook + "/deliveries", "", 200},
+		{false, "GET", hook + "/deliveries?status=failed&since=2030-01-02T00:00:00Z&until=2030-01-03T00:00:00Z&limit=5", "", 200},
+		{false, "GET", hook + "/deliveries?since=now", "", 400},
 		{false, "GET", "/public/webhooks/events/" + evt + "0", "", 200},
 		{false, "GET", "/public/webhooks/events/" + evt + "1", "", 200},
 		{false, "GET", "/public/webhooks/events/" + evt + "2", "", 200},
@@ -262,5 +295,49 @@ func TestOpenAPIDeliveryDescribesEventTypes(t *testing.T) {
 		if env.Properties[f] == nil {
 			t.Errorf("StandardEnvelope lacks %s", f)
 		}
+	}
+}
+
+// The event status shows transaction_data as it was received, byte for byte: json.Marshal would
+// have compacted it and escaped its <, > and &.
+func TestEventStatusShowsThePayloadAsReceived(t *testing.T) {
+	public := NewServer(Deps{Log: zerolog.Nop(), Auth: &fakeAuth{}, Keys: &fakeKeys{}, Webhooks: typedWebhooks{},
+		Cursors: newFixture().curs, RequestTimeout: time.Second})
+	req := httptest.NewRequest("GET", "/public/webhooks/events/"+pcx.NewID("evt", typedNow), nil)
+	req.Header.Set("X-API-Key", goodKey)
+	w := httptest.NewRecorder()
+	public.ServeHTTP(w, req)
+	if want := `,"transaction_data":` + typedPayload + `},"meta":`; w.Code != http.StatusOK || !strings.Contains(w.Body.String(), want) {
+		t.Fatalf("event status %d %s; want it to contain %s", w.Code, w.Body, want)
+	}
+	var env struct{ Data map[string]any }
+	if err := json.Unmarshal(w.Body.Bytes(), &env); err != nil || env.Data["transaction_data"] == nil {
+		t.Fatalf("event status is not JSON with transaction_data: %v %s", err, w.Body)
+	}
+}
+
+// listingWebhooks records the filter and page the event list asks the use case for.
+type listingWebhooks struct {
+	noWebhookService
+	got *store.EventFilter
+}
+
+func (l listingWebhooks) ListEvents(_ context.Context, _ string, f store.EventFilter, _ int, _ string) ([]*pcx.Event, string, error) {
+	*l.got = f
+	return nil, "", nil
+}
+
+// The event list hands the use case the exact type and the window as given.
+func TestEventListReadsItsFilters(t *testing.T) {
+	var got store.EventFilter
+	public := NewServer(Deps{Log: zerolog.Nop(), Auth: &fakeAuth{}, Keys: &fakeKeys{}, Webhooks: listingWebhooks{got: &got},
+		Cursors: newFixture().curs, RequestTimeout: time.Second})
+	req := httptest.NewRequest("GET", "/public/webhooks/events?event_type=refund.created&since=2030-01-02T03:04:05.5Z&until=2030-01-02T05:04:05%2B01:00", nil)
+	req.Header.Set("X-API-Key", goodKey)
+	w := httptest.NewRecorder()
+	public.ServeHTTP(w, req)
+	since, until := time.Date(2030, 1, 2, 3, 4, 5, 5e8, time.UTC), time.Date(2030, 1, 2, 4, 4, 5, 0, time.UTC)
+	if w.Code != http.StatusOK || got.Type != "refund.created" || !got.Since.Equal(since) || !got.Until.Equal(until) {
+		t.Fatalf("event list %d %s asked for %+v; want type refund.created from %v to %v", w.Code, w.Body, got, since, until)
 	}
 }

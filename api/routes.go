@@ -29,11 +29,13 @@ func addRoutes(r chi.Router, d Deps) {
 		r.Post("/webhooks", handleWebhookCreate(d.Webhooks).ServeHTTP)
 		r.Get("/webhooks", handleList(d.Cursors, "webhooks", "Webhooks", d.Webhooks.ListEndpoints, listedWebhook).ServeHTTP)
 		r.Post("/webhooks/notify", handleNotify(d.Webhooks, d.Metrics).ServeHTTP)
+		r.Get("/webhooks/events", handleEventList(d.Webhooks, d.Cursors).ServeHTTP)
 		r.Get("/webhooks/events/{event_id}", handleEventGet(d.Webhooks, d.Cursors).ServeHTTP)
 		r.Post("/webhooks/events/{event_id}/replay", handleEventReplay(d.Webhooks, d.Metrics).ServeHTTP)
 		r.Get("/webhooks/{webhook_id}", handleWebhookGet(d.Webhooks).ServeHTTP)
 		r.Patch("/webhooks/{webhook_id}", handleWebhookUpdate(d.Webhooks).ServeHTTP)
 		r.Delete("/webhooks/{webhook_id}", handleWebhookDelete(d.Webhooks).ServeHTTP)
+		r.Get("/webhooks/{webhook_id}/deliveries", handleEndpointDeliveries(d.Webhooks, d.Cursors).ServeHTTP)
 		r.Post("/webhooks/{webhook_id}/rotate-secret", handleWebhookRotate(d.Webhooks).ServeHTTP)
 	})
 }

@@ -25,6 +25,7 @@ type receiver struct {
 	script   map[string][]int
 	headers  map[string]http.Header
 	delay    map[string]time.Duration
+	bodies   map[string][]byte
 	notified chan struct{}
 }
 
@@ -37,7 +38,7 @@ type received struct {
 
 func newReceiver(t *testing.T) *receiver {
 	t.Helper()
-	rc := &receiver{got: map[string][]received{}, script: map[string][]int{}, headers: map[string]http.Header{}, delay: map[string]time.Duration{}, notified: make(chan struct{}, 1)}
+	rc := &receiver{got: map[string][]received{}, script: map[string][]int{}, headers: map[string]http.Header{}, delay: map[string]time.Duration{}, bodies: map[string][]byte{}, notified: make(chan struct{}, 1)}
 	rc.srv, rc.caFile = startTLSServer(t, http.HandlerFunc(rc.serve))
 	return rc
 }
@@ -72,7 +73,7 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 	for k, v := range rc.headers[path] {
 		w.Header()[k] = v
 	}
-	delay := rc.delay[path]
+	delay, answer := rc.delay[path], rc.bodies[path]
 	rc.mu.Unlock()
 	select {
 	case rc.notified <- struct{}{}:
@@ -86,6 +87,7 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(delay)
 	}
 	w.WriteHeader(status)
+	_, _ = w.Write(answer)
 }
 
 // url returns the endpoint URL of path, through 127.0.0.1.

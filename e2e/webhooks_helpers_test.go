@@ -36,6 +36,13 @@ func (rc *receiver) setHeaders(path string, h http.Header) {
 	rc.headers[path] = h
 }
 
+// setBody makes the receiver answer path with this body.
+func (rc *receiver) setBody(path string, body []byte) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.bodies[path] = body
+}
+
 // setDelay makes the receiver take d before answering path.
 func (rc *receiver) setDelay(path string, d time.Duration) {
 	rc.mu.Lock()

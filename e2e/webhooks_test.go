@@ -29,19 +29,26 @@ type acceptedData struct {
 }
 
 type deliveryData struct {
-	WebhookID      string  `json:"webhook_id"`
-	EndpointURL    string  `json:"endpoint_url"`
+	WebhookID   string `json:"webhook_id"`
+	EndpointURL string `json:"endpoint_url"`
+	deliveryState
+	AttemptLog []struct {
+		At                string  `json:"at"`
+		StatusCode        *int    `json:"status_code"`
+		Error             *string `json:"error"`
+		ResponseBody      string  `json:"response_body"`
+		ResponseTruncated bool    `json:"response_truncated"`
+	} `json:"attempt_log"`
+}
+
+// deliveryState is where a delivery stands, in the event status and an endpoint's delivery list.
+type deliveryState struct {
 	Status         string  `json:"status"`
 	Attempts       int     `json:"attempts"`
 	LastStatusCode *int    `json:"last_status_code"`
 	LastError      *string `json:"last_error"`
 	LastAttemptAt  *string `json:"last_attempt_at"`
 	DeliveredAt    *string `json:"delivered_at"`
-	AttemptLog     []struct {
-		At         string  `json:"at"`
-		StatusCode *int    `json:"status_code"`
-		Error      *string `json:"error"`
-	} `json:"attempt_log"`
 }
 
 type eventData struct {

@@ -24,6 +24,22 @@ func NewID(kind string, now time.Time) string {
 	return kind + "_" + encodeULID(b)
 }
 
+// FirstID is the least ID of kind that NewID gives at t's millisecond, and LastID the greatest:
+// the IDs of kind created in [a, b] (by the millisecond) are those from FirstID(a) to LastID(b).
+func FirstID(kind string, t time.Time) string { return boundID(kind, t, 0) }
+
+// LastID: see FirstID.
+func LastID(kind string, t time.Time) string { return boundID(kind, t, 0xff) }
+
+func boundID(kind string, t time.Time, fill byte) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(t.UnixMilli())<<16)
+	for i := 6; i < len(b); i++ {
+		b[i] = fill // where NewID's random bits are
+	}
+	return kind + "_" + encodeULID(b)
+}
+
 // encodeULID encodes 128 bits as 26 base32 characters, most significant first.
 func encodeULID(b [16]byte) string {
 	hi := binary.BigEndian.Uint64(b[:8])

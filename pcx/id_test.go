@@ -86,3 +86,21 @@ func TestValidKeyPrefix(t *testing.T) {
 		}
 	}
 }
+
+// Every ID NewID gives at a millisecond lies from FirstID to LastID of that millisecond, and
+// after LastID of the one before and before FirstID of the one after.
+func TestIDBounds(t *testing.T) {
+	t0 := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	first, last := FirstID("evt", t0), LastID("evt", t0)
+	if !ValidID("evt", first) || !ValidID("evt", last) {
+		t.Fatalf("bounds %q, %q are not valid IDs", first, last)
+	}
+	for range 1000 {
+		if id := NewID("evt", t0); id < first || id > last {
+			t.Fatalf("NewID %q is outside [%q, %q]", id, first, last)
+		}
+	}
+	if before, after := LastID("evt", t0.Add(-time.Millisecond)), FirstID("evt", t0.Add(time.Millisecond)); !(before < first && last < after) {
+		t.Fatalf("bounds overlap their neighbours: %q %q %q %q", before, first, last, after)
+	}
+}

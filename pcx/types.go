@@ -163,6 +163,9 @@ type Event struct {
 	CreatedAt time.Time
 	// Payload is transaction_data exactly as received: the bytes every endpoint gets and signs.
 	Payload []byte
+	// EndpointCount is the endpoint_count of the reply that accepted the event: the endpoints
+	// subscribed when it was accepted (0 for an event stored before it was kept).
+	EndpointCount int
 }
 
 // DeliveryStatus is where one event's delivery to one endpoint stands.
@@ -209,6 +212,10 @@ type Delivery struct {
 	// Log holds the most recent attempts, oldest first, bounded so an item never grows without
 	// limit however long an endpoint fails.
 	Log []Attempt `json:",omitempty"`
+	// EventType and EventCreatedAt are the event's, as an endpoint's delivery list shows them
+	// (zero in records written before they were kept). Reads only; never on the wire.
+	EventType      string    `json:"-"`
+	EventCreatedAt time.Time `json:"-"`
 }
 
 // Why a delivery was cancelled without a send (Delivery.Reason). They are stored as the
@@ -233,7 +240,15 @@ type Attempt struct {
 	StatusCode int           // 0 when no response was received
 	ErrorClass string        // "" on success; e.g. "timeout", "connection", "http_status", "blocked"
 	Duration   time.Duration // time until the response headers (or the failure)
+	// ResponseBody is the start of the receiver's response body: at most MaxResponseBody bytes,
+	// valid UTF-8 (invalid bytes replaced, cut at a character); ResponseTruncated says the body
+	// was longer. Both are left out of the encoding when empty, so attempts encode as before.
+	ResponseBody      string `json:",omitempty"`
+	ResponseTruncated bool   `json:",omitempty"`
 }
+
+// MaxResponseBody bounds the response body an attempt keeps.
+const MaxResponseBody = 4 << 10
 
 // Idempotency remembers a notify made with an Idempotency-Key, so a repeat gets the same event
 // and starts nothing new.

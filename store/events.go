@@ -26,14 +26,19 @@ func eventNotFound() error { return pcx.Errorf(pcx.ENotFound, "Event not found")
 // ttlAt is the TTL attribute value: DynamoDB deletes the item some time after it.
 func ttlAt(t time.Time) types.AttributeValue { return avN(t.Unix()) }
 
-// CreateEvent stores an accepted event with its payload. It is kept for retention, then expires.
-// An event with the same ID that exists already is left as it is (an idempotent retry).
+func orgEventsPK(org string) string { return "ORG#" + org + "#EVT" }
+
+// CreateEvent stores an accepted event with its payload and its entry in the organisation's
+// event list (GSI2's keys on the same item: one write, and the index's). It is kept for
+// retention, then expires. An event with the same ID that exists already is left as it is (an
+// idempotent retry).
 func (s *Store) CreateEvent(ctx context.Context, ev *pcx.Event, retention time.Duration) error {
 	it := map[string]types.AttributeValue{
 		attrPK: avS(eventPK(ev.ID)), attrSK: avS("EVT"),
+		attrGSI2PK: avS(orgEventsPK(ev.OrgID)), attrGSI2SK: avS(ev.ID),
 		"event_id": avS(ev.ID), "org_id": avS(ev.OrgID), "workflow_id": avS(ev.WorkflowID),
 		"source": avS(ev.Source), "created_at": avTime(ev.CreatedAt), "payload": avB(ev.Payload),
-		attrTTL: ttlAt(ev.CreatedAt.Add(retention)),
+		"endpoint_count": avN(int64(ev.EndpointCount)), attrTTL: ttlAt(ev.CreatedAt.Add(retention)),
 	}
 	if ev.Type != "" {
 		it["event_type"] = avS(ev.Type)
@@ -60,11 +65,24 @@ func (s *Store) Event(ctx context.Context, id string) (*pcx.Event, error) {
 	return decodeEvent(out.Item)
 }
 
+// eventAttrs are the attributes of an event but its payload.
+const eventAttrs = "event_id, org_id, workflow_id, #src, created_at, event_type, endpoint_count"
+
 // EventOf returns org's event without its payload; another organisation's is not found.
 func (s *Store) EventOf(ctx context.Context, org, id string) (*pcx.Event, error) {
+	return s.eventOf(ctx, org, id, eventAttrs)
+}
+
+// EventWithPayloadOf returns org's event with its payload (the event status); another
+// organisation's is not found.
+func (s *Store) EventWithPayloadOf(ctx context.Context, org, id string) (*pcx.Event, error) {
+	return s.eventOf(ctx, org, id, eventAttrs+", payload")
+}
+
+func (s *Store) eventOf(ctx context.Context, org, id, projection string) (*pcx.Event, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: &s.table, Key: eventKey(id), ConsistentRead: aws.Bool(true),
-		ProjectionExpression:     aws.String("event_id, org_id, workflow_id, #src, created_at, event_type"),
+		ProjectionExpression:     aws.String(projection),
 		ExpressionAttributeNames: map[string]string{"#src": "source"},
 	})
 	if err != nil {
@@ -76,11 +94,95 @@ func (s *Store) EventOf(ctx context.Context, org, id string) (*pcx.Event, error)
 	return decodeEvent(out.Item)
 }
 
+// EventFilter narrows ListEvents: an exact type, and a window of creation times, Since included
+// and Until excluded. A zero field does not narrow.
+type EventFilter struct {
+	Type         string
+	Since, Until time.Time
+}
+
+// ListEvents returns up to limit of org's events, newest first, without their payloads, from
+// the organisation's partition of GSI2 (eventually consistent: an event accepted a moment ago may
+// not be listed yet). The window is a range of the index's sort key, the event IDs. The type is
+// a filter on the entries read, and the query reads on until the page is full or the window
+// ends, so a page is short only on the last; a rare type costs reading the window's entries of
+// other types, a few hundred bytes each. Events stored before the index existed are not listed.
+func (s *Store) ListEvents(ctx context.Context, org string, f EventFilter, limit int, after string) ([]*pcx.Event, string, error) {
+	in, start, ok := s.windowQuery(orgEventsPK(org), f.Since, f.Until, eventKey)
+	if !ok {
+		return nil, "", nil
+	}
+	if f.Type != "" {
+		in.FilterExpression = aws.String("event_type = :type")
+		in.ExpressionAttributeValues[":type"] = avS(f.Type)
+	}
+	return listPage(ctx, s, in, limit, after, start, decodeEvent, func(e *pcx.Event) string { return e.ID })
+}
+
+// windowQuery is the newest-first query of GSI2's partition pk, whose sort key is an event ID,
+// over the window [since, until) (idWindow), and the start key of a position, an event ID, for
+// listPage: keyOf is the base table's key of the item of that event. ok is false for an empty
+// window.
+func (s *Store) windowQuery(pk string, since, until time.Time, keyOf func(eventID string) map[string]types.AttributeValue) (
+	in *dynamodb.QueryInput, start func(string) map[string]types.AttributeValue, ok bool) {
+	cond, vals, ok := idWindow(pk, "evt", since, until)
+	in = &dynamodb.QueryInput{
+		TableName: &s.table, IndexName: aws.String(gsi2),
+		KeyConditionExpression: aws.String(cond), ExpressionAttributeValues: vals,
+		ScanIndexForward: aws.Bool(false),
+	}
+	start = func(after string) map[string]types.AttributeValue {
+		if !pcx.ValidID("evt", after) {
+			return nil
+		}
+		k := keyOf(after)
+		k[attrGSI2PK], k[attrGSI2SK] = avS(pk), avS(after)
+		return k
+	}
+	return in, start, ok
+}
+
+// idWindow is the key condition of the entries of GSI2's partition pk whose IDs, of kind, were
+// created from since (included) to until (excluded), a zero time leaving that side open; ok is
+// false for a window that holds no millisecond. IDs carry their creation millisecond, and
+// stored times are truncated to it: an ID of millisecond m is in the window when
+// since <= m < until, that is from the first ID of since's millisecond, rounded up, to the
+// last of the millisecond before until's, rounded up.
+func idWindow(pk, kind string, since, until time.Time) (cond string, vals map[string]types.AttributeValue, ok bool) {
+	vals = map[string]types.AttributeValue{":pk": avS(pk)}
+	cond = attrGSI2PK + " = :pk"
+	ceil := func(t time.Time) time.Time {
+		if m := t.Truncate(time.Millisecond); !m.Equal(t) {
+			return m.Add(time.Millisecond)
+		}
+		return t
+	}
+	var lo, hi string
+	if !since.IsZero() {
+		lo = pcx.FirstID(kind, ceil(since))
+		vals[":lo"] = avS(lo)
+	}
+	if !until.IsZero() {
+		hi = pcx.LastID(kind, ceil(until).Add(-time.Millisecond))
+		vals[":hi"] = avS(hi)
+	}
+	switch {
+	case lo != "" && hi != "":
+		return cond + " AND " + attrGSI2SK + " BETWEEN :lo AND :hi", vals, lo <= hi
+	case lo != "":
+		return cond + " AND " + attrGSI2SK + " >= :lo", vals, true
+	case hi != "":
+		return cond + " AND " + attrGSI2SK + " <= :hi", vals, true
+	}
+	return cond, vals, true
+}
+
 func decodeEvent(m map[string]types.AttributeValue) (*pcx.Event, error) {
 	it := item{m: m}
 	ev := &pcx.Event{
 		ID: it.str("event_id"), OrgID: it.str("org_id"), WorkflowID: it.str("workflow_id"),
 		Source: it.str("source"), Type: it.str("event_type"), CreatedAt: it.time("created_at"), Payload: it.bytes("payload"),
+		EndpointCount: int(it.num("endpoint_count")),
 	}
 	if ev.Type == "" {
 		ev.Type = pcx.DefaultEventType // stored before events had types
@@ -102,11 +204,11 @@ func decodeEvent(m map[string]types.AttributeValue) (*pcx.Event, error) {
 // newer than the last one recorded. Writing the same records again after a partial failure
 // changes nothing that was written. A record's Run, the run whose batch wrote it, is kept in
 // either case (RecordedByRun reads it).
-func (s *Store) RecordFirstAttempts(ctx context.Context, eventID string, recs []pcx.Delivery, expires time.Time) error {
+func (s *Store) RecordFirstAttempts(ctx context.Context, ev *pcx.Event, recs []pcx.Delivery, expires time.Time) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(firstWrites)
 	for _, r := range recs {
-		g.Go(func() error { return s.recordFirstAttempt(gctx, eventID, r, expires) })
+		g.Go(func() error { return s.recordFirstAttempt(gctx, ev, r, expires) })
 	}
 	return g.Wait()
 }
@@ -114,20 +216,45 @@ func (s *Store) RecordFirstAttempts(ctx context.Context, eventID string, recs []
 // firstWrites bounds the first-attempt writes of one batch in flight at once.
 const firstWrites = 25
 
-func (s *Store) recordFirstAttempt(ctx context.Context, eventID string, r pcx.Delivery, expires time.Time) error {
+func (s *Store) recordFirstAttempt(ctx context.Context, ev *pcx.Event, r pcx.Delivery, expires time.Time) error {
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:           &s.table,
-		Item:                firstAttemptItem(eventID, r, expires),
+		Item:                firstAttemptItem(ev, r, expires),
 		ConditionExpression: aws.String("attribute_not_exists(PK)"),
 	})
 	if isConditionFailed(err) {
-		return s.RecordDelivery(ctx, eventID, r, expires)
+		return s.RecordDelivery(ctx, ev, r, expires)
 	}
 	return translate(err)
 }
 
 // attrRun names the run whose first-attempt batch wrote a delivery record (pcx.Delivery.Run).
 const attrRun = "first_run"
+
+func endpointDeliveriesPK(webhookID string) string { return "WH#" + webhookID + "#DLV" }
+
+// listEntry is what a delivery record carries for its endpoint's delivery list (GSI2): the
+// index's keys, and the event's type and creation time, which the list shows beside the
+// delivery's own state. Every write of a record sets them, so a record written before they were
+// kept is listed from its next write on.
+func listEntry(ev *pcx.Event, webhookID string) map[string]types.AttributeValue {
+	m := map[string]types.AttributeValue{
+		attrGSI2PK: avS(endpointDeliveriesPK(webhookID)), attrGSI2SK: avS(ev.ID), "event_type": avS(ev.EventType()),
+	}
+	if !ev.CreatedAt.IsZero() {
+		m["created_at"] = avTime(ev.CreatedAt)
+	}
+	return m
+}
+
+// withListEntry adds listEntry to an update's SET clauses.
+func withListEntry(set []string, vals map[string]types.AttributeValue, ev *pcx.Event, webhookID string) []string {
+	for name, v := range listEntry(ev, webhookID) {
+		vals[":le_"+name] = v
+		set = append(set, name+" = :le_"+name)
+	}
+	return set
+}
 
 // withRun adds to an update's SET clauses the run that wrote a first attempt, if d names one: a
 // replay's or a reset run's first attempt lands on the record of an earlier run, and a batch of
@@ -188,8 +315,11 @@ func (s *Store) RecordedByRun(ctx context.Context, eventID, run string, ids []st
 }
 
 // firstAttemptItem is the whole delivery record after its first attempt (or cancellation).
-func firstAttemptItem(eventID string, r pcx.Delivery, expires time.Time) map[string]types.AttributeValue {
-	it := deliveryKey(eventID, r.WebhookID)
+func firstAttemptItem(ev *pcx.Event, r pcx.Delivery, expires time.Time) map[string]types.AttributeValue {
+	it := deliveryKey(ev.ID, r.WebhookID)
+	for name, v := range listEntry(ev, r.WebhookID) {
+		it[name] = v
+	}
 	it["webhook_id"] = avS(r.WebhookID)
 	it["endpoint_url"] = avS(r.EndpointURL)
 	it["status"] = avS(string(r.Status))
@@ -221,6 +351,12 @@ func attemptEntry(a pcx.Attempt) types.AttributeValue {
 	if a.ErrorClass != "" {
 		entry["err"] = avS(a.ErrorClass)
 	}
+	if a.ResponseBody != "" {
+		entry["body"] = avS(a.ResponseBody)
+	}
+	if a.ResponseTruncated {
+		entry["cut"] = &types.AttributeValueMemberBOOL{Value: true}
+	}
 	return &types.AttributeValueMemberM{Value: entry}
 }
 
@@ -229,11 +365,11 @@ const MaxAttemptLog = 25
 
 // RecordDelivery records a delivery's new status: with its attempt (d.Attempt), or, for a
 // cancellation without a send, with its reason (d.Reason).
-func (s *Store) RecordDelivery(ctx context.Context, eventID string, d pcx.Delivery, expires time.Time) error {
+func (s *Store) RecordDelivery(ctx context.Context, ev *pcx.Event, d pcx.Delivery, expires time.Time) error {
 	if d.Attempt == nil {
-		return s.setDeliveryStatus(ctx, eventID, d, expires)
+		return s.setDeliveryStatus(ctx, ev, d, expires)
 	}
-	return s.recordAttempt(ctx, eventID, d, expires)
+	return s.recordAttempt(ctx, ev, d, expires)
 }
 
 // recordAttempt records one attempt of a delivery and its resulting status, in one write. The
@@ -241,7 +377,8 @@ func (s *Store) RecordDelivery(ctx context.Context, eventID string, d pcx.Delive
 // never collide. An attempt is written only if it is newer than the last one recorded: writing
 // the same attempt again (a retried record) changes nothing, and a late record of an earlier
 // attempt never overwrites the outcome of a later one.
-func (s *Store) recordAttempt(ctx context.Context, eventID string, d pcx.Delivery, expires time.Time) error {
+func (s *Store) recordAttempt(ctx context.Context, ev *pcx.Event, d pcx.Delivery, expires time.Time) error {
+	eventID := ev.ID
 	a := *d.Attempt
 	set := []string{
 		"#status = :status", "webhook_id = :wid", "endpoint_url = :url", "last_status_code = :code",
@@ -253,7 +390,7 @@ func (s *Store) recordAttempt(ctx context.Context, eventID string, d pcx.Deliver
 		":empty": &types.AttributeValueMemberL{}, ":ttl": ttlAt(expires),
 		":entry": &types.AttributeValueMemberL{Value: []types.AttributeValue{attemptEntry(a)}},
 	}
-	set = withRun(set, vals, d)
+	set = withListEntry(withRun(set, vals, d), vals, ev, d.WebhookID)
 	expr := ""
 	if a.ErrorClass != "" {
 		set = append(set, "last_error = :err")
@@ -298,14 +435,15 @@ func (s *Store) recordAttempt(ctx context.Context, eventID string, d pcx.Deliver
 
 // setDeliveryStatus sets a delivery's status without an attempt (an endpoint deleted or disabled
 // before delivery: cancelled), keeping its reason as the last error.
-func (s *Store) setDeliveryStatus(ctx context.Context, eventID string, d pcx.Delivery, expires time.Time) error {
+func (s *Store) setDeliveryStatus(ctx context.Context, ev *pcx.Event, d pcx.Delivery, expires time.Time) error {
 	vals := map[string]types.AttributeValue{
 		":status": avS(string(d.Status)), ":wid": avS(d.WebhookID), ":reason": avS(d.Reason),
 		":ttl": ttlAt(expires), ":zero": avN(0),
 	}
 	set := withRun([]string{"#status = :status", "webhook_id = :wid", "last_error = :reason", "#ttl = :ttl"}, vals, d)
+	set = withListEntry(set, vals, ev, d.WebhookID)
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: deliveryKey(eventID, d.WebhookID),
+		TableName: &s.table, Key: deliveryKey(ev.ID, d.WebhookID),
 		UpdateExpression:          aws.String("SET " + strings.Join(set, ", ") + " ADD attempts :zero"),
 		ExpressionAttributeNames:  map[string]string{"#status": "status", "#ttl": attrTTL},
 		ExpressionAttributeValues: vals,
@@ -333,6 +471,35 @@ func (s *Store) ListDeliveries(ctx context.Context, eventID string, limit int, a
 	return listPage(ctx, s, in, limit, after, start, decode, func(d *pcx.Delivery) string { return d.WebhookID })
 }
 
+// DeliveryFilter narrows ListEndpointDeliveries: one status, and a window of the events'
+// creation times, Since included and Until excluded. A zero field does not narrow.
+type DeliveryFilter struct {
+	Status       pcx.DeliveryStatus
+	Since, Until time.Time
+}
+
+// ListEndpointDeliveries returns up to limit of an endpoint's deliveries, newest event first,
+// without their attempt logs, from the endpoint's partition of GSI2 (eventually consistent). As
+// ListEvents, the window is a range of event IDs and the status a filter read on until the page
+// is full. A record written before GSI2 existed is listed from its next write on. The caller
+// checks that the endpoint is its own.
+func (s *Store) ListEndpointDeliveries(ctx context.Context, webhookID string, f DeliveryFilter, limit int, after string) ([]*pcx.Delivery, string, error) {
+	keyOf := func(eventID string) map[string]types.AttributeValue { return deliveryKey(eventID, webhookID) }
+	in, start, ok := s.windowQuery(endpointDeliveriesPK(webhookID), f.Since, f.Until, keyOf)
+	if !ok {
+		return nil, "", nil
+	}
+	if f.Status != "" {
+		in.FilterExpression = aws.String("#status = :status")
+		in.ExpressionAttributeNames = map[string]string{"#status": "status"}
+		in.ExpressionAttributeValues[":status"] = avS(string(f.Status))
+	}
+	decode := func(m map[string]types.AttributeValue) (*pcx.Delivery, error) {
+		return decodeDelivery(strings.TrimPrefix((&item{m: m}).str(attrPK), "EVT#"), m)
+	}
+	return listPage(ctx, s, in, limit, after, start, decode, func(d *pcx.Delivery) string { return d.EventID })
+}
+
 // DeliveriesOf returns the records of an event's deliveries to the endpoints ids, by webhook ID,
 // in batched consistent reads; an endpoint without a record is absent from the map.
 func (s *Store) DeliveriesOf(ctx context.Context, eventID string, ids []string) (map[string]*pcx.Delivery, error) {
@@ -358,7 +525,7 @@ func decodeDelivery(eventID string, m map[string]types.AttributeValue) (*pcx.Del
 		Status: pcx.DeliveryStatus(it.str("status")), Attempts: int(it.num("attempts")),
 		LastStatusCode: int(it.num("last_status_code")), LastError: it.str("last_error"),
 		LastAttemptAt: it.timePtr("last_attempt_at"), DeliveredAt: it.timePtr("delivered_at"),
-		Run: it.str(attrRun),
+		Run: it.str(attrRun), EventType: it.str("event_type"), EventCreatedAt: it.time("created_at"),
 	}
 	if l, ok := m["log"].(*types.AttributeValueMemberL); ok {
 		for _, v := range l.Value {
@@ -367,9 +534,11 @@ func decodeDelivery(eventID string, m map[string]types.AttributeValue) (*pcx.Del
 				continue
 			}
 			e := item{m: em.Value}
+			cut, _ := em.Value["cut"].(*types.AttributeValueMemberBOOL)
 			d.Log = append(d.Log, pcx.Attempt{
 				At: e.time("at"), StatusCode: int(e.num("code")), ErrorClass: e.str("err"),
-				Duration: time.Duration(e.num("ms")) * time.Millisecond,
+				Duration:     time.Duration(e.num("ms")) * time.Millisecond,
+				ResponseBody: e.str("body"), ResponseTruncated: cut != nil && cut.Value,
 			})
 			if e.err != nil {
 				it.err = e.err

@@ -150,6 +150,15 @@ func TestEventRoundTrip(t *testing.T) {
 		}
 		_, err = s.EventOf(ctx, "org-b", ev.ID)
 		wantCode(t, err, pcx.ENotFound)
+		got, err = s.EventWithPayloadOf(ctx, "org-a", ev.ID)
+		if err != nil {
+			t.Fatalf("%s: EventWithPayloadOf the owner: %v", tc.name, err)
+		}
+		if d := eventDiff(got, ev, true); d != "" {
+			t.Fatalf("%s: EventWithPayloadOf: %s", tc.name, d)
+		}
+		_, err = s.EventWithPayloadOf(ctx, "org-b", ev.ID)
+		wantCode(t, err, pcx.ENotFound)
 	}
 	_, err := s.Event(ctx, "evt_missing")
 	wantCode(t, err, pcx.ENotFound)
@@ -265,7 +274,7 @@ func TestRecordFirstAttempts(t *testing.T) {
 			// In another order than the IDs': a batch lists its endpoints as its page did.
 			slices.Reverse(recs)
 
-			if err := s.RecordFirstAttempts(ctx, ev.ID, recs, expires); err != nil {
+			if err := s.RecordFirstAttempts(ctx, ev, recs, expires); err != nil {
 				t.Fatalf("RecordFirstAttempts: %v", err)
 			}
 
@@ -309,14 +318,14 @@ func TestRecordFirstAttemptsAddsToExistingRecords(t *testing.T) {
 		ts[3].ID: {At: t0.Add(2 * time.Second), ErrorClass: "timeout", Duration: 10 * time.Second},
 	}
 	for _, w := range []*pcx.Webhook{ts[1], ts[3]} {
-		if err := s.RecordDelivery(ctx, ev.ID, attempted(w, pcx.DeliveryPending, earlier[w.ID]), expires); err != nil {
+		if err := s.RecordDelivery(ctx, ev, attempted(w, pcx.DeliveryPending, earlier[w.ID]), expires); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.RecordDelivery(ctx, ev.ID, pcx.Delivery{WebhookID: ts[5].ID, Status: pcx.DeliveryCancelled, Reason: "endpoint deleted"}, expires); err != nil {
+	if err := s.RecordDelivery(ctx, ev, pcx.Delivery{WebhookID: ts[5].ID, Status: pcx.DeliveryCancelled, Reason: "endpoint deleted"}, expires); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RecordDelivery(ctx, other.ID, attempted(ts[0], pcx.DeliveryFailed, pcx.Attempt{At: t0, StatusCode: 500, ErrorClass: "http_status"}), expires); err != nil {
+	if err := s.RecordDelivery(ctx, other, attempted(ts[0], pcx.DeliveryFailed, pcx.Attempt{At: t0, StatusCode: 500, ErrorClass: "http_status"}), expires); err != nil {
 		t.Fatal(err)
 	}
 
@@ -332,7 +341,7 @@ func TestRecordFirstAttemptsAddsToExistingRecords(t *testing.T) {
 		{WebhookID: ts[2].ID, EndpointURL: ts[2].URL, Status: pcx.DeliveryPending, Attempt: fail},                 // new
 		{WebhookID: ts[5].ID, EndpointURL: ts[5].URL, Status: pcx.DeliveryPending, Attempt: fail},                 // existing without an attempt
 	}
-	if err := s.RecordFirstAttempts(ctx, ev.ID, recs, later); err != nil {
+	if err := s.RecordFirstAttempts(ctx, ev, recs, later); err != nil {
 		t.Fatalf("RecordFirstAttempts: %v", err)
 	}
 
@@ -393,10 +402,10 @@ func TestRecordAttempt(t *testing.T) {
 		if i == 0 {
 			// The first attempt as a batch records it; the retries one by one.
 			first := []pcx.Delivery{{WebhookID: st.hook.ID, EndpointURL: st.hook.URL, Status: st.status, Attempt: &st.attempt}}
-			if err := s.RecordFirstAttempts(ctx, ev.ID, first, expires); err != nil {
+			if err := s.RecordFirstAttempts(ctx, ev, first, expires); err != nil {
 				t.Fatalf("attempt 1: RecordFirstAttempts: %v", err)
 			}
-		} else if err := s.RecordDelivery(ctx, ev.ID, attempted(st.hook, st.status, st.attempt), expires); err != nil {
+		} else if err := s.RecordDelivery(ctx, ev, attempted(st.hook, st.status, st.attempt), expires); err != nil {
 			t.Fatalf("attempt %d: RecordDelivery: %v", i+1, err)
 		}
 		log = append(log, st.attempt)
@@ -426,7 +435,7 @@ func TestRecordAttemptTrimsTheLog(t *testing.T) {
 	var all []pcx.Attempt
 	for i := range total {
 		a := pcx.Attempt{At: ev.CreatedAt.Add(time.Duration(i) * time.Minute), StatusCode: 500 + i%4, ErrorClass: "http_status", Duration: time.Duration(i+1) * time.Millisecond}
-		if err := s.RecordDelivery(ctx, ev.ID, attempted(w, pcx.DeliveryPending, a), expires); err != nil {
+		if err := s.RecordDelivery(ctx, ev, attempted(w, pcx.DeliveryPending, a), expires); err != nil {
 			t.Fatalf("attempt %d: %v", i+1, err)
 		}
 		all = append(all, a)
@@ -449,7 +458,7 @@ func TestSetDeliveryStatus(t *testing.T) {
 	expires := ev.CreatedAt.Add(retention)
 	ts := targets(3, ev.CreatedAt)
 	failed := pcx.Attempt{At: ev.CreatedAt.Add(time.Second), StatusCode: 503, ErrorClass: "http_status", Duration: time.Millisecond}
-	if err := s.RecordFirstAttempts(ctx, ev.ID, []pcx.Delivery{
+	if err := s.RecordFirstAttempts(ctx, ev, []pcx.Delivery{
 		{WebhookID: ts[0].ID, EndpointURL: ts[0].URL, Status: pcx.DeliveryPending, Attempt: &failed},
 		{WebhookID: ts[1].ID, EndpointURL: ts[1].URL, Status: pcx.DeliveryCancelled, Reason: "endpoint disabled"},
 	}, expires); err != nil {
@@ -457,7 +466,7 @@ func TestSetDeliveryStatus(t *testing.T) {
 	}
 	// ts[0] has an attempt, ts[1] was cancelled before any, ts[2] has no record yet.
 	for _, w := range ts {
-		if err := s.RecordDelivery(ctx, ev.ID, pcx.Delivery{WebhookID: w.ID, Status: pcx.DeliveryCancelled, Reason: "endpoint deleted"}, expires); err != nil {
+		if err := s.RecordDelivery(ctx, ev, pcx.Delivery{WebhookID: w.ID, Status: pcx.DeliveryCancelled, Reason: "endpoint deleted"}, expires); err != nil {
 			t.Fatalf("RecordDelivery (cancelled) %s: %v", w.ID, err)
 		}
 	}
@@ -488,10 +497,10 @@ func TestListDeliveriesPaginates(t *testing.T) {
 	other := newEvent("org-a", time.Now(), []byte(`{}`))
 	ts := targets(7, ev.CreatedAt)
 	expires := ev.CreatedAt.Add(retention)
-	if err := s.RecordFirstAttempts(ctx, ev.ID, firstAttempts(ts, ev.CreatedAt), expires); err != nil {
+	if err := s.RecordFirstAttempts(ctx, ev, firstAttempts(ts, ev.CreatedAt), expires); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RecordFirstAttempts(ctx, other.ID, firstAttempts(targets(3, ev.CreatedAt), ev.CreatedAt), expires); err != nil {
+	if err := s.RecordFirstAttempts(ctx, other, firstAttempts(targets(3, ev.CreatedAt), ev.CreatedAt), expires); err != nil {
 		t.Fatal(err)
 	}
 	want := ids(ts) // by webhook ID
@@ -551,7 +560,7 @@ func TestTTLs(t *testing.T) {
 	ts := targets(2, ev.CreatedAt)
 	dlvTTL := func(w *pcx.Webhook) string { return ttlOf(t, tb.item(t, ctx, "EVT#"+ev.ID, "DLV#"+w.ID)) }
 	expires := ev.CreatedAt.Add(retention)
-	if err := s.RecordFirstAttempts(ctx, ev.ID, firstAttempts(ts, ev.CreatedAt), expires); err != nil {
+	if err := s.RecordFirstAttempts(ctx, ev, firstAttempts(ts, ev.CreatedAt), expires); err != nil {
 		t.Fatal(err)
 	}
 	for _, w := range ts {
@@ -561,10 +570,10 @@ func TestTTLs(t *testing.T) {
 	}
 	later := expires.Add(time.Hour)
 	a := pcx.Attempt{At: time.Now(), StatusCode: 200}
-	if err := s.RecordDelivery(ctx, ev.ID, attempted(ts[0], pcx.DeliveryDelivered, a), later); err != nil {
+	if err := s.RecordDelivery(ctx, ev, attempted(ts[0], pcx.DeliveryDelivered, a), later); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RecordDelivery(ctx, ev.ID, pcx.Delivery{WebhookID: ts[1].ID, Status: pcx.DeliveryCancelled, Reason: "endpoint deleted"}, later); err != nil {
+	if err := s.RecordDelivery(ctx, ev, pcx.Delivery{WebhookID: ts[1].ID, Status: pcx.DeliveryCancelled, Reason: "endpoint deleted"}, later); err != nil {
 		t.Fatal(err)
 	}
 	for _, w := range ts {
@@ -621,14 +630,14 @@ func TestRecordFirstAttemptsAgainAfterAPartialWrite(t *testing.T) {
 	ts := targets(30, ev.CreatedAt)
 	recs := firstAttempts(ts, ev.CreatedAt.Add(time.Second))
 
-	if err := faulty.RecordFirstAttempts(ctx, ev.ID, recs, expires); err == nil {
+	if err := faulty.RecordFirstAttempts(ctx, ev, recs, expires); err == nil {
 		t.Fatal("RecordFirstAttempts with its second write failing = nil, want an error")
 	}
 	if got := len(allDeliveries(t, ctx, s, ev.ID)); got >= len(recs) {
 		t.Fatalf("after the failed call %d deliveries are recorded, want fewer than %d", got, len(recs))
 	}
 	// What RecordOutcomes does with the batch's Unrecorded.
-	if err := s.RecordFirstAttempts(ctx, ev.ID, recs, expires); err != nil {
+	if err := s.RecordFirstAttempts(ctx, ev, recs, expires); err != nil {
 		t.Fatalf("RecordFirstAttempts again: %v", err)
 	}
 
@@ -701,13 +710,13 @@ func TestLateFirstAttemptNeverOverwritesANewerRecord(t *testing.T) {
 			w := targets(1, ev.CreatedAt)[0]
 			late := []pcx.Delivery{attempted(w, pcx.DeliveryPending, first)}
 			retry := func() {
-				if err := s.RecordDelivery(ctx, ev.ID, attempted(w, pcx.DeliveryDelivered, second), expires); err != nil {
+				if err := s.RecordDelivery(ctx, ev, attempted(w, pcx.DeliveryDelivered, second), expires); err != nil {
 					t.Errorf("the retry's record: %v", err)
 				}
 			}
 			writer := s
 			if tc.firstRecorded {
-				if err := s.RecordFirstAttempts(ctx, ev.ID, late, expires); err != nil {
+				if err := s.RecordFirstAttempts(ctx, ev, late, expires); err != nil {
 					t.Fatal(err)
 				}
 				retry()
@@ -722,7 +731,7 @@ func TestLateFirstAttemptNeverOverwritesANewerRecord(t *testing.T) {
 					o.HTTPClient = &raceDoer{next: o.HTTPClient, before: retry}
 				}), tb.name, testBox(t))
 			}
-			if err := writer.RecordFirstAttempts(ctx, ev.ID, late, expires); err != nil {
+			if err := writer.RecordFirstAttempts(ctx, ev, late, expires); err != nil {
 				t.Fatalf("the late first attempt: %v", err)
 			}
 
@@ -759,7 +768,7 @@ func TestRecordedByRun(t *testing.T) {
 	}
 	// 0–7 by run-1, 8–9 by run-2, 10–11 before runs were kept.
 	for _, part := range [][]pcx.Delivery{run("run-1", recs[:8]), run("run-2", recs[8:10]), recs[10:]} {
-		if err := s.RecordFirstAttempts(ctx, ev.ID, part, expires); err != nil {
+		if err := s.RecordFirstAttempts(ctx, ev, part, expires); err != nil {
 			t.Fatalf("RecordFirstAttempts: %v", err)
 		}
 	}
@@ -807,7 +816,7 @@ func TestRecordedByRun(t *testing.T) {
 			again[i].Attempt = &a
 		}
 	}
-	if err := s.RecordFirstAttempts(ctx, ev.ID, run("run-4", again), expires); err != nil {
+	if err := s.RecordFirstAttempts(ctx, ev, run("run-4", again), expires); err != nil {
 		t.Fatalf("RecordFirstAttempts: %v", err)
 	}
 	got, err = s.RecordedByRun(ctx, ev.ID, "run-4", ids)
@@ -834,7 +843,7 @@ func TestDeliveriesOf(t *testing.T) {
 	}
 	ts := targets(130, ev.CreatedAt)
 	recs := firstAttempts(ts[:120], ev.CreatedAt.Add(time.Second))
-	if err := s.RecordFirstAttempts(ctx, ev.ID, recs, ev.CreatedAt.Add(retention)); err != nil {
+	if err := s.RecordFirstAttempts(ctx, ev, recs, ev.CreatedAt.Add(retention)); err != nil {
 		t.Fatal(err)
 	}
 	ids := []string{ts[0].ID}

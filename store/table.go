@@ -12,45 +12,72 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// The single-table layout. Every item has PK and SK; GSI1 serves listings whose natural key is not
-// the item's primary key.
+// The single-table layout. Every item has PK and SK; GSI1 and GSI2 serve listings whose natural
+// key is not the item's primary key. Both are sparse: only the items listed carry their keys.
 //
 //	item             PK                         SK              GSI1PK / GSI1SK
 //	API key          KEY#<prefix>               KEY             ORG#<org>#KEYS / <api_key_id>
 //	API key by id    KEYID#<api_key_id>         KEYID           -
 //	webhook          ORG#<org>#WH               <webhook_id>    -
 //	webhook URL      ORG#<org>#URL              <sha256(url)>   -
-//	event            EVT#<event_id>             EVT             -
-//	delivery         EVT#<event_id>             DLV#<webhook_id> -
+//	event            EVT#<event_id>             EVT             GSI2: ORG#<org>#EVT / <event_id>
+//	delivery         EVT#<event_id>             DLV#<webhook_id> GSI2: WH#<webhook_id>#DLV / <event_id>
 //	running replay   EVT#<event_id>             REPLAY          -
 //	idempotency      IDEM#<org>#<sha256(key)>   IDEM            -
 //
-// IDs sort by creation time (pcx.NewID), so "newest first" is a reverse query on a sort key.
-// GSI1 projects key metadata only: the secret's HMAC never leaves the base table.
+// IDs sort by creation time (pcx.NewID), so "newest first" is a reverse query on a sort key, and
+// a time window is a range of IDs (pcx.FirstID, pcx.LastID).
+// GSI1 projects key metadata only: the secret's HMAC never leaves the base table. GSI2 projects
+// what its lists show, never an event's payload: a page of it reads a few kilobytes, whatever
+// the payloads weigh.
 const (
 	attrPK     = "PK"
 	attrSK     = "SK"
 	attrGSI1PK = "GSI1PK"
 	attrGSI1SK = "GSI1SK"
+	attrGSI2PK = "GSI2PK"
+	attrGSI2SK = "GSI2SK"
 	attrTTL    = "ttl"
 	gsi1       = "GSI1"
+	gsi2       = "GSI2"
 )
 
 // keyMetadataAttrs are the attributes GSI1 projects besides its keys.
 var keyMetadataAttrs = []string{"api_key_id", "prefix", "org_id", "user_id", "name", "status",
 	"created_at", "expires_at", "last_used_at", "revoked_at"}
 
-// CreateTable creates the table with its index and TTL if it does not exist, and waits until it
-// is active. It is safe to run at every start and from several processes at once.
+// listedAttrs are the attributes GSI2 projects besides its keys: an event's list entry, and a
+// delivery's. A projection cannot change once the index exists, so it names both.
+var listedAttrs = []string{"event_id", "org_id", "workflow_id", "event_type", "created_at", "endpoint_count",
+	"webhook_id", "status", "attempts", "last_status_code", "last_error", "last_attempt_at", "delivered_at"}
+
+// gsi2Index is GSI2 as CreateTable creates it and an existing table is given it.
+func gsi2Index() types.GlobalSecondaryIndex {
+	return types.GlobalSecondaryIndex{
+		IndexName: aws.String(gsi2),
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String(attrGSI2PK), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(attrGSI2SK), KeyType: types.KeyTypeRange},
+		},
+		Projection: &types.Projection{ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: listedAttrs},
+	}
+}
+
+func stringAttr(name string) types.AttributeDefinition {
+	return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: types.ScalarAttributeTypeS}
+}
+
+// CreateTable creates the table with its indexes and TTL if it does not exist, and waits until it
+// is active. A table created before GSI2 existed is given it (UpdateTable), and CreateTable waits
+// until the index is active: `pcxctl table create` is the migration. It is safe to run at every
+// start and from several processes at once.
 func (s *Store) CreateTable(ctx context.Context) (created bool, err error) {
 	_, err = s.db.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName:   &s.table,
 		BillingMode: types.BillingModePayPerRequest,
 		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: aws.String(attrPK), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: aws.String(attrSK), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: aws.String(attrGSI1PK), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: aws.String(attrGSI1SK), AttributeType: types.ScalarAttributeTypeS},
+			stringAttr(attrPK), stringAttr(attrSK), stringAttr(attrGSI1PK), stringAttr(attrGSI1SK),
+			stringAttr(attrGSI2PK), stringAttr(attrGSI2SK),
 		},
 		KeySchema: []types.KeySchemaElement{
 			{AttributeName: aws.String(attrPK), KeyType: types.KeyTypeHash},
@@ -66,7 +93,7 @@ func (s *Store) CreateTable(ctx context.Context) (created bool, err error) {
 				ProjectionType:   types.ProjectionTypeInclude,
 				NonKeyAttributes: keyMetadataAttrs,
 			},
-		}},
+		}, gsi2Index()},
 	})
 	var inUse *types.ResourceInUseException
 	switch {
@@ -83,6 +110,11 @@ func (s *Store) CreateTable(ctx context.Context) (created bool, err error) {
 	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: &s.table}, 2*time.Minute); err != nil {
 		return created, fmt.Errorf("store: table %s did not become active: %w", s.table, err)
 	}
+	if !created {
+		if err := s.addListIndex(ctx); err != nil {
+			return false, err
+		}
+	}
 	if created {
 		_, err = s.db.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
 			TableName: &s.table,
@@ -95,6 +127,46 @@ func (s *Store) CreateTable(ctx context.Context) (created bool, err error) {
 		}
 	}
 	return created, nil
+}
+
+// addListIndex gives a table created before GSI2 existed the index, and waits until it is active.
+// Items written before it lack its keys: they are not listed (see ListEvents).
+func (s *Store) addListIndex(ctx context.Context) error {
+	var updateErr error
+	for {
+		out, err := s.db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &s.table})
+		if err != nil {
+			return translate(err)
+		}
+		status, found := types.IndexStatus(""), false
+		for _, ix := range out.Table.GlobalSecondaryIndexes {
+			if aws.ToString(ix.IndexName) == gsi2 {
+				status, found = ix.IndexStatus, true
+			}
+		}
+		switch {
+		case found && status == types.IndexStatusActive:
+			return nil
+		case !found && updateErr != nil:
+			return translate(updateErr)
+		case !found:
+			ix := gsi2Index()
+			_, err := s.db.UpdateTable(ctx, &dynamodb.UpdateTableInput{
+				TableName:            &s.table,
+				AttributeDefinitions: []types.AttributeDefinition{stringAttr(attrGSI2PK), stringAttr(attrGSI2SK)},
+				GlobalSecondaryIndexUpdates: []types.GlobalSecondaryIndexUpdate{{Create: &types.CreateGlobalSecondaryIndexAction{
+					IndexName: ix.IndexName, KeySchema: ix.KeySchema, Projection: ix.Projection,
+				}}},
+			})
+			// An error may be another process adding the index at once: the next look says.
+			updateErr = err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("store: index %s of table %s did not become active: %w", gsi2, s.table, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // DeleteTable removes the table (tests and `pcxctl table delete`).

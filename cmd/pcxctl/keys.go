@@ -167,7 +167,7 @@ func keysChange(ctx context.Context, c *cli, args []string, verb, summary string
 }
 
 func tableCreate(ctx context.Context, c *cli, args []string) error {
-	fs := newFlags(c, "table create", "", "Create the DynamoDB table (DYNAMODB_TABLE) with its index and TTL if it does not exist.")
+	fs := newFlags(c, "table create", "", "Create the DynamoDB table (DYNAMODB_TABLE) with its indexes and TTL if it does not exist; give an existing table the indexes it lacks.")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}

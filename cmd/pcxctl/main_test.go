@@ -172,7 +172,7 @@ func TestWebhooksAndEventsCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	att := pcx.Attempt{At: now, StatusCode: 503, ErrorClass: "http_status", Duration: 20 * time.Millisecond}
-	if err := st.RecordFirstAttempts(ctx, ev.ID, []pcx.Delivery{{WebhookID: hook.ID, EndpointURL: hook.URL, Status: pcx.DeliveryPending, Attempt: &att}}, now.Add(time.Hour)); err != nil {
+	if err := st.RecordFirstAttempts(ctx, ev, []pcx.Delivery{{WebhookID: hook.ID, EndpointURL: hook.URL, Status: pcx.DeliveryPending, Attempt: &att}}, now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 

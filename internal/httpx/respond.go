@@ -60,12 +60,19 @@ const retryAfterSeconds = 5
 // RetryAfter lets an error say how long a 429 or 503 should make the caller wait.
 type RetryAfter interface{ RetryAfterSeconds() int }
 
+// internalBody is what a response that cannot be encoded answers instead.
+var internalBody = []byte(`{"message":"Internal server error","status":"error"}`)
+
 // Write encodes v with status. Encoding our own response types cannot fail.
 func Write(w http.ResponseWriter, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
-		body, status = []byte(`{"message":"Internal server error","status":"error"}`), http.StatusInternalServerError
+		body, status = internalBody, http.StatusInternalServerError
 	}
+	writeBody(w, status, body)
+}
+
+func writeBody(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
@@ -77,6 +84,50 @@ func Write(w http.ResponseWriter, status int, v any) {
 // Respond writes a success envelope.
 func Respond(w http.ResponseWriter, status int, message string, data, meta any) {
 	Write(w, status, success{Status: "success", Message: message, Data: data, Meta: meta})
+}
+
+// RespondRaw writes a success envelope whose data is JSON already, written as it is. json.Marshal
+// would compact a json.RawMessage and escape its <, > and &: a payload shown as it was received
+// must not pass through it.
+func RespondRaw(w http.ResponseWriter, status int, message string, data []byte, meta any) {
+	head, err := json.Marshal(success{Status: "success", Message: message})
+	if err != nil {
+		writeBody(w, http.StatusInternalServerError, internalBody)
+		return
+	}
+	body := append(head[:len(head)-1], `,"data":`...)
+	body = append(body, data...)
+	if meta != nil {
+		m, err := json.Marshal(meta)
+		if err != nil {
+			writeBody(w, http.StatusInternalServerError, internalBody)
+			return
+		}
+		body = append(append(body, `,"meta":`...), m...)
+	}
+	writeBody(w, status, append(body, '}'))
+}
+
+// WithRawField encodes the object v and adds the field name with the JSON raw, as it is (null if
+// raw is empty), for RespondRaw.
+func WithRawField(v any, name string, raw []byte) ([]byte, error) {
+	obj, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	if len(obj) < 2 || obj[len(obj)-1] != '}' {
+		return nil, errors.New("httpx: not an object")
+	}
+	key, _ := json.Marshal(name)
+	if len(raw) == 0 {
+		raw = []byte("null")
+	}
+	out := obj[:len(obj)-1]
+	if len(obj) > 2 {
+		out = append(out, ',')
+	}
+	out = append(append(append(out, key...), ':'), raw...)
+	return append(out, '}'), nil
 }
 
 // WriteError writes err's envelope. Internal errors are logged with their cause and answered with

@@ -35,7 +35,10 @@ type Store interface {
 	DeleteWebhook(ctx context.Context, org, id string) error
 	CreateEvent(ctx context.Context, ev *pcx.Event, retention time.Duration) error
 	EventOf(ctx context.Context, org, id string) (*pcx.Event, error)
+	EventWithPayloadOf(ctx context.Context, org, id string) (*pcx.Event, error)
+	ListEvents(ctx context.Context, org string, f store.EventFilter, limit int, after string) ([]*pcx.Event, string, error)
 	ListDeliveries(ctx context.Context, eventID string, limit int, after string) ([]*pcx.Delivery, string, error)
+	ListEndpointDeliveries(ctx context.Context, webhookID string, f store.DeliveryFilter, limit int, after string) ([]*pcx.Delivery, string, error)
 	ClaimIdempotency(ctx context.Context, rec *pcx.Idempotency, ttl time.Duration) (*pcx.Idempotency, error)
 	CompleteIdempotency(ctx context.Context, rec *pcx.Idempotency) error
 	ClaimReplay(ctx context.Context, c pcx.ReplayClaim, over string, expires time.Time) (*pcx.ReplayClaim, error)
@@ -426,11 +429,13 @@ func (s *Service) accept(ctx context.Context, in NotifyInput) (Accepted, error) 
 			ev.ID, ev.WorkflowID, ev.CreatedAt = existing.EventID, existing.WorkflowID, existing.CreatedAt
 		}
 	}
-	if err := s.Store.CreateEvent(ctx, ev, s.Retention); err != nil {
-		return Accepted{}, err
-	}
+	// Counted before the event is stored, so its list entry shows the count the reply gives.
 	count, err := s.subscribedCount(ctx, in.OrgID, ev.Type)
 	if err != nil {
+		return Accepted{}, err
+	}
+	ev.EndpointCount = count
+	if err := s.Store.CreateEvent(ctx, ev, s.Retention); err != nil {
 		return Accepted{}, err
 	}
 	runID, err := s.Starter.Start(ctx, ev.WorkflowID, workflows.EventInput{EventID: ev.ID, OrgID: in.OrgID, EventType: ev.Type})
@@ -449,7 +454,47 @@ func (s *Service) accept(ctx context.Context, in NotifyInput) (Accepted, error) 
 	return acc, nil
 }
 
-// EventStatus is an event and one page of its deliveries.
+// ListEvents returns up to limit of org's events, newest first, narrowed by f, after the store's
+// position after; next is the position after this page, "" on the last. An event type to filter
+// by is a notify's or an operational one.
+func (s *Service) ListEvents(ctx context.Context, org string, f store.EventFilter, limit int, after string) (evs []*pcx.Event, next string, err error) {
+	if f.Type != "" && !pcx.IsOperationalType(f.Type) {
+		if msg := pcx.CheckEventType(f.Type); msg != "" {
+			return nil, "", pcx.Invalid("Invalid query", map[string]string{"event_type": msg})
+		}
+	}
+	if err := checkWindow(f.Since, f.Until); err != nil {
+		return nil, "", err
+	}
+	return s.Store.ListEvents(ctx, org, f, limit, after)
+}
+
+func checkWindow(since, until time.Time) error {
+	if !since.IsZero() && !until.IsZero() && !since.Before(until) {
+		return pcx.Invalid("Invalid query", map[string]string{"until": "must be after since"})
+	}
+	return nil
+}
+
+// EndpointDeliveries returns up to limit of the deliveries to org's endpoint id, newest event
+// first, narrowed by f, after the store's position after. They are read only once the endpoint
+// is known to be org's: another organisation's is not found.
+func (s *Service) EndpointDeliveries(ctx context.Context, org, id string, f store.DeliveryFilter, limit int, after string) (dels []*pcx.Delivery, next string, err error) {
+	switch f.Status {
+	case "", pcx.DeliveryPending, pcx.DeliveryDelivered, pcx.DeliveryFailed, pcx.DeliveryCancelled:
+	default:
+		return nil, "", pcx.Invalid("Invalid query", map[string]string{"status": "must be pending, delivered, failed or cancelled"})
+	}
+	if err := checkWindow(f.Since, f.Until); err != nil {
+		return nil, "", err
+	}
+	if _, err := s.Store.Webhook(ctx, org, id); err != nil {
+		return nil, "", err
+	}
+	return s.Store.ListEndpointDeliveries(ctx, id, f, limit, after)
+}
+
+// EventStatus is an event, with its payload, and one page of its deliveries.
 type EventStatus struct {
 	Event      *pcx.Event
 	Deliveries []*pcx.Delivery
@@ -460,7 +505,7 @@ type EventStatus struct {
 // after. The deliveries are read only once the event is known to be org's: they are stored
 // under the event alone.
 func (s *Service) EventStatus(ctx context.Context, org, id string, limit int, after string) (EventStatus, error) {
-	ev, err := s.Store.EventOf(ctx, org, id)
+	ev, err := s.Store.EventWithPayloadOf(ctx, org, id)
 	if err != nil {
 		return EventStatus{}, err
 	}

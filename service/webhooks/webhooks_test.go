@@ -29,6 +29,7 @@ type fakeStore struct {
 	active   int
 	subs     [][]string // the event_types of the first active endpoints; the rest subscribe to all
 	counts   int
+	listed   []store.EventFilter // the filters ListEvents was called with
 	failNext error
 }
 
@@ -99,7 +100,16 @@ func (f *fakeStore) CreateEvent(_ context.Context, ev *pcx.Event, _ time.Duratio
 	}
 	return nil
 }
-func (f *fakeStore) EventOf(_ context.Context, org, id string) (*pcx.Event, error) {
+func (f *fakeStore) EventOf(ctx context.Context, org, id string) (*pcx.Event, error) {
+	ev, err := f.EventWithPayloadOf(ctx, org, id)
+	if err != nil {
+		return nil, err
+	}
+	without := *ev
+	without.Payload = nil
+	return &without, nil
+}
+func (f *fakeStore) EventWithPayloadOf(_ context.Context, org, id string) (*pcx.Event, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if ev, ok := f.events[id]; ok && ev.OrgID == org {
@@ -443,7 +453,81 @@ func TestEventStatus(t *testing.T) {
 		t.Fatalf("EventStatus of another organisation's event = %v after %d delivery reads, want not found after none", err, st.delReads)
 	}
 	got, err := s.EventStatus(ctx, "org", acc.EventID, 10, "pos")
-	if err != nil || got.Event.ID != acc.EventID || len(got.Deliveries) != 1 || got.Deliveries[0].WebhookID != "wh_a" || got.Next != "pos+" {
-		t.Fatalf("EventStatus = %+v, %v; want the event, its delivery and the store's next position", got, err)
+	if err != nil || got.Event.ID != acc.EventID || string(got.Event.Payload) != `{"a":1}` || len(got.Deliveries) != 1 || got.Deliveries[0].WebhookID != "wh_a" || got.Next != "pos+" {
+		t.Fatalf("EventStatus = %+v, %v; want the event with its payload, its delivery and the store's next position", got, err)
+	}
+}
+
+func (f *fakeStore) ListEvents(_ context.Context, _ string, filter store.EventFilter, _ int, after string) ([]*pcx.Event, string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.listed = append(f.listed, filter)
+	return nil, after + "+", nil
+}
+
+// The event's list entry keeps the endpoint count of the reply that accepted it.
+func TestNotifyStoresTheEndpointCount(t *testing.T) {
+	s, st, _ := newService()
+	st.active = 3
+	acc, err := s.Notify(context.Background(), NotifyInput{OrgID: "org", Payload: []byte(`{}`), Source: "notify"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := st.events[acc.EventID]; acc.EndpointCount != 3 || ev.EndpointCount != 3 {
+		t.Fatalf("reply counted %d, stored event %+v; want 3 in both", acc.EndpointCount, ev)
+	}
+}
+
+// ListEvents refuses a malformed type and an empty window before reading; an operational type is
+// a type to filter by.
+func TestListEventsChecksTheFilter(t *testing.T) {
+	s, st, _ := newService()
+	ctx := context.Background()
+	t0 := time.Now()
+	for _, f := range []store.EventFilter{
+		{Type: "Refund"}, {Type: "a.*"}, {Since: t0, Until: t0}, {Since: t0, Until: t0.Add(-time.Second)},
+	} {
+		if _, _, err := s.ListEvents(ctx, "org", f, 10, ""); code(err) != pcx.EInvalid {
+			t.Errorf("ListEvents(%+v) = %v, want invalid", f, err)
+		}
+	}
+	if len(st.listed) != 0 {
+		t.Fatalf("invalid filters read the store: %+v", st.listed)
+	}
+	for _, f := range []store.EventFilter{{}, {Type: "refund.created"}, {Type: pcx.EventEndpointDisabled}, {Since: t0, Until: t0.Add(time.Second)}} {
+		if _, next, err := s.ListEvents(ctx, "org", f, 10, "pos"); err != nil || next != "pos+" {
+			t.Errorf("ListEvents(%+v) = %q, %v; want the store's page", f, next, err)
+		}
+	}
+}
+
+func (f *fakeStore) ListEndpointDeliveries(_ context.Context, webhookID string, _ store.DeliveryFilter, _ int, after string) ([]*pcx.Delivery, string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.delReads++
+	return []*pcx.Delivery{{WebhookID: webhookID}}, after + "+", nil
+}
+
+// An endpoint's deliveries are read only once the endpoint is the caller's; a malformed status
+// or an empty window is refused first.
+func TestEndpointDeliveries(t *testing.T) {
+	s, st, _ := newService()
+	ctx := context.Background()
+	hook, err := s.CreateEndpoint(ctx, "org", NewEndpoint{URL: "https://hooks.example.com/a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	for _, f := range []store.DeliveryFilter{{Status: "done"}, {Since: t0, Until: t0}} {
+		if _, _, err := s.EndpointDeliveries(ctx, "org", hook.ID, f, 10, ""); code(err) != pcx.EInvalid {
+			t.Errorf("EndpointDeliveries(%+v) = %v, want invalid", f, err)
+		}
+	}
+	if _, _, err := s.EndpointDeliveries(ctx, "other", hook.ID, store.DeliveryFilter{}, 10, ""); code(err) != pcx.ENotFound || st.delReads != 0 {
+		t.Fatalf("another organisation's endpoint: %v after %d delivery reads; want not found after none", err, st.delReads)
+	}
+	dels, next, err := s.EndpointDeliveries(ctx, "org", hook.ID, store.DeliveryFilter{Status: pcx.DeliveryFailed}, 10, "pos")
+	if err != nil || len(dels) != 1 || dels[0].WebhookID != hook.ID || next != "pos+" {
+		t.Fatalf("EndpointDeliveries = %v, %q, %v; want the store's page", dels, next, err)
 	}
 }
