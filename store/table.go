@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -72,6 +73,17 @@ func stringAttr(name string) types.AttributeDefinition {
 // until the index is active: `pcxctl table create` is the migration. It is safe to run at every
 // start and from several processes at once.
 func (s *Store) CreateTable(ctx context.Context) (created bool, err error) {
+	// Whether it existed is asked first: a create whose answer comes late (a loaded machine,
+	// DynamoDB Local building two indexes) is retried by the SDK and answered ResourceInUse by
+	// its own first attempt's table, which must still count as created here, TTL included.
+	_, err = s.db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &s.table})
+	var notFound *types.ResourceNotFoundException
+	switch {
+	case err == nil:
+		return false, s.existingTable(ctx)
+	case !errors.As(err, &notFound):
+		return false, translate(err)
+	}
 	_, err = s.db.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName:   &s.table,
 		BillingMode: types.BillingModePayPerRequest,
@@ -96,37 +108,40 @@ func (s *Store) CreateTable(ctx context.Context) (created bool, err error) {
 		}, gsi2Index()},
 	})
 	var inUse *types.ResourceInUseException
-	switch {
-	case errors.As(err, &inUse):
-		created = false
-	case err != nil:
+	if err != nil && !errors.As(err, &inUse) {
 		return false, translate(err)
-	default:
-		created = true
 	}
+	if err := s.waitActive(ctx); err != nil {
+		return true, err
+	}
+	_, err = s.db.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+		TableName: &s.table,
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{
+			AttributeName: aws.String(attrTTL), Enabled: aws.Bool(true),
+		},
+	})
+	if err != nil && !strings.Contains(err.Error(), "already enabled") {
+		return true, translate(err)
+	}
+	return true, nil
+}
+
+// existingTable brings a table that exists up to date: active, with the list index.
+func (s *Store) existingTable(ctx context.Context) error {
+	if err := s.waitActive(ctx); err != nil {
+		return err
+	}
+	return s.addListIndex(ctx)
+}
+
+func (s *Store) waitActive(ctx context.Context) error {
 	waiter := dynamodb.NewTableExistsWaiter(s.db, func(o *dynamodb.TableExistsWaiterOptions) {
 		o.MinDelay, o.MaxDelay = 100*time.Millisecond, time.Second
 	})
 	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: &s.table}, 2*time.Minute); err != nil {
-		return created, fmt.Errorf("store: table %s did not become active: %w", s.table, err)
+		return fmt.Errorf("store: table %s did not become active: %w", s.table, err)
 	}
-	if !created {
-		if err := s.addListIndex(ctx); err != nil {
-			return false, err
-		}
-	}
-	if created {
-		_, err = s.db.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
-			TableName: &s.table,
-			TimeToLiveSpecification: &types.TimeToLiveSpecification{
-				AttributeName: aws.String(attrTTL), Enabled: aws.Bool(true),
-			},
-		})
-		if err != nil {
-			return created, translate(err)
-		}
-	}
-	return created, nil
+	return nil
 }
 
 // addListIndex gives a table created before GSI2 existed the index, and waits until it is active.
