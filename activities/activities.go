@@ -132,6 +132,9 @@ func (a *Activities) PlanDeliveries(ctx context.Context, in PlanInput) (Plan, er
 		return Plan{}, err
 	}
 	m := pcx.NewTypeMatcher(ev.EventType())
+	// A test send (POST /public/webhooks/{id}/test, and its replays) goes to the endpoints it
+	// names, subscribed to pcx.test or not.
+	test := ev.EventType() == pcx.EventTest
 	if len(in.WebhookIDs) > 0 {
 		hooks, err := a.Store.WebhooksWithSecrets(ctx, in.OrgID, in.WebhookIDs)
 		if err != nil {
@@ -140,7 +143,7 @@ func (a *Activities) PlanDeliveries(ctx context.Context, in PlanInput) (Plan, er
 		p := Plan{}
 		var active []*pcx.Webhook
 		for _, id := range in.WebhookIDs {
-			if w := hooks[id]; w != nil && w.Status == pcx.WebhookActive && m.Subscribed(w.EventTypes) {
+			if w := hooks[id]; w != nil && w.Status == pcx.WebhookActive && (test || m.Subscribed(w.EventTypes)) {
 				p.WebhookIDs = append(p.WebhookIDs, id)
 				active = append(active, w)
 			}

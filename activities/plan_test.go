@@ -218,3 +218,21 @@ func (s *PlanSuite) TestPlansOnlySubscribedEndpoints() {
 	s.Equal([]string{"wh_5", "wh_6"}, all("refund.created", "wh_2", "wh_5", "wh_6"), "a replay goes to the named endpoints that are subscribed")
 	s.noWrites()
 }
+
+// TestTestSendsGoToTheNamedEndpointWhateverItsSubscription: a pcx.test event planned for named
+// endpoints (POST /public/webhooks/{id}/test) reaches them subscribed or not; on the pages of
+// every endpoint it reaches only those that name it.
+func (s *PlanSuite) TestTestSendsGoToTheNamedEndpointWhateverItsSubscription() {
+	w := s.store.webhook("wh_1")
+	w.EventTypes = []string{"refund.*"}
+	s.store.addWebhook(&w)
+	ev := *s.ev
+	ev.ID, ev.Type = testEventID+"_test", pcx.EventTest
+	s.store.addEvent(&ev)
+	p, err := s.plan(activities.PlanInput{EventID: ev.ID, OrgID: testOrgID, WebhookIDs: []string{"wh_1"}})
+	s.Require().NoError(err)
+	s.Equal([]string{"wh_1"}, p.WebhookIDs)
+	p, err = s.plan(activities.PlanInput{EventID: ev.ID, OrgID: testOrgID, Limit: 100})
+	s.Require().NoError(err)
+	s.Empty(p.WebhookIDs, "no endpoint names pcx.test")
+}

@@ -82,6 +82,9 @@ type noWebhookService struct{}
 
 var errNoWebhook = pcx.Errorf(pcx.ENotFound, "Webhook not found")
 
+func (noWebhookService) SendTest(context.Context, string, string) (webhooks.Accepted, error) {
+	return webhooks.Accepted{}, errNoWebhook
+}
 func (noWebhookService) CreateEndpoint(context.Context, string, webhooks.NewEndpoint) (*pcx.Webhook, error) {
 	return nil, pcx.Errorf(pcx.EUnavailable, "not in this test")
 }

@@ -30,6 +30,7 @@ type Webhooks interface {
 	EventStatus(ctx context.Context, org, id string, limit int, after string) (webhooks.EventStatus, error)
 	EndpointDeliveries(ctx context.Context, org, id string, f store.DeliveryFilter, limit int, after string) ([]*pcx.Delivery, string, error)
 	Replay(ctx context.Context, org, eventID string, webhookIDs []string) (webhooks.Accepted, error)
+	SendTest(ctx context.Context, org, id string) (webhooks.Accepted, error)
 	DeleteEndpoint(ctx context.Context, org, id string) error
 }
 
@@ -478,6 +479,26 @@ func handleEventReplay(svc Webhooks, m *metrics.Metrics) http.Handler {
 		}
 		m.Events.WithLabelValues("replay").Inc()
 		httpx.Respond(w, http.StatusAccepted, "Replay accepted", acceptedData{
+			EventID: acc.EventID, WorkflowID: acc.WorkflowID, RunID: acc.RunID, EndpointCount: acc.EndpointCount,
+		}, nil)
+		return nil
+	})
+}
+
+// handleWebhookTest sends one pcx.test event to the endpoint: a way to check a receiver and its
+// signature verification without a real event.
+func handleWebhookTest(svc Webhooks, m *metrics.Metrics) http.Handler {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		id, err := webhookID(r)
+		if err != nil {
+			return err
+		}
+		acc, err := svc.SendTest(r.Context(), principalFrom(r.Context()).OrgID, id)
+		if err != nil {
+			return err
+		}
+		m.Events.WithLabelValues("test").Inc()
+		httpx.Respond(w, http.StatusAccepted, "Test event accepted for delivery", acceptedData{
 			EventID: acc.EventID, WorkflowID: acc.WorkflowID, RunID: acc.RunID, EndpointCount: acc.EndpointCount,
 		}, nil)
 		return nil

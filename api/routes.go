@@ -32,6 +32,7 @@ func addRoutes(r chi.Router, d Deps) {
 		r.Get("/webhooks/events", handleEventList(d.Webhooks, d.Cursors).ServeHTTP)
 		r.Get("/webhooks/events/{event_id}", handleEventGet(d.Webhooks, d.Cursors).ServeHTTP)
 		r.Post("/webhooks/events/{event_id}/replay", handleEventReplay(d.Webhooks, d.Metrics).ServeHTTP)
+		r.Post("/webhooks/{webhook_id}/test", handleWebhookTest(d.Webhooks, d.Metrics).ServeHTTP)
 		r.Get("/webhooks/{webhook_id}", handleWebhookGet(d.Webhooks).ServeHTTP)
 		r.Patch("/webhooks/{webhook_id}", handleWebhookUpdate(d.Webhooks).ServeHTTP)
 		r.Delete("/webhooks/{webhook_id}", handleWebhookDelete(d.Webhooks).ServeHTTP)

@@ -3,12 +3,14 @@ package webhooks
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/pcx/publicservice/internal/ratelimit"
 	"github.com/pcx/publicservice/pcx"
 )
 
@@ -174,5 +176,53 @@ func TestEndpointSubscriptionValidates(t *testing.T) {
 	none := []string{}
 	if _, err := s.UpdateEndpoint(ctx, "org", w.ID, Patch{EventTypes: &none}); err != nil {
 		t.Fatalf("clearing event_types: %v", err)
+	}
+}
+
+// TestSendTest: one pcx.test event to the named endpoint only, whatever its subscription; a
+// disabled endpoint is a conflict, another organisation's not found, and a test counts against
+// the notify budget.
+func TestSendTest(t *testing.T) {
+	s, st, sr := newService()
+	ctx := context.Background()
+	w, err := s.CreateEndpoint(ctx, "org", NewEndpoint{URL: "https://x/hook", EventTypes: []string{"refund.*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, err := s.SendTest(ctx, "org", w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := st.events[acc.EventID]
+	var body struct {
+		Type      string `json:"type"`
+		WebhookID string `json:"webhook_id"`
+		SentAt    string `json:"sent_at"`
+	}
+	if err := json.Unmarshal(ev.Payload, &body); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Type != pcx.EventTest || ev.Source != pcx.SourceService || body.Type != pcx.EventTest || body.WebhookID != w.ID || body.SentAt == "" {
+		t.Fatalf("test event %+v, body %s", ev, ev.Payload)
+	}
+	if in := sr.started[acc.WorkflowID]; !slices.Equal(in.WebhookIDs, []string{w.ID}) || in.EventType != pcx.EventTest || acc.EndpointCount != 1 {
+		t.Fatalf("workflow input %+v, endpoint_count %d; want this endpoint only", in, acc.EndpointCount)
+	}
+	if _, err := s.SendTest(ctx, "org-2", w.ID); code(err) != pcx.ENotFound {
+		t.Fatalf("another organisation's endpoint = %v; want not found", err)
+	}
+	disabled := pcx.WebhookDisabled
+	if _, err := s.UpdateEndpoint(ctx, "org", w.ID, Patch{Status: &disabled}); err != nil {
+		t.Fatal(err)
+	}
+	st.hooks["org/"+w.ID].Status = pcx.WebhookDisabled // the fake's update keeps nothing
+	if _, err := s.SendTest(ctx, "org", w.ID); code(err) != pcx.EConflict {
+		t.Fatalf("a disabled endpoint = %v; want a conflict", err)
+	}
+	st.hooks["org/"+w.ID].Status = pcx.WebhookActive
+	s.NotifyLimit = ratelimit.New(1, 1)
+	_, first := s.SendTest(ctx, "org", w.ID)
+	if _, err := s.SendTest(ctx, "org", w.ID); first != nil || code(err) != pcx.ERateLimited {
+		t.Fatalf("tests past the notify budget = %v, %v; want the second limited", first, err)
 	}
 }

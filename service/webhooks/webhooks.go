@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"net/url"
 	"strings"
 	"sync"
@@ -316,6 +317,8 @@ type NotifyInput struct {
 	Source         string // "notify" or "transaction-update"
 	EventType      string // optional: pcx.DefaultEventType
 	IdempotencyKey string // optional
+	// webhookIDs sends the event to these endpoints only (a test send); set only here.
+	webhookIDs []string
 }
 
 // Accepted is the 202 reply to an accepted event.
@@ -394,6 +397,32 @@ func (s *Service) Emit(ctx context.Context, org, eventType string, data []byte) 
 	return s.accept(ctx, NotifyInput{OrgID: org, Payload: data, Source: pcx.SourceService, EventType: eventType})
 }
 
+// SendTest sends one pcx.test event to org's endpoint id only, whatever its subscription:
+// {"type":"pcx.test","webhook_id":…,"sent_at":…}, signed and recorded like any event. The
+// endpoint must be active; a test counts against the organisation's notify budget, as it is a
+// POST to a third party like any other.
+func (s *Service) SendTest(ctx context.Context, org, id string) (Accepted, error) {
+	w, err := s.Store.Webhook(ctx, org, id)
+	if err != nil {
+		return Accepted{}, err
+	}
+	if w.Status != pcx.WebhookActive {
+		return Accepted{}, pcx.Errorf(pcx.EConflict, "The webhook is disabled; enable it (PATCH status active) before sending a test")
+	}
+	if wait := s.NotifyLimit.Take(org); wait > 0 {
+		return Accepted{}, ratelimit.Limited(wait, "Too many events for this organisation; retry after the Retry-After delay")
+	}
+	data, err := json.Marshal(struct {
+		Type      string `json:"type"`
+		WebhookID string `json:"webhook_id"`
+		SentAt    string `json:"sent_at"`
+	}{pcx.EventTest, id, s.now().UTC().Format(pcx.TimestampLayout)})
+	if err != nil {
+		return Accepted{}, pcx.Wrap(pcx.EInternal, err, "")
+	}
+	return s.accept(ctx, NotifyInput{OrgID: org, Payload: data, Source: pcx.SourceService, EventType: pcx.EventTest, webhookIDs: []string{id}})
+}
+
 // accept stores a checked event and starts its workflow.
 func (s *Service) accept(ctx context.Context, in NotifyInput) (Accepted, error) {
 	now := s.now().UTC().Truncate(time.Millisecond)
@@ -430,15 +459,18 @@ func (s *Service) accept(ctx context.Context, in NotifyInput) (Accepted, error) 
 		}
 	}
 	// Counted before the event is stored, so its list entry shows the count the reply gives.
-	count, err := s.subscribedCount(ctx, in.OrgID, ev.Type)
-	if err != nil {
-		return Accepted{}, err
+	count := len(in.webhookIDs)
+	if count == 0 {
+		var err error
+		if count, err = s.subscribedCount(ctx, in.OrgID, ev.Type); err != nil {
+			return Accepted{}, err
+		}
 	}
 	ev.EndpointCount = count
 	if err := s.Store.CreateEvent(ctx, ev, s.Retention); err != nil {
 		return Accepted{}, err
 	}
-	runID, err := s.Starter.Start(ctx, ev.WorkflowID, workflows.EventInput{EventID: ev.ID, OrgID: in.OrgID, EventType: ev.Type})
+	runID, err := s.Starter.Start(ctx, ev.WorkflowID, workflows.EventInput{EventID: ev.ID, OrgID: in.OrgID, EventType: ev.Type, WebhookIDs: in.webhookIDs})
 	if err != nil {
 		return Accepted{}, err
 	}
@@ -546,7 +578,7 @@ func (s *Service) Replay(ctx context.Context, org, eventID string, webhookIDs []
 			return Accepted{}, err
 		}
 		ids = append(ids, id)
-		if w.Status == pcx.WebhookActive && m.Subscribed(w.EventTypes) {
+		if w.Status == pcx.WebhookActive && (ev.EventType() == pcx.EventTest || m.Subscribed(w.EventTypes)) {
 			count++
 		}
 	}
