@@ -180,6 +180,29 @@ func TestWebhooksAndEventsCommands(t *testing.T) {
 	if r.code != exitOK || !strings.Contains(r.stdout, hook.ID) || !strings.Contains(r.stdout, "billing team") || strings.Contains(r.stdout, "0123456789abcdef") {
 		t.Fatalf("webhooks list: %+v", r)
 	}
+	r = pcxctl(t, env, "events", "list", "--org-id", "acme")
+	if r.code != exitOK || !strings.Contains(r.stdout, ev.ID) || !strings.Contains(r.stdout, "transaction.updated") {
+		t.Fatalf("events list: %+v", r)
+	}
+	if r := pcxctl(t, env, "events", "list", "--org-id", "acme", "--type", "refund.created"); r.code != exitOK || strings.Contains(r.stdout, ev.ID) {
+		t.Fatalf("events list --type refund.created: %+v", r)
+	}
+	if r := pcxctl(t, env, "events", "list", "--org-id", "acme", "--since", "yesterday"); r.code != exitUsage {
+		t.Fatalf("events list --since yesterday: exit %d, want %d", r.code, exitUsage)
+	}
+	r = pcxctl(t, env, "webhooks", "deliveries", "--org-id", "acme", "--webhook-id", hook.ID)
+	if r.code != exitOK || !strings.Contains(r.stdout, ev.ID) || !strings.Contains(r.stdout, "pending") || !strings.Contains(r.stdout, "503") {
+		t.Fatalf("webhooks deliveries: %+v", r)
+	}
+	if r := pcxctl(t, env, "webhooks", "deliveries", "--org-id", "acme", "--webhook-id", hook.ID, "--status", "delivered"); r.code != exitOK || strings.Contains(r.stdout, ev.ID) {
+		t.Fatalf("webhooks deliveries --status delivered: %+v", r)
+	}
+	if r := pcxctl(t, env, "webhooks", "deliveries", "--org-id", "other", "--webhook-id", hook.ID); r.code != exitNotFound {
+		t.Fatalf("another organisation's endpoint: exit %d, want %d", r.code, exitNotFound)
+	}
+	if r := pcxctl(t, env, "webhooks", "deliveries", "--org-id", "acme", "--webhook-id", hook.ID, "--status", "lost"); r.code != exitUsage {
+		t.Fatalf("--status lost: exit %d, want %d", r.code, exitUsage)
+	}
 	r = pcxctl(t, env, "events", "show", ev.ID)
 	if r.code != exitOK || !strings.Contains(r.stdout, "org acme") || !strings.Contains(r.stdout, hook.ID) || !strings.Contains(r.stdout, "503") || !strings.Contains(r.stdout, "pending") {
 		t.Fatalf("events show: %+v", r)

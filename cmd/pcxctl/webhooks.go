@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/pcx/publicservice/app"
 	"github.com/pcx/publicservice/internal/metrics"
+	"github.com/pcx/publicservice/pcx"
 	"github.com/pcx/publicservice/service/starter"
 	"github.com/pcx/publicservice/service/webhooks"
+	"github.com/pcx/publicservice/store"
 )
 
 func webhooksList(ctx context.Context, c *cli, args []string) error {
@@ -133,4 +136,136 @@ func eventsReplay(ctx context.Context, c *cli, args []string) error {
 	}
 	fmt.Fprintf(c.stdout, "replaying %s to %d endpoint(s) of %s\n%s\n", acc.EventID, acc.EndpointCount, ev.OrgID, acc.WorkflowID)
 	return nil
+}
+
+// timeFlag parses an optional RFC 3339 time flag; "" is the zero time.
+func timeFlag(name, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, usageError{fmt.Sprintf("--%s must be an RFC 3339 time, e.g. 2026-12-01T08:00:00Z", name)}
+	}
+	return t, nil
+}
+
+// window reads --since and --until.
+func window(since, until string) (from, to time.Time, err error) {
+	if from, err = timeFlag("since", since); err != nil {
+		return from, to, err
+	}
+	if to, err = timeFlag("until", until); err != nil {
+		return from, to, err
+	}
+	if !from.IsZero() && !to.IsZero() && to.Before(from) {
+		return from, to, usageError{"--until must not be before --since"}
+	}
+	return from, to, nil
+}
+
+func eventsList(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags(c, "events list", "", "List an organisation's events, newest first, as GET /public/webhooks/events does (events accepted before the event list existed are not listed).")
+	org := fs.String("org-id", "", "organisation (required)")
+	eventType := fs.String("type", "", "only events of this type")
+	since := fs.String("since", "", "only events accepted at or after this time (RFC 3339)")
+	until := fs.String("until", "", "only events accepted before this time (RFC 3339)")
+	limit := fs.Int("limit", 100, "how many events at most (1 to 10000)")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if err := required("org-id", *org); err != nil {
+		return err
+	}
+	if *limit < 1 || *limit > 10000 {
+		return usageError{"--limit must be from 1 to 10000"}
+	}
+	from, to, err := window(*since, *until)
+	if err != nil {
+		return err
+	}
+	_, st, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "EVENT_ID\tEVENT_TYPE\tCREATED_AT\tENDPOINTS\tWORKFLOW_ID")
+	f := store.EventFilter{Type: *eventType, Since: from, Until: to}
+	after, shown := "", 0
+	for shown < *limit {
+		page, next, err := st.ListEvents(ctx, *org, f, min(100, *limit-shown), after)
+		if err != nil {
+			return storeErr(err)
+		}
+		for _, ev := range page {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\n", ev.ID, ev.EventType(), fmtTime(&ev.CreatedAt), ev.EndpointCount, ev.WorkflowID)
+		}
+		shown += len(page)
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	return w.Flush()
+}
+
+func webhooksDeliveries(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags(c, "webhooks deliveries", "", "List an endpoint's deliveries, newest event first, as GET /public/webhooks/{id}/deliveries does.")
+	org := fs.String("org-id", "", "organisation (required)")
+	id := fs.String("webhook-id", "", "endpoint (required)")
+	status := fs.String("status", "", "only deliveries in this state: pending, delivered, failed or cancelled")
+	since := fs.String("since", "", "only events accepted at or after this time (RFC 3339)")
+	until := fs.String("until", "", "only events accepted before this time (RFC 3339)")
+	limit := fs.Int("limit", 100, "how many deliveries at most (1 to 10000)")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if err := required("org-id", *org); err != nil {
+		return err
+	}
+	if err := required("webhook-id", *id); err != nil {
+		return err
+	}
+	switch pcx.DeliveryStatus(*status) {
+	case "", pcx.DeliveryPending, pcx.DeliveryDelivered, pcx.DeliveryFailed, pcx.DeliveryCancelled:
+	default:
+		return usageError{"--status must be pending, delivered, failed or cancelled"}
+	}
+	if *limit < 1 || *limit > 10000 {
+		return usageError{"--limit must be from 1 to 10000"}
+	}
+	from, to, err := window(*since, *until)
+	if err != nil {
+		return err
+	}
+	_, st, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := st.Webhook(ctx, *org, *id); err != nil {
+		return storeErr(err) // another organisation's endpoint is not found
+	}
+	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "EVENT_ID\tEVENT_TYPE\tSTATUS\tATTEMPTS\tLAST_STATUS_CODE\tLAST_ERROR\tLAST_ATTEMPT_AT\tDELIVERED_AT")
+	f := store.DeliveryFilter{Status: pcx.DeliveryStatus(*status), Since: from, Until: to}
+	after, shown := "", 0
+	for shown < *limit {
+		page, next, err := st.ListEndpointDeliveries(ctx, *id, f, min(100, *limit-shown), after)
+		if err != nil {
+			return storeErr(err)
+		}
+		for _, d := range page {
+			code := "-"
+			if d.LastStatusCode != 0 {
+				code = fmt.Sprint(d.LastStatusCode)
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", d.EventID, dash(d.EventType), d.Status, d.Attempts, code, dash(d.LastError), fmtTime(d.LastAttemptAt), fmtTime(d.DeliveredAt))
+		}
+		shown += len(page)
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	return w.Flush()
 }
