@@ -40,6 +40,8 @@ func TestTenantIsolationMatrix(t *testing.T) {
 	hookA2 := register(t, base, keyA, rc.url("/ta/2"))
 	evA := notify(t, base, keyA, "org-ta", `{"tx":"a-1"}`).EventID
 	waitDeliveries(t, base, keyA, evA, 2, "delivered", 30*time.Second)
+	evA2 := notify(t, base, keyA, "org-ta", `{"tx":"a-2"}`).EventID // so A's event list has a second page
+	waitDeliveries(t, base, keyA, evA2, 2, "delivered", 30*time.Second)
 	cursor := func(path string) string {
 		t.Helper()
 		r := call(t, "GET", base+path, keyA, nil)
@@ -54,6 +56,22 @@ func TestTenantIsolationMatrix(t *testing.T) {
 	keysCursor := cursor("/public/api-keys?limit=1")
 	hooksCursor := cursor("/public/webhooks?limit=1")
 	deliveriesCursor := cursor("/public/webhooks/events/" + evA + "?limit=1")
+	var eventsCursor, endpointCursor string
+	eventually(t, 10*time.Second, "A's event list has a second page", func() bool {
+		r := call(t, "GET", base+"/public/webhooks/events?limit=1", keyA, nil)
+		var m pageMeta
+		r.decode(t, nil, &m)
+		if m.LastEvaluatedKey != nil {
+			eventsCursor = url.QueryEscape(*m.LastEvaluatedKey)
+		}
+		r = call(t, "GET", base+"/public/webhooks/"+hookA.WebhookID+"/deliveries?limit=1", keyA, nil)
+		var d pageMeta
+		r.decode(t, nil, &d)
+		if d.LastEvaluatedKey != nil {
+			endpointCursor = url.QueryEscape(*d.LastEvaluatedKey)
+		}
+		return eventsCursor != "" && endpointCursor != ""
+	})
 
 	// Organisation B's own things, to aim A's references through.
 	hookB := register(t, base, keyB, rc.url("/tb/1"))
@@ -89,6 +107,10 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		{"POST /public/webhooks/notify", "A's org_id in the body", "POST", "/public/webhooks/notify", map[string]any{"org_id": "org-ta", "transaction_data": map[string]any{"forged": true}}, 403},
 		{"GET /public/webhooks/events/{event_id}", "A's event", "GET", "/public/webhooks/events/" + evA, nil, 404},
 		{"GET /public/webhooks/events/{event_id}", "A's deliveries cursor on B's event", "GET", "/public/webhooks/events/" + evB + "?last_evaluated_key=" + deliveriesCursor, nil, 400},
+		{"GET /public/webhooks/events", "A's cursor", "GET", "/public/webhooks/events?last_evaluated_key=" + eventsCursor, nil, 400},
+		{"GET /public/webhooks/{webhook_id}/deliveries", "A's endpoint", "GET", "/public/webhooks/" + hookA.WebhookID + "/deliveries", nil, 404},
+		{"GET /public/webhooks/{webhook_id}/deliveries", "A's cursor on B's endpoint", "GET", "/public/webhooks/" + hookB.WebhookID + "/deliveries?last_evaluated_key=" + endpointCursor, nil, 400},
+		{"POST /public/webhooks/{webhook_id}/test", "A's endpoint", "POST", "/public/webhooks/" + hookA.WebhookID + "/test", nil, 404},
 		{"POST /public/webhooks/events/{event_id}/replay", "A's event", "POST", "/public/webhooks/events/" + evA + "/replay", nil, 404},
 		{"POST /public/webhooks/events/{event_id}/replay", "A's event to A's endpoint", "POST", "/public/webhooks/events/" + evA + "/replay", map[string]any{"webhook_ids": []string{hookA.WebhookID}}, 404},
 		// B names A's endpoint itself here: the answer may repeat the ID it was given, and is the
@@ -107,6 +129,12 @@ func TestTenantIsolationMatrix(t *testing.T) {
 				t.Errorf("%s, %s, as B: the answer reveals A's %q: %s", c.route, c.what, secret, r.body)
 			}
 		}
+	}
+	// B's own event list shows B's event and none of A's.
+	r = call(t, "GET", base+"/public/webhooks/events?limit=100", keyB, nil)
+	wantStatus(t, r, 200)
+	if !strings.Contains(string(r.body), evB) || strings.Contains(string(r.body), evA) || strings.Contains(string(r.body), evA2) {
+		t.Errorf("B's event list: %s", r.body)
 	}
 	// No existence oracle: A's endpoint and one that never existed get the same answer.
 	const ghost = "wh_01aaaaaaaaaaaaaaaaaaaaaaaa"
