@@ -85,8 +85,8 @@ func TestFaultNoisyNeighbourSlowsNobody(t *testing.T) {
 		waitDeliveries(t, api.base, keyB, id, 5, "delivered", 30*time.Second)
 	}
 
-	// A's deliveries that ended failed made every send of their schedule: 3 requests each at the
-	// hanging endpoint, 3 attempts recorded.
+	// A's deliveries that ended failed made every send of their schedule: 3 attempts recorded,
+	// as many requests at the hanging endpoint as reached it.
 	requests := map[string]int{} // endpoint path + event ID → requests seen
 	count := func() {
 		clear(requests)
@@ -107,12 +107,15 @@ func TestFaultNoisyNeighbourSlowsNobody(t *testing.T) {
 				}
 				failed++
 				path := d.EndpointURL[len(rc.srv.URL):]
-				if d.Attempts != 3 || requests[path+" "+id] != 3 {
-					t.Fatalf("delivery of %s to %s failed with %d attempts recorded and %d requests seen; want 3 and 3", id, path, d.Attempts, requests[path+" "+id])
+				// Every send of the schedule was made and recorded. The receiver may have seen fewer:
+				// on a loaded machine an attempt can time out (2s) before its request reaches the
+				// handler; it is an attempt all the same. A wait for a slot is not one.
+				if seen := requests[path+" "+id]; d.Attempts != 3 || seen < 1 || seen > d.Attempts {
+					t.Fatalf("delivery of %s to %s failed with %d attempts recorded and %d requests seen; want 3 recorded, 1 to 3 seen", id, path, d.Attempts, seen)
 				}
 			}
 		}
 		return failed >= 10
 	})
-	t.Logf("noisy organisation: %d events to 300 hanging endpoints; %d of the first 100 deliveries per event ended failed, each after 3 requests", len(noisy), failed)
+	t.Logf("noisy organisation: %d events to 300 hanging endpoints; %d of the first 100 deliveries per event ended failed, each after 3 attempts", len(noisy), failed)
 }
