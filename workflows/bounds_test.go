@@ -20,12 +20,19 @@ import (
 // The largest histories an event can write (docs/reliability.md states them). Temporal
 // terminates a workflow whose history passes 51,200 events or 50 MB, and warns from 10,240
 // events; each bound keeps under the warning.
+//
+// How many events a delivery adds depends on timing: its timer, its Deliver activity and its
+// RecordOutcome add 8, and each may wake the workflow in a workflow task of its own (3 more) or
+// share one with other deliveries (a quiet machine shares most, ~10 per delivery measured). The
+// bounds take none shared: 17 per delivery.
 const (
-	// maxEventHistory bounds an event's own workflow: planning failing MaxPlanFailures times,
-	// then InlineLimit deliveries that each take every step there is.
-	maxEventHistory = 4_000
+	perDeliveryMax = 2 + 3 + 3 + 3 + 3 + 3 // timer, its task; Deliver, its task; RecordOutcome, its task
+	// maxEventHistory bounds an event's own workflow: planning failing MaxPlanFailures times
+	// (6 events each, the version's 2 and the first attempt's 6), then InlineLimit deliveries
+	// that each take every step there is, with the batches' markers and RecordOutcomes.
+	maxEventHistory = workflows.MaxPlanFailures*6 + 8 + workflows.InlineLimit*perDeliveryMax + 100 // 5,308
 	// maxChildHistory bounds a child batch: PlanPageSize deliveries that each take every step.
-	maxChildHistory = 5_500
+	maxChildHistory = workflows.PlanPageSize*perDeliveryMax + 100 // 8,600
 	// maxParentEventsPerPage bounds what each page of a large fan-out adds to the event's own
 	// history (its planning, the child's start and end, the workflow tasks between).
 	maxParentEventsPerPage = 8
