@@ -33,6 +33,7 @@ func startFakeWorker(t *testing.T, c client.Client, taskQueue string, acts map[s
 	fakes := map[string]any{
 		"PlanDeliveries": fakePlan, "DeliverBatch": fakeBatch, "Deliver": fakeDeliver,
 		"RecordOutcome": fakeRecordOutcome, "RecordOutcomes": fakeRecordOutcomes, "ReadOutcomes": fakeReadOutcomes,
+		"RecoveryPage": fakeRecoveryPage, "RecordRecoveryProgress": fakeRecordRecoveryProgress,
 	}
 	for name, fn := range acts {
 		require.Contains(t, fakes, name, "no activity %s", name)

@@ -37,6 +37,9 @@ type RecoveryInput struct {
 	Since, Until                 time.Time // the window, Since included, Until excluded
 	After                        string
 	Found, Sent                  int
+	// RunLimit is how many deliveries a run makes before it continues as new; 0 means
+	// RecoveryRunEvents (tests set fewer).
+	RunLimit int `json:",omitempty"`
 }
 
 // RecoveryResult is a recovery's outcome: the events it found the endpoint lacked, and how many
@@ -53,7 +56,10 @@ type RecoveryResult struct {
 // bounded for any window. Its activities keep the recovery's progress item up to date.
 func RecoveryWorkflow(ctx workflow.Context, in RecoveryInput) (RecoveryResult, error) {
 	rctx := workflow.WithActivityOptions(ctx, recordOptions)
-	ran := 0
+	ran, limit := 0, in.RunLimit
+	if limit <= 0 {
+		limit = RecoveryRunEvents
+	}
 	for {
 		pin := activities.RecoveryPageInput{
 			OrgID: in.OrgID, WebhookID: in.WebhookID, RecoveryID: in.RecoveryID,
@@ -73,7 +79,7 @@ func RecoveryWorkflow(ctx workflow.Context, in RecoveryInput) (RecoveryResult, e
 			err := workflow.ExecuteActivity(rctx, a.RecordRecoveryProgress, done).Get(ctx, nil)
 			return RecoveryResult{Found: in.Found, Sent: in.Sent, Stopped: page.Stopped}, err
 		}
-		if ran >= RecoveryRunEvents {
+		if ran >= limit {
 			return RecoveryResult{}, workflow.NewContinueAsNewError(ctx, RecoveryWorkflowName, in)
 		}
 	}

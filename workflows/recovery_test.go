@@ -36,15 +36,21 @@ func (w *recoveryWindow) page(_ context.Context, in activities.RecoveryPageInput
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.asked = append(w.asked, in.After)
+	return pageOf(w.pages, in.After), nil
+}
+
+// pageOf is page After (its index; "" the first) of pages, naming the next unless it is the
+// last.
+func pageOf(pages [][]string, after string) activities.RecoveryPage {
 	i := 0
-	if in.After != "" {
-		i, _ = strconv.Atoi(in.After)
+	if after != "" {
+		i, _ = strconv.Atoi(after)
 	}
-	p := activities.RecoveryPage{EventIDs: w.pages[i]}
-	if i+1 < len(w.pages) {
+	p := activities.RecoveryPage{EventIDs: pages[i]}
+	if i+1 < len(pages) {
 		p.Next = strconv.Itoa(i + 1)
 	}
-	return p, nil
+	return p
 }
 
 func (w *recoveryWindow) deliver(_ context.Context, in activities.DeliverInput) (activities.DeliverResult, error) {
