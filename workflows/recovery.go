@@ -26,8 +26,9 @@ const (
 	// rest go on.
 	RecoveryConcurrency = 4
 	// RecoveryRunEvents is how many deliveries one run of a recovery makes before it continues
-	// as new: each adds about six events to the history (its activity's three, a workflow
-	// task's three), so a run stays near 3,000 events, however long the window.
+	// as new: each adds up to eight events to the history (its activity's three, a workflow
+	// task's three, and RecordOutcome's when the activity could not record), so a run stays
+	// under 4,000 events (TestRecoveryHistoryBounds), however long the window.
 	RecoveryRunEvents = 500
 )
 

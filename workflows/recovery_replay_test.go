@@ -12,7 +12,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/pcx/publicservice/activities"
-	"github.com/pcx/publicservice/internal/testenv"
 	"github.com/pcx/publicservice/workflows"
 )
 
@@ -92,12 +91,8 @@ func TestRecordRecoveryHistories(t *testing.T) {
 	if !*record {
 		t.Skip("records histories only with -record")
 	}
-	dev := testenv.Temporal(t)
-	ctx := testenv.Context(t, 5*time.Minute)
-	c := dial(ctx, t, dev)
-	defer c.Close()
 	const taskQueue = "record-recovery-histories"
-	startFakeWorker(t, c, taskQueue, nil)
+	ctx, c := onDevServer(t, taskQueue, 5*time.Minute, nil)
 	for _, sc := range recoveryScenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			_, err := os.Stat(sc.file())
