@@ -46,9 +46,11 @@ type Store interface {
 // Activities are the delivery activities with their dependencies. Register a pointer on the
 // worker; workflows call its methods through a nil *Activities.
 type Activities struct {
-	Store  Store
-	Client *http.Client // the hardened delivery client (netguard.NewHTTPClient)
-	Log    zerolog.Logger
+	Store Store
+	// Recoveries serves the recovery activities (recovery.go); nil where none run.
+	Recoveries RecoveryStore
+	Client     *http.Client // the hardened delivery client (netguard.NewHTTPClient)
+	Log        zerolog.Logger
 	// Schedule is the delay before each retry (WEBHOOK_RETRY_SCHEDULE); a delivery makes at most
 	// len(Schedule)+1 attempts.
 	Schedule  []time.Duration

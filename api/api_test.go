@@ -116,6 +116,12 @@ func (noWebhookService) Replay(context.Context, string, string, []string) (webho
 	return webhooks.Accepted{}, pcx.Errorf(pcx.ENotFound, "Event not found")
 }
 func (noWebhookService) DeleteEndpoint(context.Context, string, string) error { return errNoWebhook }
+func (noWebhookService) Recover(context.Context, string, string, time.Time, *time.Time) (*pcx.Recovery, error) {
+	return nil, errNoWebhook
+}
+func (noWebhookService) Recovery(context.Context, string, string, string) (*pcx.Recovery, error) {
+	return nil, pcx.Errorf(pcx.ENotFound, "Recovery not found")
+}
 
 type fixture struct {
 	h    http.Handler

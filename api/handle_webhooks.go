@@ -32,6 +32,7 @@ type Webhooks interface {
 	Replay(ctx context.Context, org, eventID string, webhookIDs []string) (webhooks.Accepted, error)
 	SendTest(ctx context.Context, org, id string) (webhooks.Accepted, error)
 	DeleteEndpoint(ctx context.Context, org, id string) error
+	Recoveries
 }
 
 // webhookData is an endpoint as callers see it. Secret is set only in the replies that create or

@@ -38,6 +38,8 @@ func addRoutes(r chi.Router, d Deps) {
 		r.Delete("/webhooks/{webhook_id}", handleWebhookDelete(d.Webhooks).ServeHTTP)
 		r.Get("/webhooks/{webhook_id}/deliveries", handleEndpointDeliveries(d.Webhooks, d.Cursors).ServeHTTP)
 		r.Post("/webhooks/{webhook_id}/rotate-secret", handleWebhookRotate(d.Webhooks).ServeHTTP)
+		r.Post("/webhooks/{webhook_id}/recover", handleRecover(d.Webhooks).ServeHTTP)
+		r.Get("/webhooks/{webhook_id}/recoveries/{recovery_id}", handleRecoveryGet(d.Webhooks).ServeHTTP)
 	})
 }
 

@@ -78,6 +78,16 @@ func TestTenantIsolationMatrix(t *testing.T) {
 	evB := notify(t, base, keyB, "org-tb", `{"tx":"b-1"}`).EventID
 	waitDeliveries(t, base, keyB, evB, 1, "delivered", 30*time.Second)
 
+	// A's recovery of its endpoint (it finds nothing missing: no request is sent).
+	r = call(t, "POST", base+"/public/webhooks/"+hookA.WebhookID+"/recover", keyA, map[string]any{"since": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)})
+	wantStatus(t, r, 202)
+	var recA struct {
+		RecoveryID string `json:"recovery_id"`
+		WorkflowID string `json:"workflow_id"`
+	}
+	r.decode(t, &recA, nil)
+	waitWorkflowClosed(t, temporalClient(t), recA.WorkflowID, 30*time.Second)
+
 	before := tenantSnapshot(t, base, keyA, evA)
 	requestsBefore := rc.total()
 
@@ -115,6 +125,9 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		{"POST /public/webhooks/events/{event_id}/replay", "A's event to A's endpoint", "POST", "/public/webhooks/events/" + evA + "/replay", map[string]any{"webhook_ids": []string{hookA.WebhookID}}, 404},
 		// B names A's endpoint itself here: the answer may repeat the ID it was given, and is the
 		// same as for an endpoint that does not exist (checked below).
+		{"POST /public/webhooks/{webhook_id}/recover", "A's endpoint", "POST", "/public/webhooks/" + hookA.WebhookID + "/recover", map[string]any{"since": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)}, 404},
+		{"GET /public/webhooks/{webhook_id}/recoveries/{recovery_id}", "A's recovery", "GET", "/public/webhooks/" + hookA.WebhookID + "/recoveries/" + recA.RecoveryID, nil, 404},
+		{"GET /public/webhooks/{webhook_id}/recoveries/{recovery_id}", "A's recovery under B's endpoint", "GET", "/public/webhooks/" + hookB.WebhookID + "/recoveries/" + recA.RecoveryID, nil, 404},
 		{"POST /public/webhooks/events/{event_id}/replay", "B's event to A's endpoint", "POST", "/public/webhooks/events/" + evB + "/replay", map[string]any{"webhook_ids": []string{hookA.WebhookID}}, 400},
 	}
 	covered := map[string]bool{}

@@ -270,3 +270,21 @@ type ReplayClaim struct {
 	WorkflowID string // the replay's workflow
 	ClaimedAt  time.Time
 }
+
+// Recovery states.
+const (
+	RecoveryRunning   = "running"
+	RecoveryCompleted = "completed"
+)
+
+// Recovery is the progress of one recovery of an endpoint (contract §9): the events of its window
+// the endpoint had not received (EventsFound), and how many of those the recovery delivered
+// (EventsSent). Its workflow's activities keep it up to date.
+type Recovery struct {
+	ID, OrgID, WebhookID, WorkflowID string
+	Since                            time.Time
+	Until                            *time.Time // nil: up to when the recovery started
+	Status                           string
+	EventsFound, EventsSent          int
+	CreatedAt                        time.Time
+}

@@ -99,9 +99,12 @@ func (s *Store) eventOf(ctx context.Context, org, id, projection string) (*pcx.E
 type EventFilter struct {
 	Type         string
 	Since, Until time.Time
+	// OldestFirst lists the window oldest first (a recovery's order), not newest first.
+	OldestFirst bool
 }
 
-// ListEvents returns up to limit of org's events, newest first, without their payloads, from
+// ListEvents returns up to limit of org's events, newest first (oldest first with
+// f.OldestFirst), without their payloads, from
 // the organisation's partition of GSI2 (eventually consistent: an event accepted a moment ago may
 // not be listed yet). The window is a range of the index's sort key, the event IDs. The type is
 // a filter on the entries read, and the query reads on until the page is full or the window
@@ -112,6 +115,7 @@ func (s *Store) ListEvents(ctx context.Context, org string, f EventFilter, limit
 	if !ok {
 		return nil, "", nil
 	}
+	in.ScanIndexForward = aws.Bool(f.OldestFirst)
 	if f.Type != "" {
 		in.FilterExpression = aws.String("event_type = :type")
 		in.ExpressionAttributeValues[":type"] = avS(f.Type)

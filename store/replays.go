@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"maps"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,16 +17,35 @@ func replayClaimKey(eventID string) map[string]types.AttributeValue {
 }
 
 // ClaimReplay makes c the event's one running replay, unless another replay holds the claim: then
-// it writes nothing and returns the holder. over, when not "", is the workflow of a holder the
-// caller found no longer running, which this claim replaces; the write is conditional on it
-// still being the holder, so of two callers replacing one finished replay only one succeeds, and
-// of two claiming a free event likewise. The claim expires at expires (DynamoDB's TTL; a claim
-// past it counts as absent).
+// it writes nothing and returns the holder (claim).
 func (s *Store) ClaimReplay(ctx context.Context, c pcx.ReplayClaim, over string, expires time.Time) (*pcx.ReplayClaim, error) {
-	it := replayClaimKey(c.EventID)
-	it["event_id"] = avS(c.EventID)
-	it["workflow_id"] = avS(c.WorkflowID)
-	it["claimed_at"] = avTime(c.ClaimedAt)
+	wf, at, held, err := s.claim(ctx, replayClaimKey(c.EventID), "event_id", c.EventID, c.WorkflowID, c.ClaimedAt, over, expires)
+	if err != nil || !held {
+		return nil, err
+	}
+	return &pcx.ReplayClaim{EventID: c.EventID, WorkflowID: wf, ClaimedAt: at}, nil
+}
+
+// ReleaseReplay drops the event's claim if workflowID still holds it: a replay that never started
+// frees the event at once instead of when its claim is found stale.
+func (s *Store) ReleaseReplay(ctx context.Context, eventID, workflowID string) error {
+	return s.releaseClaim(ctx, replayClaimKey(eventID), workflowID)
+}
+
+// claim writes the claim item key (with the attribute idAttr = id naming what it claims) for
+// workflowID, unless another workflow holds it: then it writes nothing and returns the holder's
+// workflow and claim time with held set (a holder's workflow of "" means the claim was released
+// between the write and the read: the caller tries again from scratch). over, when not "", is the
+// workflow of a holder the caller found no longer running, which this claim replaces; the write
+// is conditional on it still being the holder, so of two callers replacing one finished holder
+// only one succeeds, and of two claiming a free item likewise. The claim expires at expires
+// (DynamoDB's TTL; a claim past it counts as absent).
+func (s *Store) claim(ctx context.Context, key map[string]types.AttributeValue, idAttr, id, workflowID string, claimedAt time.Time, over string, expires time.Time) (
+	holder string, holderAt time.Time, held bool, err error) {
+	it := maps.Clone(key)
+	it[idAttr] = avS(id)
+	it["workflow_id"] = avS(workflowID)
+	it["claimed_at"] = avTime(claimedAt)
 	it[attrTTL] = ttlAt(expires)
 	in := &dynamodb.PutItemInput{
 		TableName:                 &s.table,
@@ -39,27 +59,22 @@ func (s *Store) ClaimReplay(ctx context.Context, c pcx.ReplayClaim, over string,
 		in.ExpressionAttributeNames = nil
 		in.ExpressionAttributeValues = map[string]types.AttributeValue{":over": avS(over)}
 	}
-	old, err := s.putUnlessHeld(ctx, in, replayClaimKey(c.EventID))
+	old, err := s.putUnlessHeld(ctx, in, key)
 	if err != nil || old == nil {
-		return nil, err
-	}
-	if len(old) == 0 {
-		// Released between the write and the read: the caller tries again from scratch.
-		return &pcx.ReplayClaim{EventID: c.EventID}, nil
+		return "", time.Time{}, false, err
 	}
 	oi := item{m: old}
-	holder := &pcx.ReplayClaim{EventID: c.EventID, WorkflowID: oi.str("workflow_id"), ClaimedAt: oi.time("claimed_at")}
-	if oi.err != nil {
-		return nil, pcx.Wrap(pcx.EInternal, oi.err, "")
+	holder, holderAt = oi.str("workflow_id"), oi.time("claimed_at")
+	if len(old) > 0 && oi.err != nil {
+		return "", time.Time{}, false, pcx.Wrap(pcx.EInternal, oi.err, "")
 	}
-	return holder, nil
+	return holder, holderAt, true, nil
 }
 
-// ReleaseReplay drops the event's claim if workflowID still holds it: a replay that never started
-// frees the event at once instead of when its claim is found stale.
-func (s *Store) ReleaseReplay(ctx context.Context, eventID, workflowID string) error {
+// releaseClaim drops the claim item key if workflowID still holds it.
+func (s *Store) releaseClaim(ctx context.Context, key map[string]types.AttributeValue, workflowID string) error {
 	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName: &s.table, Key: replayClaimKey(eventID),
+		TableName: &s.table, Key: key,
 		ConditionExpression:       aws.String("workflow_id = :wf"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":wf": avS(workflowID)},
 	})

@@ -24,6 +24,8 @@ import (
 //	event            EVT#<event_id>             EVT             GSI2: ORG#<org>#EVT / <event_id>
 //	delivery         EVT#<event_id>             DLV#<webhook_id> GSI2: WH#<webhook_id>#DLV / <event_id>
 //	running replay   EVT#<event_id>             REPLAY          -
+//	running recovery WH#<webhook_id>            RECOVERY        -
+//	recovery         WH#<webhook_id>            RCV#<recovery_id> -
 //	idempotency      IDEM#<org>#<sha256(key)>   IDEM            -
 //
 // IDs sort by creation time (pcx.NewID), so "newest first" is a reverse query on a sort key, and

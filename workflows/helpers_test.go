@@ -1,8 +1,10 @@
 package workflows_test
 
 import (
+	"context"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
@@ -10,6 +12,7 @@ import (
 	"go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
 
+	"github.com/pcx/publicservice/internal/testenv"
 	"github.com/pcx/publicservice/workflows"
 )
 
@@ -33,6 +36,7 @@ func startFakeWorker(t *testing.T, c client.Client, taskQueue string, acts map[s
 	fakes := map[string]any{
 		"PlanDeliveries": fakePlan, "DeliverBatch": fakeBatch, "Deliver": fakeDeliver,
 		"RecordOutcome": fakeRecordOutcome, "RecordOutcomes": fakeRecordOutcomes, "ReadOutcomes": fakeReadOutcomes,
+		"RecoveryPage": fakeRecoveryPage, "RecordRecoveryProgress": fakeRecordRecoveryProgress,
 	}
 	for name, fn := range acts {
 		require.Contains(t, fakes, name, "no activity %s", name)
@@ -43,4 +47,16 @@ func startFakeWorker(t *testing.T, c client.Client, taskQueue string, acts map[s
 	}
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
+}
+
+// onDevServer starts the package's Temporal dev server, a client closed with the test, and a
+// fake worker on taskQueue (startFakeWorker with acts); the context ends after within.
+func onDevServer(t *testing.T, taskQueue string, within time.Duration, acts map[string]any) (context.Context, client.Client) {
+	t.Helper()
+	dev := testenv.Temporal(t)
+	ctx := testenv.Context(t, within)
+	c := dial(ctx, t, dev)
+	t.Cleanup(c.Close)
+	startFakeWorker(t, c, taskQueue, acts)
+	return ctx, c
 }

@@ -280,8 +280,11 @@ func TestReplayRecordedHistories(t *testing.T) {
 	for _, sc := range scenarios {
 		require.True(t, recorded[sc.name], "scenario %s has no recorded history: go test ./workflows -run 'TestRecordHistories/^%s$' -record", sc.name, sc.name)
 	}
+	for _, sc := range recoveryScenarios {
+		require.True(t, recorded["recovery-"+sc.name], "recovery scenario %s has no recorded history: go test ./workflows -run 'TestRecordRecoveryHistories/^%s$' -record", sc.name, sc.name)
+	}
 	for name := range recorded {
-		require.True(t, slices.ContainsFunc(scenarios, func(sc scenario) bool { return sc.name == name }),
+		require.True(t, isRecoveryScenario(name) || slices.ContainsFunc(scenarios, func(sc scenario) bool { return sc.name == name }),
 			"testdata has histories of %s, which is not a scenario: keep the scenario that recorded them", name)
 	}
 }

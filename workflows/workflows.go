@@ -488,22 +488,31 @@ func (d *fanOut) retry(id string, delay time.Duration, sentBefore int) {
 				return
 			}
 		}
-		dctx := workflow.WithActivityOptions(ctx, deliverOptions)
-		in := activities.DeliverInput{EventID: d.eventID, OrgID: d.orgID, WebhookID: id, SentBefore: sentBefore}
-		var res activities.DeliverResult
-		if err := workflow.ExecuteActivity(dctx, a.Deliver, in).Get(ctx, &res); err != nil {
-			// Only a permanent error of the platform itself gets here (the event expired).
-			workflow.GetLogger(ctx).Error("delivery ended with an error", "webhook_id", id, "error", err)
-			d.sum.Failed++
+		res, err := deliverOnce(ctx, activities.DeliverInput{EventID: d.eventID, OrgID: d.orgID, WebhookID: id, SentBefore: sentBefore})
+		if err != nil {
+			d.err = err
 			return
-		}
-		if res.Unrecorded {
-			rctx := workflow.WithActivityOptions(ctx, recordOptions)
-			if err := workflow.ExecuteActivity(rctx, a.RecordOutcome, activities.RecordOutcomeInput{DeliverInput: in, Result: res}).Get(ctx, nil); err != nil {
-				d.err = err
-				return
-			}
 		}
 		d.count(res.Status)
 	})
+}
+
+// deliverOnce runs one delivery as a durable Deliver activity, and writes with RecordOutcome an
+// outcome the activity could not record (an error of that write is the one returned). A
+// delivery that ends with an error, only a permanent one of the platform itself (the event
+// expired), is failed.
+func deliverOnce(ctx workflow.Context, in activities.DeliverInput) (activities.DeliverResult, error) {
+	dctx := workflow.WithActivityOptions(ctx, deliverOptions)
+	var res activities.DeliverResult
+	if err := workflow.ExecuteActivity(dctx, a.Deliver, in).Get(ctx, &res); err != nil {
+		workflow.GetLogger(ctx).Error("delivery ended with an error", "event_id", in.EventID, "webhook_id", in.WebhookID, "error", err)
+		return activities.DeliverResult{Status: pcx.DeliveryFailed}, nil
+	}
+	if res.Unrecorded {
+		rctx := workflow.WithActivityOptions(ctx, recordOptions)
+		if err := workflow.ExecuteActivity(rctx, a.RecordOutcome, activities.RecordOutcomeInput{DeliverInput: in, Result: res}).Get(ctx, nil); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
 }

@@ -45,7 +45,7 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 	st, tc, m := deps.Store, deps.Temporal, deps.Metrics
 
 	hooks := &webhooks.Service{
-		Store: st, Starter: &starter.Starter{Client: tc, TaskQueue: cfg.TemporalTaskQueue},
+		Store: st, Recoveries: st, Starter: &starter.Starter{Client: tc, TaskQueue: cfg.TemporalTaskQueue},
 		URLs: netguard.NewPolicy(allowed, nil), Log: log, MaxEndpoints: cfg.WebhookMaxEndpoints,
 		SecretGrace: cfg.WebhookSecretGrace, Retention: cfg.EventRetention,
 		NotifyLimit: ratelimit.New(float64(cfg.OrgNotifyPerSecond), 2*float64(cfg.OrgNotifyPerSecond)),

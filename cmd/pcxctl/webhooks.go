@@ -123,7 +123,7 @@ func eventsReplay(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer tc.Close()
-	svc := &webhooks.Service{Store: st, Starter: &starter.Starter{Client: tc, TaskQueue: cfg.TemporalTaskQueue}, Retention: cfg.EventRetention}
+	svc := &webhooks.Service{Store: st, Recoveries: st, Starter: &starter.Starter{Client: tc, TaskQueue: cfg.TemporalTaskQueue}, Retention: cfg.EventRetention}
 	var ids []string
 	for _, id := range strings.Split(*only, ",") {
 		if id = strings.TrimSpace(id); id != "" {

@@ -11,6 +11,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/pcx/publicservice/pcx"
 	"github.com/pcx/publicservice/workflows"
@@ -30,20 +31,18 @@ type Starter struct {
 // the namespace was set up: the worker registers it at start) does not refuse events: the
 // workflow starts without that attribute, and the input still carries the type.
 func (s *Starter) Start(ctx context.Context, workflowID string, in workflows.EventInput) (string, error) {
-	opts := client.StartWorkflowOptions{
-		ID:                       workflowID,
-		TaskQueue:                s.TaskQueue,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		TypedSearchAttributes:    in.SearchAttributes(),
-		WorkflowTaskTimeout:      workflows.WorkflowTaskTimeout,
-	}
+	opts := s.options(workflowID, in.SearchAttributes())
 	run, err := s.Client.ExecuteWorkflow(ctx, opts, workflows.EventWorkflowName, in)
 	var invalid *serviceerror.InvalidArgument
 	if errors.As(err, &invalid) && in.EventType != "" && strings.Contains(invalid.Error(), workflows.EventTypeAttr.GetName()) {
 		opts.TypedSearchAttributes = workflows.SearchAttributes(in.OrgID, in.EventID)
 		run, err = s.Client.ExecuteWorkflow(ctx, opts, workflows.EventWorkflowName, in)
 	}
+	return runID(run, err)
+}
+
+// runID is the run ID of a workflow started, or of the one found already started with its ID.
+func runID(run client.WorkflowRun, err error) (string, error) {
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
 	case errors.As(err, &started):
@@ -86,4 +85,25 @@ func Translate(err error) error {
 	// Anything else (a namespace that does not exist, an unregistered search attribute) is our
 	// misconfiguration, not the caller's: a 500 with the cause in the logs.
 	return pcx.Wrap(pcx.EInternal, err, "")
+}
+
+// StartRecovery starts a recovery's workflow with the business ID workflowID and returns its run
+// ID once Temporal has recorded the start; a recovery already started under that ID is found,
+// not started again. Its search attribute is the organisation's.
+func (s *Starter) StartRecovery(ctx context.Context, workflowID string, in workflows.RecoveryInput) (string, error) {
+	opts := s.options(workflowID, temporal.NewSearchAttributes(workflows.OrgIDAttr.ValueSet(in.OrgID)))
+	return runID(s.Client.ExecuteWorkflow(ctx, opts, workflows.RecoveryWorkflowName, in))
+}
+
+// options are the start options of a workflow with a business ID: one start per ID, ever (a
+// second start finds the first).
+func (s *Starter) options(workflowID string, attrs temporal.SearchAttributes) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                       workflowID,
+		TaskQueue:                s.TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		TypedSearchAttributes:    attrs,
+		WorkflowTaskTimeout:      workflows.WorkflowTaskTimeout,
+	}
 }

@@ -46,6 +46,14 @@ type Store interface {
 	ReleaseReplay(ctx context.Context, eventID, workflowID string) error
 }
 
+// RecoveryStore is what recoveries need from storage (store/recoveries.go).
+type RecoveryStore interface {
+	ClaimRecovery(ctx context.Context, webhookID, workflowID string, claimedAt time.Time, over string, expires time.Time) (holder string, holderAt time.Time, held bool, err error)
+	ReleaseRecovery(ctx context.Context, webhookID, workflowID string) error
+	CreateRecovery(ctx context.Context, r *pcx.Recovery, expires time.Time) error
+	RecoveryOf(ctx context.Context, org, webhookID, id string) (*pcx.Recovery, error)
+}
+
 // Starter starts an event's workflow, or finds the one already started with that ID, and
 // returns its run ID. It returns only once Temporal has durably recorded the start. Running
 // reports, from Temporal's own record and not an eventually consistent list, whether a workflow
@@ -53,6 +61,7 @@ type Store interface {
 type Starter interface {
 	Start(ctx context.Context, workflowID string, in workflows.EventInput) (runID string, err error)
 	Running(ctx context.Context, workflowID string) (running, exists bool, err error)
+	StartRecovery(ctx context.Context, workflowID string, in workflows.RecoveryInput) (runID string, err error)
 }
 
 // URLChecker applies the endpoint URL rules (internal/netguard).
@@ -63,6 +72,7 @@ type URLChecker interface {
 // Service holds the webhook use cases.
 type Service struct {
 	Store        Store
+	Recoveries   RecoveryStore // nil: no recoveries (Recover is unavailable)
 	Starter      Starter
 	URLs         URLChecker
 	Log          zerolog.Logger
@@ -612,29 +622,46 @@ func (s *Service) Replay(ctx context.Context, org, eventID string, webhookIDs []
 const ReplayStartGrace = time.Minute
 
 // claimReplay makes c the event's one running replay, or returns a conflict naming the replay that
-// runs. The claim is a conditional write in DynamoDB, so of concurrent replays on any number of
-// api instances exactly one gets it; whether the holder still runs is asked of Temporal, which
-// knows when a replay ends (no workflow has to clear the claim, and a replay that died with its
-// api before starting frees the event after ReplayStartGrace).
+// runs (claimRun).
 func (s *Service) claimReplay(ctx context.Context, c pcx.ReplayClaim) error {
-	over := ""
-	for range 3 {
+	try := func(over string) (string, time.Time, bool, error) {
 		holder, err := s.Store.ClaimReplay(ctx, c, over, c.ClaimedAt.Add(s.Retention))
 		if err != nil || holder == nil {
+			return "", time.Time{}, false, err
+		}
+		return holder.WorkflowID, holder.ClaimedAt, true, nil
+	}
+	return s.claimRun(ctx, c.ClaimedAt, try, "A replay of this event is running (workflow %s); retry once it has finished",
+		"Another replay of this event is starting; retry once it has finished")
+}
+
+// claimRun takes a claim for a workflow that must run alone, or returns a conflict (busy, with
+// the holder's workflow ID) naming the one that runs. try writes the claim (replacing over, a
+// holder found finished), returning the holder when another holds it. The claim is a
+// conditional write in DynamoDB, so of concurrent claims on any number of api instances exactly
+// one gets it; whether the holder still runs is asked of Temporal, which knows when a workflow
+// ends (no workflow has to clear the claim, and one that died with its api before starting
+// frees the claim after ReplayStartGrace).
+func (s *Service) claimRun(ctx context.Context, claimedAt time.Time, try func(over string) (holder string, holderAt time.Time, held bool, err error),
+	busy, starting string) error {
+	over := ""
+	for range 3 {
+		holder, holderAt, held, err := try(over)
+		if err != nil || !held {
 			return err
 		}
-		if holder.WorkflowID == "" { // released in between: claim afresh
+		if holder == "" { // released in between: claim afresh
 			over = ""
 			continue
 		}
-		running, exists, err := s.Starter.Running(ctx, holder.WorkflowID)
+		running, exists, err := s.Starter.Running(ctx, holder)
 		if err != nil {
 			return err
 		}
-		if running || !exists && c.ClaimedAt.Sub(holder.ClaimedAt) < ReplayStartGrace {
-			return pcx.Errorf(pcx.EConflict, "A replay of this event is running (workflow %s); retry once it has finished", holder.WorkflowID)
+		if running || !exists && claimedAt.Sub(holderAt) < ReplayStartGrace {
+			return pcx.Errorf(pcx.EConflict, busy, holder)
 		}
-		over = holder.WorkflowID
+		over = holder
 	}
-	return pcx.Errorf(pcx.EConflict, "Another replay of this event is starting; retry once it has finished")
+	return pcx.Errorf(pcx.EConflict, "%s", starting)
 }

@@ -187,6 +187,10 @@ func (f *fakeStarter) Running(_ context.Context, id string) (running, exists boo
 	return exists && !f.finished[id], exists, nil
 }
 
+func (f *fakeStarter) StartRecovery(ctx context.Context, id string, in workflows.RecoveryInput) (string, error) {
+	return f.Start(ctx, id, workflows.EventInput{OrgID: in.OrgID})
+}
+
 func (f *fakeStarter) Start(_ context.Context, id string, in workflows.EventInput) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
