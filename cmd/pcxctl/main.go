@@ -61,6 +61,7 @@ func commands() []command {
 		{"keys activate", "re-activate a revoked, unexpired API key by prefix", keysActivate},
 		{"webhooks list", "list an organisation's webhook endpoints", webhooksList},
 		{"webhooks deliveries", "list an endpoint's deliveries, newest first, by status and time", webhooksDeliveries},
+		{"webhooks recover", "deliver an endpoint the events of a window it did not receive", webhooksRecover},
 		{"webhooks check-secrets", "find endpoints sealed under a WEBHOOK_SECRETS_KEYS version not configured", webhooksCheckSecrets},
 		{"events list", "list an organisation's events, newest first, by type and time", eventsList},
 		{"events show", "show an event and the state of each of its deliveries", eventsShow},

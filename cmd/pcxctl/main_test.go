@@ -233,6 +233,32 @@ func TestWebhooksAndEventsCommands(t *testing.T) {
 	if r := pcxctl(t, env, "events", "replay", "--webhook-ids", "wh_unknown", ev.ID); r.code != exitUsage {
 		t.Fatalf("replay to an unknown webhook: %+v", r)
 	}
+
+	since := now.Add(-time.Hour).Format(time.RFC3339)
+	r = pcxctl(t, env, "webhooks", "recover", "--org-id", "acme", "--webhook-id", hook.ID, "--since", since)
+	if r.code != exitOK {
+		t.Fatalf("webhooks recover: %+v", r)
+	}
+	lines = strings.Split(strings.TrimSpace(r.stdout), "\n")
+	recID := lines[len(lines)-1]
+	if !strings.HasPrefix(recID, "webhook-recovery-"+hook.ID+"-") {
+		t.Fatalf("webhooks recover printed %q", r.stdout)
+	}
+	if _, err := tc.DescribeWorkflowExecution(ctx, recID, ""); err != nil {
+		t.Fatalf("the recovery workflow %s is not on Temporal: %v", recID, err)
+	}
+	if r := pcxctl(t, env, "webhooks", "recover", "--org-id", "acme", "--webhook-id", hook.ID, "--since", since); r.code != exitFailure || !strings.Contains(r.stderr, "running") {
+		t.Fatalf("a second recovery while the first runs: %+v", r)
+	}
+	if r := pcxctl(t, env, "webhooks", "recover", "--org-id", "other", "--webhook-id", hook.ID, "--since", since); r.code != exitNotFound {
+		t.Fatalf("another organisation's endpoint: %+v", r)
+	}
+	if r := pcxctl(t, env, "webhooks", "recover", "--org-id", "acme", "--webhook-id", hook.ID, "--since", now.Add(-800*time.Hour).Format(time.RFC3339)); r.code != exitUsage {
+		t.Fatalf("a window older than the retention: %+v", r)
+	}
+	if r := pcxctl(t, env, "webhooks", "recover", "--org-id", "acme", "--webhook-id", hook.ID); r.code != exitUsage {
+		t.Fatalf("no --since: %+v", r)
+	}
 }
 
 // The key-rollout check: endpoints sealed under a WEBHOOK_SECRETS_KEYS version this configuration

@@ -269,3 +269,47 @@ func webhooksDeliveries(ctx context.Context, c *cli, args []string) error {
 	}
 	return w.Flush()
 }
+
+func webhooksRecover(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags(c, "webhooks recover", "", "Make an endpoint whole for a window, as POST /public/webhooks/{id}/recover does: deliver, oldest first and\nwith their original webhook-ids, the events of the window it is subscribed to and did not receive.\nPrints the recovery's workflow ID on the last line.")
+	org := fs.String("org-id", "", "organisation (required)")
+	id := fs.String("webhook-id", "", "endpoint (required; active)")
+	since := fs.String("since", "", "start of the window, within EVENT_RETENTION (RFC 3339, required)")
+	until := fs.String("until", "", "end of the window (RFC 3339; default: now)")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	for name, v := range map[string]string{"org-id": *org, "webhook-id": *id, "since": *since} {
+		if err := required(name, v); err != nil {
+			return err
+		}
+	}
+	from, to, err := window(*since, *until)
+	if err != nil {
+		return err
+	}
+	var end *time.Time
+	if !to.IsZero() {
+		end = &to
+	}
+	cfg, st, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	log, err := app.NewLogger(c.stderr, "warn", "pcxctl")
+	if err != nil {
+		return err
+	}
+	tc, err := app.NewTemporalClient(cfg, log, metrics.New())
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	svc := &webhooks.Service{Store: st, Recoveries: st, Starter: &starter.Starter{Client: tc, TaskQueue: cfg.TemporalTaskQueue}, Retention: cfg.EventRetention}
+	r, err := svc.Recover(ctx, *org, *id, from, end)
+	if err != nil {
+		return storeErr(err)
+	}
+	fmt.Fprintf(c.stdout, "recovering %s of %s: recovery %s, events from %s to %s\n%s\n", r.WebhookID, r.OrgID, r.ID, fmtTime(&r.Since), fmtTime(r.Until), r.WorkflowID)
+	return nil
+}
