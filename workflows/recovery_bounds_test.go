@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"testing"
 	"time"
@@ -15,11 +16,16 @@ import (
 )
 
 // maxRecoveryRunHistory bounds one run of a recovery: RecoveryRunEvents deliveries that each take
-// every step (a Deliver whose outcome is unrecorded, then RecordOutcome), and the pages between.
-const maxRecoveryRunHistory = 5_500
+// every step (a Deliver whose outcome is unrecorded, then RecordOutcome), each waking the
+// workflow in a task of its own (12 events; a quiet machine shares tasks, ~8 measured), and the
+// pages between.
+const maxRecoveryRunHistory = workflows.RecoveryRunEvents*12 + 500 // 6,500
 
-// boundRecoveryEvents is the window of the bounds' recovery: enough for three runs.
-const boundRecoveryEvents = 2*workflows.RecoveryRunEvents + workflows.RecoveryPageSize
+// recoveryEvents: go test ./workflows -run TestRecoveryHistoryBounds -recovery-events=10000
+// measures a large window (about ten minutes); by default the window is enough for three runs.
+var recoveryEvents = flag.Int("recovery-events", 2*workflows.RecoveryRunEvents+workflows.RecoveryPageSize, "TestRecoveryHistoryBounds: how many events the recovery's window holds")
+
+var boundRecoveryEvents int
 
 // boundRecoveryPage serves boundRecoveryEvents missing events, RecoveryPageSize a page.
 func boundRecoveryPage(_ context.Context, in activities.RecoveryPageInput) (activities.RecoveryPage, error) {
@@ -43,7 +49,9 @@ func boundRecoveryPage(_ context.Context, in activities.RecoveryPageInput) (acti
 // under maxRecoveryRunHistory and Temporal's warning, and the chain of runs delivers the window.
 func TestRecoveryHistoryBounds(t *testing.T) {
 	const taskQueue = "recovery-history-bounds"
-	ctx, c := onDevServer(t, taskQueue, 4*time.Minute, map[string]any{"RecoveryPage": boundRecoveryPage, "Deliver": boundDeliver})
+	boundRecoveryEvents = *recoveryEvents
+	runs := (boundRecoveryEvents + workflows.RecoveryRunEvents - 1) / workflows.RecoveryRunEvents
+	ctx, c := onDevServer(t, taskQueue, time.Duration(runs+1)*2*time.Minute, map[string]any{"RecoveryPage": boundRecoveryPage, "Deliver": boundDeliver})
 
 	id := workflows.RecoveryWorkflowID("wh_bound", "rcv_bound")
 	r, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: taskQueue}, workflows.RecoveryWorkflowName,
@@ -64,6 +72,6 @@ func TestRecoveryHistoryBounds(t *testing.T) {
 		require.Less(t, proto.Size(hist), temporalMaxBytes/10)
 		runID = events[len(events)-1].GetWorkflowExecutionContinuedAsNewEventAttributes().GetNewExecutionRunId()
 	}
-	require.Len(t, sizes, 3, "runs of %d deliveries each", workflows.RecoveryRunEvents)
+	require.Len(t, sizes, runs, "runs of %d deliveries each", workflows.RecoveryRunEvents)
 	require.Less(t, maxRecoveryRunHistory, temporalWarnEvents)
 }
