@@ -103,21 +103,13 @@ func keysList(ctx context.Context, c *cli, args []string) error {
 	keys := &apikeys.Service{Store: st}
 	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "API_KEY_ID\tPREFIX\tSTATUS\tNAME\tUSER_ID\tCREATED_AT\tEXPIRES_AT\tLAST_USED_AT")
-	after, shown := "", 0
-	for shown < *limit {
-		page, next, err := keys.List(ctx, *org, min(100, *limit-shown), after)
-		if err != nil {
-			return storeErr(err)
-		}
-		for _, k := range page {
+	err = listAll(*limit, func(n int, after string) ([]*pcx.APIKey, string, error) { return keys.List(ctx, *org, n, after) },
+		func(k *pcx.APIKey) {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, k.Status, k.Name, k.UserID,
 				fmtTime(&k.CreatedAt), fmtTime(k.ExpiresAt), fmtTime(k.LastUsedAt))
-		}
-		shown += len(page)
-		if next == "" {
-			break
-		}
-		after = next
+		})
+	if err != nil {
+		return err
 	}
 	return w.Flush()
 }

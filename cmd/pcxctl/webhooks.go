@@ -34,20 +34,12 @@ func webhooksList(ctx context.Context, c *cli, args []string) error {
 	}
 	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "WEBHOOK_ID\tSTATUS\tENDPOINT_URL\tDESCRIPTION\tCREATED_AT\tDISABLED_REASON")
-	after, shown := "", 0
-	for shown < *limit {
-		page, next, err := st.ListWebhooks(ctx, *org, min(100, *limit-shown), after)
-		if err != nil {
-			return storeErr(err)
-		}
-		for _, h := range page {
+	err = listAll(*limit, func(n int, after string) ([]*pcx.Webhook, string, error) { return st.ListWebhooks(ctx, *org, n, after) },
+		func(h *pcx.Webhook) {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", h.ID, h.Status, h.URL, oneLine(h.Description), fmtTime(&h.CreatedAt), dash(h.DisabledReason))
-		}
-		shown += len(page)
-		if next == "" {
-			break
-		}
-		after = next
+		})
+	if err != nil {
+		return err
 	}
 	return w.Flush()
 }
@@ -78,24 +70,18 @@ func eventsShow(ctx context.Context, c *cli, args []string) error {
 	fmt.Fprintf(c.stdout, "event %s\norg %s\nsource %s\ncreated %s\nworkflow %s\npayload %d bytes\n\n", ev.ID, ev.OrgID, ev.Source, fmtTime(&ev.CreatedAt), ev.WorkflowID, len(ev.Payload))
 	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "WEBHOOK_ID\tSTATUS\tATTEMPTS\tLAST_CODE\tLAST_ERROR\tLAST_ATTEMPT_AT\tDELIVERED_AT\tENDPOINT_URL")
-	after, shown := "", 0
-	for shown < *limit {
-		page, next, err := st.ListDeliveries(ctx, ev.ID, min(100, *limit-shown), after)
-		if err != nil {
-			return storeErr(err)
-		}
-		for _, d := range page {
+	err = listAll(*limit, func(n int, after string) ([]*pcx.Delivery, string, error) {
+		return st.ListDeliveries(ctx, ev.ID, n, after)
+	},
+		func(d *pcx.Delivery) {
 			code := "-"
 			if d.LastStatusCode != 0 {
 				code = fmt.Sprint(d.LastStatusCode)
 			}
 			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", d.WebhookID, d.Status, d.Attempts, code, dash(d.LastError), fmtTime(d.LastAttemptAt), fmtTime(d.DeliveredAt), d.EndpointURL)
-		}
-		shown += len(page)
-		if next == "" {
-			break
-		}
-		after = next
+		})
+	if err != nil {
+		return err
 	}
 	return w.Flush()
 }
@@ -191,20 +177,12 @@ func eventsList(ctx context.Context, c *cli, args []string) error {
 	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "EVENT_ID\tEVENT_TYPE\tCREATED_AT\tENDPOINTS\tWORKFLOW_ID")
 	f := store.EventFilter{Type: *eventType, Since: from, Until: to}
-	after, shown := "", 0
-	for shown < *limit {
-		page, next, err := st.ListEvents(ctx, *org, f, min(100, *limit-shown), after)
-		if err != nil {
-			return storeErr(err)
-		}
-		for _, ev := range page {
+	err = listAll(*limit, func(n int, after string) ([]*pcx.Event, string, error) { return st.ListEvents(ctx, *org, f, n, after) },
+		func(ev *pcx.Event) {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\n", ev.ID, ev.EventType(), fmtTime(&ev.CreatedAt), ev.EndpointCount, ev.WorkflowID)
-		}
-		shown += len(page)
-		if next == "" {
-			break
-		}
-		after = next
+		})
+	if err != nil {
+		return err
 	}
 	return w.Flush()
 }
@@ -248,24 +226,17 @@ func webhooksDeliveries(ctx context.Context, c *cli, args []string) error {
 	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "EVENT_ID\tEVENT_TYPE\tSTATUS\tATTEMPTS\tLAST_STATUS_CODE\tLAST_ERROR\tLAST_ATTEMPT_AT\tDELIVERED_AT")
 	f := store.DeliveryFilter{Status: pcx.DeliveryStatus(*status), Since: from, Until: to}
-	after, shown := "", 0
-	for shown < *limit {
-		page, next, err := st.ListEndpointDeliveries(ctx, *id, f, min(100, *limit-shown), after)
-		if err != nil {
-			return storeErr(err)
+	err = listAll(*limit, func(n int, after string) ([]*pcx.Delivery, string, error) {
+		return st.ListEndpointDeliveries(ctx, *id, f, n, after)
+	}, func(d *pcx.Delivery) {
+		code := "-"
+		if d.LastStatusCode != 0 {
+			code = fmt.Sprint(d.LastStatusCode)
 		}
-		for _, d := range page {
-			code := "-"
-			if d.LastStatusCode != 0 {
-				code = fmt.Sprint(d.LastStatusCode)
-			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", d.EventID, dash(d.EventType), d.Status, d.Attempts, code, dash(d.LastError), fmtTime(d.LastAttemptAt), fmtTime(d.DeliveredAt))
-		}
-		shown += len(page)
-		if next == "" {
-			break
-		}
-		after = next
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", d.EventID, dash(d.EventType), d.Status, d.Attempts, code, dash(d.LastError), fmtTime(d.LastAttemptAt), fmtTime(d.DeliveredAt))
+	})
+	if err != nil {
+		return err
 	}
 	return w.Flush()
 }
@@ -311,5 +282,26 @@ func webhooksRecover(ctx context.Context, c *cli, args []string) error {
 		return storeErr(err)
 	}
 	fmt.Fprintf(c.stdout, "recovering %s of %s: recovery %s, events from %s to %s\n%s\n", r.WebhookID, r.OrgID, r.ID, fmtTime(&r.Since), fmtTime(r.Until), r.WorkflowID)
+	return nil
+}
+
+// listAll pages through a store listing, up to limit items in pages of at most 100, handing each
+// item to row: the one loop of every list command.
+func listAll[T any](limit int, page func(n int, after string) ([]T, string, error), row func(T)) error {
+	after, shown := "", 0
+	for shown < limit {
+		items, next, err := page(min(100, limit-shown), after)
+		if err != nil {
+			return storeErr(err)
+		}
+		for _, it := range items {
+			row(it)
+		}
+		shown += len(items)
+		if next == "" {
+			return nil
+		}
+		after = next
+	}
 	return nil
 }
