@@ -3,6 +3,7 @@ package workflows_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -113,23 +114,32 @@ func TestRecoveryStartsOldestFirst(t *testing.T) {
 	ts.SetLogger(quietLogger())
 	env := ts.NewTestWorkflowEnvironment()
 	workflows.Register(env, &activities.Activities{})
+	// The order the workflow scheduled the Deliver activities in: their activity IDs count up
+	// in scheduling order. (The test environment starts concurrent activities in goroutines,
+	// so the order they start in is not the workflow's.)
 	var mu sync.Mutex
-	var scheduled []string
+	bySeq := map[int]string{}
 	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
 		if info.ActivityType.Name != "Deliver" {
 			return
 		}
 		var in activities.DeliverInput
 		require.NoError(t, args.Get(&in))
+		seq, err := strconv.Atoi(info.ActivityID)
+		require.NoError(t, err, "activity ID %q", info.ActivityID)
 		mu.Lock()
 		defer mu.Unlock()
-		scheduled = append(scheduled, in.EventID)
+		bySeq[seq] = in.EventID
 	})
 	env.OnActivity(a.RecoveryPage, mock.Anything, mock.Anything).Return(w.page)
 	env.OnActivity(a.Deliver, mock.Anything, mock.Anything).Return(w.deliver)
 	env.OnActivity(a.RecordRecoveryProgress, mock.Anything, mock.Anything).Return(w.record)
 	env.ExecuteWorkflow(workflows.RecoveryWorkflowName, workflows.RecoveryInput{OrgID: testOrgID, WebhookID: "wh_1", RecoveryID: "rcv_1"})
 	require.NoError(t, env.GetWorkflowError())
+	var scheduled []string
+	for _, seq := range slices.Sorted(maps.Keys(bySeq)) {
+		scheduled = append(scheduled, bySeq[seq])
+	}
 	require.Equal(t, ids, scheduled)
 }
 
