@@ -35,12 +35,12 @@ type Store interface {
 	RecordedByRun(ctx context.Context, eventID, run string, ids []string) (map[string]*pcx.Delivery, error)
 	RecordDelivery(ctx context.Context, ev *pcx.Event, d pcx.Delivery, expires time.Time) error
 	DeliveriesOf(ctx context.Context, eventID string, ids []string) (map[string]*pcx.Delivery, error)
-	UpdateWebhook(ctx context.Context, org, id string, p store.WebhookPatch) (*pcx.Webhook, error)
 	// Endpoint health (health.go).
 	RecordEndpointFailure(ctx context.Context, org, id string, f store.EndpointFailure) (pcx.EndpointHealth, error)
 	RecordEndpointSuccess(ctx context.Context, org, id string, at time.Time) error
 	ClaimProbe(ctx context.Context, org, id string, now, until time.Time) (bool, error)
-	DisableWebhook(ctx context.Context, org, id, reason string) (at time.Time, ok bool, err error)
+	// DisableWebhook writes rec, the disable's audit record, with the change.
+	DisableWebhook(ctx context.Context, org, id, reason string, rec *pcx.AuditRecord) (at time.Time, ok bool, err error)
 }
 
 // Activities are the delivery activities with their dependencies. Register a pointer on the
@@ -55,8 +55,11 @@ type Activities struct {
 	// len(Schedule)+1 attempts.
 	Schedule  []time.Duration
 	Retention time.Duration // how long delivery records are kept (EVENT_RETENTION)
-	UserAgent string
-	Metrics   *metrics.Metrics
+	// AuditRetention is how long the audit records of the changes the worker makes itself (an
+	// endpoint disabled) are kept (AUDIT_RETENTION).
+	AuditRetention time.Duration
+	UserAgent      string
+	Metrics        *metrics.Metrics
 	// MaxInFlight bounds the POSTs in flight in this process, batches and retries together
 	// (WORKER_CONCURRENCY); 0 means 200. EndpointConcurrency and HostConcurrency bound them per
 	// endpoint and per destination host (WEBHOOK_ENDPOINT_CONCURRENCY, WEBHOOK_HOST_CONCURRENCY;

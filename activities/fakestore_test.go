@@ -471,7 +471,7 @@ func (f *fakeStore) ClaimProbe(_ context.Context, org, id string, now, until tim
 
 // DisableWebhook is listed in updates as the patch it amounts to, and fails as updateErr says; a
 // missing endpoint is not disabled, as in the DynamoDB store.
-func (f *fakeStore) DisableWebhook(_ context.Context, org, id, reason string) (time.Time, bool, error) {
+func (f *fakeStore) DisableWebhook(_ context.Context, org, id, reason string, _ *pcx.AuditRecord) (time.Time, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.updates = append(f.updates, updateCall{Org: org, ID: id, Patch: store.WebhookPatch{}.WithStatus(pcx.WebhookDisabled, reason)})

@@ -148,7 +148,14 @@ func (a *Activities) noteHealth(ctx context.Context, w *pcx.Webhook, att pcx.Att
 // disable disables w for reason and, when this call disabled it (not already disabled), counts,
 // logs and emits pcx.endpoint.disabled.
 func (a *Activities) disable(ctx context.Context, w *pcx.Webhook, reason string) (bool, error) {
-	at, ok, err := a.Store.DisableWebhook(ctx, w.OrgID, w.ID, reason)
+	name := pcx.DisabledReasonName(reason)
+	// The service disables it itself: its audit record's actor is {"service": <reason>}.
+	octx := pcx.WithOrigin(ctx, pcx.Origin{Actor: pcx.Actor{Service: name}})
+	rec, err := pcx.NewAuditRecord(octx, w.OrgID, pcx.AuditWebhookDisabled, w.ID, a.Now(), a.AuditRetention)
+	if err != nil {
+		return false, err
+	}
+	at, ok, err := a.Store.DisableWebhook(ctx, w.OrgID, w.ID, reason, rec)
 	if err != nil {
 		a.Log.Warn().Err(err).Str("webhook_id", w.ID).Str("reason", reason).Msg("disabling an endpoint failed")
 		return false, err
@@ -156,7 +163,6 @@ func (a *Activities) disable(ctx context.Context, w *pcx.Webhook, reason string)
 	if !ok {
 		return false, nil
 	}
-	name := pcx.DisabledReasonName(reason)
 	a.Metrics.EndpointsDisabled.Inc()
 	a.Log.Warn().Str("webhook_id", w.ID).Str("org_id", w.OrgID).Str("reason", name).Msg("endpoint disabled")
 	a.emit(ctx, w.OrgID, pcx.EventEndpointDisabled, endpointDisabled{

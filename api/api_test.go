@@ -32,7 +32,7 @@ func (f *fakeAuth) Authenticate(_ context.Context, h string) (pcx.Principal, err
 	if h != goodKey {
 		return pcx.Principal{}, apikeys.ErrUnauthenticated
 	}
-	return pcx.Principal{OrgID: "org-1", UserID: "user-1", APIKeyID: "key_1", Prefix: "pcx_abcdef"}, nil
+	return pcx.Principal{OrgID: "org-1", UserID: "user-1", APIKeyID: "key_1", Prefix: "pcx_abcdef", Scopes: pcx.AllScopes}, nil
 }
 
 // fakeKeys is the key use cases of an organisation: Create validates as the service does, Get
@@ -64,11 +64,19 @@ func (f *fakeKeys) List(_ context.Context, org string, limit int, after string) 
 	f.lastLim, f.after = limit, after
 	return nil, "", f.listErr
 }
-func (f *fakeKeys) Revoke(_ context.Context, _, prefix string) (*pcx.APIKey, error) {
+func (f *fakeKeys) Revoke(_ context.Context, _, prefix string, _ bool) (*pcx.APIKey, int, error) {
 	f.changed = append(f.changed, "revoke "+prefix)
-	return &pcx.APIKey{ID: "key_1", Status: pcx.KeyRevoked}, nil
+	return &pcx.APIKey{ID: "key_1", Status: pcx.KeyRevoked}, 1, nil
 }
-func (f *fakeKeys) Activate(_ context.Context, _, prefix string) (*pcx.APIKey, error) {
+func (f *fakeKeys) Update(_ context.Context, _ *pcx.Principal, _, prefix string, _ apikeys.Patch) (*pcx.APIKey, error) {
+	f.changed = append(f.changed, "update "+prefix)
+	return &pcx.APIKey{ID: "key_1", Status: pcx.KeyActive}, nil
+}
+func (f *fakeKeys) Roll(_ context.Context, _ *pcx.Principal, _, prefix string, _ time.Duration) (string, *pcx.APIKey, error) {
+	f.changed = append(f.changed, "roll "+prefix)
+	return "pcx_new_full", &pcx.APIKey{ID: "key_3", Status: pcx.KeyActive}, nil
+}
+func (f *fakeKeys) Activate(_ context.Context, _ *pcx.Principal, _, prefix string) (*pcx.APIKey, error) {
 	f.changed = append(f.changed, "activate "+prefix)
 	return &pcx.APIKey{ID: "key_1", Status: pcx.KeyActive}, nil
 }

@@ -12,15 +12,17 @@ import (
 	"github.com/pcx/publicservice/service/apikeys"
 )
 
-// Keys is the API-key use cases the routes call (service/apikeys). Revoke, Activate and Delete
-// make their change visible to this instance's authentication at once: the handlers have no
-// cache to tell.
+// Keys is the API-key use cases the routes call (service/apikeys). Changes make themselves visible
+// to this instance's authentication at once: the handlers have no cache to tell. The caller's
+// principal bounds what a change may grant (lineage, contract §6).
 type Keys interface {
 	Create(ctx context.Context, in apikeys.CreateInput) (string, *pcx.APIKey, error)
 	Get(ctx context.Context, org, id string) (*pcx.APIKey, error)
 	List(ctx context.Context, org string, limit int, after string) ([]*pcx.APIKey, string, error)
-	Revoke(ctx context.Context, org, prefix string) (*pcx.APIKey, error)
-	Activate(ctx context.Context, org, prefix string) (*pcx.APIKey, error)
+	Update(ctx context.Context, caller *pcx.Principal, org, prefix string, p apikeys.Patch) (*pcx.APIKey, error)
+	Revoke(ctx context.Context, org, prefix string, cascade bool) (*pcx.APIKey, int, error)
+	Activate(ctx context.Context, caller *pcx.Principal, org, prefix string) (*pcx.APIKey, error)
+	Roll(ctx context.Context, caller *pcx.Principal, org, prefix string, overlap time.Duration) (string, *pcx.APIKey, error)
 	Delete(ctx context.Context, org, prefix string) error
 }
 
@@ -32,6 +34,8 @@ type keyMetadata struct {
 	OrgID      string     `json:"org_id"`
 	UserID     string     `json:"user_id"`
 	Status     string     `json:"status"`
+	Scopes     []string   `json:"scopes"`
+	CreatedBy  *string    `json:"created_by"`
 	CreatedAt  Timestamp  `json:"created_at"`
 	ExpiresAt  *Timestamp `json:"expires_at"`
 	LastUsedAt *Timestamp `json:"last_used_at"`
@@ -39,22 +43,45 @@ type keyMetadata struct {
 }
 
 func newKeyMetadata(k *pcx.APIKey) keyMetadata {
-	return keyMetadata{
+	m := keyMetadata{
 		APIKeyID: k.ID, Prefix: k.Prefix, Name: k.Name, OrgID: k.OrgID, UserID: k.UserID,
-		Status: string(k.Status), CreatedAt: ts(k.CreatedAt), ExpiresAt: tsp(k.ExpiresAt),
+		Status: string(k.Status), Scopes: pcx.ScopeNames(k.Scopes), CreatedAt: ts(k.CreatedAt), ExpiresAt: tsp(k.ExpiresAt),
 		LastUsedAt: tsp(k.LastUsedAt), RevokedAt: tsp(k.RevokedAt),
 	}
+	if k.CreatedBy != "" {
+		m.CreatedBy = &k.CreatedBy
+	}
+	return m
+}
+
+// newKeyResponse is a key as its creation shows it: its metadata and, this once, the full key.
+type newKeyResponse struct {
+	keyMetadata
+	APIKey string `json:"api_key"`
+}
+
+// respondNewKey answers with a key just minted, never to be cached.
+func respondNewKey(w http.ResponseWriter, message, full string, k *pcx.APIKey) {
+	w.Header().Set("Cache-Control", "no-store")
+	httpx.Respond(w, http.StatusCreated, message, newKeyResponse{keyMetadata: newKeyMetadata(k), APIKey: full}, nil)
+}
+
+// parseExpiry reads an expires_at field.
+func parseExpiry(v string) (*time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return nil, pcx.Invalid("Invalid request body", map[string]string{"expires_at": "must be an RFC 3339 time, e.g. 2030-01-02T15:04:05Z"})
+	}
+	t = t.UTC().Truncate(time.Millisecond)
+	return &t, nil
 }
 
 func handleKeyCreate(keys Keys) http.Handler {
 	type request struct {
-		Name      *string `json:"name"`
-		ExpiresAt *string `json:"expires_at"`
-		OrgID     *string `json:"org_id"`
-	}
-	type response struct {
-		keyMetadata
-		APIKey string `json:"api_key"`
+		Name      *string   `json:"name"`
+		ExpiresAt *string   `json:"expires_at"`
+		OrgID     *string   `json:"org_id"`
+		Scopes    *[]string `json:"scopes"`
 	}
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		p := principalFrom(r.Context())
@@ -65,26 +92,30 @@ func handleKeyCreate(keys Keys) http.Handler {
 		if err := checkOrg(p, req.OrgID); err != nil {
 			return err
 		}
-		in := apikeys.CreateInput{OrgID: p.OrgID, UserID: p.UserID}
+		in := apikeys.CreateInput{OrgID: p.OrgID, UserID: p.UserID, Creator: &p}
 		if req.Name == nil {
 			return pcx.Invalid("Invalid request body", map[string]string{"name": "is required"})
 		}
 		in.Name = *req.Name
 		if req.ExpiresAt != nil {
-			t, err := time.Parse(time.RFC3339Nano, *req.ExpiresAt)
+			t, err := parseExpiry(*req.ExpiresAt)
 			if err != nil {
-				return pcx.Invalid("Invalid request body", map[string]string{"expires_at": "must be an RFC 3339 time, e.g. 2030-01-02T15:04:05Z"})
+				return err
 			}
-			t = t.UTC().Truncate(time.Millisecond)
-			in.ExpiresAt = &t
+			in.ExpiresAt = t
+		}
+		if req.Scopes != nil {
+			scopes, msg := pcx.ParseScopes(*req.Scopes)
+			if msg != "" {
+				return pcx.Invalid("Invalid request body", map[string]string{"scopes": msg})
+			}
+			in.Scopes = scopes
 		}
 		full, k, err := keys.Create(r.Context(), in)
 		if err != nil {
 			return err
 		}
-		w.Header().Set("Cache-Control", "no-store")
-		httpx.Respond(w, http.StatusCreated, "API key created; store it now, it will not be shown again",
-			response{keyMetadata: newKeyMetadata(k), APIKey: full}, nil)
+		respondNewKey(w, "API key created; store it now, it will not be shown again", full, k)
 		return nil
 	})
 }
@@ -106,28 +137,129 @@ func handleKeyGet(keys Keys) http.Handler {
 	})
 }
 
-// handleKeyChange serves revoke and activate: change the caller's key named by prefix and answer
-// with its metadata.
-func handleKeyChange(change func(ctx context.Context, org, prefix string) (*pcx.APIKey, error), message string) http.Handler {
+// keyPrefix is the key a route names by prefix; any other shape names no key.
+func keyPrefix(r *http.Request) (string, error) {
+	prefix := chi.URLParam(r, "key")
+	if !pcx.ValidKeyPrefix(prefix) {
+		return "", errKeyNotFound
+	}
+	return prefix, nil
+}
+
+func handleKeyUpdate(keys Keys) http.Handler {
+	type request struct {
+		Name      *string `json:"name"`
+		ExpiresAt *string `json:"expires_at"`
+	}
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		prefix := chi.URLParam(r, "key")
-		if !pcx.ValidKeyPrefix(prefix) {
-			return errKeyNotFound
-		}
-		k, err := change(r.Context(), principalFrom(r.Context()).OrgID, prefix)
+		prefix, err := keyPrefix(r)
 		if err != nil {
 			return err
 		}
-		httpx.Respond(w, http.StatusOK, message, newKeyMetadata(k), nil)
+		var req request
+		if err := decodeBody(r, &req, false); err != nil {
+			return err
+		}
+		if req.Name == nil && req.ExpiresAt == nil {
+			return pcx.Invalid("Invalid request body", map[string]string{"name": "give at least one of name, expires_at"})
+		}
+		patch := apikeys.Patch{Name: req.Name}
+		if req.ExpiresAt != nil {
+			if patch.ExpiresAt, err = parseExpiry(*req.ExpiresAt); err != nil {
+				return err
+			}
+		}
+		p := principalFrom(r.Context())
+		k, err := keys.Update(r.Context(), &p, p.OrgID, prefix, patch)
+		if err != nil {
+			return err
+		}
+		httpx.Respond(w, http.StatusOK, "API key updated", newKeyMetadata(k), nil)
+		return nil
+	})
+}
+
+func handleKeyRevoke(keys Keys) http.Handler {
+	type request struct {
+		Cascade *bool `json:"cascade"`
+	}
+	type response struct {
+		keyMetadata
+		RevokedCount int `json:"revoked_count"`
+	}
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		prefix, err := keyPrefix(r)
+		if err != nil {
+			return err
+		}
+		var req request
+		if err := decodeBody(r, &req, true); err != nil {
+			return err
+		}
+		k, n, err := keys.Revoke(r.Context(), principalFrom(r.Context()).OrgID, prefix, req.Cascade != nil && *req.Cascade)
+		if err != nil {
+			return err
+		}
+		httpx.Respond(w, http.StatusOK, "API key revoked", response{keyMetadata: newKeyMetadata(k), RevokedCount: n}, nil)
+		return nil
+	})
+}
+
+func handleKeyActivate(keys Keys) http.Handler {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		prefix, err := keyPrefix(r)
+		if err != nil {
+			return err
+		}
+		p := principalFrom(r.Context())
+		k, err := keys.Activate(r.Context(), &p, p.OrgID, prefix)
+		if err != nil {
+			return err
+		}
+		httpx.Respond(w, http.StatusOK, "API key activated", newKeyMetadata(k), nil)
+		return nil
+	})
+}
+
+// defaultRollOverlap is how long a rolled key keeps working when the request does not say.
+const defaultRollOverlap = 24 * time.Hour
+
+func handleKeyRoll(keys Keys) http.Handler {
+	type request struct {
+		ExpiresInSeconds *int64 `json:"expires_in_seconds"`
+	}
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		prefix, err := keyPrefix(r)
+		if err != nil {
+			return err
+		}
+		var req request
+		if err := decodeBody(r, &req, true); err != nil {
+			return err
+		}
+		overlap := defaultRollOverlap
+		if req.ExpiresInSeconds != nil {
+			secs := *req.ExpiresInSeconds
+			if secs < 0 || secs > int64(apikeys.MaxRollOverlap/time.Second) {
+				return pcx.Invalid("Invalid request body", map[string]string{"expires_in_seconds": "must be between 0 and 604800"})
+			}
+			overlap = time.Duration(secs) * time.Second
+		}
+		p := principalFrom(r.Context())
+		full, k, err := keys.Roll(r.Context(), &p, p.OrgID, prefix, overlap)
+		if err != nil {
+			return err
+		}
+		respondNewKey(w, "API key rolled; store the new key now, it will not be shown again", full, k)
 		return nil
 	})
 }
 
 func handleKeyDelete(keys Keys) http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		prefix := chi.URLParam(r, "key")
-		if !pcx.ValidKeyPrefix(prefix) {
-			return errKeyNotFound
+		prefix, err := keyPrefix(r)
+		if err != nil {
+			return err
 		}
 		if err := keys.Delete(r.Context(), principalFrom(r.Context()).OrgID, prefix); err != nil {
 			return err
@@ -139,14 +271,17 @@ func handleKeyDelete(keys Keys) http.Handler {
 
 func handleMe() http.Handler {
 	type response struct {
-		OrgID    string `json:"org_id"`
-		UserID   string `json:"user_id"`
-		APIKeyID string `json:"api_key_id"`
-		Prefix   string `json:"prefix"`
+		OrgID     string     `json:"org_id"`
+		UserID    string     `json:"user_id"`
+		APIKeyID  string     `json:"api_key_id"`
+		Prefix    string     `json:"prefix"`
+		Scopes    []string   `json:"scopes"`
+		ExpiresAt *Timestamp `json:"expires_at"`
 	}
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		p := principalFrom(r.Context())
-		httpx.Respond(w, http.StatusOK, "Authenticated", response{OrgID: p.OrgID, UserID: p.UserID, APIKeyID: p.APIKeyID, Prefix: p.Prefix}, nil)
+		httpx.Respond(w, http.StatusOK, "Authenticated", response{OrgID: p.OrgID, UserID: p.UserID, APIKeyID: p.APIKeyID,
+			Prefix: p.Prefix, Scopes: pcx.ScopeNames(p.Scopes), ExpiresAt: tsp(p.ExpiresAt)}, nil)
 		return nil
 	})
 }

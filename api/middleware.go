@@ -146,7 +146,27 @@ func authenticate(auth Authenticator, limiter *FailureLimiter, m *metrics.Metric
 			log.UpdateContext(func(c zerolog.Context) zerolog.Context {
 				return c.Str("org_id", p.OrgID).Str("prefix", p.Prefix)
 			})
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxPrincipal, p)))
+			ctx := context.WithValue(r.Context(), ctxPrincipal, p)
+			// Who acts, and from where: what the audit record of any change it makes says.
+			ctx = pcx.WithOrigin(ctx, pcx.Origin{Actor: pcx.KeyActor(p), RequestID: w.Header().Get("X-Request-ID"), ClientIP: addr})
+			next.ServeHTTP(w, r.WithContext(ctx))
+			return nil
+		})
+	}
+}
+
+// requireScope refuses a request whose key lacks scope with 403 missing_scope; "" needs none.
+// It runs after authenticate, so a bad key is still the one 401.
+func requireScope(scope pcx.Scope) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if scope == "" {
+			return next
+		}
+		return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			if !pcx.HasScope(principalFrom(r.Context()).Scopes, scope) {
+				return pcx.MissingScope(scope)
+			}
+			next.ServeHTTP(w, r)
 			return nil
 		})
 	}

@@ -1,12 +1,66 @@
 package api
 
 import (
+	"net/http"
+
 	"github.com/go-chi/chi/v5"
 
 	"github.com/pcx/publicservice/internal/health"
+	"github.com/pcx/publicservice/pcx"
 )
 
-// addRoutes is the whole public API surface at a glance.
+// route is one operation of the public API and the scope its key needs ("" for none).
+type route struct {
+	method, pattern string
+	scope           pcx.Scope
+	handler         http.Handler
+}
+
+// publicRoutes is the whole public API surface at a glance, under /public, with the scope each
+// operation needs: the table of contract §6, which TestEveryRouteHasTheContractsScope holds it to.
+func publicRoutes(d Deps) []route {
+	const (
+		keysRead      = pcx.ScopeKeysRead
+		keysWrite     = pcx.ScopeKeysWrite
+		webhooksRead  = pcx.ScopeWebhooksRead
+		webhooksWrite = pcx.ScopeWebhooksWrite
+		eventsRead    = pcx.ScopeEventsRead
+		eventsWrite   = pcx.ScopeEventsWrite
+		auditRead     = pcx.ScopeAuditRead
+	)
+	return []route{
+		{"GET", "/me", "", handleMe()},
+
+		{"POST", "/api-keys/create", keysWrite, handleKeyCreate(d.Keys)},
+		{"GET", "/api-keys", keysRead, handleList(d.Cursors, "api-keys", "API keys", d.Keys.List, newKeyMetadata)},
+		{"GET", "/api-keys/{key}", keysRead, handleKeyGet(d.Keys)},
+		{"PATCH", "/api-keys/{key}", keysWrite, handleKeyUpdate(d.Keys)},
+		{"PATCH", "/api-keys/{key}/revoke", keysWrite, handleKeyRevoke(d.Keys)},
+		{"PATCH", "/api-keys/{key}/activate", keysWrite, handleKeyActivate(d.Keys)},
+		{"POST", "/api-keys/{key}/roll", keysWrite, handleKeyRoll(d.Keys)},
+		{"DELETE", "/api-keys/{key}", keysWrite, handleKeyDelete(d.Keys)},
+
+		{"POST", "/webhooks", webhooksWrite, handleWebhookCreate(d.Webhooks)},
+		{"GET", "/webhooks", webhooksRead, handleList(d.Cursors, "webhooks", "Webhooks", d.Webhooks.ListEndpoints, listedWebhook)},
+		{"POST", "/webhooks/notify", eventsWrite, handleNotify(d.Webhooks, d.Metrics)},
+		{"GET", "/webhooks/events", eventsRead, handleEventList(d.Webhooks, d.Cursors)},
+		{"GET", "/webhooks/events/{event_id}", eventsRead, handleEventGet(d.Webhooks, d.Cursors)},
+		{"POST", "/webhooks/events/{event_id}/replay", eventsWrite, handleEventReplay(d.Webhooks, d.Metrics)},
+		{"POST", "/webhooks/{webhook_id}/test", webhooksWrite, handleWebhookTest(d.Webhooks, d.Metrics)},
+		{"GET", "/webhooks/{webhook_id}", webhooksRead, handleWebhookGet(d.Webhooks)},
+		{"PATCH", "/webhooks/{webhook_id}", webhooksWrite, handleWebhookUpdate(d.Webhooks)},
+		{"DELETE", "/webhooks/{webhook_id}", webhooksWrite, handleWebhookDelete(d.Webhooks)},
+		{"GET", "/webhooks/{webhook_id}/deliveries", webhooksRead, handleEndpointDeliveries(d.Webhooks, d.Cursors)},
+		{"POST", "/webhooks/{webhook_id}/rotate-secret", webhooksWrite, handleWebhookRotate(d.Webhooks)},
+		{"POST", "/webhooks/{webhook_id}/recover", webhooksWrite, handleRecover(d.Webhooks)},
+		{"GET", "/webhooks/{webhook_id}/recoveries/{recovery_id}", webhooksRead, handleRecoveryGet(d.Webhooks)},
+
+		{"GET", "/audit-events", auditRead, handleAuditList(d.Audit, d.Cursors)},
+	}
+}
+
+// addRoutes mounts the public API: health and the OpenAPI document open to all, everything under
+// /public behind authentication and each route's scope.
 func addRoutes(r chi.Router, d Deps) {
 	r.Get("/healthz", health.Healthz().ServeHTTP)
 	r.Get("/readyz", d.Drain.Gate(health.Readyz(d.Ready)).ServeHTTP)
@@ -16,30 +70,9 @@ func addRoutes(r chi.Router, d Deps) {
 		r.Use(authenticate(d.Auth, d.AuthFailures, d.Metrics))
 		r.NotFound(notFound)
 		r.MethodNotAllowed(methodNotAllowed)
-
-		r.Get("/me", handleMe().ServeHTTP)
-
-		r.Post("/api-keys/create", handleKeyCreate(d.Keys).ServeHTTP)
-		r.Get("/api-keys", handleList(d.Cursors, "api-keys", "API keys", d.Keys.List, newKeyMetadata).ServeHTTP)
-		r.Get("/api-keys/{key}", handleKeyGet(d.Keys).ServeHTTP)
-		r.Patch("/api-keys/{key}/revoke", handleKeyChange(d.Keys.Revoke, "API key revoked").ServeHTTP)
-		r.Patch("/api-keys/{key}/activate", handleKeyChange(d.Keys.Activate, "API key activated").ServeHTTP)
-		r.Delete("/api-keys/{key}", handleKeyDelete(d.Keys).ServeHTTP)
-
-		r.Post("/webhooks", handleWebhookCreate(d.Webhooks).ServeHTTP)
-		r.Get("/webhooks", handleList(d.Cursors, "webhooks", "Webhooks", d.Webhooks.ListEndpoints, listedWebhook).ServeHTTP)
-		r.Post("/webhooks/notify", handleNotify(d.Webhooks, d.Metrics).ServeHTTP)
-		r.Get("/webhooks/events", handleEventList(d.Webhooks, d.Cursors).ServeHTTP)
-		r.Get("/webhooks/events/{event_id}", handleEventGet(d.Webhooks, d.Cursors).ServeHTTP)
-		r.Post("/webhooks/events/{event_id}/replay", handleEventReplay(d.Webhooks, d.Metrics).ServeHTTP)
-		r.Post("/webhooks/{webhook_id}/test", handleWebhookTest(d.Webhooks, d.Metrics).ServeHTTP)
-		r.Get("/webhooks/{webhook_id}", handleWebhookGet(d.Webhooks).ServeHTTP)
-		r.Patch("/webhooks/{webhook_id}", handleWebhookUpdate(d.Webhooks).ServeHTTP)
-		r.Delete("/webhooks/{webhook_id}", handleWebhookDelete(d.Webhooks).ServeHTTP)
-		r.Get("/webhooks/{webhook_id}/deliveries", handleEndpointDeliveries(d.Webhooks, d.Cursors).ServeHTTP)
-		r.Post("/webhooks/{webhook_id}/rotate-secret", handleWebhookRotate(d.Webhooks).ServeHTTP)
-		r.Post("/webhooks/{webhook_id}/recover", handleRecover(d.Webhooks).ServeHTTP)
-		r.Get("/webhooks/{webhook_id}/recoveries/{recovery_id}", handleRecoveryGet(d.Webhooks).ServeHTTP)
+		for _, rt := range publicRoutes(d) {
+			r.With(requireScope(rt.scope)).Method(rt.method, rt.pattern, rt.handler)
+		}
 	})
 }
 

@@ -26,6 +26,7 @@ type Deps struct {
 	Keys         Keys
 	Cursors      *cursor.Signer
 	Webhooks     Webhooks
+	Audit        Audit
 	Ready        []health.Check
 	// Drain fails /readyz once shutdown begins (nil: readiness is the checks alone).
 	Drain          *health.Drain

@@ -41,9 +41,9 @@ func TestKeyLifecycle(t *testing.T) {
 	wantStatus(t, r, 200)
 	var me struct{ OrgID, UserID, APIKeyID, Prefix string }
 	r.decode(t, &me, nil)
-	var meJSON map[string]string
+	var meJSON map[string]any
 	r.decode(t, &meJSON, nil)
-	if meJSON["org_id"] != "org-life" || meJSON["user_id"] != "user-1" || !strings.HasPrefix(root, meJSON["prefix"]+"_") || meJSON["api_key_id"] == "" {
+	if meJSON["org_id"] != "org-life" || meJSON["user_id"] != "user-1" || !strings.HasPrefix(root, fmt.Sprint(meJSON["prefix"])+"_") || meJSON["api_key_id"] == "" {
 		t.Fatalf("/public/me = %v, want org-life/user-1 and the key's prefix", meJSON)
 	}
 

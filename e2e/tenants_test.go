@@ -54,6 +54,7 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		return url.QueryEscape(*m.LastEvaluatedKey)
 	}
 	keysCursor := cursor("/public/api-keys?limit=1")
+	auditCursor := cursor("/public/audit-events?limit=1")
 	hooksCursor := cursor("/public/webhooks?limit=1")
 	deliveriesCursor := cursor("/public/webhooks/events/" + evA + "?limit=1")
 	var eventsCursor, endpointCursor string
@@ -106,6 +107,12 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		{"DELETE /public/api-keys/{key}", "A's key by ID", "DELETE", "/public/api-keys/" + a2.APIKeyID, nil, 404},
 		{"PATCH /public/api-keys/{prefix}/revoke", "A's key by prefix", "PATCH", "/public/api-keys/" + a2.Prefix + "/revoke", nil, 404},
 		{"PATCH /public/api-keys/{prefix}/activate", "A's key by prefix", "PATCH", "/public/api-keys/" + a2.Prefix + "/activate", nil, 404},
+		{"PATCH /public/api-keys/{prefix}/revoke", "A's key with cascade", "PATCH", "/public/api-keys/" + a2.Prefix + "/revoke", map[string]any{"cascade": true}, 404},
+		{"PATCH /public/api-keys/{key}", "A's key by prefix", "PATCH", "/public/api-keys/" + a2.Prefix, map[string]any{"name": "owned by b"}, 404},
+		{"POST /public/api-keys/{prefix}/roll", "A's key by prefix", "POST", "/public/api-keys/" + a2.Prefix + "/roll", nil, 404},
+		{"GET /public/audit-events", "A's org_id in the query", "GET", "/public/audit-events?org_id=org-ta", nil, 403},
+		{"GET /public/audit-events", "A's cursor", "GET", "/public/audit-events?last_evaluated_key=" + auditCursor, nil, 400},
+		{"GET /public/audit-events", "A's endpoint as the target", "GET", "/public/audit-events?target_id=" + hookA.WebhookID, nil, 200},
 		{"GET /public/webhooks", "A's org_id in the query", "GET", "/public/webhooks?org_id=org-ta", nil, 403},
 		{"GET /public/webhooks", "A's cursor", "GET", "/public/webhooks?last_evaluated_key=" + hooksCursor, nil, 400},
 		{"POST /public/webhooks", "A's org_id in the body", "POST", "/public/webhooks", map[string]any{"endpoint_url": rc.url("/tb/x"), "org_id": "org-ta"}, 403},
@@ -143,6 +150,13 @@ func TestTenantIsolationMatrix(t *testing.T) {
 			}
 		}
 	}
+	// B's audit log holds none of A's records, whatever B filters by.
+	for _, q := range []string{"", "?target_id=" + hookA.WebhookID, "?target_id=" + a2.APIKeyID, "?action=webhook.created"} {
+		r := call(t, "GET", base+"/public/audit-events"+q, keyB, nil)
+		if strings.Contains(string(r.body), "org-ta") || strings.Contains(string(r.body), hookA.WebhookID) || strings.Contains(string(r.body), a2.APIKeyID) {
+			t.Errorf("B's audit log%s shows A's records: %s", q, r.body)
+		}
+	}
 	// B's own event list shows B's event and none of A's.
 	r = call(t, "GET", base+"/public/webhooks/events?limit=100", keyB, nil)
 	wantStatus(t, r, 200)
@@ -166,22 +180,7 @@ func TestTenantIsolationMatrix(t *testing.T) {
 	}
 
 	// Every public operation of the description has a case.
-	doc, err := openapi3.NewLoader().LoadFromData(pcxapi.OpenAPIDocument())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var missing []string
-	for path, item := range doc.Paths.Map() {
-		if !strings.HasPrefix(path, "/public/") {
-			continue
-		}
-		for method := range item.Operations() {
-			if route := method + " " + path; !covered[route] {
-				missing = append(missing, route)
-			}
-		}
-	}
-	sort.Strings(missing)
+	missing := uncoveredOperations(t, covered)
 	if len(missing) > 0 {
 		t.Errorf("operations without a tenant isolation case: %v", missing)
 	}
@@ -290,4 +289,28 @@ func TestWorkflowStartedForAnotherOrgDeliversNothing(t *testing.T) {
 	if strings.Contains(logs, "only-for-org-wa-7c1f") {
 		t.Error("the logs hold the event's payload")
 	}
+}
+
+// uncoveredOperations returns the public operations of the OpenAPI description that covered does
+// not name ("GET /public/me"), sorted: a table of cases that must cover every operation fails on
+// a new route until it has one.
+func uncoveredOperations(t *testing.T, covered map[string]bool) []string {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromData(pcxapi.OpenAPIDocument())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var missing []string
+	for path, item := range doc.Paths.Map() {
+		if !strings.HasPrefix(path, "/public/") {
+			continue
+		}
+		for method := range item.Operations() {
+			if route := method + " " + path; !covered[route] {
+				missing = append(missing, route)
+			}
+		}
+	}
+	sort.Strings(missing)
+	return missing
 }

@@ -145,7 +145,7 @@ func storeWebhooks(t *testing.T, e *env, org string, n int, url func(int) string
 				}
 				var err error
 				for try := 0; try < 20; try++ { // concurrent creates conflict on the org's count item
-					if err = e.store.CreateWebhook(ctx, w, 10000); err == nil {
+					if err = e.store.CreateWebhook(ctx, w, 10000, nil); err == nil {
 						break
 					}
 					time.Sleep(time.Duration(10+try*10) * time.Millisecond)

@@ -18,6 +18,7 @@ import (
 	"github.com/pcx/publicservice/internal/config"
 	"github.com/pcx/publicservice/internal/keyformat"
 	"github.com/pcx/publicservice/internal/testenv"
+	"github.com/pcx/publicservice/pcx"
 	"github.com/pcx/publicservice/service/apikeys"
 	"github.com/pcx/publicservice/store"
 )
@@ -147,7 +148,9 @@ func (e *Env) BootstrapKey(ctx context.Context, org, user, name string) (string,
 	if err != nil {
 		return "", err
 	}
-	svc := &apikeys.Service{Store: e.Store, Hasher: keyformat.NewHasher(peppers)}
+	svc := &apikeys.Service{Store: e.Store, Hasher: keyformat.NewHasher(peppers), AuditRetention: cfg.AuditRetention}
+	// As pcxctl does it: the operator's bootstrap, audited as such.
+	ctx = pcx.WithOrigin(ctx, pcx.Origin{Actor: pcx.Actor{Operator: pcx.OperatorPCXCtl}})
 	full, _, err := svc.Create(ctx, apikeys.CreateInput{OrgID: org, UserID: user, Name: name})
 	if err != nil {
 		return "", fmt.Errorf("bootstrap key: %w", err)

@@ -39,6 +39,9 @@ type Error struct {
 	Message string
 	Fields  map[string]string
 	Err     error
+	// Reason, when set, is the stable machine-readable name of the refusal that callers see as
+	// the body's "code" (e.g. "missing_scope"): finer than Code, which picks the status.
+	Reason string
 }
 
 func (e *Error) Error() string {
@@ -59,6 +62,11 @@ func Errorf(code Code, format string, args ...any) *Error {
 // is kept for logs and errors.Is/As; callers never see its text.
 func Wrap(code Code, err error, message string) *Error {
 	return &Error{Code: code, Message: message, Err: err}
+}
+
+// MissingScope refuses a request whose key lacks the route's scope (contract §6).
+func MissingScope(s Scope) *Error {
+	return &Error{Code: EForbidden, Message: "This API key lacks the scope " + string(s), Reason: "missing_scope"}
 }
 
 // Invalid returns a validation error with per-field problems.

@@ -26,6 +26,12 @@ type APIKey struct {
 	ExpiresAt  *time.Time
 	LastUsedAt *time.Time
 	RevokedAt  *time.Time
+	// Scopes are what the key may do, in the contract's order. A key stored before scopes
+	// existed is read with AllScopes: it keeps working as it did.
+	Scopes []Scope
+	// CreatedBy is the api_key_id of the key that minted this one; "" for a bootstrap key (and
+	// every key stored before lineage was kept).
+	CreatedBy string
 
 	SecretMAC     []byte // HMAC-SHA256 of the full key under pepper PepperVersion
 	PepperVersion int
@@ -39,12 +45,20 @@ func (k *APIKey) Usable(now time.Time) bool {
 	return k.ExpiresAt == nil || now.Before(*k.ExpiresAt)
 }
 
-// Principal is who a request acts for, resolved from its API key.
+// Principal is who a request acts for, resolved from its API key: whose it is, what it may do,
+// and until when (the bounds of any key it mints).
 type Principal struct {
-	OrgID    string
-	UserID   string
-	APIKeyID string
-	Prefix   string
+	OrgID     string
+	UserID    string
+	APIKeyID  string
+	Prefix    string
+	Scopes    []Scope
+	ExpiresAt *time.Time
+}
+
+// Principal is the key as the caller of a request.
+func (k *APIKey) Principal() Principal {
+	return Principal{OrgID: k.OrgID, UserID: k.UserID, APIKeyID: k.ID, Prefix: k.Prefix, Scopes: k.Scopes, ExpiresAt: k.ExpiresAt}
 }
 
 // WebhookStatus is whether an endpoint receives deliveries.

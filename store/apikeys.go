@@ -21,9 +21,11 @@ func keyKey(prefix string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrPK: avS(keyPK(prefix)), attrSK: avS("KEY")}
 }
 
-// CreateAPIKey stores a new key and its id index together, atomically; both must be new. A taken
-// prefix is pcx.ErrPrefixTaken.
-func (s *Store) CreateAPIKey(ctx context.Context, k *pcx.APIKey) error {
+// keyChildrenPK is the GSI2 partition of the keys a key minted: lineage, for a cascading revoke.
+func keyChildrenPK(parentID string) string { return "KEY#" + parentID + "#CHILDREN" }
+
+// keyItem is the stored form of k.
+func keyItem(k *pcx.APIKey) map[string]types.AttributeValue {
 	it := map[string]types.AttributeValue{
 		attrPK: avS(keyPK(k.Prefix)), attrSK: avS("KEY"),
 		attrGSI1PK: avS(orgKeysPK(k.OrgID)), attrGSI1SK: avS(k.ID),
@@ -35,16 +37,37 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *pcx.APIKey) error {
 	if k.ExpiresAt != nil {
 		it["expires_at"] = avTime(*k.ExpiresAt)
 	}
+	if k.Scopes != nil {
+		it["scopes"] = avStrs(pcx.ScopeNames(k.Scopes))
+	}
+	if k.CreatedBy != "" {
+		it["created_by"] = avS(k.CreatedBy)
+		it[attrGSI2PK], it[attrGSI2SK] = avS(keyChildrenPK(k.CreatedBy)), avS(k.ID)
+	}
+	return it
+}
+
+// newKeyItems are the writes of a new key: its item and its id index, both new.
+func (s *Store) newKeyItems(k *pcx.APIKey) []types.TransactWriteItem {
 	notExists := aws.String("attribute_not_exists(PK)")
-	err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{
-			{Put: &types.Put{TableName: &s.table, Item: it, ConditionExpression: notExists}},
-			{Put: &types.Put{TableName: &s.table, ConditionExpression: notExists, Item: map[string]types.AttributeValue{
-				attrPK: avS(keyIDPK(k.ID)), attrSK: avS("KEYID"),
-				"prefix": avS(k.Prefix), "org_id": avS(k.OrgID),
-			}}},
-		},
-	})
+	return []types.TransactWriteItem{
+		{Put: &types.Put{TableName: &s.table, Item: keyItem(k), ConditionExpression: notExists}},
+		{Put: &types.Put{TableName: &s.table, ConditionExpression: notExists, Item: map[string]types.AttributeValue{
+			attrPK: avS(keyIDPK(k.ID)), attrSK: avS("KEYID"),
+			"prefix": avS(k.Prefix), "org_id": avS(k.OrgID),
+		}}},
+	}
+}
+
+// CreateAPIKey stores a new key and its id index together, with rec (api_key.created) when not
+// nil, atomically; both must be new. A taken prefix is pcx.ErrPrefixTaken.
+func (s *Store) CreateAPIKey(ctx context.Context, k *pcx.APIKey, rec *pcx.AuditRecord) error {
+	err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: s.withAudit(rec, s.newKeyItems(k)...)})
+	return keyCreateError(err)
+}
+
+// keyCreateError reads a new key's transaction's outcome: its first two items are the key's.
+func keyCreateError(err error) error {
 	if reasons := cancellationReasons(err); reasons != nil {
 		if reasons[0] == "ConditionalCheckFailed" {
 			return pcx.ErrPrefixTaken
@@ -122,84 +145,226 @@ func (s *Store) ListAPIKeys(ctx context.Context, org string, limit int, after st
 			attrPK: avS(keyPK(prefix)), attrSK: avS("KEY"),
 		}
 	}
-	return listPage(ctx, s, in, limit, after, start, decodeKey, func(k *pcx.APIKey) string { return k.ID + "|" + k.Prefix })
+	keys, next, err := listPage(ctx, s, in, limit, after, start, decodeKey, func(k *pcx.APIKey) string { return k.ID + "|" + k.Prefix })
+	if err != nil {
+		return nil, "", err
+	}
+	return keys, next, s.withLineage(ctx, keys)
 }
 
-// RevokeAPIKey marks org's key revoked and keeps the record. Revoking a revoked key changes
-// nothing and succeeds, so retries are safe. The organisation check is part of the write.
-func (s *Store) RevokeAPIKey(ctx context.Context, org, prefix string) (*pcx.APIKey, error) {
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+// withLineage sets the scopes and creator of keys read from GSI1, whose projection (fixed when
+// the index was created) holds neither: one consistent read per key of the page, from the base
+// table. A key deleted in between keeps what the index said.
+func (s *Store) withLineage(ctx context.Context, keys []*pcx.APIKey) error {
+	byPrefix := make(map[string]*pcx.APIKey, len(keys))
+	prefixes := make([]string, len(keys))
+	for i, k := range keys {
+		byPrefix[k.Prefix], prefixes[i] = k, k.Prefix
+	}
+	return s.batchGet(ctx, prefixes, keyKey, func(m map[string]types.AttributeValue) error {
+		full, err := decodeKey(m)
+		if err != nil {
+			return err
+		}
+		if k := byPrefix[full.Prefix]; k != nil && k.ID == full.ID {
+			k.Scopes, k.CreatedBy = full.Scopes, full.CreatedBy
+		}
+		return nil
+	})
+}
+
+// RevokeAPIKey marks org's key revoked, with rec (api_key.revoked) when not nil, and keeps the
+// record. Revoking a revoked key changes nothing, writes no audit record and succeeds (changed
+// false), so retries are safe. The organisation check is part of the write.
+func (s *Store) RevokeAPIKey(ctx context.Context, org, prefix string, rec *pcx.AuditRecord) (k *pcx.APIKey, changed bool, err error) {
+	err = s.transactOne(ctx, types.TransactWriteItem{Update: &types.Update{
 		TableName:                &s.table,
 		Key:                      keyKey(prefix),
-		ConditionExpression:      aws.String("attribute_exists(PK) AND org_id = :org"),
-		UpdateExpression:         aws.String("SET #status = :revoked, revoked_at = if_not_exists(revoked_at, :now)"),
+		ConditionExpression:      aws.String("attribute_exists(PK) AND org_id = :org AND #status <> :revoked"),
+		UpdateExpression:         aws.String("SET #status = :revoked, revoked_at = :now"),
 		ExpressionAttributeNames: map[string]string{"#status": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":org": avS(org), ":revoked": avS(string(pcx.KeyRevoked)), ":now": avTime(s.Now()),
 		},
-		ReturnValues: types.ReturnValueAllNew,
-	})
-	if isConditionFailed(err) {
-		return nil, keyNotFound()
+	}}, rec)
+	if err != nil && !firstFailed(err) {
+		return nil, false, translate(err)
 	}
-	if err != nil {
-		return nil, translate(err)
+	k, rerr := s.keyOf(ctx, org, prefix)
+	if rerr != nil {
+		return nil, false, rerr
 	}
-	return decodeKey(out.Attributes)
+	if err != nil && k.Status != pcx.KeyRevoked {
+		// Neither revoked by this write nor before it: it was changed in between; the caller
+		// asks again.
+		return nil, false, pcx.Errorf(pcx.EConflict, "The API key was changed concurrently; try again")
+	}
+	return k, err == nil, nil
 }
 
-// ActivateAPIKey makes org's revoked key active again, unless it has expired (EConflict).
-func (s *Store) ActivateAPIKey(ctx context.Context, org, prefix string) (*pcx.APIKey, error) {
+// APIKeyOf reads org's key with prefix, consistently; another organisation's is not found.
+func (s *Store) APIKeyOf(ctx context.Context, org, prefix string) (*pcx.APIKey, error) {
+	return s.keyOf(ctx, org, prefix)
+}
+
+// keyOf reads org's key with prefix; another organisation's is not found.
+func (s *Store) keyOf(ctx context.Context, org, prefix string) (*pcx.APIKey, error) {
+	k, err := s.APIKeyByPrefix(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	if k.OrgID != org {
+		return nil, keyNotFound()
+	}
+	return k, nil
+}
+
+// ActivateAPIKey makes org's revoked key active again, with rec (api_key.activated) when not nil,
+// unless it has expired (EConflict). Activating an active key changes nothing and writes no
+// record.
+func (s *Store) ActivateAPIKey(ctx context.Context, org, prefix string, rec *pcx.AuditRecord) (*pcx.APIKey, error) {
 	now := s.Now()
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	err := s.transactOne(ctx, types.TransactWriteItem{Update: &types.Update{
 		TableName: &s.table,
 		Key:       keyKey(prefix),
-		ConditionExpression: aws.String("attribute_exists(PK) AND org_id = :org AND " +
+		ConditionExpression: aws.String("attribute_exists(PK) AND org_id = :org AND #status <> :active AND " +
 			"(attribute_not_exists(expires_at) OR expires_at > :now)"),
 		UpdateExpression:         aws.String("SET #status = :active REMOVE revoked_at"),
 		ExpressionAttributeNames: map[string]string{"#status": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":org": avS(org), ":active": avS(string(pcx.KeyActive)), ":now": avTime(now),
 		},
-		ReturnValues:                        types.ReturnValueAllNew,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	if isConditionFailed(err) {
-		old := conditionItem(err)
-		if old == nil || (&item{m: old}).str("org_id") != org {
-			return nil, keyNotFound()
-		}
+	}}, rec)
+	if err != nil && !firstFailed(err) {
+		return nil, translate(err)
+	}
+	k, rerr := s.keyOf(ctx, org, prefix)
+	switch {
+	case rerr != nil:
+		return nil, rerr
+	case err == nil || k.Status == pcx.KeyActive && k.Usable(now):
+		return k, nil
+	case !k.Usable(now) && k.ExpiresAt != nil && !now.Before(*k.ExpiresAt):
 		return nil, pcx.Errorf(pcx.EConflict, "API key has expired and cannot be activated")
+	}
+	return nil, pcx.Errorf(pcx.EConflict, "The API key was changed concurrently; try again")
+}
+
+// KeyPatch is a change of a key's metadata; nil fields stay as they are.
+type KeyPatch struct {
+	Name      *string
+	ExpiresAt *time.Time
+}
+
+// UpdateAPIKey applies p to org's key, with rec (api_key.updated) when not nil, and returns it.
+func (s *Store) UpdateAPIKey(ctx context.Context, org, prefix string, p KeyPatch, rec *pcx.AuditRecord) (*pcx.APIKey, error) {
+	var set []string
+	vals := map[string]types.AttributeValue{":org": avS(org)}
+	names := map[string]string{}
+	if p.Name != nil {
+		set, names["#name"], vals[":name"] = append(set, "#name = :name"), "name", avS(*p.Name)
+	}
+	if p.ExpiresAt != nil {
+		set, vals[":exp"] = append(set, "expires_at = :exp"), avTime(*p.ExpiresAt)
+	}
+	if len(set) == 0 {
+		return s.keyOf(ctx, org, prefix)
+	}
+	upd := &types.Update{
+		TableName: &s.table, Key: keyKey(prefix),
+		ConditionExpression:       aws.String("attribute_exists(PK) AND org_id = :org"),
+		UpdateExpression:          aws.String("SET " + strings.Join(set, ", ")),
+		ExpressionAttributeValues: vals,
+	}
+	if len(names) > 0 {
+		upd.ExpressionAttributeNames = names
+	}
+	err := s.transactOne(ctx, types.TransactWriteItem{Update: upd}, rec)
+	if firstFailed(err) {
+		return nil, keyNotFound()
 	}
 	if err != nil {
 		return nil, translate(err)
 	}
-	return decodeKey(out.Attributes)
+	return s.keyOf(ctx, org, prefix)
 }
 
-// DeleteAPIKey removes org's key and its id index together.
-func (s *Store) DeleteAPIKey(ctx context.Context, org, prefix string) error {
-	k, err := s.APIKeyByPrefix(ctx, prefix)
+// RollAPIKey stores next, the successor of org's key old, and makes old expire at oldExpires, in
+// one transaction with the records of both (created for next, rolled for old) when given. old
+// must still be as it was read (unexpired past oldExpires, the same ID): a concurrent roll or
+// delete makes this one fail with EConflict. A taken prefix for next is pcx.ErrPrefixTaken.
+func (s *Store) RollAPIKey(ctx context.Context, old *pcx.APIKey, oldExpires time.Time, next *pcx.APIKey, created, rolled *pcx.AuditRecord) error {
+	items := s.newKeyItems(next)
+	cond := "attribute_exists(PK) AND org_id = :org AND api_key_id = :id AND attribute_not_exists(expires_at)"
+	vals := map[string]types.AttributeValue{":org": avS(old.OrgID), ":id": avS(old.ID), ":exp": avTime(oldExpires)}
+	if old.ExpiresAt != nil {
+		cond = "attribute_exists(PK) AND org_id = :org AND api_key_id = :id AND expires_at = :was"
+		vals[":was"] = avTime(*old.ExpiresAt)
+	}
+	items = append(items, types.TransactWriteItem{Update: &types.Update{
+		TableName: &s.table, Key: keyKey(old.Prefix),
+		ConditionExpression: aws.String(cond), UpdateExpression: aws.String("SET expires_at = :exp"),
+		ExpressionAttributeValues: vals,
+	}})
+	if created != nil {
+		items = append(items, s.auditPut(created))
+	}
+	items = s.withAudit(rolled, items...)
+	err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if reasons := cancellationReasons(err); len(reasons) > 2 && reasons[2] == "ConditionalCheckFailed" {
+		return pcx.Errorf(pcx.EConflict, "The API key was changed concurrently; try again")
+	}
+	return keyCreateError(err)
+}
+
+// KeyChildren returns the prefixes of the keys minted by the key with id (one query of GSI2 per
+// page of 100): what a cascading revoke follows.
+func (s *Store) KeyChildren(ctx context.Context, id string) ([]string, error) {
+	in := &dynamodb.QueryInput{
+		TableName: &s.table, IndexName: aws.String(gsi2),
+		KeyConditionExpression:    aws.String("GSI2PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": avS(keyChildrenPK(id))},
+		Limit:                     aws.Int32(100),
+	}
+	var prefixes []string
+	for {
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, translate(err)
+		}
+		for _, m := range out.Items {
+			if p, ok := strings.CutPrefix((&item{m: m}).str(attrPK), "KEY#"); ok {
+				prefixes = append(prefixes, p)
+			}
+		}
+		if out.LastEvaluatedKey == nil {
+			return prefixes, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// DeleteAPIKey removes org's key and its id index together, with rec (api_key.deleted) when not
+// nil.
+func (s *Store) DeleteAPIKey(ctx context.Context, org, prefix string, rec *pcx.AuditRecord) error {
+	k, err := s.keyOf(ctx, org, prefix)
 	if err != nil {
 		return err
 	}
-	if k.OrgID != org {
-		return keyNotFound()
-	}
 	err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{
-			{Delete: &types.Delete{
+		TransactItems: s.withAudit(rec,
+			types.TransactWriteItem{Delete: &types.Delete{
 				TableName: &s.table, Key: keyKey(prefix),
 				ConditionExpression:       aws.String("attribute_exists(PK) AND org_id = :org AND api_key_id = :id"),
 				ExpressionAttributeValues: map[string]types.AttributeValue{":org": avS(org), ":id": avS(k.ID)},
 			}},
-			{Delete: &types.Delete{
+			types.TransactWriteItem{Delete: &types.Delete{
 				TableName: &s.table,
 				Key:       map[string]types.AttributeValue{attrPK: avS(keyIDPK(k.ID)), attrSK: avS("KEYID")},
 			}},
-		},
+		),
 	})
-	if reasons := cancellationReasons(err); reasons != nil && reasons[0] == "ConditionalCheckFailed" {
+	if firstFailed(err) {
 		return keyNotFound() // deleted or replaced since the read
 	}
 	return translate(err)
@@ -240,6 +405,15 @@ func decodeKey(m map[string]types.AttributeValue) (*pcx.APIKey, error) {
 		CreatedAt: it.time("created_at"), ExpiresAt: it.timePtr("expires_at"),
 		LastUsedAt: it.timePtr("last_used_at"), RevokedAt: it.timePtr("revoked_at"),
 		SecretMAC: it.bytes("secret_mac"), PepperVersion: int(it.num("pepper_version")),
+		CreatedBy: it.str("created_by"), Scopes: pcx.AllScopes,
+	}
+	if _, ok := m["scopes"]; ok {
+		k.Scopes = nil
+		for _, n := range it.strs("scopes") {
+			if pcx.ValidScope(n) { // a scope this version does not know grants nothing
+				k.Scopes = append(k.Scopes, pcx.Scope(n))
+			}
+		}
 	}
 	if it.err != nil {
 		return nil, pcx.Wrap(pcx.EInternal, it.err, "")

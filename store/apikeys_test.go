@@ -40,7 +40,7 @@ func TestAPIKeyLifecycle(t *testing.T) {
 	k := newKey("org-a", now)
 	exp := now.Add(time.Hour)
 	k.ExpiresAt = &exp
-	if err := s.CreateAPIKey(ctx, k); err != nil {
+	if err := s.CreateAPIKey(ctx, k, nil); err != nil {
 		t.Fatalf("CreateAPIKey: %v", err)
 	}
 	got, err := s.APIKeyByPrefix(ctx, k.Prefix)
@@ -58,46 +58,46 @@ func TestAPIKeyLifecycle(t *testing.T) {
 	wantCode(t, err, pcx.ENotFound)
 
 	// Revoke: another org cannot, the owner can, twice.
-	_, err = s.RevokeAPIKey(ctx, "org-b", k.Prefix)
+	_, _, err = s.RevokeAPIKey(ctx, "org-b", k.Prefix, nil)
 	wantCode(t, err, pcx.ENotFound)
 	if got, _ := s.APIKeyByPrefix(ctx, k.Prefix); got.Status != pcx.KeyActive {
 		t.Fatalf("status after a foreign revoke = %s, want active", got.Status)
 	}
-	rev, err := s.RevokeAPIKey(ctx, "org-a", k.Prefix)
-	if err != nil || rev.Status != pcx.KeyRevoked || rev.RevokedAt == nil || !rev.RevokedAt.Equal(now) {
+	rev, changed, err := s.RevokeAPIKey(ctx, "org-a", k.Prefix, nil)
+	if err != nil || !changed || rev.Status != pcx.KeyRevoked || rev.RevokedAt == nil || !rev.RevokedAt.Equal(now) {
 		t.Fatalf("RevokeAPIKey = %+v, %v; want revoked at %v", rev, err, now)
 	}
 	s.Now = func() time.Time { return now.Add(time.Minute) }
-	rev2, err := s.RevokeAPIKey(ctx, "org-a", k.Prefix)
-	if err != nil || !rev2.RevokedAt.Equal(now) {
+	rev2, changed, err := s.RevokeAPIKey(ctx, "org-a", k.Prefix, nil)
+	if err != nil || changed || !rev2.RevokedAt.Equal(now) {
 		t.Fatalf("second revoke = %+v, %v; want revoked_at unchanged %v", rev2, err, now)
 	}
 
 	// Activate: a foreign org cannot; the owner can while unexpired.
-	_, err = s.ActivateAPIKey(ctx, "org-b", k.Prefix)
+	_, err = s.ActivateAPIKey(ctx, "org-b", k.Prefix, nil)
 	wantCode(t, err, pcx.ENotFound)
-	act, err := s.ActivateAPIKey(ctx, "org-a", k.Prefix)
+	act, err := s.ActivateAPIKey(ctx, "org-a", k.Prefix, nil)
 	if err != nil || act.Status != pcx.KeyActive || act.RevokedAt != nil {
 		t.Fatalf("ActivateAPIKey = %+v, %v; want active without revoked_at", act, err)
 	}
 	s.Now = func() time.Time { return now.Add(2 * time.Hour) }
-	if _, err := s.RevokeAPIKey(ctx, "org-a", k.Prefix); err != nil {
+	if _, _, err := s.RevokeAPIKey(ctx, "org-a", k.Prefix, nil); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.ActivateAPIKey(ctx, "org-a", k.Prefix)
+	_, err = s.ActivateAPIKey(ctx, "org-a", k.Prefix, nil)
 	wantCode(t, err, pcx.EConflict)
 
 	// Delete: a foreign org cannot; afterwards both lookups miss.
-	wantCode(t, s.DeleteAPIKey(ctx, "org-b", k.Prefix), pcx.ENotFound)
-	if err := s.DeleteAPIKey(ctx, "org-a", k.Prefix); err != nil {
+	wantCode(t, s.DeleteAPIKey(ctx, "org-b", k.Prefix, nil), pcx.ENotFound)
+	if err := s.DeleteAPIKey(ctx, "org-a", k.Prefix, nil); err != nil {
 		t.Fatalf("DeleteAPIKey: %v", err)
 	}
 	_, err = s.APIKeyByPrefix(ctx, k.Prefix)
 	wantCode(t, err, pcx.ENotFound)
 	_, err = s.APIKeyByID(ctx, "org-a", k.ID)
 	wantCode(t, err, pcx.ENotFound)
-	wantCode(t, s.DeleteAPIKey(ctx, "org-a", k.Prefix), pcx.ENotFound)
-	_, err = s.RevokeAPIKey(ctx, "org-a", k.Prefix)
+	wantCode(t, s.DeleteAPIKey(ctx, "org-a", k.Prefix, nil), pcx.ENotFound)
+	_, _, err = s.RevokeAPIKey(ctx, "org-a", k.Prefix, nil)
 	wantCode(t, err, pcx.ENotFound)
 }
 
@@ -106,12 +106,12 @@ func TestCreateAPIKeyNeverOverwrites(t *testing.T) {
 	s := newStore(t)
 	ctx := testenv.Context(t, time.Minute)
 	first := newKey("org-a", time.Now())
-	if err := s.CreateAPIKey(ctx, first); err != nil {
+	if err := s.CreateAPIKey(ctx, first, nil); err != nil {
 		t.Fatal(err)
 	}
 	clash := newKey("org-b", time.Now())
 	clash.Prefix = first.Prefix
-	if err := s.CreateAPIKey(ctx, clash); !errors.Is(err, pcx.ErrPrefixTaken) {
+	if err := s.CreateAPIKey(ctx, clash, nil); !errors.Is(err, pcx.ErrPrefixTaken) {
 		t.Fatalf("CreateAPIKey with a taken prefix = %v, want ErrPrefixTaken", err)
 	}
 	got, err := s.APIKeyByPrefix(ctx, first.Prefix)
@@ -131,12 +131,12 @@ func TestListAPIKeysPaginates(t *testing.T) {
 	var want []string // newest first
 	for i := range 7 {
 		k := newKey("org-a", base.Add(time.Duration(i)*time.Second))
-		if err := s.CreateAPIKey(ctx, k); err != nil {
+		if err := s.CreateAPIKey(ctx, k, nil); err != nil {
 			t.Fatal(err)
 		}
 		want = append([]string{k.ID}, want...)
 	}
-	if err := s.CreateAPIKey(ctx, newKey("org-b", base)); err != nil {
+	if err := s.CreateAPIKey(ctx, newKey("org-b", base), nil); err != nil {
 		t.Fatal(err)
 	}
 	listed, pages := allPages(t, 3, func(after string) ([]*pcx.APIKey, string, error) {
@@ -166,7 +166,7 @@ func TestTouchAPIKeyThrottles(t *testing.T) {
 	s := newStore(t)
 	ctx := testenv.Context(t, time.Minute)
 	k := newKey("org-a", time.Now())
-	if err := s.CreateAPIKey(ctx, k); err != nil {
+	if err := s.CreateAPIKey(ctx, k, nil); err != nil {
 		t.Fatal(err)
 	}
 	t0 := time.Now().UTC().Truncate(time.Millisecond)

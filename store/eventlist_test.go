@@ -62,19 +62,19 @@ func TestListEvents(t *testing.T) {
 		if i%2 == 1 {
 			ev.Type = "b.created"
 		}
-		if err := s.CreateEvent(ctx, ev, retention); err != nil {
+		if err := s.CreateEvent(ctx, ev, retention, nil); err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, ev.ID)
 	}
 	other := newEvent("org-b", t0.Add(3*time.Second), []byte(`{}`))
 	other.Type = "a.created"
-	if err := s.CreateEvent(ctx, other, retention); err != nil {
+	if err := s.CreateEvent(ctx, other, retention, nil); err != nil {
 		t.Fatal(err)
 	}
 	// An event as the code before wrote it: no list index keys, no endpoint_count.
 	old := newEvent("org-a", t0.Add(4500*time.Millisecond), []byte(`{}`))
-	if err := s.CreateEvent(ctx, old, retention); err != nil {
+	if err := s.CreateEvent(ctx, old, retention, nil); err != nil {
 		t.Fatal(err)
 	}
 	it := tb.item(t, ctx, "EVT#"+old.ID, "EVT")
@@ -179,7 +179,7 @@ func TestCreateTableAddsTheListIndexToAnOldTable(t *testing.T) {
 		t.Fatalf("CreateTable again = %v, %v; want false, nil", created, err)
 	}
 	after := newEvent("org-a", time.Now(), []byte(`{}`))
-	if err := s.CreateEvent(ctx, after, retention); err != nil {
+	if err := s.CreateEvent(ctx, after, retention, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := listAll(t, ctx, s, "org-a", store.EventFilter{}, 10); fmt.Sprint(got) != fmt.Sprint([][]string{{after.ID}}) {
@@ -202,7 +202,7 @@ func TestListEndpointDeliveries(t *testing.T) {
 	for i, st := range statuses {
 		ev := newEvent("org-a", t0.Add(time.Duration(i)*time.Second), []byte(`{}`))
 		ev.Type = fmt.Sprintf("t%d.created", i)
-		if err := s.CreateEvent(ctx, ev, retention); err != nil {
+		if err := s.CreateEvent(ctx, ev, retention, nil); err != nil {
 			t.Fatal(err)
 		}
 		code, class := 200, ""

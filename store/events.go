@@ -31,8 +31,9 @@ func orgEventsPK(org string) string { return "ORG#" + org + "#EVT" }
 // CreateEvent stores an accepted event with its payload and its entry in the organisation's
 // event list (GSI2's keys on the same item: one write, and the index's). It is kept for
 // retention, then expires. An event with the same ID that exists already is left as it is (an
-// idempotent retry).
-func (s *Store) CreateEvent(ctx context.Context, ev *pcx.Event, retention time.Duration) error {
+// idempotent retry), and then rec is not written either. rec (e.g. webhook.test_sent) is written
+// in the same transaction when not nil.
+func (s *Store) CreateEvent(ctx context.Context, ev *pcx.Event, retention time.Duration, rec *pcx.AuditRecord) error {
 	it := map[string]types.AttributeValue{
 		attrPK: avS(eventPK(ev.ID)), attrSK: avS("EVT"),
 		attrGSI2PK: avS(orgEventsPK(ev.OrgID)), attrGSI2SK: avS(ev.ID),
@@ -43,10 +44,15 @@ func (s *Store) CreateEvent(ctx context.Context, ev *pcx.Event, retention time.D
 	if ev.Type != "" {
 		it["event_type"] = avS(ev.Type)
 	}
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: &s.table, Item: it,
-		ConditionExpression: aws.String("attribute_not_exists(PK)"),
-	})
+	put := &types.Put{TableName: &s.table, Item: it, ConditionExpression: aws.String("attribute_not_exists(PK)")}
+	if rec != nil {
+		err := s.transactOne(ctx, types.TransactWriteItem{Put: put}, rec)
+		if firstFailed(err) {
+			return nil
+		}
+		return translate(err)
+	}
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: put.TableName, Item: put.Item, ConditionExpression: put.ConditionExpression})
 	if isConditionFailed(err) {
 		return nil
 	}

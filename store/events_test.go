@@ -128,7 +128,7 @@ func TestEventRoundTrip(t *testing.T) {
 		{"256 KiB", large},
 	} {
 		ev := newEvent("org-a", time.Now(), tc.payload)
-		if err := s.CreateEvent(ctx, ev, retention); err != nil {
+		if err := s.CreateEvent(ctx, ev, retention, nil); err != nil {
 			t.Fatalf("%s: CreateEvent: %v", tc.name, err)
 		}
 		got, err := s.Event(ctx, ev.ID)
@@ -171,12 +171,12 @@ func TestCreateEventKeepsTheFirst(t *testing.T) {
 	s := newStore(t)
 	ctx := testenv.Context(t, time.Minute)
 	first := newEvent("org-a", time.Now(), []byte(`{"n":1}`))
-	if err := s.CreateEvent(ctx, first, retention); err != nil {
+	if err := s.CreateEvent(ctx, first, retention, nil); err != nil {
 		t.Fatal(err)
 	}
 	again := &pcx.Event{ID: first.ID, OrgID: "org-b", WorkflowID: "other", Source: "transaction-update",
 		CreatedAt: first.CreatedAt.Add(time.Hour), Payload: []byte(`{"n":2}`)}
-	if err := s.CreateEvent(ctx, again, retention); err != nil {
+	if err := s.CreateEvent(ctx, again, retention, nil); err != nil {
 		t.Fatalf("CreateEvent with an existing ID = %v, want nil (an idempotent retry)", err)
 	}
 	got, err := s.Event(ctx, first.ID)
@@ -265,7 +265,7 @@ func TestRecordFirstAttempts(t *testing.T) {
 			s, tb := newTableStore(t)
 			ctx := testenv.Context(t, time.Minute)
 			ev := newEvent("org-a", time.Now(), []byte(`{}`))
-			if err := s.CreateEvent(ctx, ev, retention); err != nil {
+			if err := s.CreateEvent(ctx, ev, retention, nil); err != nil {
 				t.Fatal(err)
 			}
 			expires := ev.CreatedAt.Add(retention)
@@ -540,7 +540,7 @@ func TestTTLs(t *testing.T) {
 	s, tb := newTableStore(t)
 	ctx := testenv.Context(t, time.Minute)
 	ev := newEvent("org-a", time.Now().Add(-time.Hour), []byte(`{}`))
-	if err := s.CreateEvent(ctx, ev, retention); err != nil {
+	if err := s.CreateEvent(ctx, ev, retention, nil); err != nil {
 		t.Fatal(err)
 	}
 	evKey := func() string { return ttlOf(t, tb.item(t, ctx, "EVT#"+ev.ID, "EVT")) }
@@ -550,7 +550,7 @@ func TestTTLs(t *testing.T) {
 	// A repeated create keeps the first TTL.
 	again := *ev
 	again.CreatedAt = ev.CreatedAt.Add(time.Hour)
-	if err := s.CreateEvent(ctx, &again, 2*retention); err != nil {
+	if err := s.CreateEvent(ctx, &again, 2*retention, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := evKey(), unix(ev.CreatedAt.Add(retention)); got != want {
@@ -583,10 +583,10 @@ func TestTTLs(t *testing.T) {
 	}
 
 	w := newHook(t, "org-a", time.Now())
-	if err := s.CreateWebhook(ctx, w, 10); err != nil {
+	if err := s.CreateWebhook(ctx, w, 10, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RotateWebhookSecret(ctx, "org-a", w.ID, []byte("a rotated secret, 24 byt"), time.Hour); err != nil {
+	if _, err := s.RotateWebhookSecret(ctx, "org-a", w.ID, []byte("a rotated secret, 24 byt"), time.Hour, nil); err != nil {
 		t.Fatal(err)
 	}
 	if v, ok := tb.item(t, ctx, "ORG#org-a#WH", w.ID)["ttl"]; ok {
@@ -703,7 +703,7 @@ func TestLateFirstAttemptNeverOverwritesANewerRecord(t *testing.T) {
 			t.Parallel()
 			s, tb := newTableStore(t)
 			ev := newEvent("org-a", t0, []byte(`{}`))
-			if err := s.CreateEvent(ctx, ev, retention); err != nil {
+			if err := s.CreateEvent(ctx, ev, retention, nil); err != nil {
 				t.Fatal(err)
 			}
 			expires := ev.CreatedAt.Add(retention)
@@ -753,7 +753,7 @@ func TestRecordedByRun(t *testing.T) {
 	s, _ := newTableStore(t)
 	ctx := testenv.Context(t, time.Minute)
 	ev := newEvent("org-a", time.Now(), []byte(`{}`))
-	if err := s.CreateEvent(ctx, ev, retention); err != nil {
+	if err := s.CreateEvent(ctx, ev, retention, nil); err != nil {
 		t.Fatal(err)
 	}
 	expires := ev.CreatedAt.Add(retention)
@@ -838,7 +838,7 @@ func TestDeliveriesOf(t *testing.T) {
 	s := newStore(t)
 	ctx := testenv.Context(t, time.Minute)
 	ev := newEvent("org-a", time.Now(), []byte(`{}`))
-	if err := s.CreateEvent(ctx, ev, retention); err != nil {
+	if err := s.CreateEvent(ctx, ev, retention, nil); err != nil {
 		t.Fatal(err)
 	}
 	ts := targets(130, ev.CreatedAt)

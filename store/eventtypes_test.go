@@ -20,7 +20,7 @@ func TestEventTypesRoundTrip(t *testing.T) {
 	ctx := testenv.Context(t, time.Minute)
 	w := newHook(t, "org-a", time.Now())
 	w.EventTypes, w.PayloadFormat = []string{"refund.*", "pcx.test"}, pcx.PayloadStandard
-	if err := s.CreateWebhook(ctx, w, 10); err != nil {
+	if err := s.CreateWebhook(ctx, w, 10, nil); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.Webhook(ctx, "org-a", w.ID)
@@ -32,7 +32,7 @@ func TestEventTypesRoundTrip(t *testing.T) {
 		t.Fatalf("ActiveWebhooks = %+v, %v", page, err)
 	}
 	none, raw := []string{}, pcx.PayloadRaw
-	got, err = s.UpdateWebhook(ctx, "org-a", w.ID, store.WebhookPatch{EventTypes: &none, PayloadFormat: &raw})
+	got, err = s.UpdateWebhook(ctx, "org-a", w.ID, store.WebhookPatch{EventTypes: &none, PayloadFormat: &raw}, nil)
 	if err != nil || got.EventTypes != nil || got.PayloadFormat != pcx.PayloadRaw {
 		t.Fatalf("after clearing: %+v, %v", got, err)
 	}
@@ -40,13 +40,13 @@ func TestEventTypesRoundTrip(t *testing.T) {
 		t.Fatalf("an empty subscription is stored as %v; want the attribute removed", it["event_types"])
 	}
 	types := []string{"transaction.*"}
-	if got, err = s.UpdateWebhook(ctx, "org-a", w.ID, store.WebhookPatch{EventTypes: &types}); err != nil || !slices.Equal(got.EventTypes, types) {
+	if got, err = s.UpdateWebhook(ctx, "org-a", w.ID, store.WebhookPatch{EventTypes: &types}, nil); err != nil || !slices.Equal(got.EventTypes, types) {
 		t.Fatalf("after subscribing: %+v, %v", got, err)
 	}
 
 	ev := newEvent("org-a", time.Now(), []byte(`{"a":1}`))
 	ev.Type = "refund.created"
-	if err := s.CreateEvent(ctx, ev, time.Hour); err != nil {
+	if err := s.CreateEvent(ctx, ev, time.Hour, nil); err != nil {
 		t.Fatal(err)
 	}
 	for name, read := range map[string]func() (*pcx.Event, error){
@@ -69,12 +69,12 @@ func TestItemsWrittenBeforeEventTypesReadAsBefore(t *testing.T) {
 	ctx := testenv.Context(t, time.Minute)
 	w := newHook(t, "org-a", time.Now())
 	w.EventTypes, w.PayloadFormat = []string{"refund.*"}, pcx.PayloadStandard
-	if err := s.CreateWebhook(ctx, w, 10); err != nil {
+	if err := s.CreateWebhook(ctx, w, 10, nil); err != nil {
 		t.Fatal(err)
 	}
 	ev := newEvent("org-a", time.Now(), []byte(`{"a":1}`))
 	ev.Type = "refund.created"
-	if err := s.CreateEvent(ctx, ev, time.Hour); err != nil {
+	if err := s.CreateEvent(ctx, ev, time.Hour, nil); err != nil {
 		t.Fatal(err)
 	}
 	// Rewrite both items without the new attributes: the shape of the code before.
@@ -138,7 +138,7 @@ func TestItemsWrittenBeforeEventTypesReadAsBefore(t *testing.T) {
 	}
 	// A patch of an old endpoint adds the new attributes without touching the rest.
 	types := []string{"transaction.*"}
-	got, err = s.UpdateWebhook(ctx, "org-a", w.ID, store.WebhookPatch{EventTypes: &types})
+	got, err = s.UpdateWebhook(ctx, "org-a", w.ID, store.WebhookPatch{EventTypes: &types}, nil)
 	if err != nil || !slices.Equal(got.EventTypes, types) || got.PayloadFormat != pcx.PayloadRaw || got.URL != w.URL {
 		t.Fatalf("patched old endpoint = %+v, %v", got, err)
 	}

@@ -99,10 +99,11 @@ func (s *Store) ClaimProbe(ctx context.Context, org, id string, now, until time.
 
 // DisableWebhook disables org's active endpoint for reason (one of pcx's Disabled* reasons) and
 // returns when; ok is false when it was not active (already disabled, or deleted), so of
-// concurrent callers only one disables it and tells anyone.
-func (s *Store) DisableWebhook(ctx context.Context, org, id, reason string) (at time.Time, ok bool, err error) {
+// concurrent callers only one disables it and tells anyone. rec (webhook.disabled, by the
+// service) is written with the change when not nil, and only if the endpoint was disabled.
+func (s *Store) DisableWebhook(ctx context.Context, org, id, reason string, rec *pcx.AuditRecord) (at time.Time, ok bool, err error) {
 	now := s.Now().UTC().Truncate(time.Millisecond)
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	err = s.transactOne(ctx, types.TransactWriteItem{Update: &types.Update{
 		TableName: &s.table, Key: webhookKey(org, id),
 		ConditionExpression:      aws.String("#status = :active"),
 		UpdateExpression:         aws.String("SET #status = :disabled, disabled_reason = :reason, disabled_at = :now, updated_at = :now"),
@@ -111,8 +112,8 @@ func (s *Store) DisableWebhook(ctx context.Context, org, id, reason string) (at 
 			":active": avS(string(pcx.WebhookActive)), ":disabled": avS(string(pcx.WebhookDisabled)),
 			":reason": avS(reason), ":now": avTime(now),
 		},
-	})
-	if isConditionFailed(err) {
+	}}, rec)
+	if firstFailed(err) {
 		return time.Time{}, false, nil
 	}
 	if err != nil {

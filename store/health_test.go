@@ -24,7 +24,7 @@ func newHealthHook(t *testing.T) (*store.Store, table, context.Context, *pcx.Web
 	s, tb := newTableStore(t)
 	ctx := testenv.Context(t, time.Minute)
 	w := newHook(t, "org-a", time.Now())
-	if err := s.CreateWebhook(ctx, w, 10); err != nil {
+	if err := s.CreateWebhook(ctx, w, 10, nil); err != nil {
 		t.Fatal(err)
 	}
 	return s, tb, ctx, w
@@ -102,7 +102,7 @@ func TestEndpointHealthUpdates(t *testing.T) {
 	}
 
 	// A deleted endpoint is not brought back by a health write.
-	if err := s.DeleteWebhook(ctx, "org-a", w.ID); err != nil {
+	if err := s.DeleteWebhook(ctx, "org-a", w.ID, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.RecordEndpointFailure(ctx, "org-a", w.ID, store.EndpointFailure{At: t0, Threshold: 3}); pcx.ErrorCode(err) != pcx.ENotFound {
@@ -162,22 +162,22 @@ func TestDisableWebhookAndReenable(t *testing.T) {
 	if _, err := s.RecordEndpointFailure(ctx, "org-a", w.ID, store.EndpointFailure{At: now, Threshold: 1, NextProbe: now}); err != nil {
 		t.Fatal(err)
 	}
-	at, ok, err := s.DisableWebhook(ctx, "org-a", w.ID, pcx.DisabledFailing)
+	at, ok, err := s.DisableWebhook(ctx, "org-a", w.ID, pcx.DisabledFailing, nil)
 	if err != nil || !ok || at.IsZero() {
 		t.Fatalf("DisableWebhook = %s, %v, %v; want disabled now", at, ok, err)
 	}
-	if _, again, err := s.DisableWebhook(ctx, "org-a", w.ID, pcx.DisabledGone); again || err != nil {
+	if _, again, err := s.DisableWebhook(ctx, "org-a", w.ID, pcx.DisabledGone, nil); again || err != nil {
 		t.Fatalf("disabling a disabled endpoint = %v, %v; want false", again, err)
 	}
 	got, err := s.Webhook(ctx, "org-a", w.ID)
 	if err != nil || got.Status != pcx.WebhookDisabled || got.DisabledReason != pcx.DisabledFailing || got.DisabledAt == nil || !got.DisabledAt.Equal(at) {
 		t.Fatalf("disabled endpoint = %+v, %v; want disabled for %q at %s", got, err, pcx.DisabledFailing, at)
 	}
-	if _, ok, err := s.DisableWebhook(ctx, "org-a", "wh_missing", pcx.DisabledGone); ok || err != nil {
+	if _, ok, err := s.DisableWebhook(ctx, "org-a", "wh_missing", pcx.DisabledGone, nil); ok || err != nil {
 		t.Fatalf("disabling a missing endpoint = %v, %v; want false", ok, err)
 	}
 
-	got, err = s.UpdateWebhook(ctx, "org-a", w.ID, store.WebhookPatch{}.WithStatus(pcx.WebhookActive, ""))
+	got, err = s.UpdateWebhook(ctx, "org-a", w.ID, store.WebhookPatch{}.WithStatus(pcx.WebhookActive, ""), nil)
 	if err != nil || got.Status != pcx.WebhookActive || got.DisabledAt != nil || got.Health != (pcx.EndpointHealth{}) {
 		t.Fatalf("re-enabled endpoint = %+v, %v; want active, healthy, no disabled_at", got, err)
 	}
@@ -189,7 +189,7 @@ func TestDisableWebhookAndReenable(t *testing.T) {
 	}
 
 	// Its owner disabling it records when, too.
-	got, err = s.UpdateWebhook(ctx, "org-a", w.ID, store.WebhookPatch{}.WithStatus(pcx.WebhookDisabled, pcx.DisabledByOwner))
+	got, err = s.UpdateWebhook(ctx, "org-a", w.ID, store.WebhookPatch{}.WithStatus(pcx.WebhookDisabled, pcx.DisabledByOwner), nil)
 	if err != nil || got.DisabledAt == nil {
 		t.Fatalf("disabled by its owner = %+v, %v; want disabled_at", got, err)
 	}
@@ -216,7 +216,7 @@ func TestEndpointItemWithoutHealthReadsHealthy(t *testing.T) {
 	if err != nil || got.Health != (pcx.EndpointHealth{}) || got.DisabledAt != nil || got.DisabledReason != pcx.DisabledGone {
 		t.Fatalf("old endpoint = %+v, %v; want healthy, zeros, no disabled_at, reason kept", got, err)
 	}
-	got, err = s.UpdateWebhook(ctx, "org-a", w.ID, store.WebhookPatch{}.WithStatus(pcx.WebhookActive, ""))
+	got, err = s.UpdateWebhook(ctx, "org-a", w.ID, store.WebhookPatch{}.WithStatus(pcx.WebhookActive, ""), nil)
 	if err != nil || got.Status != pcx.WebhookActive {
 		t.Fatalf("re-enabling an old endpoint = %+v, %v", got, err)
 	}

@@ -58,6 +58,12 @@ func (s *Store) putUnlessHeld(ctx context.Context, in *dynamodb.PutItemInput, ke
 	if old := conditionItem(err); old != nil {
 		return old, nil
 	}
+	return s.holder(ctx, key)
+}
+
+// holder reads the item that held a claim whose write failed its condition: an empty map if it
+// vanished in between.
+func (s *Store) holder(ctx context.Context, key map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key, ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return nil, translate(err)

@@ -26,7 +26,7 @@ func recoveryKey(webhookID, id string) map[string]types.AttributeValue {
 // claim: then it writes nothing and returns the holder with held set (claim; over as there).
 func (s *Store) ClaimRecovery(ctx context.Context, webhookID, workflowID string, claimedAt time.Time, over string, expires time.Time) (
 	holder string, holderAt time.Time, held bool, err error) {
-	return s.claim(ctx, recoveryClaimKey(webhookID), "webhook_id", webhookID, workflowID, claimedAt, over, expires)
+	return s.claim(ctx, recoveryClaimKey(webhookID), "webhook_id", webhookID, workflowID, claimedAt, over, expires, nil)
 }
 
 // ReleaseRecovery drops the endpoint's recovery claim if workflowID still holds it.
@@ -34,9 +34,9 @@ func (s *Store) ReleaseRecovery(ctx context.Context, webhookID, workflowID strin
 	return s.releaseClaim(ctx, recoveryClaimKey(webhookID), workflowID)
 }
 
-// CreateRecovery stores a recovery's progress item, running with nothing found yet; it expires
-// at expires.
-func (s *Store) CreateRecovery(ctx context.Context, r *pcx.Recovery, expires time.Time) error {
+// CreateRecovery stores a recovery's progress item, running with nothing found yet, with rec
+// (webhook.recovery_started) when not nil; it expires at expires.
+func (s *Store) CreateRecovery(ctx context.Context, r *pcx.Recovery, expires time.Time, rec *pcx.AuditRecord) error {
 	it := recoveryKey(r.WebhookID, r.ID)
 	it["recovery_id"] = avS(r.ID)
 	it["org_id"] = avS(r.OrgID)
@@ -51,8 +51,7 @@ func (s *Store) CreateRecovery(ctx context.Context, r *pcx.Recovery, expires tim
 	it["events_sent"] = avN(0)
 	it["created_at"] = avTime(r.CreatedAt)
 	it[attrTTL] = ttlAt(expires)
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: it})
-	return translate(err)
+	return translate(s.transactOne(ctx, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: it}}, rec))
 }
 
 // RecordRecoveryProgress sets a recovery's counts, and its status to completed when done. The

@@ -21,7 +21,7 @@ func TestRecoveryAccess(t *testing.T) {
 	var evs []*pcx.Event
 	for i := range 5 {
 		ev := newEvent("org-a", t0.Add(time.Duration(i)*time.Second), []byte(`{}`))
-		if err := s.CreateEvent(ctx, ev, retention); err != nil {
+		if err := s.CreateEvent(ctx, ev, retention, nil); err != nil {
 			t.Fatal(err)
 		}
 		evs = append(evs, ev)
@@ -58,7 +58,7 @@ func TestRecoveryAccess(t *testing.T) {
 
 	until := t0.Add(time.Hour)
 	r := &pcx.Recovery{ID: pcx.NewID("rcv", t0), OrgID: "org-a", WebhookID: ts[0].ID, WorkflowID: "wf-r", Since: t0, Until: &until, CreatedAt: t0}
-	if err := s.CreateRecovery(ctx, r, time.Now().Add(time.Hour)); err != nil {
+	if err := s.CreateRecovery(ctx, r, time.Now().Add(time.Hour), nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.RecordRecoveryProgress(ctx, r.WebhookID, r.ID, 4, 3, true); err != nil {

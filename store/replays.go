@@ -17,9 +17,10 @@ func replayClaimKey(eventID string) map[string]types.AttributeValue {
 }
 
 // ClaimReplay makes c the event's one running replay, unless another replay holds the claim: then
-// it writes nothing and returns the holder (claim).
-func (s *Store) ClaimReplay(ctx context.Context, c pcx.ReplayClaim, over string, expires time.Time) (*pcx.ReplayClaim, error) {
-	wf, at, held, err := s.claim(ctx, replayClaimKey(c.EventID), "event_id", c.EventID, c.WorkflowID, c.ClaimedAt, over, expires)
+// it writes nothing and returns the holder (claim). rec (event.replayed) is written with the
+// claim when not nil, and only if the claim is won.
+func (s *Store) ClaimReplay(ctx context.Context, c pcx.ReplayClaim, over string, expires time.Time, rec *pcx.AuditRecord) (*pcx.ReplayClaim, error) {
+	wf, at, held, err := s.claim(ctx, replayClaimKey(c.EventID), "event_id", c.EventID, c.WorkflowID, c.ClaimedAt, over, expires, rec)
 	if err != nil || !held {
 		return nil, err
 	}
@@ -40,7 +41,7 @@ func (s *Store) ReleaseReplay(ctx context.Context, eventID, workflowID string) e
 // is conditional on it still being the holder, so of two callers replacing one finished holder
 // only one succeeds, and of two claiming a free item likewise. The claim expires at expires
 // (DynamoDB's TTL; a claim past it counts as absent).
-func (s *Store) claim(ctx context.Context, key map[string]types.AttributeValue, idAttr, id, workflowID string, claimedAt time.Time, over string, expires time.Time) (
+func (s *Store) claim(ctx context.Context, key map[string]types.AttributeValue, idAttr, id, workflowID string, claimedAt time.Time, over string, expires time.Time, rec *pcx.AuditRecord) (
 	holder string, holderAt time.Time, held bool, err error) {
 	it := maps.Clone(key)
 	it[idAttr] = avS(id)
@@ -59,7 +60,7 @@ func (s *Store) claim(ctx context.Context, key map[string]types.AttributeValue, 
 		in.ExpressionAttributeNames = nil
 		in.ExpressionAttributeValues = map[string]types.AttributeValue{":over": avS(over)}
 	}
-	old, err := s.putUnlessHeld(ctx, in, key)
+	old, err := s.putUnlessHeldAudited(ctx, in, key, rec)
 	if err != nil || old == nil {
 		return "", time.Time{}, false, err
 	}
@@ -69,6 +70,21 @@ func (s *Store) claim(ctx context.Context, key map[string]types.AttributeValue, 
 		return "", time.Time{}, false, pcx.Wrap(pcx.EInternal, oi.err, "")
 	}
 	return holder, holderAt, true, nil
+}
+
+// putUnlessHeldAudited is putUnlessHeld with rec written in the same transaction when not nil.
+func (s *Store) putUnlessHeldAudited(ctx context.Context, in *dynamodb.PutItemInput, key map[string]types.AttributeValue, rec *pcx.AuditRecord) (map[string]types.AttributeValue, error) {
+	if rec == nil {
+		return s.putUnlessHeld(ctx, in, key)
+	}
+	err := s.transactOne(ctx, types.TransactWriteItem{Put: &types.Put{
+		TableName: in.TableName, Item: in.Item, ConditionExpression: in.ConditionExpression,
+		ExpressionAttributeNames: in.ExpressionAttributeNames, ExpressionAttributeValues: in.ExpressionAttributeValues,
+	}}, rec)
+	if !firstFailed(err) {
+		return nil, translate(err)
+	}
+	return s.holder(ctx, key)
 }
 
 // releaseClaim drops the claim item key if workflowID still holds it.

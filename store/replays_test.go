@@ -22,29 +22,29 @@ func TestClaimReplay(t *testing.T) {
 	claim := func(wf string) pcx.ReplayClaim { return pcx.ReplayClaim{EventID: evt, WorkflowID: wf, ClaimedAt: now} }
 	expires := now.Add(time.Hour)
 
-	if h, err := s.ClaimReplay(ctx, claim("wf-1"), "", expires); h != nil || err != nil {
+	if h, err := s.ClaimReplay(ctx, claim("wf-1"), "", expires, nil); h != nil || err != nil {
 		t.Fatalf("first claim = %+v, %v; want nil, nil", h, err)
 	}
 	raw := tb.item(t, ctx, "EVT#"+evt, "REPLAY")
 	if got, want := ttlOf(t, raw), unix(expires); got != want {
 		t.Fatalf("claim ttl = %s, want %s", got, want)
 	}
-	h, err := s.ClaimReplay(ctx, claim("wf-2"), "", expires)
+	h, err := s.ClaimReplay(ctx, claim("wf-2"), "", expires, nil)
 	if err != nil || h == nil || h.WorkflowID != "wf-1" || !h.ClaimedAt.Equal(now) {
 		t.Fatalf("second claim = %+v, %v; want the holder wf-1 claimed at %v", h, err, now)
 	}
 	// Over a holder that is not the holder: refused, and the real holder named.
-	if h, err := s.ClaimReplay(ctx, claim("wf-3"), "wf-0", expires); err != nil || h == nil || h.WorkflowID != "wf-1" {
+	if h, err := s.ClaimReplay(ctx, claim("wf-3"), "wf-0", expires, nil); err != nil || h == nil || h.WorkflowID != "wf-1" {
 		t.Fatalf("claim over a stale holder = %+v, %v; want the holder wf-1", h, err)
 	}
-	if h, err := s.ClaimReplay(ctx, claim("wf-3"), "wf-1", expires); h != nil || err != nil {
+	if h, err := s.ClaimReplay(ctx, claim("wf-3"), "wf-1", expires, nil); h != nil || err != nil {
 		t.Fatalf("claim over wf-1 = %+v, %v; want it taken", h, err)
 	}
 	// Releasing another workflow's claim does nothing; releasing its own frees the event.
 	if err := s.ReleaseReplay(ctx, evt, "wf-1"); err != nil {
 		t.Fatal(err)
 	}
-	if h, _ := s.ClaimReplay(ctx, claim("wf-4"), "", expires); h == nil || h.WorkflowID != "wf-3" {
+	if h, _ := s.ClaimReplay(ctx, claim("wf-4"), "", expires, nil); h == nil || h.WorkflowID != "wf-3" {
 		t.Fatalf("after wf-1's release the holder = %+v, want still wf-3", h)
 	}
 	if err := s.ReleaseReplay(ctx, evt, "wf-3"); err != nil {
@@ -53,11 +53,11 @@ func TestClaimReplay(t *testing.T) {
 	if tb.item(t, ctx, "EVT#"+evt, "REPLAY") != nil {
 		t.Fatal("the released claim is still stored")
 	}
-	if h, err := s.ClaimReplay(ctx, claim("wf-5"), "", now.Add(time.Second)); h != nil || err != nil {
+	if h, err := s.ClaimReplay(ctx, claim("wf-5"), "", now.Add(time.Second), nil); h != nil || err != nil {
 		t.Fatalf("claim after release = %+v, %v", h, err)
 	}
 	now = now.Add(2 * time.Second)
-	if h, err := s.ClaimReplay(ctx, claim("wf-6"), "", expires); h != nil || err != nil {
+	if h, err := s.ClaimReplay(ctx, claim("wf-6"), "", expires, nil); h != nil || err != nil {
 		t.Fatalf("claim over an expired one = %+v, %v; want it taken", h, err)
 	}
 	// The event and its deliveries do not see the claim in their partition.
@@ -78,7 +78,7 @@ func TestClaimReplayConcurrent(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range 8 {
 			wg.Go(func() {
-				h, err := s.ClaimReplay(ctx, pcx.ReplayClaim{EventID: evt, WorkflowID: over + "-next-" + string(rune('a'+i)), ClaimedAt: now}, over, now.Add(time.Hour))
+				h, err := s.ClaimReplay(ctx, pcx.ReplayClaim{EventID: evt, WorkflowID: over + "-next-" + string(rune('a'+i)), ClaimedAt: now}, over, now.Add(time.Hour), nil)
 				if err != nil {
 					t.Errorf("claim: %v", err)
 					return
@@ -96,7 +96,7 @@ func TestClaimReplayConcurrent(t *testing.T) {
 	if n := race(""); n != 1 {
 		t.Fatalf("%d of 8 concurrent claims of a free event won, want 1", n)
 	}
-	h, _ := s.ClaimReplay(ctx, pcx.ReplayClaim{EventID: evt, WorkflowID: "probe", ClaimedAt: now}, "", now.Add(time.Hour))
+	h, _ := s.ClaimReplay(ctx, pcx.ReplayClaim{EventID: evt, WorkflowID: "probe", ClaimedAt: now}, "", now.Add(time.Hour), nil)
 	if n := race(h.WorkflowID); n != 1 {
 		t.Fatalf("%d of 8 concurrent claims over one finished holder won, want 1", n)
 	}

@@ -32,12 +32,12 @@ func TestUndecodableEndpointsAreMarkedNotFatal(t *testing.T) {
 		s *store.Store
 		w *pcx.Webhook
 	}{{worker, good1}, {api, sealedV2}, {worker, malformed}, {worker, good2}} {
-		if err := c.s.CreateWebhook(ctx, c.w, 100); err != nil {
+		if err := c.s.CreateWebhook(ctx, c.w, 100, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A rotation still refuses what it cannot open: it must not drop secrets it could not read.
-	_, err := worker.RotateWebhookSecret(ctx, "org-a", sealedV2.ID, []byte("a new secret of 24 bytes"), time.Hour)
+	_, err := worker.RotateWebhookSecret(ctx, "org-a", sealedV2.ID, []byte("a new secret of 24 bytes"), time.Hour, nil)
 	wantCode(t, err, pcx.EInternal)
 	// A corrupt attribute: an updated_at that is not a time.
 	if _, err := tb.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{

@@ -87,8 +87,9 @@ func (s *Store) sealSecrets(id string, secrets []pcx.WebhookSecret) types.Attrib
 
 // CreateWebhook stores a new endpoint with its (sealed) secret, unless the organisation already
 // has maxPerOrg endpoints or one with the same URL. The count and the URL are kept in items of
-// their own, written in the same transaction, so both rules hold under concurrent creates.
-func (s *Store) CreateWebhook(ctx context.Context, w *pcx.Webhook, maxPerOrg int) error {
+// their own, written in the same transaction, so both rules hold under concurrent creates; so is
+// rec (webhook.created) when not nil.
+func (s *Store) CreateWebhook(ctx context.Context, w *pcx.Webhook, maxPerOrg int, rec *pcx.AuditRecord) error {
 	if s.box == nil {
 		return errNoBox
 	}
@@ -107,18 +108,18 @@ func (s *Store) CreateWebhook(ctx context.Context, w *pcx.Webhook, maxPerOrg int
 		it["payload_format"] = avS(string(w.PayloadFormat))
 	}
 	err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{
-			{Put: &types.Put{TableName: &s.table, Item: it, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
-			{Update: &types.Update{
+		TransactItems: s.withAudit(rec,
+			types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: it, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+			types.TransactWriteItem{Update: &types.Update{
 				TableName: &s.table, Key: webhookCountKey(w.OrgID),
 				UpdateExpression:          aws.String("ADD n :one"),
 				ConditionExpression:       aws.String("attribute_not_exists(n) OR n < :max"),
 				ExpressionAttributeValues: map[string]types.AttributeValue{":one": avN(1), ":max": avN(int64(maxPerOrg))},
 			}},
 			s.putURLClaim(w.OrgID, w.ID, urlHash(w.URL)),
-		},
+		),
 	})
-	if reasons := cancellationReasons(err); len(reasons) == 3 {
+	if reasons := cancellationReasons(err); len(reasons) >= 3 {
 		switch "ConditionalCheckFailed" {
 		case reasons[1]:
 			return pcx.Errorf(pcx.EConflict, "Your organisation has reached its limit of %d webhook endpoints", maxPerOrg)
@@ -284,31 +285,30 @@ func (p WebhookPatch) WithStatus(status pcx.WebhookStatus, reason string) Webhoo
 }
 
 // UpdateWebhook applies a patch to org's endpoint and returns it. A patch that moves the endpoint
-// to another URL also moves its uniqueness item, in one transaction (moveWebhook).
-func (s *Store) UpdateWebhook(ctx context.Context, org, id string, p WebhookPatch) (*pcx.Webhook, error) {
+// to another URL also moves its uniqueness item, in one transaction (moveWebhook). rec
+// (webhook.updated, .disabled or .enabled) is written in the same transaction when not nil.
+func (s *Store) UpdateWebhook(ctx context.Context, org, id string, p WebhookPatch, rec *pcx.AuditRecord) (*pcx.Webhook, error) {
 	u := p.update(s.Now())
 	if p.URL != nil {
-		return s.moveWebhook(ctx, org, id, *p.URL, u)
+		return s.moveWebhook(ctx, org, id, *p.URL, u, rec)
 	}
-	in := &dynamodb.UpdateItemInput{
+	upd := &types.Update{
 		TableName: &s.table, Key: webhookKey(org, id),
 		ConditionExpression:       aws.String("attribute_exists(PK)"),
 		UpdateExpression:          aws.String(u.expr()),
 		ExpressionAttributeValues: u.vals,
-		ReturnValues:              types.ReturnValueAllNew,
 	}
 	if len(u.names) > 0 {
-		in.ExpressionAttributeNames = u.names
+		upd.ExpressionAttributeNames = u.names
 	}
-	out, err := s.db.UpdateItem(ctx, in)
-	if isConditionFailed(err) {
+	err := s.transactOne(ctx, types.TransactWriteItem{Update: upd}, rec)
+	if firstFailed(err) {
 		return nil, webhookNotFound()
 	}
 	if err != nil {
 		return nil, translate(err)
 	}
-	w, _, err := s.decodeWebhook(out.Attributes, false)
-	return w, err
+	return s.Webhook(ctx, org, id)
 }
 
 // itemUpdate is an update expression being built: SET and REMOVE clauses with their names and
@@ -399,7 +399,7 @@ func (s *Store) ownedURL(ctx context.Context, org, id string) (url, hash, cond s
 // transaction, so no two endpoints of an organisation end up with one URL and no URL stays
 // claimed by an endpoint that left it. Conditional on the endpoint's URL not having changed
 // since it was read; a concurrent change makes it read again.
-func (s *Store) moveWebhook(ctx context.Context, org, id, url string, u itemUpdate) (*pcx.Webhook, error) {
+func (s *Store) moveWebhook(ctx context.Context, org, id, url string, u itemUpdate, rec *pcx.AuditRecord) (*pcx.Webhook, error) {
 	for range 3 {
 		oldURL, oldHash, cond, vals, err := s.ownedURL(ctx, org, id)
 		if err != nil {
@@ -427,7 +427,7 @@ func (s *Store) moveWebhook(ctx context.Context, org, id, url string, u itemUpda
 				items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.table, Key: webhookURLKey(org, oldHash)}})
 			}
 		}
-		err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: s.withAudit(rec, items...)})
 		reasons := cancellationReasons(err)
 		switch {
 		case len(reasons) > 1 && reasons[1] == "ConditionalCheckFailed":
@@ -443,8 +443,8 @@ func (s *Store) moveWebhook(ctx context.Context, org, id, url string, u itemUpda
 }
 
 // DeleteWebhook removes org's endpoint, with the uniqueness item of its URL when it owns one; no
-// new deliveries go to it.
-func (s *Store) DeleteWebhook(ctx context.Context, org, id string) error {
+// new deliveries go to it. rec (webhook.deleted) is written in the same transaction when not nil.
+func (s *Store) DeleteWebhook(ctx context.Context, org, id string, rec *pcx.AuditRecord) error {
 	for range 3 {
 		_, hash, cond, vals, err := s.ownedURL(ctx, org, id)
 		if err != nil {
@@ -461,8 +461,8 @@ func (s *Store) DeleteWebhook(ctx context.Context, org, id string) error {
 		if hash != "" {
 			items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.table, Key: webhookURLKey(org, hash)}})
 		}
-		err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-		if reasons := cancellationReasons(err); len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
+		err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: s.withAudit(rec, items...)})
+		if firstFailed(err) {
 			continue // its URL changed, or it was deleted, since the read: read again
 		}
 		return translate(err)
@@ -477,8 +477,9 @@ const maxOldSecrets = 4
 // signing until now+grace; older secrets keep their own expiry unless that is later, and grace 0
 // drops every old secret at once.
 // The write is conditional on the secrets not having changed since they were read, so two
-// concurrent rotations cannot lose one another.
-func (s *Store) RotateWebhookSecret(ctx context.Context, org, id string, key []byte, grace time.Duration) (*pcx.Webhook, error) {
+// concurrent rotations cannot lose one another. rec (webhook.secret_rotated) is written in the same
+// transaction when not nil.
+func (s *Store) RotateWebhookSecret(ctx context.Context, org, id string, key []byte, grace time.Duration, rec *pcx.AuditRecord) (*pcx.Webhook, error) {
 	if s.box == nil {
 		return nil, errNoBox
 	}
@@ -507,7 +508,7 @@ func (s *Store) RotateWebhookSecret(ctx context.Context, org, id string, key []b
 				next = append(next, old)
 			}
 		}
-		res, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		err = s.transactOne(ctx, types.TransactWriteItem{Update: &types.Update{
 			TableName: &s.table, Key: webhookKey(org, id),
 			ConditionExpression: aws.String("attribute_exists(PK) AND secret_version = :v"),
 			UpdateExpression:    aws.String("SET secrets = :secrets, secret_version = :next, updated_at = :now"),
@@ -515,16 +516,14 @@ func (s *Store) RotateWebhookSecret(ctx context.Context, org, id string, key []b
 				":v": avN(version), ":next": avN(version + 1), ":now": avTime(now),
 				":secrets": s.sealSecrets(id, next),
 			},
-			ReturnValues: types.ReturnValueAllNew,
-		})
-		if isConditionFailed(err) {
+		}}, rec)
+		if firstFailed(err) {
 			continue // rotated or deleted since the read: read again
 		}
 		if err != nil {
 			return nil, translate(err)
 		}
-		w, _, err = s.decodeWebhook(res.Attributes, true)
-		return w, err
+		return s.WebhookWithSecrets(ctx, org, id)
 	}
 	return nil, pcx.Errorf(pcx.EConflict, "The secret was rotated concurrently; try again")
 }

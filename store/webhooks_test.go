@@ -106,7 +106,7 @@ func createHooks(t *testing.T, ctx context.Context, s *store.Store, org string, 
 	hooks := make([]*pcx.Webhook, n)
 	for i := range hooks {
 		hooks[i] = newHook(t, org, base.Add(time.Duration(i)*time.Second))
-		if err := s.CreateWebhook(ctx, hooks[i], 1000); err != nil {
+		if err := s.CreateWebhook(ctx, hooks[i], 1000, nil); err != nil {
 			t.Fatalf("CreateWebhook %d: %v", i, err)
 		}
 	}
@@ -178,7 +178,7 @@ func TestWebhookCreateAndRead(t *testing.T) {
 	s, tb := newTableStore(t)
 	ctx := testenv.Context(t, time.Minute)
 	w := newHook(t, "org-a", time.Now())
-	if err := s.CreateWebhook(ctx, w, 10); err != nil {
+	if err := s.CreateWebhook(ctx, w, 10, nil); err != nil {
 		t.Fatalf("CreateWebhook: %v", err)
 	}
 
@@ -226,12 +226,12 @@ func TestWebhookCreateAndRead(t *testing.T) {
 	if got, err := other.WebhookWithSecrets(ctx, "org-a", w.ID); err != nil || got.Undeliverable != pcx.UndeliverableSecret || got.Secrets != nil {
 		t.Fatalf("WebhookWithSecrets under another box = %+v, %v; want it marked %q without secrets", got, err, pcx.UndeliverableSecret)
 	}
-	_, err = other.RotateWebhookSecret(ctx, "org-a", w.ID, []byte("a new secret of 24 bytes"), time.Hour)
+	_, err = other.RotateWebhookSecret(ctx, "org-a", w.ID, []byte("a new secret of 24 bytes"), time.Hour, nil)
 	wantCode(t, err, pcx.EInternal)
 
 	// A Store without a box cannot write or read secrets at all.
 	noBox := store.New(tb.db, tb.name, nil)
-	wantCode(t, noBox.CreateWebhook(ctx, newHook(t, "org-a", time.Now()), 10), pcx.EInternal)
+	wantCode(t, noBox.CreateWebhook(ctx, newHook(t, "org-a", time.Now()), 10, nil), pcx.EInternal)
 	_, err = noBox.WebhookWithSecrets(ctx, "org-a", w.ID)
 	wantCode(t, err, pcx.EInternal)
 	if _, err := noBox.Webhook(ctx, "org-a", w.ID); err != nil {
@@ -246,7 +246,7 @@ func TestWebhookCreateAndRead(t *testing.T) {
 	// The same ID again is a conflict and leaves the first.
 	clash := newHook(t, "org-a", time.Now())
 	clash.ID = w.ID
-	wantCode(t, s.CreateWebhook(ctx, clash, 10), pcx.EConflict)
+	wantCode(t, s.CreateWebhook(ctx, clash, 10, nil), pcx.EConflict)
 	if got, _ := s.Webhook(ctx, "org-a", w.ID); hookDiff(got, w) != "" {
 		t.Fatalf("after a clashing create: %s", hookDiff(got, w))
 	}
@@ -262,7 +262,7 @@ func TestWebhookOrgIsolation(t *testing.T) {
 	s := newStore(t)
 	ctx := testenv.Context(t, time.Minute)
 	w := newHook(t, "org-a", time.Now())
-	if err := s.CreateWebhook(ctx, w, 3); err != nil {
+	if err := s.CreateWebhook(ctx, w, 3, nil); err != nil {
 		t.Fatal(err)
 	}
 	s.Now = func() time.Time { return w.CreatedAt.Add(time.Hour) }
@@ -275,12 +275,12 @@ func TestWebhookOrgIsolation(t *testing.T) {
 		{"Webhook", func() error { _, err := s.Webhook(ctx, "org-b", w.ID); return err }},
 		{"WebhookWithSecrets", func() error { _, err := s.WebhookWithSecrets(ctx, "org-b", w.ID); return err }},
 		{"UpdateWebhook", func() error {
-			_, err := s.UpdateWebhook(ctx, "org-b", w.ID, store.WebhookPatch{URL: &url, Description: &desc, Status: &disabled, DisabledReason: "x"})
+			_, err := s.UpdateWebhook(ctx, "org-b", w.ID, store.WebhookPatch{URL: &url, Description: &desc, Status: &disabled, DisabledReason: "x"}, nil)
 			return err
 		}},
-		{"DeleteWebhook", func() error { return s.DeleteWebhook(ctx, "org-b", w.ID) }},
+		{"DeleteWebhook", func() error { return s.DeleteWebhook(ctx, "org-b", w.ID, nil) }},
 		{"RotateWebhookSecret", func() error {
-			_, err := s.RotateWebhookSecret(ctx, "org-b", w.ID, []byte("org b's secret, 24 bytes"), time.Hour)
+			_, err := s.RotateWebhookSecret(ctx, "org-b", w.ID, []byte("org b's secret, 24 bytes"), time.Hour, nil)
 			return err
 		}},
 	} {
@@ -304,11 +304,11 @@ func TestWebhookOrgIsolation(t *testing.T) {
 	}
 	// org B's failed delete did not free a slot of its own limit either.
 	for i := range 3 {
-		if err := s.CreateWebhook(ctx, newHook(t, "org-b", time.Now()), 3); err != nil {
+		if err := s.CreateWebhook(ctx, newHook(t, "org-b", time.Now()), 3, nil); err != nil {
 			t.Fatalf("org-b create %d: %v", i, err)
 		}
 	}
-	wantCode(t, s.CreateWebhook(ctx, newHook(t, "org-b", time.Now()), 3), pcx.EConflict)
+	wantCode(t, s.CreateWebhook(ctx, newHook(t, "org-b", time.Now()), 3, nil), pcx.EConflict)
 }
 
 func TestWebhooksWithSecrets(t *testing.T) {
@@ -318,11 +318,11 @@ func TestWebhooksWithSecrets(t *testing.T) {
 	base := time.Now().Add(-time.Hour)
 	hooks := createHooks(t, ctx, s, "org-a", 3, base)
 	disabled := pcx.WebhookDisabled
-	if _, err := s.UpdateWebhook(ctx, "org-a", hooks[1].ID, store.WebhookPatch{Status: &disabled, DisabledReason: "410 Gone"}); err != nil {
+	if _, err := s.UpdateWebhook(ctx, "org-a", hooks[1].ID, store.WebhookPatch{Status: &disabled, DisabledReason: "410 Gone"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	hooks[1].Status, hooks[1].DisabledReason = pcx.WebhookDisabled, "410 Gone"
-	rotated, err := s.RotateWebhookSecret(ctx, "org-a", hooks[2].ID, []byte("the rotated secret, 24 b"), time.Hour)
+	rotated, err := s.RotateWebhookSecret(ctx, "org-a", hooks[2].ID, []byte("the rotated secret, 24 b"), time.Hour, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -413,13 +413,13 @@ func TestWebhookLimitPerOrg(t *testing.T) {
 	var hooks []*pcx.Webhook
 	for i := range limit {
 		w := newHook(t, "org-a", time.Now())
-		if err := s.CreateWebhook(ctx, w, limit); err != nil {
+		if err := s.CreateWebhook(ctx, w, limit, nil); err != nil {
 			t.Fatalf("create %d of %d: %v", i+1, limit, err)
 		}
 		hooks = append(hooks, w)
 	}
 	over := newHook(t, "org-a", time.Now())
-	err := s.CreateWebhook(ctx, over, limit)
+	err := s.CreateWebhook(ctx, over, limit, nil)
 	wantCode(t, err, pcx.EConflict)
 	if msg := pcx.ErrorMessage(err); !strings.Contains(msg, "limit of 3") {
 		t.Fatalf("over-limit message = %q, want it to name the limit of 3", msg)
@@ -428,23 +428,23 @@ func TestWebhookLimitPerOrg(t *testing.T) {
 		t.Fatalf("the refused webhook was stored: Webhook = %v, want not found", err)
 	}
 	// Another organisation has a limit of its own.
-	if err := s.CreateWebhook(ctx, newHook(t, "org-b", time.Now()), limit); err != nil {
+	if err := s.CreateWebhook(ctx, newHook(t, "org-b", time.Now()), limit, nil); err != nil {
 		t.Fatalf("org-b create: %v", err)
 	}
 	// Deleting a missing endpoint frees nothing; deleting one frees one slot.
-	wantCode(t, s.DeleteWebhook(ctx, "org-a", "wh_missing"), pcx.ENotFound)
-	wantCode(t, s.CreateWebhook(ctx, newHook(t, "org-a", time.Now()), limit), pcx.EConflict)
-	if err := s.DeleteWebhook(ctx, "org-a", hooks[1].ID); err != nil {
+	wantCode(t, s.DeleteWebhook(ctx, "org-a", "wh_missing", nil), pcx.ENotFound)
+	wantCode(t, s.CreateWebhook(ctx, newHook(t, "org-a", time.Now()), limit, nil), pcx.EConflict)
+	if err := s.DeleteWebhook(ctx, "org-a", hooks[1].ID, nil); err != nil {
 		t.Fatalf("DeleteWebhook: %v", err)
 	}
 	if _, err := s.Webhook(ctx, "org-a", hooks[1].ID); pcx.ErrorCode(err) != pcx.ENotFound {
 		t.Fatalf("Webhook after delete = %v, want not found", err)
 	}
-	wantCode(t, s.DeleteWebhook(ctx, "org-a", hooks[1].ID), pcx.ENotFound)
-	if err := s.CreateWebhook(ctx, newHook(t, "org-a", time.Now()), limit); err != nil {
+	wantCode(t, s.DeleteWebhook(ctx, "org-a", hooks[1].ID, nil), pcx.ENotFound)
+	if err := s.CreateWebhook(ctx, newHook(t, "org-a", time.Now()), limit, nil); err != nil {
 		t.Fatalf("create after a delete: %v", err)
 	}
-	wantCode(t, s.CreateWebhook(ctx, newHook(t, "org-a", time.Now()), limit), pcx.EConflict)
+	wantCode(t, s.CreateWebhook(ctx, newHook(t, "org-a", time.Now()), limit, nil), pcx.EConflict)
 	if list, _, err := s.ListWebhooks(ctx, "org-a", 10, ""); err != nil || len(list) != limit {
 		t.Fatalf("ListWebhooks = %d endpoints, %v; want %d", len(list), err, limit)
 	}
@@ -462,7 +462,7 @@ func TestWebhookLimitHoldsUnderConcurrentCreates(t *testing.T) {
 		w := newHook(t, "org-a", time.Now())
 		wg.Go(func() {
 			<-start
-			errs[i] = s.CreateWebhook(ctx, w, limit)
+			errs[i] = s.CreateWebhook(ctx, w, limit, nil)
 		})
 	}
 	close(start)
@@ -488,12 +488,12 @@ func TestWebhookLimitHoldsUnderConcurrentCreates(t *testing.T) {
 	if ok < limit {
 		// The count must still match the endpoints: the remaining slots fill, and no more.
 		for i := ok; i < limit; i++ {
-			if err := s.CreateWebhook(ctx, newHook(t, "org-a", time.Now()), limit); err != nil {
+			if err := s.CreateWebhook(ctx, newHook(t, "org-a", time.Now()), limit, nil); err != nil {
 				t.Fatalf("sequential create %d after the concurrent ones: %v", i+1, err)
 			}
 		}
 	}
-	wantCode(t, s.CreateWebhook(ctx, newHook(t, "org-a", time.Now()), limit), pcx.EConflict)
+	wantCode(t, s.CreateWebhook(ctx, newHook(t, "org-a", time.Now()), limit, nil), pcx.EConflict)
 }
 
 func TestListWebhooksPaginates(t *testing.T) {
@@ -538,7 +538,7 @@ func TestActiveWebhooksSkipDisabled(t *testing.T) {
 	disabled := pcx.WebhookDisabled
 	disable := func(w *pcx.Webhook) {
 		t.Helper()
-		if _, err := s.UpdateWebhook(ctx, w.OrgID, w.ID, store.WebhookPatch{Status: &disabled, DisabledReason: "410 Gone"}); err != nil {
+		if _, err := s.UpdateWebhook(ctx, w.OrgID, w.ID, store.WebhookPatch{Status: &disabled, DisabledReason: "410 Gone"}, nil); err != nil {
 			t.Fatalf("disable %s: %v", w.ID, err)
 		}
 	}
@@ -609,12 +609,12 @@ func TestActiveSubscriptions(t *testing.T) {
 	hooks := createHooks(t, ctx, s, "org-a", 25, time.Now().Add(-time.Hour))
 	createHooks(t, ctx, s, "org-b", 2, time.Now().Add(-time.Hour))
 	for i := 0; i < 25; i += 3 { // 9 disabled
-		if _, err := s.UpdateWebhook(ctx, "org-a", hooks[i].ID, store.WebhookPatch{Status: &disabled}); err != nil {
+		if _, err := s.UpdateWebhook(ctx, "org-a", hooks[i].ID, store.WebhookPatch{Status: &disabled}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	subscribed := []string{"refund.*", "pcx.test"}
-	if _, err := s.UpdateWebhook(ctx, "org-a", hooks[2].ID, store.WebhookPatch{EventTypes: &subscribed}); err != nil {
+	if _, err := s.UpdateWebhook(ctx, "org-a", hooks[2].ID, store.WebhookPatch{EventTypes: &subscribed}, nil); err != nil {
 		t.Fatal(err)
 	}
 	count := func(org string) (n int, withTypes [][]string) {
@@ -640,10 +640,10 @@ func TestActiveSubscriptions(t *testing.T) {
 	if _, typed := count("org-a"); len(typed) != 1 || !slices.Equal(typed[0], subscribed) {
 		t.Errorf("subscriptions with types = %q; want [%q]", typed, subscribed)
 	}
-	if err := s.DeleteWebhook(ctx, "org-a", hooks[1].ID); err != nil { // an active one
+	if err := s.DeleteWebhook(ctx, "org-a", hooks[1].ID, nil); err != nil { // an active one
 		t.Fatal(err)
 	}
-	if err := s.DeleteWebhook(ctx, "org-a", hooks[0].ID); err != nil { // a disabled one
+	if err := s.DeleteWebhook(ctx, "org-a", hooks[0].ID, nil); err != nil { // a disabled one
 		t.Fatal(err)
 	}
 	if got, _ := count("org-a"); got != 15 {
@@ -657,7 +657,7 @@ func TestUpdateWebhook(t *testing.T) {
 	ctx := testenv.Context(t, time.Minute)
 	t0 := time.Now().UTC().Truncate(time.Millisecond)
 	w := newHook(t, "org-a", t0)
-	if err := s.CreateWebhook(ctx, w, 10); err != nil {
+	if err := s.CreateWebhook(ctx, w, 10, nil); err != nil {
 		t.Fatal(err)
 	}
 	ptr := func(s string) *string { return &s }
@@ -692,7 +692,7 @@ func TestUpdateWebhook(t *testing.T) {
 		s.Now = func() time.Time { return now }
 		tc.apply(&want)
 		want.UpdatedAt = now
-		got, err := s.UpdateWebhook(ctx, "org-a", w.ID, tc.patch)
+		got, err := s.UpdateWebhook(ctx, "org-a", w.ID, tc.patch, nil)
 		if err != nil {
 			t.Fatalf("%s: UpdateWebhook: %v", tc.name, err)
 		}
@@ -711,7 +711,7 @@ func TestUpdateWebhook(t *testing.T) {
 	if got, err := s.WebhookWithSecrets(ctx, "org-a", w.ID); err != nil || secretsString(got.Secrets) != secretsString(w.Secrets) {
 		t.Fatalf("secrets after updates = %v, %v; want %s", got, err, secretsString(w.Secrets))
 	}
-	_, err := s.UpdateWebhook(ctx, "org-a", "wh_missing", store.WebhookPatch{Description: ptr("x")})
+	_, err := s.UpdateWebhook(ctx, "org-a", "wh_missing", store.WebhookPatch{Description: ptr("x")}, nil)
 	wantCode(t, err, pcx.ENotFound)
 	if list, _, _ := s.ListWebhooks(ctx, "org-a", 10, ""); len(list) != 1 {
 		t.Fatalf("an update of a missing webhook created one: %d listed, want 1", len(list))
@@ -729,7 +729,7 @@ func TestRotateWebhookSecret(t *testing.T) {
 
 	w := newHook(t, "org-a", t0)
 	w.Secrets = []pcx.WebhookSecret{sec(0, nil)}
-	if err := s.CreateWebhook(ctx, w, 10); err != nil {
+	if err := s.CreateWebhook(ctx, w, 10, nil); err != nil {
 		t.Fatal(err)
 	}
 	const h, m = time.Hour, time.Minute
@@ -762,7 +762,7 @@ func TestRotateWebhookSecret(t *testing.T) {
 	} {
 		now := t0.Add(tc.at)
 		s.Now = func() time.Time { return now }
-		got, err := s.RotateWebhookSecret(ctx, "org-a", w.ID, key(tc.key), tc.grace)
+		got, err := s.RotateWebhookSecret(ctx, "org-a", w.ID, key(tc.key), tc.grace, nil)
 		if err != nil {
 			t.Fatalf("%s: RotateWebhookSecret: %v", tc.name, err)
 		}
@@ -799,7 +799,7 @@ func TestRotateWebhookSecret(t *testing.T) {
 	if got := secretsString(read.LiveSecrets(t0.Add(4*h + 30*m))); got != secretsString([]pcx.WebhookSecret{sec(9, nil)}) {
 		t.Fatalf("LiveSecrets at the end of the grace = %s, want only the current secret", got)
 	}
-	_, err = s.RotateWebhookSecret(ctx, "org-a", "wh_missing", key(10), h)
+	_, err = s.RotateWebhookSecret(ctx, "org-a", "wh_missing", key(10), h, nil)
 	wantCode(t, err, pcx.ENotFound)
 }
 
@@ -811,7 +811,7 @@ func TestRotateWebhookSecretConcurrently(t *testing.T) {
 	s.Now = func() time.Time { return now }
 	w := newHook(t, "org-a", now)
 	w.Secrets = []pcx.WebhookSecret{{Key: []byte("the first secret, 24 bytes")}}
-	if err := s.CreateWebhook(ctx, w, 10); err != nil {
+	if err := s.CreateWebhook(ctx, w, 10, nil); err != nil {
 		t.Fatal(err)
 	}
 	const workers = 8
@@ -822,7 +822,7 @@ func TestRotateWebhookSecretConcurrently(t *testing.T) {
 	for i := range workers {
 		wg.Go(func() {
 			<-start
-			results[i], errs[i] = s.RotateWebhookSecret(ctx, "org-a", w.ID, fmt.Appendf(nil, "rotated secret %d, 24 bytes", i), time.Hour)
+			results[i], errs[i] = s.RotateWebhookSecret(ctx, "org-a", w.ID, fmt.Appendf(nil, "rotated secret %d, 24 bytes", i), time.Hour, nil)
 		})
 	}
 	close(start)

@@ -38,59 +38,59 @@ func TestWebhookURLIsUniquePerOrganisation(t *testing.T) {
 	ctx := testenv.Context(t, time.Minute)
 	const u, v = "https://hooks.example.com/u", "https://hooks.example.com/v"
 	first := hookAt(t, "org-a", u)
-	if err := s.CreateWebhook(ctx, first, 10); err != nil {
+	if err := s.CreateWebhook(ctx, first, 10, nil); err != nil {
 		t.Fatal(err)
 	}
 	if it := tb.item(t, ctx, "ORG#org-a#URL", urlSK(u)); it == nil {
 		t.Fatal("no uniqueness item for the URL")
 	}
-	wantCode(t, s.CreateWebhook(ctx, hookAt(t, "org-a", u), 10), pcx.EConflict)
-	if err := s.CreateWebhook(ctx, hookAt(t, "org-b", u), 10); err != nil {
+	wantCode(t, s.CreateWebhook(ctx, hookAt(t, "org-a", u), 10, nil), pcx.EConflict)
+	if err := s.CreateWebhook(ctx, hookAt(t, "org-b", u), 10, nil); err != nil {
 		t.Fatalf("another organisation's endpoint with the URL: %v", err)
 	}
-	if err := s.CreateWebhook(ctx, hookAt(t, "org-a", u+"?x=1"), 10); err != nil {
+	if err := s.CreateWebhook(ctx, hookAt(t, "org-a", u+"?x=1"), 10, nil); err != nil {
 		t.Fatalf("another URL (a query string more): %v", err)
 	}
 
 	// Moving onto a taken URL is a conflict and changes nothing; moving elsewhere frees the old.
 	second := hookAt(t, "org-a", v)
-	if err := s.CreateWebhook(ctx, second, 10); err != nil {
+	if err := s.CreateWebhook(ctx, second, 10, nil); err != nil {
 		t.Fatal(err)
 	}
 	desc := "moved"
 	taken := u
-	_, err := s.UpdateWebhook(ctx, "org-a", second.ID, store.WebhookPatch{URL: &taken, Description: &desc})
+	_, err := s.UpdateWebhook(ctx, "org-a", second.ID, store.WebhookPatch{URL: &taken, Description: &desc}, nil)
 	wantCode(t, err, pcx.EConflict)
 	if got, _ := s.Webhook(ctx, "org-a", second.ID); got.URL != v || got.Description == desc {
 		t.Fatalf("after a refused move: %+v, want it unchanged", got)
 	}
 	w := "https://hooks.example.com/w"
-	got, err := s.UpdateWebhook(ctx, "org-a", second.ID, store.WebhookPatch{URL: &w, Description: &desc})
+	got, err := s.UpdateWebhook(ctx, "org-a", second.ID, store.WebhookPatch{URL: &w, Description: &desc}, nil)
 	if err != nil || got.URL != w || got.Description != desc {
 		t.Fatalf("move to a free URL = %+v, %v", got, err)
 	}
 	if tb.item(t, ctx, "ORG#org-a#URL", urlSK(v)) != nil || tb.item(t, ctx, "ORG#org-a#URL", urlSK(w)) == nil {
 		t.Fatal("the move did not move the uniqueness item")
 	}
-	if err := s.CreateWebhook(ctx, hookAt(t, "org-a", v), 10); err != nil {
+	if err := s.CreateWebhook(ctx, hookAt(t, "org-a", v), 10, nil); err != nil {
 		t.Fatalf("the URL an endpoint left: %v", err)
 	}
 	// The same URL again is no move.
-	if _, err := s.UpdateWebhook(ctx, "org-a", second.ID, store.WebhookPatch{URL: &w}); err != nil {
+	if _, err := s.UpdateWebhook(ctx, "org-a", second.ID, store.WebhookPatch{URL: &w}, nil); err != nil {
 		t.Fatalf("patch to its own URL: %v", err)
 	}
 
-	if err := s.DeleteWebhook(ctx, "org-a", first.ID); err != nil {
+	if err := s.DeleteWebhook(ctx, "org-a", first.ID, nil); err != nil {
 		t.Fatal(err)
 	}
 	if tb.item(t, ctx, "ORG#org-a#URL", urlSK(u)) != nil {
 		t.Fatal("the deleted endpoint's URL is still claimed")
 	}
-	if err := s.CreateWebhook(ctx, hookAt(t, "org-a", u), 10); err != nil {
+	if err := s.CreateWebhook(ctx, hookAt(t, "org-a", u), 10, nil); err != nil {
 		t.Fatalf("the URL of a deleted endpoint: %v", err)
 	}
-	wantCode(t, s.DeleteWebhook(ctx, "org-a", first.ID), pcx.ENotFound)
-	_, err = s.UpdateWebhook(ctx, "org-a", first.ID, store.WebhookPatch{URL: &taken})
+	wantCode(t, s.DeleteWebhook(ctx, "org-a", first.ID, nil), pcx.ENotFound)
+	_, err = s.UpdateWebhook(ctx, "org-a", first.ID, store.WebhookPatch{URL: &taken}, nil)
 	wantCode(t, err, pcx.ENotFound)
 }
 
@@ -103,7 +103,7 @@ func TestWebhookURLUniqueUnderConcurrentCreates(t *testing.T) {
 	errs := make([]error, 8)
 	var wg sync.WaitGroup
 	for i := range errs {
-		wg.Go(func() { errs[i] = s.CreateWebhook(ctx, hookAt(t, "org-a", url), 100) })
+		wg.Go(func() { errs[i] = s.CreateWebhook(ctx, hookAt(t, "org-a", url), 100, nil) })
 	}
 	wg.Wait()
 	ok := 0
@@ -125,11 +125,11 @@ func TestWebhookURLUniqueUnderConcurrentCreates(t *testing.T) {
 	}
 	// The count item counted only the one: the limit still has room for 99 more.
 	for i := range 99 {
-		if err := s.CreateWebhook(ctx, newHook(t, "org-a", time.Now()), 100); err != nil {
+		if err := s.CreateWebhook(ctx, newHook(t, "org-a", time.Now()), 100, nil); err != nil {
 			t.Fatalf("create %d under the limit: %v", i+2, err)
 		}
 	}
-	wantCode(t, s.CreateWebhook(ctx, newHook(t, "org-a", time.Now()), 100), pcx.EConflict)
+	wantCode(t, s.CreateWebhook(ctx, newHook(t, "org-a", time.Now()), 100, nil), pcx.EConflict)
 }
 
 // Endpoints stored before URLs were unique have no uniqueness item: they keep being read,
@@ -142,7 +142,7 @@ func TestWebhooksFromBeforeURLUniqueness(t *testing.T) {
 	const u = "https://hooks.example.com/old"
 	oldShape := func() *pcx.Webhook {
 		w := hookAt(t, "org-a", u)
-		if err := s.CreateWebhook(ctx, w, 10); err != nil {
+		if err := s.CreateWebhook(ctx, w, 10, nil); err != nil {
 			t.Fatal(err)
 		}
 		it := tb.item(t, ctx, "ORG#org-a#WH", w.ID)
@@ -161,20 +161,20 @@ func TestWebhooksFromBeforeURLUniqueness(t *testing.T) {
 
 	// A new endpoint with their URL is allowed, and claims it.
 	fresh := hookAt(t, "org-a", u)
-	if err := s.CreateWebhook(ctx, fresh, 10); err != nil {
+	if err := s.CreateWebhook(ctx, fresh, 10, nil); err != nil {
 		t.Fatalf("a new endpoint with an old endpoint's URL: %v", err)
 	}
-	wantCode(t, s.CreateWebhook(ctx, hookAt(t, "org-a", u), 10), pcx.EConflict)
+	wantCode(t, s.CreateWebhook(ctx, hookAt(t, "org-a", u), 10, nil), pcx.EConflict)
 
 	// The old ones change without touching the new one's claim, even "moving" to their own URL.
 	desc, same := "still here", u
-	if got, err := s.UpdateWebhook(ctx, "org-a", old1.ID, store.WebhookPatch{Description: &desc, URL: &same}); err != nil || got.Description != desc {
+	if got, err := s.UpdateWebhook(ctx, "org-a", old1.ID, store.WebhookPatch{Description: &desc, URL: &same}, nil); err != nil || got.Description != desc {
 		t.Fatalf("update of an old endpoint = %+v, %v", got, err)
 	}
-	if _, err := s.UpdateWebhook(ctx, "org-a", old1.ID, store.WebhookPatch{}.WithStatus(pcx.WebhookDisabled, pcx.DisabledGone)); err != nil {
+	if _, err := s.UpdateWebhook(ctx, "org-a", old1.ID, store.WebhookPatch{}.WithStatus(pcx.WebhookDisabled, pcx.DisabledGone), nil); err != nil {
 		t.Fatalf("disable of an old endpoint: %v", err)
 	}
-	if err := s.DeleteWebhook(ctx, "org-a", old1.ID); err != nil {
+	if err := s.DeleteWebhook(ctx, "org-a", old1.ID, nil); err != nil {
 		t.Fatalf("delete of an old endpoint: %v", err)
 	}
 	if it := tb.item(t, ctx, "ORG#org-a#URL", urlSK(u)); it == nil || it["webhook_id"].(*types.AttributeValueMemberS).Value != fresh.ID {
@@ -183,14 +183,14 @@ func TestWebhooksFromBeforeURLUniqueness(t *testing.T) {
 
 	// Moving an old one claims its new URL; onto a claimed URL it is a conflict.
 	moved := "https://hooks.example.com/moved"
-	if _, err := s.UpdateWebhook(ctx, "org-a", old2.ID, store.WebhookPatch{URL: &moved}); err != nil {
+	if _, err := s.UpdateWebhook(ctx, "org-a", old2.ID, store.WebhookPatch{URL: &moved}, nil); err != nil {
 		t.Fatalf("move of an old endpoint: %v", err)
 	}
-	wantCode(t, s.CreateWebhook(ctx, hookAt(t, "org-a", moved), 10), pcx.EConflict)
+	wantCode(t, s.CreateWebhook(ctx, hookAt(t, "org-a", moved), 10, nil), pcx.EConflict)
 	back := u
-	_, err := s.UpdateWebhook(ctx, "org-a", old2.ID, store.WebhookPatch{URL: &back})
+	_, err := s.UpdateWebhook(ctx, "org-a", old2.ID, store.WebhookPatch{URL: &back}, nil)
 	wantCode(t, err, pcx.EConflict)
-	if err := s.DeleteWebhook(ctx, "org-a", old2.ID); err != nil {
+	if err := s.DeleteWebhook(ctx, "org-a", old2.ID, nil); err != nil {
 		t.Fatal(err)
 	}
 	if tb.item(t, ctx, "ORG#org-a#URL", urlSK(moved)) != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/pcx/publicservice/internal/netguard"
 	"github.com/pcx/publicservice/internal/ratelimit"
 	"github.com/pcx/publicservice/service/apikeys"
+	"github.com/pcx/publicservice/service/audit"
 	"github.com/pcx/publicservice/service/starter"
 	"github.com/pcx/publicservice/service/webhooks"
 )
@@ -47,7 +48,7 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 	hooks := &webhooks.Service{
 		Store: st, Recoveries: st, Starter: &starter.Starter{Client: tc, TaskQueue: cfg.TemporalTaskQueue},
 		URLs: netguard.NewPolicy(allowed, nil), Log: log, MaxEndpoints: cfg.WebhookMaxEndpoints,
-		SecretGrace: cfg.WebhookSecretGrace, Retention: cfg.EventRetention,
+		SecretGrace: cfg.WebhookSecretGrace, Retention: cfg.EventRetention, AuditRetention: cfg.AuditRetention,
 		NotifyLimit: ratelimit.New(float64(cfg.OrgNotifyPerSecond), 2*float64(cfg.OrgNotifyPerSecond)),
 		ReplayLimit: ratelimit.New(float64(cfg.OrgReplaysPerHour)/3600, float64(cfg.OrgReplaysPerHour)),
 	}
@@ -59,8 +60,9 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 		Log:            log,
 		Auth:           auth,
 		AuthFailures:   api.NewFailureLimiter(cfg.AuthFailuresPerMinute),
-		Keys:           &apikeys.Service{Store: st, Hasher: hasher, Auth: auth},
+		Keys:           &apikeys.Service{Store: st, Hasher: hasher, Auth: auth, AuditRetention: cfg.AuditRetention},
 		Webhooks:       hooks,
+		Audit:          &audit.Service{Store: st},
 		Cursors:        cursor.NewSigner(cursor.DeriveKey(pepper), cursor.DefaultTTL),
 		RequestTimeout: cfg.RequestTimeout,
 		Metrics:        m,

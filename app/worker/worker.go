@@ -46,7 +46,7 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 	}
 	acts := activities.New(activities.Activities{
 		Store: st, Recoveries: st, Client: httpClient, Log: log, Schedule: cfg.WebhookRetrySchedule,
-		Retention: cfg.EventRetention, UserAgent: "PCX-Webhooks/" + app.Version, Metrics: m,
+		Retention: cfg.EventRetention, AuditRetention: cfg.AuditRetention, UserAgent: "PCX-Webhooks/" + app.Version, Metrics: m,
 		MaxInFlight: cfg.WorkerConcurrency, EndpointConcurrency: cfg.WebhookEndpointConcurrency, HostConcurrency: cfg.WebhookHostConcurrency,
 		BreakerFailures: cfg.WebhookBreakerFailures, DisableAfter: cfg.WebhookDisableAfter,
 		Emitter: emitter{&webhooks.Service{

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net/http"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -50,6 +52,7 @@ func keysCreate(ctx context.Context, c *cli, args []string) error {
 	user := fs.String("user-id", "", "user the key acts for (required)")
 	name := fs.String("name", "", "name of the key, 1 to 100 characters (required)")
 	expires := fs.String("expires-at", "", "optional expiry, RFC 3339 (e.g. 2030-01-02T15:04:05Z)")
+	scopes := fs.String("scopes", "", "comma-separated scopes (default: all of "+strings.Join(pcx.ScopeNames(pcx.AllScopes), ",")+")")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -57,6 +60,13 @@ func keysCreate(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	in := apikeys.CreateInput{OrgID: *org, UserID: *user, Name: *name}
+	if *scopes != "" {
+		list, msg := pcx.ParseScopes(strings.Split(*scopes, ","))
+		if msg != "" {
+			return usageError{"--scopes " + msg}
+		}
+		in.Scopes = list
+	}
 	if *expires != "" {
 		t, err := time.Parse(time.RFC3339Nano, *expires)
 		if err != nil {
@@ -73,12 +83,13 @@ func keysCreate(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc := &apikeys.Service{Store: st, Hasher: keyformat.NewHasher(peppers)}
+	svc := &apikeys.Service{Store: st, Hasher: keyformat.NewHasher(peppers), AuditRetention: cfg.AuditRetention}
 	full, k, err := svc.Create(ctx, in)
 	if err != nil {
 		return storeErr(err)
 	}
-	fmt.Fprintf(c.stdout, "created API key %s (prefix %s) for org %s, user %s\n", k.ID, k.Prefix, k.OrgID, k.UserID)
+	fmt.Fprintf(c.stdout, "created API key %s (prefix %s) for org %s, user %s, scopes %s\n", k.ID, k.Prefix, k.OrgID, k.UserID,
+		strings.Join(pcx.ScopeNames(k.Scopes), ","))
 	fmt.Fprintln(c.stdout, full)
 	return nil
 }
@@ -122,19 +133,33 @@ func fmtTime(t *time.Time) string {
 }
 
 func keysRevoke(ctx context.Context, c *cli, args []string) error {
+	var cascade *bool
 	return keysChange(ctx, c, args, "revoke", "Revoke an API key (it gets 401 within AUTH_CACHE_TTL everywhere).",
-		(*apikeys.Service).Revoke)
+		func(fs *flag.FlagSet) {
+			cascade = fs.Bool("cascade", false, "also revoke every key it minted, transitively")
+		},
+		func(s *apikeys.Service, ctx context.Context, org, prefix string) (*pcx.APIKey, string, error) {
+			k, n, err := s.Revoke(ctx, org, prefix, *cascade)
+			return k, fmt.Sprintf("; %d key(s) revoked by this command", n), err
+		})
 }
 
 func keysActivate(ctx context.Context, c *cli, args []string) error {
-	return keysChange(ctx, c, args, "activate", "Re-activate a revoked API key that has not expired.",
-		(*apikeys.Service).Activate)
+	return keysChange(ctx, c, args, "activate", "Re-activate a revoked API key that has not expired.", nil,
+		func(s *apikeys.Service, ctx context.Context, org, prefix string) (*pcx.APIKey, string, error) {
+			k, err := s.Activate(ctx, nil, org, prefix) // an operator is bound by no key
+			return k, "", err
+		})
 }
 
-func keysChange(ctx context.Context, c *cli, args []string, verb, summary string, change func(s *apikeys.Service, ctx context.Context, org, prefix string) (*pcx.APIKey, error)) error {
+func keysChange(ctx context.Context, c *cli, args []string, verb, summary string, flags func(*flag.FlagSet),
+	change func(s *apikeys.Service, ctx context.Context, org, prefix string) (*pcx.APIKey, string, error)) error {
 	fs := newFlags(c, "keys "+verb, "", summary)
 	org := fs.String("org-id", "", "organisation the key belongs to (required)")
 	prefix := fs.String("prefix", "", "the key's prefix, pcx_<id> (required)")
+	if flags != nil {
+		flags(fs)
+	}
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -144,17 +169,17 @@ func keysChange(ctx context.Context, c *cli, args []string, verb, summary string
 	if !pcx.ValidKeyPrefix(*prefix) {
 		return usageError{"--prefix must look like pcx_<6 to 12 of a-z0-9>"}
 	}
-	_, st, err := c.open(ctx)
+	cfg, st, err := c.open(ctx)
 	if err != nil {
 		return err
 	}
 	// The key service, as the API uses it; this process caches no keys, so it has no
 	// authenticator to tell (the API instances see the change within AUTH_CACHE_TTL).
-	k, err := change(&apikeys.Service{Store: st}, ctx, *org, *prefix)
+	k, more, err := change(&apikeys.Service{Store: st, AuditRetention: cfg.AuditRetention}, ctx, *org, *prefix)
 	if err != nil {
 		return storeErr(err)
 	}
-	fmt.Fprintf(c.stdout, "API key %s (%s) is now %s\n", k.ID, k.Prefix, k.Status)
+	fmt.Fprintf(c.stdout, "API key %s (%s) is now %s%s\n", k.ID, k.Prefix, k.Status, more)
 	return nil
 }
 

@@ -17,6 +17,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/pcx/publicservice/pcx"
 )
 
 // Exit codes scripts can rely on.
@@ -59,6 +61,7 @@ func commands() []command {
 		{"keys list", "list an organisation's API keys, newest first", keysList},
 		{"keys revoke", "revoke an organisation's API key by prefix", keysRevoke},
 		{"keys activate", "re-activate a revoked, unexpired API key by prefix", keysActivate},
+		{"audit list", "list an organisation's audit log, newest first, by action, target and time", auditList},
 		{"webhooks list", "list an organisation's webhook endpoints", webhooksList},
 		{"webhooks deliveries", "list an endpoint's deliveries, newest first, by status and time", webhooksDeliveries},
 		{"webhooks recover", "deliver an endpoint the events of a window it did not receive", webhooksRecover},
@@ -85,7 +88,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		if len(args) < len(words) || !equal(args[:len(words)], words) {
 			continue
 		}
-		err := cmd.run(ctx, c, args[len(words):])
+		// Every change a command makes is audited as the operator's.
+		octx := pcx.WithOrigin(ctx, pcx.Origin{Actor: pcx.Actor{Operator: pcx.OperatorPCXCtl}})
+		err := cmd.run(octx, c, args[len(words):])
 		var ue usageError
 		switch {
 		case err == nil:

@@ -164,11 +164,11 @@ func TestWebhooksAndEventsCommands(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	hook := &pcx.Webhook{ID: pcx.NewID("wh", now), OrgID: "acme", URL: "https://hooks.example.com/pcx", Description: "billing\nteam",
 		Status: pcx.WebhookActive, CreatedAt: now, UpdatedAt: now, Secrets: []pcx.WebhookSecret{{Key: []byte("0123456789abcdef0123456789abcdef")}}}
-	if err := st.CreateWebhook(ctx, hook, 10); err != nil {
+	if err := st.CreateWebhook(ctx, hook, 10, nil); err != nil {
 		t.Fatal(err)
 	}
 	ev := &pcx.Event{ID: pcx.NewID("evt", now), OrgID: "acme", WorkflowID: "webhook-event-x", Source: "notify", CreatedAt: now, Payload: []byte(`{"a":1}`)}
-	if err := st.CreateEvent(ctx, ev, time.Hour); err != nil {
+	if err := st.CreateEvent(ctx, ev, time.Hour, nil); err != nil {
 		t.Fatal(err)
 	}
 	att := pcx.Attempt{At: now, StatusCode: 503, ErrorClass: "http_status", Duration: 20 * time.Millisecond}
@@ -289,7 +289,7 @@ func TestWebhooksCheckSecrets(t *testing.T) {
 		now = now.Add(time.Millisecond)
 		w := &pcx.Webhook{ID: pcx.NewID("wh", now), OrgID: org, URL: "https://hooks.example.com/" + org, Status: pcx.WebhookActive,
 			CreatedAt: now, UpdatedAt: now, Secrets: []pcx.WebhookSecret{{Key: []byte("0123456789abcdef0123456789abcdef")}}}
-		if err := st.CreateWebhook(ctx, w, 10); err != nil {
+		if err := st.CreateWebhook(ctx, w, 10, nil); err != nil {
 			t.Fatal(err)
 		}
 		return w

@@ -109,7 +109,7 @@ func eventsReplay(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer tc.Close()
-	svc := &webhooks.Service{Store: st, Recoveries: st, Starter: &starter.Starter{Client: tc, TaskQueue: cfg.TemporalTaskQueue}, Retention: cfg.EventRetention}
+	svc := &webhooks.Service{Store: st, Recoveries: st, Starter: &starter.Starter{Client: tc, TaskQueue: cfg.TemporalTaskQueue}, Retention: cfg.EventRetention, AuditRetention: cfg.AuditRetention}
 	var ids []string
 	for _, id := range strings.Split(*only, ",") {
 		if id = strings.TrimSpace(id); id != "" {
@@ -276,7 +276,7 @@ func webhooksRecover(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer tc.Close()
-	svc := &webhooks.Service{Store: st, Recoveries: st, Starter: &starter.Starter{Client: tc, TaskQueue: cfg.TemporalTaskQueue}, Retention: cfg.EventRetention}
+	svc := &webhooks.Service{Store: st, Recoveries: st, Starter: &starter.Starter{Client: tc, TaskQueue: cfg.TemporalTaskQueue}, Retention: cfg.EventRetention, AuditRetention: cfg.AuditRetention}
 	r, err := svc.Recover(ctx, *org, *id, from, end)
 	if err != nil {
 		return storeErr(err)

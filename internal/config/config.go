@@ -61,8 +61,10 @@ type Config struct {
 	WebhookCAFile        string          `env:"WEBHOOK_CA_FILE"`
 	WebhookSecretGrace   time.Duration   `env:"WEBHOOK_SECRET_GRACE" envDefault:"24h"`
 	EventRetention       time.Duration   `env:"EVENT_RETENTION" envDefault:"720h"`
-	WebhookMaxEndpoints  int             `env:"WEBHOOK_MAX_ENDPOINTS_PER_ORG" envDefault:"10000"`
-	WorkerConcurrency    int             `env:"WORKER_CONCURRENCY" envDefault:"200"`
+	// AuditRetention is how long audit records are kept (contract §7).
+	AuditRetention      time.Duration `env:"AUDIT_RETENTION" envDefault:"8760h"`
+	WebhookMaxEndpoints int           `env:"WEBHOOK_MAX_ENDPOINTS_PER_ORG" envDefault:"10000"`
+	WorkerConcurrency   int           `env:"WORKER_CONCURRENCY" envDefault:"200"`
 	// Sends in flight to one endpoint, and to one destination host, per worker: one
 	// organisation's slow receivers cannot take every slot (internal/slots).
 	WebhookEndpointConcurrency int `env:"WEBHOOK_ENDPOINT_CONCURRENCY" envDefault:"20"`
@@ -186,6 +188,7 @@ func (c Config) validateCommon() error {
 	positive := map[string]time.Duration{
 		"REQUEST_TIMEOUT": c.RequestTimeout, "SHUTDOWN_TIMEOUT": c.ShutdownTimeout,
 		"WEBHOOK_TIMEOUT": c.WebhookTimeout, "EVENT_RETENTION": c.EventRetention,
+		"AUDIT_RETENTION": c.AuditRetention,
 	}
 	for name, d := range positive {
 		if d <= 0 {

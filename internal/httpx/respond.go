@@ -35,6 +35,7 @@ type success struct {
 // Failure is the envelope of every error response. Its fields are in alphabetical order, the
 // order the contract's exact 401 body has: {"message":"API Key is missing","status":"error"}.
 type Failure struct {
+	Code    string            `json:"code,omitempty"`
 	Message string            `json:"message"`
 	Status  string            `json:"status"`
 	Errors  map[string]string `json:"errors,omitempty"`
@@ -137,8 +138,11 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	status := StatusOf(code)
 	body := Failure{Status: "error", Message: pcx.ErrorMessage(err)}
 	var pe *pcx.Error
-	if errors.As(err, &pe) && len(pe.Fields) > 0 {
-		body.Errors = pe.Fields
+	if errors.As(err, &pe) {
+		body.Errors, body.Code = pe.Fields, pe.Reason
+		if len(body.Errors) == 0 {
+			body.Errors = nil
+		}
 	}
 	log := zerolog.Ctx(r.Context())
 	switch {

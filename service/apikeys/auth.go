@@ -96,7 +96,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (pcx.Pr
 		return pcx.Principal{}, ErrUnauthenticated
 	}
 	a.noteUse(rec.Prefix, now)
-	return pcx.Principal{OrgID: rec.OrgID, UserID: rec.UserID, APIKeyID: rec.ID, Prefix: rec.Prefix}, nil
+	return rec.Principal(), nil
 }
 
 // Forget drops any cached state of prefix, after this instance revoked, activated or deleted it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/pcx/publicservice/internal/keyformat"
 	"github.com/pcx/publicservice/pcx"
+	"github.com/pcx/publicservice/store"
 )
 
 // fakeStore is an in-memory key store for unit tests of this package.
@@ -23,14 +25,18 @@ type fakeStore struct {
 	touches int
 	taken   int // the next `taken` creates fail with pcx.ErrPrefixTaken
 	fail    error
-	block   chan struct{} // when set, reads wait on it, or until their context ends
-	reading chan struct{} // when set with block, a read sends on it once begun, then waits
-	touched chan struct{} // when set, each TouchAPIKey sends on it (buffer it)
+	block   chan struct{}      // when set, reads wait on it, or until their context ends
+	reading chan struct{}      // when set with block, a read sends on it once begun, then waits
+	touched chan struct{}      // when set, each TouchAPIKey sends on it (buffer it)
+	audits  []*pcx.AuditRecord // every record written with a change, in order
 }
+
+// opCtx is the context of the tests' changes: an operator's, so each has an actor to audit.
+var opCtx = pcx.WithOrigin(context.Background(), pcx.Origin{Actor: pcx.Actor{Operator: "test"}})
 
 func newFake() *fakeStore { return &fakeStore{keys: map[string]*pcx.APIKey{}} }
 
-func (f *fakeStore) CreateAPIKey(_ context.Context, k *pcx.APIKey) error {
+func (f *fakeStore) CreateAPIKey(_ context.Context, k *pcx.APIKey, rec *pcx.AuditRecord) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.taken > 0 {
@@ -39,7 +45,66 @@ func (f *fakeStore) CreateAPIKey(_ context.Context, k *pcx.APIKey) error {
 	}
 	cp := *k
 	f.keys[k.Prefix] = &cp
+	f.audit(rec)
 	return nil
+}
+
+// audit keeps rec; callers hold mu.
+func (f *fakeStore) audit(rec *pcx.AuditRecord) {
+	if rec != nil {
+		f.audits = append(f.audits, rec)
+	}
+}
+
+// APIKeyOf is the use cases' read; reads counts only authentication's (APIKeyByPrefix).
+func (f *fakeStore) APIKeyOf(_ context.Context, org, prefix string) (*pcx.APIKey, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k, ok := f.keys[prefix]
+	if !ok || k.OrgID != org {
+		return nil, pcx.Errorf(pcx.ENotFound, "API key not found")
+	}
+	cp := *k
+	return &cp, nil
+}
+
+func (f *fakeStore) UpdateAPIKey(_ context.Context, org, prefix string, p store.KeyPatch, rec *pcx.AuditRecord) (*pcx.APIKey, error) {
+	return f.change(org, prefix, rec, func(k *pcx.APIKey) bool {
+		if p.Name != nil {
+			k.Name = *p.Name
+		}
+		if p.ExpiresAt != nil {
+			k.ExpiresAt = p.ExpiresAt
+		}
+		return true
+	})
+}
+
+func (f *fakeStore) RollAPIKey(_ context.Context, old *pcx.APIKey, oldExpires time.Time, next *pcx.APIKey, created, rolled *pcx.AuditRecord) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k, ok := f.keys[old.Prefix]
+	if !ok || k.ID != old.ID {
+		return pcx.Errorf(pcx.EConflict, "changed")
+	}
+	k.ExpiresAt = &oldExpires
+	cp := *next
+	f.keys[next.Prefix] = &cp
+	f.audit(created)
+	f.audit(rolled)
+	return nil
+}
+
+func (f *fakeStore) KeyChildren(_ context.Context, id string) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for p, k := range f.keys {
+		if k.CreatedBy == id {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 func (f *fakeStore) APIKeyByPrefix(ctx context.Context, prefix string) (*pcx.APIKey, error) {
@@ -97,29 +162,38 @@ func (f *fakeStore) ListAPIKeys(_ context.Context, org string, _ int, _ string) 
 	return out, "", nil
 }
 
-// change applies fn to org's key with the prefix, as the store's conditional writes do.
-func (f *fakeStore) change(org, prefix string, fn func(*pcx.APIKey)) (*pcx.APIKey, error) {
+// change applies fn to org's key with the prefix, as the store's conditional writes do, and
+// keeps rec when fn reports a change.
+func (f *fakeStore) change(org, prefix string, rec *pcx.AuditRecord, fn func(*pcx.APIKey) bool) (*pcx.APIKey, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	k, ok := f.keys[prefix]
 	if !ok || k.OrgID != org {
 		return nil, pcx.Errorf(pcx.ENotFound, "API key not found")
 	}
-	fn(k)
+	if fn(k) {
+		f.audit(rec)
+	}
 	cp := *k
 	return &cp, nil
 }
 
-func (f *fakeStore) RevokeAPIKey(_ context.Context, org, prefix string) (*pcx.APIKey, error) {
-	return f.change(org, prefix, func(k *pcx.APIKey) { k.Status = pcx.KeyRevoked })
+func (f *fakeStore) RevokeAPIKey(_ context.Context, org, prefix string, rec *pcx.AuditRecord) (*pcx.APIKey, bool, error) {
+	changed := false
+	k, err := f.change(org, prefix, rec, func(k *pcx.APIKey) bool {
+		changed = k.Status != pcx.KeyRevoked
+		k.Status = pcx.KeyRevoked
+		return changed
+	})
+	return k, changed, err
 }
 
-func (f *fakeStore) ActivateAPIKey(_ context.Context, org, prefix string) (*pcx.APIKey, error) {
-	return f.change(org, prefix, func(k *pcx.APIKey) { k.Status = pcx.KeyActive })
+func (f *fakeStore) ActivateAPIKey(_ context.Context, org, prefix string, rec *pcx.AuditRecord) (*pcx.APIKey, error) {
+	return f.change(org, prefix, rec, func(k *pcx.APIKey) bool { k.Status = pcx.KeyActive; return true })
 }
 
-func (f *fakeStore) DeleteAPIKey(_ context.Context, org, prefix string) error {
-	_, err := f.change(org, prefix, func(*pcx.APIKey) {})
+func (f *fakeStore) DeleteAPIKey(_ context.Context, org, prefix string, rec *pcx.AuditRecord) error {
+	_, err := f.change(org, prefix, rec, func(*pcx.APIKey) bool { return true })
 	if err == nil {
 		f.mu.Lock()
 		delete(f.keys, prefix)
@@ -176,7 +250,7 @@ func TestCreateValidates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := s.Create(context.Background(), tt.in)
+			_, _, err := s.Create(opCtx, tt.in)
 			var pe *pcx.Error
 			if !errors.As(err, &pe) || pe.Code != pcx.EInvalid || pe.Fields[tt.field] == "" {
 				t.Fatalf("Create error = %v, want EInvalid naming field %q", err, tt.field)
@@ -184,7 +258,7 @@ func TestCreateValidates(t *testing.T) {
 		})
 	}
 	// 100 characters of a multi-byte rune are fine.
-	if _, _, err := s.Create(context.Background(), CreateInput{OrgID: "o", UserID: "u", Name: strings.Repeat("é", 100)}); err != nil {
+	if _, _, err := s.Create(opCtx, CreateInput{OrgID: "o", UserID: "u", Name: strings.Repeat("é", 100)}); err != nil {
 		t.Fatalf("Create with a 100-character name: %v", err)
 	}
 }
@@ -193,7 +267,7 @@ func TestCreateRetriesPrefixCollision(t *testing.T) {
 	st := newFake()
 	st.taken = 2
 	s := newService(t, st)
-	full, rec, err := s.Create(context.Background(), CreateInput{OrgID: "org", UserID: "u", Name: "n"})
+	full, rec, err := s.Create(opCtx, CreateInput{OrgID: "org", UserID: "u", Name: "n"})
 	if err != nil {
 		t.Fatalf("Create after two collisions: %v", err)
 	}
@@ -209,7 +283,7 @@ func TestCreateRetriesPrefixCollision(t *testing.T) {
 	}
 
 	st.taken = 100
-	if _, _, err := s.Create(context.Background(), CreateInput{OrgID: "org", UserID: "u", Name: "n"}); pcx.ErrorCode(err) != pcx.EInternal {
+	if _, _, err := s.Create(opCtx, CreateInput{OrgID: "org", UserID: "u", Name: "n"}); pcx.ErrorCode(err) != pcx.EInternal {
 		t.Fatalf("Create with endless collisions = %v, want an internal error", err)
 	}
 }
@@ -225,12 +299,12 @@ type authFixture struct {
 func newAuth(t *testing.T, ttl time.Duration) *authFixture {
 	st := newFake()
 	s := newService(t, st)
-	full, rec, err := s.Create(context.Background(), CreateInput{OrgID: "org-1", UserID: "user-1", Name: "n"})
+	full, rec, err := s.Create(opCtx, CreateInput{OrgID: "org-1", UserID: "user-1", Name: "n"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := &authFixture{st: st, key: full, now: time.Now(),
-		prin: pcx.Principal{OrgID: "org-1", UserID: "user-1", APIKeyID: rec.ID, Prefix: rec.Prefix}}
+		prin: rec.Principal()}
 	f.a = NewAuthenticator(st, s.Hasher, ttl, zerolog.Nop())
 	f.a.now = func() time.Time { return f.now }
 	return f
@@ -238,9 +312,9 @@ func newAuth(t *testing.T, ttl time.Duration) *authFixture {
 
 func TestAuthenticate(t *testing.T) {
 	f := newAuth(t, 0)
-	ctx := context.Background()
+	ctx := opCtx
 	got, err := f.a.Authenticate(ctx, f.key)
-	if err != nil || got != f.prin {
+	if err != nil || !reflect.DeepEqual(got, f.prin) {
 		t.Fatalf("Authenticate(valid) = %+v, %v; want %+v", got, err, f.prin)
 	}
 	before := f.st.readCount()
@@ -288,7 +362,7 @@ func TestAuthenticate(t *testing.T) {
 func TestAuthenticateWrongSecret(t *testing.T) {
 	f := newAuth(t, 0)
 	f.st.keys[f.prin.Prefix].SecretMAC = []byte("not the mac of this key........")
-	if _, err := f.a.Authenticate(context.Background(), f.key); !errors.Is(err, ErrUnauthenticated) {
+	if _, err := f.a.Authenticate(opCtx, f.key); !errors.Is(err, ErrUnauthenticated) {
 		t.Fatalf("wrong secret: %v, want ErrUnauthenticated", err)
 	}
 }
@@ -302,7 +376,7 @@ func flip(c byte) string {
 
 func TestAuthCacheTTLAndForget(t *testing.T) {
 	f := newAuth(t, 2*time.Second)
-	ctx := context.Background()
+	ctx := opCtx
 	mustAuth := func(wantOK bool) {
 		t.Helper()
 		_, err := f.a.Authenticate(ctx, f.key)
@@ -351,7 +425,7 @@ func TestChangesForgetTheCachedKey(t *testing.T) {
 	f := newAuth(t, time.Hour)
 	s := newService(t, f.st)
 	s.Auth = f.a
-	ctx := context.Background()
+	ctx := opCtx
 	mustAuth := func(wantOK bool) {
 		t.Helper()
 		if _, err := f.a.Authenticate(ctx, f.key); (err == nil) != wantOK {
@@ -360,7 +434,7 @@ func TestChangesForgetTheCachedKey(t *testing.T) {
 	}
 	mustAuth(true)
 	reads := f.st.readCount()
-	if _, err := s.Revoke(ctx, "org-2", f.prin.Prefix); pcx.ErrorCode(err) != pcx.ENotFound {
+	if _, _, err := s.Revoke(ctx, "org-2", f.prin.Prefix, false); pcx.ErrorCode(err) != pcx.ENotFound {
 		t.Fatalf("Revoke of another organisation's key = %v, want not found", err)
 	}
 	mustAuth(true)
@@ -368,12 +442,12 @@ func TestChangesForgetTheCachedKey(t *testing.T) {
 		t.Fatalf("a failed revoke made the next request read the store (%d reads, want %d)", got, reads)
 	}
 
-	k, err := s.Revoke(ctx, "org-1", f.prin.Prefix)
+	k, _, err := s.Revoke(ctx, "org-1", f.prin.Prefix, false)
 	if err != nil || k.Status != pcx.KeyRevoked {
 		t.Fatalf("Revoke = %+v, %v; want the revoked key", k, err)
 	}
 	mustAuth(false)
-	if k, err = s.Activate(ctx, "org-1", f.prin.Prefix); err != nil || k.Status != pcx.KeyActive {
+	if k, err = s.Activate(ctx, nil, "org-1", f.prin.Prefix); err != nil || k.Status != pcx.KeyActive {
 		t.Fatalf("Activate = %+v, %v; want the active key", k, err)
 	}
 	mustAuth(true)
@@ -395,7 +469,7 @@ func TestChangesForgetTheCachedKey(t *testing.T) {
 func TestAuthCacheDisabled(t *testing.T) {
 	f := newAuth(t, 0)
 	for range 3 {
-		if _, err := f.a.Authenticate(context.Background(), f.key); err != nil {
+		if _, err := f.a.Authenticate(opCtx, f.key); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -410,7 +484,7 @@ func TestForgetDuringReadDoesNotCacheStale(t *testing.T) {
 	f.st.block, f.st.reading = make(chan struct{}), make(chan struct{}, 1) // buffered: for the read after, too
 	done := make(chan error)
 	go func() {
-		_, err := f.a.Authenticate(context.Background(), f.key)
+		_, err := f.a.Authenticate(opCtx, f.key)
 		done <- err
 	}()
 	<-f.st.reading // the read has begun: it took the cache's epoch before reaching the store
@@ -420,7 +494,7 @@ func TestForgetDuringReadDoesNotCacheStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.st.keys[f.prin.Prefix].Status = pcx.KeyRevoked
-	if _, err := f.a.Authenticate(context.Background(), f.key); !errors.Is(err, ErrUnauthenticated) {
+	if _, err := f.a.Authenticate(opCtx, f.key); !errors.Is(err, ErrUnauthenticated) {
 		t.Fatalf("after Forget the pre-Forget read was cached: %v", err)
 	}
 }
@@ -428,7 +502,7 @@ func TestForgetDuringReadDoesNotCacheStale(t *testing.T) {
 func TestTouchIsThrottled(t *testing.T) {
 	f := newAuth(t, time.Hour)
 	f.st.touched = make(chan struct{}, 100)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(opCtx)
 	defer cancel()
 	for range 50 {
 		if _, err := f.a.Authenticate(ctx, f.key); err != nil {

@@ -3,6 +3,7 @@ package apikeys
 import (
 	"context"
 	"errors"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -89,17 +90,17 @@ func await[T any](t *testing.T, ch <-chan T, what string) T {
 // joined it still gets its principal.
 func TestSharedReadOutlivesTheCallerWhoStartedIt(t *testing.T) {
 	f := newSharedRead(t, time.Hour)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(opCtx)
 	first := f.start(t, ctx)
 	await(t, f.st.reading, "the store read to begin")
-	joined := f.start(t, context.Background())
+	joined := f.start(t, opCtx)
 
 	cancel()
 	if r := await(t, first, "the first caller to give up"); pcx.ErrorCode(r.err) != pcx.EUnavailable {
 		t.Fatalf("first caller after its context ended: %+v, %v; want EUnavailable", r.p, r.err)
 	}
 	f.release()
-	if r := await(t, joined, "the joined caller"); r.err != nil || r.p != f.prin {
+	if r := await(t, joined, "the joined caller"); r.err != nil || !reflect.DeepEqual(r.p, f.prin) {
 		t.Fatalf("joined caller after the first one left = %+v, %v; want %+v", r.p, r.err, f.prin)
 	}
 	if n := f.st.readCount(); n != 1 {
@@ -111,9 +112,9 @@ func TestSharedReadOutlivesTheCallerWhoStartedIt(t *testing.T) {
 // store that did not answer in time (a 503); the read goes on for the others.
 func TestWaiterLeavesWithItsOwnContext(t *testing.T) {
 	f := newSharedRead(t, time.Hour)
-	first := f.start(t, context.Background())
+	first := f.start(t, opCtx)
 	await(t, f.st.reading, "the store read to begin")
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(opCtx)
 	waiter := f.start(t, ctx)
 
 	cancel()
@@ -131,7 +132,7 @@ func TestWaiterLeavesWithItsOwnContext(t *testing.T) {
 	default:
 	}
 	f.release()
-	if r := await(t, first, "the first caller"); r.err != nil || r.p != f.prin {
+	if r := await(t, first, "the first caller"); r.err != nil || !reflect.DeepEqual(r.p, f.prin) {
 		t.Fatalf("first caller = %+v, %v; want %+v", r.p, r.err, f.prin)
 	}
 }
@@ -141,16 +142,16 @@ func TestWaiterLeavesWithItsOwnContext(t *testing.T) {
 func TestReadOlderThanTTLIsNotServed(t *testing.T) {
 	const ttl = 2 * time.Second
 	f := newSharedRead(t, ttl)
-	first := f.start(t, context.Background())
+	first := f.start(t, opCtx)
 	await(t, f.st.reading, "the store read to begin") // it has read the key as active
 	f.st.mu.Lock()
 	f.st.keys[f.prin.Prefix].Status = pcx.KeyRevoked // on another instance: nothing forgotten here
 	f.st.mu.Unlock()
 	f.clock.add(ttl + time.Millisecond)
-	late := f.start(t, context.Background())
+	late := f.start(t, opCtx)
 
 	f.release()
-	if r := await(t, first, "the first caller"); r.err != nil || r.p != f.prin {
+	if r := await(t, first, "the first caller"); r.err != nil || !reflect.DeepEqual(r.p, f.prin) {
 		t.Fatalf("first caller, whose read began as it asked = %+v, %v; want %+v", r.p, r.err, f.prin)
 	}
 	if r := await(t, late, "the late caller"); !errors.Is(r.err, ErrUnauthenticated) {

@@ -1,7 +1,6 @@
 package webhooks
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -25,7 +24,7 @@ func fields(err error) map[string]string {
 
 func TestNotifyEventType(t *testing.T) {
 	s, st, sr := newService()
-	ctx := context.Background()
+	ctx := opCtx
 	for _, bad := range []string{"Transaction.updated", "transaction", "a", "pcx.test", "pcx.endpoint.disabled", "transaction.*", strings.Repeat("a", 101) + ".b"} {
 		_, err := s.Notify(ctx, NotifyInput{OrgID: "org", Payload: []byte(`{}`), EventType: bad})
 		if code(err) != pcx.EInvalid || fields(err)["event_type"] == "" {
@@ -57,7 +56,7 @@ func TestEndpointCountCountsSubscribedEndpoints(t *testing.T) {
 	s, st, _ := newService()
 	st.active = 5
 	st.subs = [][]string{{"refund.*"}, {"pcx.test"}, {"transaction.updated", "pcx.*"}} // and two of every type
-	ctx := context.Background()
+	ctx := opCtx
 	for eventType, want := range map[string]int{"transaction.updated": 3, "refund.created": 3, "payout.paid": 2} {
 		acc, err := s.Notify(ctx, NotifyInput{OrgID: "org", Payload: []byte(`{}`), EventType: eventType})
 		if err != nil || acc.EndpointCount != want {
@@ -75,7 +74,7 @@ func TestEndpointCountCountsSubscribedEndpoints(t *testing.T) {
 
 func TestEmitTakesOnlyOperationalTypes(t *testing.T) {
 	s, st, sr := newService()
-	ctx := context.Background()
+	ctx := opCtx
 	for _, bad := range []string{"transaction.updated", "pcx.", "pcx.*", "pcx.Test"} {
 		if _, err := s.Emit(ctx, "org", bad, []byte(`{}`)); code(err) != pcx.EInternal {
 			t.Errorf("Emit(%q) = %v; want an internal error", bad, err)
@@ -109,7 +108,7 @@ func TestEmitTakesOnlyOperationalTypes(t *testing.T) {
 // before still matches its repeat.
 func TestIdempotencyKeyCoversTheType(t *testing.T) {
 	s, st, _ := newService()
-	ctx := context.Background()
+	ctx := opCtx
 	in := NotifyInput{OrgID: "org", Payload: []byte(`{"a":1}`), Source: "notify", IdempotencyKey: "k-1"}
 	first, err := s.Notify(ctx, in)
 	if err != nil {
@@ -137,7 +136,7 @@ func TestIdempotencyKeyCoversTheType(t *testing.T) {
 
 func TestEndpointSubscriptionValidates(t *testing.T) {
 	s, st, _ := newService()
-	ctx := context.Background()
+	ctx := opCtx
 	many := make([]string, pcx.MaxEventTypes+1)
 	for i := range many {
 		many[i] = fmt.Sprintf("t%d.x", i)
@@ -184,7 +183,7 @@ func TestEndpointSubscriptionValidates(t *testing.T) {
 // the notify budget.
 func TestSendTest(t *testing.T) {
 	s, st, sr := newService()
-	ctx := context.Background()
+	ctx := opCtx
 	w, err := s.CreateEndpoint(ctx, "org", NewEndpoint{URL: "https://x/hook", EventTypes: []string{"refund.*"}})
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package webhooks
 
 import (
-	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -38,7 +37,7 @@ func TestNotifyIsRateLimitedPerOrganisation(t *testing.T) {
 	s.NotifyLimit = ratelimit.New(1, 2)
 	now := time.Unix(1_700_000_000, 0)
 	clockAt(s, &now)
-	ctx := context.Background()
+	ctx := opCtx
 	for i := range 2 {
 		if _, err := s.Notify(ctx, NotifyInput{OrgID: "org", Payload: []byte(`{}`)}); err != nil {
 			t.Fatalf("notify %d of the burst: %v", i+1, err)
@@ -69,7 +68,7 @@ func TestReplayOneRunningPerEvent(t *testing.T) {
 	s, st, sr := newService()
 	now := time.Unix(1_700_000_000, 0)
 	clockAt(s, &now)
-	ctx := context.Background()
+	ctx := opCtx
 	st.active = 1
 	acc, _ := s.Notify(ctx, NotifyInput{OrgID: "org", Payload: []byte(`{}`)})
 	other, _ := s.Notify(ctx, NotifyInput{OrgID: "org", Payload: []byte(`{}`)})
@@ -106,7 +105,7 @@ func TestReplayClaimOfAReplayThatNeverStarted(t *testing.T) {
 	s, st, sr := newService()
 	now := time.Unix(1_700_000_000, 0)
 	clockAt(s, &now)
-	ctx := context.Background()
+	ctx := opCtx
 	acc, _ := s.Notify(ctx, NotifyInput{OrgID: "org", Payload: []byte(`{}`)})
 	st.replays = map[string]pcx.ReplayClaim{acc.EventID: {EventID: acc.EventID, WorkflowID: "webhook-event-x-replay-lost", ClaimedAt: now}}
 	now = now.Add(ReplayStartGrace - time.Second)
@@ -136,7 +135,7 @@ func TestReplayClaimOfAReplayThatNeverStarted(t *testing.T) {
 // Of concurrent replays of one event exactly one is accepted.
 func TestConcurrentReplaysOneWins(t *testing.T) {
 	s, _, sr := newService()
-	ctx := context.Background()
+	ctx := opCtx
 	acc, _ := s.Notify(ctx, NotifyInput{OrgID: "org", Payload: []byte(`{}`)})
 	var wg sync.WaitGroup
 	errs := make([]error, 8)
@@ -165,7 +164,7 @@ func TestReplayIsRateLimitedPerOrganisation(t *testing.T) {
 	s.ReplayLimit = ratelimit.New(2.0/3600, 2)
 	now := time.Unix(1_700_000_000, 0)
 	clockAt(s, &now)
-	ctx := context.Background()
+	ctx := opCtx
 	acc, _ := s.Notify(ctx, NotifyInput{OrgID: "org", Payload: []byte(`{}`)})
 	for i := range 2 {
 		rep, err := s.Replay(ctx, "org", acc.EventID, nil)

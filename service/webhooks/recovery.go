@@ -54,7 +54,10 @@ func (s *Service) Recover(ctx context.Context, org, webhookID string, since time
 		"Another recovery of this webhook is starting; retry once it has finished"); err != nil {
 		return nil, err
 	}
-	err = s.Recoveries.CreateRecovery(ctx, r, now.Add(s.Retention))
+	rec, err := s.record(ctx, org, pcx.AuditRecoveryStarted, webhookID)
+	if err == nil {
+		err = s.Recoveries.CreateRecovery(ctx, r, now.Add(s.Retention), rec)
+	}
 	if err == nil {
 		_, err = s.Starter.StartRecovery(ctx, r.WorkflowID, workflows.RecoveryInput{
 			OrgID: org, WebhookID: webhookID, RecoveryID: r.ID, Since: since, Until: end,

@@ -40,7 +40,7 @@ func (f *fakeRecoveries) ReleaseRecovery(_ context.Context, webhookID, workflowI
 	return nil
 }
 
-func (f *fakeRecoveries) CreateRecovery(_ context.Context, r *pcx.Recovery, _ time.Time) error {
+func (f *fakeRecoveries) CreateRecovery(_ context.Context, r *pcx.Recovery, _ time.Time, _ *pcx.AuditRecord) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.created == nil {
@@ -69,7 +69,7 @@ func TestRecover(t *testing.T) {
 	s.Recoveries = rs
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	s.Now = func() time.Time { return now }
-	ctx := context.Background()
+	ctx := opCtx
 	w, err := s.CreateEndpoint(ctx, "o", NewEndpoint{URL: "https://x/hook"})
 	if err != nil {
 		t.Fatal(err)

@@ -27,14 +27,14 @@ import (
 
 // Store is what the use cases need from storage.
 type Store interface {
-	CreateWebhook(ctx context.Context, w *pcx.Webhook, maxPerOrg int) error
+	CreateWebhook(ctx context.Context, w *pcx.Webhook, maxPerOrg int, rec *pcx.AuditRecord) error
 	Webhook(ctx context.Context, org, id string) (*pcx.Webhook, error)
 	ListWebhooks(ctx context.Context, org string, limit int, after string) ([]*pcx.Webhook, string, error)
-	UpdateWebhook(ctx context.Context, org, id string, p store.WebhookPatch) (*pcx.Webhook, error)
-	RotateWebhookSecret(ctx context.Context, org, id string, key []byte, grace time.Duration) (*pcx.Webhook, error)
+	UpdateWebhook(ctx context.Context, org, id string, p store.WebhookPatch, rec *pcx.AuditRecord) (*pcx.Webhook, error)
+	RotateWebhookSecret(ctx context.Context, org, id string, key []byte, grace time.Duration, rec *pcx.AuditRecord) (*pcx.Webhook, error)
 	ActiveSubscriptions(ctx context.Context, org string) ([][]string, error)
-	DeleteWebhook(ctx context.Context, org, id string) error
-	CreateEvent(ctx context.Context, ev *pcx.Event, retention time.Duration) error
+	DeleteWebhook(ctx context.Context, org, id string, rec *pcx.AuditRecord) error
+	CreateEvent(ctx context.Context, ev *pcx.Event, retention time.Duration, rec *pcx.AuditRecord) error
 	EventOf(ctx context.Context, org, id string) (*pcx.Event, error)
 	EventWithPayloadOf(ctx context.Context, org, id string) (*pcx.Event, error)
 	ListEvents(ctx context.Context, org string, f store.EventFilter, limit int, after string) ([]*pcx.Event, string, error)
@@ -42,7 +42,7 @@ type Store interface {
 	ListEndpointDeliveries(ctx context.Context, webhookID string, f store.DeliveryFilter, limit int, after string) ([]*pcx.Delivery, string, error)
 	ClaimIdempotency(ctx context.Context, rec *pcx.Idempotency, ttl time.Duration) (*pcx.Idempotency, error)
 	CompleteIdempotency(ctx context.Context, rec *pcx.Idempotency) error
-	ClaimReplay(ctx context.Context, c pcx.ReplayClaim, over string, expires time.Time) (*pcx.ReplayClaim, error)
+	ClaimReplay(ctx context.Context, c pcx.ReplayClaim, over string, expires time.Time, rec *pcx.AuditRecord) (*pcx.ReplayClaim, error)
 	ReleaseReplay(ctx context.Context, eventID, workflowID string) error
 }
 
@@ -50,7 +50,7 @@ type Store interface {
 type RecoveryStore interface {
 	ClaimRecovery(ctx context.Context, webhookID, workflowID string, claimedAt time.Time, over string, expires time.Time) (holder string, holderAt time.Time, held bool, err error)
 	ReleaseRecovery(ctx context.Context, webhookID, workflowID string) error
-	CreateRecovery(ctx context.Context, r *pcx.Recovery, expires time.Time) error
+	CreateRecovery(ctx context.Context, r *pcx.Recovery, expires time.Time, rec *pcx.AuditRecord) error
 	RecoveryOf(ctx context.Context, org, webhookID, id string) (*pcx.Recovery, error)
 }
 
@@ -79,7 +79,9 @@ type Service struct {
 	MaxEndpoints int           // per organisation (WEBHOOK_MAX_ENDPOINTS_PER_ORG)
 	SecretGrace  time.Duration // default rotation grace (WEBHOOK_SECRET_GRACE)
 	Retention    time.Duration // how long events are kept (EVENT_RETENTION)
-	Now          func() time.Time
+	// AuditRetention is how long the audit records of changes are kept (AUDIT_RETENTION).
+	AuditRetention time.Duration
+	Now            func() time.Time
 	// NotifyLimit is each organisation's budget of notifies and transaction updates
 	// (ORG_NOTIFY_PER_SECOND); ReplayLimit its budget of replays (ORG_REPLAYS_PER_HOUR). Both
 	// are this process's: nil limits nothing.
@@ -237,7 +239,11 @@ func (s *Service) CreateEndpoint(ctx context.Context, org string, in NewEndpoint
 		EventTypes: in.EventTypes, PayloadFormat: pcx.PayloadFormat(in.PayloadFormat),
 		Secrets: []pcx.WebhookSecret{{Key: signing.NewSecret()}},
 	}
-	if err := s.Store.CreateWebhook(ctx, w, s.MaxEndpoints); err != nil {
+	rec, err := s.record(ctx, org, pcx.AuditWebhookCreated, w.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Store.CreateWebhook(ctx, w, s.MaxEndpoints, rec); err != nil {
 		return nil, err
 	}
 	s.counts.forget(org)
@@ -257,8 +263,17 @@ func (s *Service) ListEndpoints(ctx context.Context, org string, limit int, afte
 
 // DeleteEndpoint removes org's endpoint; no new deliveries go to it.
 func (s *Service) DeleteEndpoint(ctx context.Context, org, id string) error {
+	rec, err := s.record(ctx, org, pcx.AuditWebhookDeleted, id)
+	if err != nil {
+		return err
+	}
 	defer s.counts.forget(org)
-	return s.Store.DeleteWebhook(ctx, org, id)
+	return s.Store.DeleteWebhook(ctx, org, id, rec)
+}
+
+// record returns the audit record of org's action on target, made now by ctx's actor.
+func (s *Service) record(ctx context.Context, org, action, target string) (*pcx.AuditRecord, error) {
+	return pcx.NewAuditRecord(ctx, org, action, target, s.now(), s.AuditRetention)
 }
 
 // Patch is a change to an endpoint; nil fields stay.
@@ -300,11 +315,20 @@ func (s *Service) UpdateEndpoint(ctx context.Context, org, id string, p Patch) (
 		f := pcx.PayloadFormat(*p.PayloadFormat)
 		patch.PayloadFormat = &f
 	}
+	action := pcx.AuditWebhookUpdated
 	if p.Status != nil {
 		patch = patch.WithStatus(*p.Status, pcx.DisabledByOwner)
+		action = pcx.AuditWebhookEnabled
+		if *p.Status == pcx.WebhookDisabled {
+			action = pcx.AuditWebhookDisabled
+		}
+	}
+	rec, err := s.record(ctx, org, action, id)
+	if err != nil {
+		return nil, err
 	}
 	defer s.counts.forget(org)
-	return s.Store.UpdateWebhook(ctx, org, id, patch)
+	return s.Store.UpdateWebhook(ctx, org, id, patch, rec)
 }
 
 // RotateSecret gives org's endpoint a new signing secret; the old one keeps signing for grace
@@ -317,7 +341,11 @@ func (s *Service) RotateSecret(ctx context.Context, org, id string, grace *time.
 		}
 		g = *grace
 	}
-	return s.Store.RotateWebhookSecret(ctx, org, id, signing.NewSecret(), g)
+	rec, err := s.record(ctx, org, pcx.AuditWebhookRotated, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.Store.RotateWebhookSecret(ctx, org, id, signing.NewSecret(), g, rec)
 }
 
 // NotifyInput is one event to deliver.
@@ -329,6 +357,8 @@ type NotifyInput struct {
 	IdempotencyKey string // optional
 	// webhookIDs sends the event to these endpoints only (a test send); set only here.
 	webhookIDs []string
+	// audit is the record written with the event (a test send's); set only here.
+	audit *pcx.AuditRecord
 }
 
 // Accepted is the 202 reply to an accepted event.
@@ -430,7 +460,11 @@ func (s *Service) SendTest(ctx context.Context, org, id string) (Accepted, error
 	if err != nil {
 		return Accepted{}, pcx.Wrap(pcx.EInternal, err, "")
 	}
-	return s.accept(ctx, NotifyInput{OrgID: org, Payload: data, Source: pcx.SourceService, EventType: pcx.EventTest, webhookIDs: []string{id}})
+	rec, err := s.record(ctx, org, pcx.AuditWebhookTestSent, id)
+	if err != nil {
+		return Accepted{}, err
+	}
+	return s.accept(ctx, NotifyInput{OrgID: org, Payload: data, Source: pcx.SourceService, EventType: pcx.EventTest, webhookIDs: []string{id}, audit: rec})
 }
 
 // accept stores a checked event and starts its workflow.
@@ -477,7 +511,7 @@ func (s *Service) accept(ctx context.Context, in NotifyInput) (Accepted, error) 
 		}
 	}
 	ev.EndpointCount = count
-	if err := s.Store.CreateEvent(ctx, ev, s.Retention); err != nil {
+	if err := s.Store.CreateEvent(ctx, ev, s.Retention, in.audit); err != nil {
 		return Accepted{}, err
 	}
 	runID, err := s.Starter.Start(ctx, ev.WorkflowID, workflows.EventInput{EventID: ev.ID, OrgID: in.OrgID, EventType: ev.Type, WebhookIDs: in.webhookIDs})
@@ -602,7 +636,11 @@ func (s *Service) Replay(ctx context.Context, org, eventID string, webhookIDs []
 	}
 	now := s.now()
 	wfID := workflows.ReplayWorkflowID(ev.ID, pcx.NewID("rpl", now))
-	if err := s.claimReplay(ctx, pcx.ReplayClaim{EventID: ev.ID, WorkflowID: wfID, ClaimedAt: now}); err != nil {
+	rec, err := s.record(ctx, org, pcx.AuditEventReplayed, ev.ID)
+	if err != nil {
+		return Accepted{}, err
+	}
+	if err := s.claimReplay(ctx, pcx.ReplayClaim{EventID: ev.ID, WorkflowID: wfID, ClaimedAt: now}, rec); err != nil {
 		return Accepted{}, err
 	}
 	runID, err := s.Starter.Start(ctx, wfID, workflows.EventInput{EventID: ev.ID, OrgID: org, WebhookIDs: ids, EventType: ev.EventType()})
@@ -623,9 +661,10 @@ const ReplayStartGrace = time.Minute
 
 // claimReplay makes c the event's one running replay, or returns a conflict naming the replay that
 // runs (claimRun).
-func (s *Service) claimReplay(ctx context.Context, c pcx.ReplayClaim) error {
+// rec, the replay's audit record, is written only with a claim won.
+func (s *Service) claimReplay(ctx context.Context, c pcx.ReplayClaim, rec *pcx.AuditRecord) error {
 	try := func(over string) (string, time.Time, bool, error) {
-		holder, err := s.Store.ClaimReplay(ctx, c, over, c.ClaimedAt.Add(s.Retention))
+		holder, err := s.Store.ClaimReplay(ctx, c, over, c.ClaimedAt.Add(s.Retention), rec)
 		if err != nil || holder == nil {
 			return "", time.Time{}, false, err
 		}

@@ -37,7 +37,7 @@ func newFakeStore() *fakeStore {
 	return &fakeStore{hooks: map[string]*pcx.Webhook{}, events: map[string]*pcx.Event{}, idem: map[string]*pcx.Idempotency{}}
 }
 
-func (f *fakeStore) CreateWebhook(_ context.Context, w *pcx.Webhook, max int) error {
+func (f *fakeStore) CreateWebhook(_ context.Context, w *pcx.Webhook, max int, _ *pcx.AuditRecord) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.hooks) >= max {
@@ -65,10 +65,10 @@ func (f *fakeStore) ListWebhooks(_ context.Context, org string, _ int, _ string)
 	}
 	return out, "", nil
 }
-func (f *fakeStore) UpdateWebhook(_ context.Context, org, id string, p store.WebhookPatch) (*pcx.Webhook, error) {
+func (f *fakeStore) UpdateWebhook(_ context.Context, org, id string, p store.WebhookPatch, _ *pcx.AuditRecord) (*pcx.Webhook, error) {
 	return &pcx.Webhook{ID: id, OrgID: org}, nil
 }
-func (f *fakeStore) RotateWebhookSecret(_ context.Context, org, id string, key []byte, grace time.Duration) (*pcx.Webhook, error) {
+func (f *fakeStore) RotateWebhookSecret(_ context.Context, org, id string, key []byte, grace time.Duration, _ *pcx.AuditRecord) (*pcx.Webhook, error) {
 	return &pcx.Webhook{ID: id, OrgID: org, Secrets: []pcx.WebhookSecret{{Key: key}}}, nil
 }
 func (f *fakeStore) ActiveSubscriptions(context.Context, string) ([][]string, error) {
@@ -81,13 +81,13 @@ func (f *fakeStore) ActiveSubscriptions(context.Context, string) ([][]string, er
 	}
 	return subs, nil
 }
-func (f *fakeStore) DeleteWebhook(_ context.Context, org, id string) error {
+func (f *fakeStore) DeleteWebhook(_ context.Context, org, id string, _ *pcx.AuditRecord) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.hooks, org+"/"+id)
 	return nil
 }
-func (f *fakeStore) CreateEvent(_ context.Context, ev *pcx.Event, _ time.Duration) error {
+func (f *fakeStore) CreateEvent(_ context.Context, ev *pcx.Event, _ time.Duration, _ *pcx.AuditRecord) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.failNext != nil {
@@ -135,7 +135,7 @@ func (f *fakeStore) ClaimIdempotency(_ context.Context, rec *pcx.Idempotency, _ 
 	f.idem[k] = &cp
 	return nil, nil
 }
-func (f *fakeStore) ClaimReplay(_ context.Context, c pcx.ReplayClaim, over string, _ time.Time) (*pcx.ReplayClaim, error) {
+func (f *fakeStore) ClaimReplay(_ context.Context, c pcx.ReplayClaim, over string, _ time.Time, _ *pcx.AuditRecord) (*pcx.ReplayClaim, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.replays == nil {
@@ -235,7 +235,7 @@ func TestNotifyValidates(t *testing.T) {
 		{`{}`, strings.Repeat("k", 256), pcx.EInvalid},
 		{`{}`, "é", pcx.EInvalid},
 	} {
-		if _, err := s.Notify(context.Background(), NotifyInput{OrgID: "o", Payload: []byte(tc.payload), IdempotencyKey: tc.key}); code(err) != tc.want {
+		if _, err := s.Notify(opCtx, NotifyInput{OrgID: "o", Payload: []byte(tc.payload), IdempotencyKey: tc.key}); code(err) != tc.want {
 			t.Errorf("Notify(%.20q, key %.10q) = %v, want %s", tc.payload, tc.key, err, tc.want)
 		}
 	}
@@ -247,7 +247,7 @@ func TestNotifyValidates(t *testing.T) {
 func TestNotifyStartsTheEventWorkflow(t *testing.T) {
 	s, st, sr := newService()
 	st.active = 4
-	acc, err := s.Notify(context.Background(), NotifyInput{OrgID: "org", Payload: []byte(` {"a": 1} `), Source: "notify"})
+	acc, err := s.Notify(opCtx, NotifyInput{OrgID: "org", Payload: []byte(` {"a": 1} `), Source: "notify"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func TestNotifyStartsTheEventWorkflow(t *testing.T) {
 	}
 	// Temporal down: no 202.
 	sr.err = pcx.Errorf(pcx.EUnavailable, "down")
-	if _, err := s.Notify(context.Background(), NotifyInput{OrgID: "org", Payload: []byte(`{}`)}); code(err) != pcx.EUnavailable {
+	if _, err := s.Notify(opCtx, NotifyInput{OrgID: "org", Payload: []byte(`{}`)}); code(err) != pcx.EUnavailable {
 		t.Fatalf("Notify with Temporal down = %v, want EUnavailable", err)
 	}
 }
@@ -270,11 +270,11 @@ func TestNotifyStartsTheEventWorkflow(t *testing.T) {
 func TestNotifyIdempotency(t *testing.T) {
 	s, st, sr := newService()
 	in := NotifyInput{OrgID: "org", Payload: []byte(`{"a":1}`), Source: "notify", IdempotencyKey: "order-42"}
-	first, err := s.Notify(context.Background(), in)
+	first, err := s.Notify(opCtx, in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := s.Notify(context.Background(), in)
+	again, err := s.Notify(opCtx, in)
 	if err != nil || again != first {
 		t.Fatalf("repeat = %+v, %v; want %+v", again, err, first)
 	}
@@ -283,13 +283,13 @@ func TestNotifyIdempotency(t *testing.T) {
 	}
 	other := in
 	other.Payload = []byte(`{"a":2}`)
-	if _, err := s.Notify(context.Background(), other); code(err) != pcx.EConflict {
+	if _, err := s.Notify(opCtx, other); code(err) != pcx.EConflict {
 		t.Fatalf("same key, other body = %v, want EConflict", err)
 	}
 	// The same key from another organisation is another request.
 	otherOrg := in
 	otherOrg.OrgID = "org-2"
-	if acc, err := s.Notify(context.Background(), otherOrg); err != nil || acc.EventID == first.EventID {
+	if acc, err := s.Notify(opCtx, otherOrg); err != nil || acc.EventID == first.EventID {
 		t.Fatalf("other org = %+v, %v; want a new event", acc, err)
 	}
 
@@ -297,10 +297,10 @@ func TestNotifyIdempotency(t *testing.T) {
 	// repeat, with the first request's IDs.
 	in.IdempotencyKey = "order-43"
 	st.failNext = pcx.Errorf(pcx.EUnavailable, "db down")
-	if _, err := s.Notify(context.Background(), in); code(err) != pcx.EUnavailable {
+	if _, err := s.Notify(opCtx, in); code(err) != pcx.EUnavailable {
 		t.Fatalf("first attempt = %v, want EUnavailable", err)
 	}
-	resumed, err := s.Notify(context.Background(), in)
+	resumed, err := s.Notify(opCtx, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +317,7 @@ func TestNotifyIdempotency(t *testing.T) {
 
 func TestEndpointValidation(t *testing.T) {
 	s, _, _ := newService()
-	ctx := context.Background()
+	ctx := opCtx
 	if _, err := s.CreateEndpoint(ctx, "o", NewEndpoint{URL: "http://x", Description: ""}); code(err) != pcx.EInvalid {
 		t.Fatalf("http URL = %v, want EInvalid", err)
 	}
@@ -344,7 +344,7 @@ func TestEndpointValidation(t *testing.T) {
 
 func TestReplay(t *testing.T) {
 	s, st, sr := newService()
-	ctx := context.Background()
+	ctx := opCtx
 	st.active = 2
 	acc, _ := s.Notify(ctx, NotifyInput{OrgID: "org", Payload: []byte(`{}`)})
 	w, _ := s.CreateEndpoint(ctx, "org", NewEndpoint{URL: "https://x", Description: ""})
@@ -378,7 +378,7 @@ func TestEndpointCountIsCachedBriefly(t *testing.T) {
 	s, st, _ := newService()
 	now := time.Unix(1000, 0)
 	s.Now = func() time.Time { return now }
-	ctx := context.Background()
+	ctx := opCtx
 	notifyCount := func() int {
 		t.Helper()
 		acc, err := s.Notify(ctx, NotifyInput{OrgID: "org", Payload: []byte(`{}`)})
@@ -427,7 +427,7 @@ func TestEndpointCountIsCachedBriefly(t *testing.T) {
 
 func TestEndpointReads(t *testing.T) {
 	s, _, _ := newService()
-	ctx := context.Background()
+	ctx := opCtx
 	w, err := s.CreateEndpoint(ctx, "org", NewEndpoint{URL: "https://hooks.example.com/a", Description: ""})
 	if err != nil {
 		t.Fatal(err)
@@ -447,7 +447,7 @@ func TestEndpointReads(t *testing.T) {
 // event is known to be the caller's.
 func TestEventStatus(t *testing.T) {
 	s, st, _ := newService()
-	ctx := context.Background()
+	ctx := opCtx
 	acc, err := s.Notify(ctx, NotifyInput{OrgID: "org", Payload: []byte(`{"a":1}`), Source: "notify"})
 	if err != nil {
 		t.Fatal(err)
@@ -473,7 +473,7 @@ func (f *fakeStore) ListEvents(_ context.Context, _ string, filter store.EventFi
 func TestNotifyStoresTheEndpointCount(t *testing.T) {
 	s, st, _ := newService()
 	st.active = 3
-	acc, err := s.Notify(context.Background(), NotifyInput{OrgID: "org", Payload: []byte(`{}`), Source: "notify"})
+	acc, err := s.Notify(opCtx, NotifyInput{OrgID: "org", Payload: []byte(`{}`), Source: "notify"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -486,7 +486,7 @@ func TestNotifyStoresTheEndpointCount(t *testing.T) {
 // a type to filter by.
 func TestListEventsChecksTheFilter(t *testing.T) {
 	s, st, _ := newService()
-	ctx := context.Background()
+	ctx := opCtx
 	t0 := time.Now()
 	for _, f := range []store.EventFilter{
 		{Type: "Refund"}, {Type: "a.*"}, {Since: t0, Until: t0}, {Since: t0, Until: t0.Add(-time.Second)},
@@ -516,7 +516,7 @@ func (f *fakeStore) ListEndpointDeliveries(_ context.Context, webhookID string, 
 // or an empty window is refused first.
 func TestEndpointDeliveries(t *testing.T) {
 	s, st, _ := newService()
-	ctx := context.Background()
+	ctx := opCtx
 	hook, err := s.CreateEndpoint(ctx, "org", NewEndpoint{URL: "https://hooks.example.com/a"})
 	if err != nil {
 		t.Fatal(err)
@@ -535,3 +535,6 @@ func TestEndpointDeliveries(t *testing.T) {
 		t.Fatalf("EndpointDeliveries = %v, %q, %v; want the store's page", dels, next, err)
 	}
 }
+
+// opCtx is the context of the tests' changes: an operator's, so each has an actor to audit.
+var opCtx = pcx.WithOrigin(context.Background(), pcx.Origin{Actor: pcx.Actor{Operator: "test"}})

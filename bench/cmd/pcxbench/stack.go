@@ -280,7 +280,7 @@ func (s *stack) registerViaStore(ctx context.Context, org string, n int, url fun
 		}
 		var err error
 		for try := 0; try < 50; try++ { // concurrent creates conflict on the organisation's count item
-			if err = s.store.CreateWebhook(ctx, w, max); err == nil || pcx.ErrorCode(err) == pcx.EConflict && strings.Contains(pcx.ErrorMessage(err), "limit") {
+			if err = s.store.CreateWebhook(ctx, w, max, nil); err == nil || pcx.ErrorCode(err) == pcx.EConflict && strings.Contains(pcx.ErrorMessage(err), "limit") {
 				return err
 			}
 			select {

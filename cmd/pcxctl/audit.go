@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/pcx/publicservice/pcx"
+	"github.com/pcx/publicservice/service/audit"
+)
+
+func auditList(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags(c, "audit list", "", "List an organisation's audit log, newest first, as GET /public/audit-events does: every change of a key or an endpoint, every replay, recovery and test send, who made it and from where.")
+	org := fs.String("org-id", "", "organisation (required)")
+	action := fs.String("action", "", "only records of this action (e.g. api_key.revoked)")
+	target := fs.String("target-id", "", "only records of this key, endpoint or event ID")
+	since := fs.String("since", "", "only records made at or after this time (RFC 3339)")
+	until := fs.String("until", "", "only records made before this time (RFC 3339)")
+	limit := fs.Int("limit", 100, "how many records at most (1 to 10000)")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if err := required("org-id", *org); err != nil {
+		return err
+	}
+	if *limit < 1 || *limit > 10000 {
+		return usageError{"--limit must be from 1 to 10000"}
+	}
+	from, to, err := window(*since, *until)
+	if err != nil {
+		return err
+	}
+	f := audit.Filter{Action: *action, TargetID: *target, Since: from, Until: to}
+	flagOf := map[string]string{"action": "--action", "target_id": "--target-id", "until": "--until"}
+	for field, problem := range f.Check() {
+		return usageError{flagOf[field] + " " + problem} // the first problem is enough to act on
+	}
+	_, st, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	svc := &audit.Service{Store: st}
+	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "AT\tACTION\tTARGET_ID\tACTOR\tREQUEST_ID\tCLIENT_IP\tAUDIT_ID")
+	err = listAll(*limit, func(n int, after string) ([]*pcx.AuditRecord, string, error) { return svc.List(ctx, *org, f, n, after) },
+		func(r *pcx.AuditRecord) {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", fmtTime(&r.At), r.Action, dash(r.TargetID), actorText(r.Actor),
+				dash(r.RequestID), dash(r.ClientIP), r.ID)
+		})
+	if err != nil {
+		return storeErr(err)
+	}
+	return w.Flush()
+}
+
+// actorText is an actor in one column: the key (prefix and user), the operator or the service.
+func actorText(a pcx.Actor) string {
+	switch a.Kind() {
+	case "api_key":
+		return fmt.Sprintf("key %s (%s, user %s)", a.Prefix, a.APIKeyID, a.UserID)
+	case "operator":
+		return "operator " + a.Operator
+	}
+	return "service (" + a.Service + ")"
+}
