@@ -48,6 +48,9 @@ func TestUsage(t *testing.T) {
 		{[]string{"keys", "list", "-h"}, exitOK, "-limit"},
 		{[]string{"keys", "revoke", "--help"}, exitOK, "-prefix"},
 		{[]string{"keys", "activate", "--help"}, exitOK, "-prefix"},
+		{[]string{"keys", "revoke", "--help"}, exitOK, "-cascade"},
+		{[]string{"audit", "list", "--help"}, exitOK, "-target-id"},
+		{[]string{"audit", "list", "--org-id", "o", "--target-id", "x"}, exitUsage, ""},
 		{[]string{"table", "create", "--help"}, exitOK, "DYNAMODB_TABLE"},
 		{[]string{"probe", "--help"}, exitOK, "health checks"},
 		{[]string{"webhooks", "list", "--help"}, exitOK, "-org-id"},
@@ -111,6 +114,7 @@ func TestKeysCommands(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	key := lines[len(lines)-1]
+	keyID := strings.Fields(lines[0])[3] // "created API key <api_key_id> (prefix ...)"
 	k, err := keyformat.Parse(key)
 	if err != nil {
 		t.Fatalf("last line %q is not a key: %v", key, err)
@@ -128,6 +132,30 @@ func TestKeysCommands(t *testing.T) {
 	}
 	if r := pcxctl(t, env, "keys", "activate", "--org-id", "acme", "--prefix", k.Prefix()); r.code != exitOK || !strings.Contains(r.stdout, "active") {
 		t.Fatalf("activate: %+v", r)
+	}
+	// Scopes: narrowed at creation, refused when unknown.
+	r = pcxctl(t, env, "keys", "create", "--org-id", "acme", "--user-id", "ci", "--name", "ci", "--scopes", "events:write,keys:read")
+	if r.code != exitOK || !strings.Contains(r.stdout, "scopes keys:read,events:write") {
+		t.Fatalf("keys create --scopes: %+v", r)
+	}
+	if r := pcxctl(t, env, "keys", "create", "--org-id", "acme", "--user-id", "ci", "--name", "x", "--scopes", "root"); r.code != exitUsage || !strings.Contains(r.stderr, "unknown scope") {
+		t.Fatalf("keys create with an unknown scope: %+v", r)
+	}
+	if r := pcxctl(t, env, "keys", "revoke", "--org-id", "acme", "--prefix", k.Prefix(), "--cascade"); r.code != exitOK || !strings.Contains(r.stdout, "1 key(s) revoked") {
+		t.Fatalf("revoke --cascade: %+v", r)
+	}
+	// The audit log holds every change above, each the operator's.
+	r = pcxctl(t, env, "audit", "list", "--org-id", "acme")
+	if r.code != exitOK || strings.Count(r.stdout, "operator pcxctl") != 5 || strings.Count(r.stdout, "api_key.created") != 2 ||
+		strings.Count(r.stdout, "api_key.revoked") != 2 || !strings.Contains(r.stdout, "api_key.activated") || strings.Contains(r.stdout, k.Secret) {
+		t.Fatalf("audit list: %+v", r)
+	}
+	r = pcxctl(t, env, "audit", "list", "--org-id", "acme", "--action", "api_key.activated", "--target-id", keyID)
+	if r.code != exitOK || strings.Count(r.stdout, "api_key.") != 1 {
+		t.Fatalf("audit list by action and target: %+v", r)
+	}
+	if r := pcxctl(t, env, "audit", "list", "--org-id", "acme", "--action", "nope"); r.code != exitUsage || !strings.Contains(r.stderr, "--action") {
+		t.Fatalf("audit list with an unknown action: %+v", r)
 	}
 	if r := pcxctl(t, env, "keys", "create", "--org-id", "acme", "--user-id", "ops", "--name", strings.Repeat("x", 101)); r.code != exitUsage || !strings.Contains(r.stderr, "name") {
 		t.Fatalf("create with a long name: %+v", r)
