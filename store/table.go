@@ -18,6 +18,7 @@ import (
 //
 //	item             PK                         SK              GSI1PK / GSI1SK
 //	API key          KEY#<prefix>               KEY             ORG#<org>#KEYS / <api_key_id>
+//	                                                            GSI2 (minted by another key): KEY#<created_by>#CHILDREN / <api_key_id>
 //	API key by id    KEYID#<api_key_id>         KEYID           -
 //	webhook          ORG#<org>#WH               <webhook_id>    -
 //	webhook URL      ORG#<org>#URL              <sha256(url)>   -
@@ -27,6 +28,8 @@ import (
 //	running recovery WH#<webhook_id>            RECOVERY        -
 //	recovery         WH#<webhook_id>            RCV#<recovery_id> -
 //	idempotency      IDEM#<org>#<sha256(key)>   IDEM            -
+//	audit record     ORG#<org>#AUDIT            <audit_id>      AUD#<org>#ACT#<action> / <audit_id>
+//	                                                            GSI2: AUD#<org>#TGT#<target_id> / <audit_id>
 //
 // IDs sort by creation time (pcx.NewID), so "newest first" is a reverse query on a sort key, and
 // a time window is a range of IDs (pcx.FirstID, pcx.LastID).
