@@ -53,7 +53,10 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 	}
 	hasher := keyformat.NewHasher(peppers)
 	auth := apikeys.NewAuthenticator(st, hasher, cfg.AuthCacheTTL, log)
-	_, pepper := peppers.Current()
+	cursorKeys, err := cfg.CursorSigningKeys()
+	if err != nil {
+		return err
+	}
 	drain := &health.Drain{}
 	handler := api.NewServer(api.Deps{
 		Log:            log,
@@ -61,7 +64,7 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 		AuthFailures:   api.NewFailureLimiter(cfg.AuthFailuresPerMinute),
 		Keys:           &apikeys.Service{Store: st, Hasher: hasher, Auth: auth},
 		Webhooks:       hooks,
-		Cursors:        cursor.NewSigner(cursor.DeriveKey(pepper), cursor.DefaultTTL),
+		Cursors:        cursor.NewSigner(cursorKeys[0], cursor.DefaultTTL, cursorKeys[1:]...),
 		RequestTimeout: cfg.RequestTimeout,
 		Metrics:        m,
 		Ready: []health.Check{
