@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,16 +29,9 @@ func webhooksCheckSecrets(ctx context.Context, c *cli, args []string) error {
 	if *pageSize < 1 || *pageSize > 1000 {
 		return usageError{"--page-size must be from 1 to 1000"}
 	}
-	var removed []int
-	for _, f := range strings.Split(*without, ",") {
-		if f = strings.TrimSpace(f); f == "" {
-			continue
-		}
-		v, err := strconv.Atoi(f)
-		if err != nil || v < 1 {
-			return usageError{fmt.Sprintf("--without: %q is not a key version", f)}
-		}
-		removed = append(removed, v)
+	removed, err := parseVersions("--without", *without)
+	if err != nil {
+		return err
 	}
 	cfg, st, err := c.open(ctx)
 	if err != nil {
@@ -87,6 +81,78 @@ func webhooksCheckSecrets(ctx context.Context, c *cli, args []string) error {
 	fmt.Fprintf(c.stdout, "%d endpoint(s) scanned, %d with a secret under a missing key version\n", scanned, found)
 	if found > 0 {
 		return fmt.Errorf("%w %d endpoint(s) with a secret under a missing key version", errFindings, found)
+	}
+	return nil
+}
+
+// parseVersions parses a flag's comma-separated key versions.
+func parseVersions(flag, s string) ([]int, error) {
+	var vs []int
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		v, err := strconv.Atoi(f)
+		if err != nil || v < 1 {
+			return nil, usageError{fmt.Sprintf("%s: %q is not a key version", flag, f)}
+		}
+		vs = append(vs, v)
+	}
+	return vs, nil
+}
+
+// keysPepperVersions counts the stored API keys per pepper version, so an operator knows when an
+// old APIKEY_PEPPERS version may be removed: keys are re-hashed under the newest pepper when they
+// authenticate, and one left under an old version stops working once it is removed.
+func keysPepperVersions(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags(c, "keys pepper-versions", "", "Scan every API key and count them by the APIKEY_PEPPERS version their hash is under.\n"+
+		"Keys move to the newest pepper when they next authenticate. Exits 4 when a key is left under\n"+
+		"a version given to --retire (run it before removing that version). Reads no secret.")
+	retire := fs.String("retire", "", "comma-separated pepper versions about to be removed, e.g. 1")
+	pageSize := fs.Int("page-size", 100, "items per scan request (1 to 1000)")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if *pageSize < 1 || *pageSize > 1000 {
+		return usageError{"--page-size must be from 1 to 1000"}
+	}
+	retiring, err := parseVersions("--retire", *retire)
+	if err != nil {
+		return err
+	}
+	cfg, st, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	peppers, err := cfg.Peppers()
+	if err != nil {
+		return err
+	}
+	counts, err := st.APIKeyPepperVersions(ctx, *pageSize)
+	if err != nil {
+		return storeErr(err)
+	}
+	newest, _ := peppers.Current()
+	versions := slices.Sorted(maps.Keys(counts))
+	left := 0
+	for _, v := range versions {
+		note := ""
+		switch _, ok := peppers.Key(v); {
+		case slices.Contains(retiring, v):
+			left += counts[v]
+			note = " (to retire)"
+		case !ok:
+			note = " (not in APIKEY_PEPPERS: these keys do not authenticate)"
+		case v == newest:
+			note = " (newest)"
+		}
+		fmt.Fprintf(c.stdout, "pepper version %d: %d key(s)%s\n", v, counts[v], note)
+	}
+	if left > 0 {
+		return fmt.Errorf("%w %d key(s) under a pepper version to retire", errFindings, left)
+	}
+	if len(retiring) > 0 {
+		fmt.Fprintf(c.stdout, "no key is left under pepper version %s: it may be removed\n", versionList(retiring))
 	}
 	return nil
 }
