@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"maps"
 	"slices"
@@ -21,15 +22,7 @@ func webhooksCheckSecrets(ctx context.Context, c *cli, args []string) error {
 		"that WEBHOOK_SECRETS_KEYS does not hold (their deliveries fail as undeliverable), or under a\n"+
 		"version given to --without (run it before removing that version). Opens no secret.\n"+
 		"Exits 4 when it lists any.")
-	without := fs.String("without", "", "comma-separated key versions to treat as removed, e.g. 1")
-	pageSize := fs.Int("page-size", 100, "items per scan request (1 to 1000)")
-	if err := parse(fs, args, 0); err != nil {
-		return err
-	}
-	if *pageSize < 1 || *pageSize > 1000 {
-		return usageError{"--page-size must be from 1 to 1000"}
-	}
-	removed, err := parseVersions("--without", *without)
+	removed, pageSize, err := parseScan(fs, args, "without", "comma-separated key versions to treat as removed, e.g. 1")
 	if err != nil {
 		return err
 	}
@@ -49,7 +42,7 @@ func webhooksCheckSecrets(ctx context.Context, c *cli, args []string) error {
 	fmt.Fprintln(w, "ORG_ID\tWEBHOOK_ID\tSTATUS\tKEY_VERSIONS\tMISSING")
 	scanned, found := 0, 0
 	perVersion := map[int]int{}
-	err = st.ScanWebhookKeyVersions(ctx, *pageSize, func(kv store.WebhookKeyVersions) error {
+	err = st.ScanWebhookKeyVersions(ctx, pageSize, func(kv store.WebhookKeyVersions) error {
 		scanned++
 		var missing []int
 		for _, v := range kv.Versions {
@@ -85,20 +78,28 @@ func webhooksCheckSecrets(ctx context.Context, c *cli, args []string) error {
 	return nil
 }
 
-// parseVersions parses a flag's comma-separated key versions.
-func parseVersions(flag, s string) ([]int, error) {
-	var vs []int
-	for _, f := range strings.Split(s, ",") {
+// parseScan parses the flags of a command that scans the table for key versions: the versions
+// flag name lists (about to be removed) and --page-size.
+func parseScan(fs *flag.FlagSet, args []string, name, usage string) (versions []int, pageSize int, err error) {
+	list := fs.String(name, "", usage)
+	size := fs.Int("page-size", 100, "items per scan request (1 to 1000)")
+	if err := parse(fs, args, 0); err != nil {
+		return nil, 0, err
+	}
+	if *size < 1 || *size > 1000 {
+		return nil, 0, usageError{"--page-size must be from 1 to 1000"}
+	}
+	for _, f := range strings.Split(*list, ",") {
 		if f = strings.TrimSpace(f); f == "" {
 			continue
 		}
 		v, err := strconv.Atoi(f)
 		if err != nil || v < 1 {
-			return nil, usageError{fmt.Sprintf("%s: %q is not a key version", flag, f)}
+			return nil, 0, usageError{fmt.Sprintf("--%s: %q is not a key version", name, f)}
 		}
-		vs = append(vs, v)
+		versions = append(versions, v)
 	}
-	return vs, nil
+	return versions, *size, nil
 }
 
 // keysPepperVersions counts the stored API keys per pepper version, so an operator knows when an
@@ -108,15 +109,7 @@ func keysPepperVersions(ctx context.Context, c *cli, args []string) error {
 	fs := newFlags(c, "keys pepper-versions", "", "Scan every API key and count them by the APIKEY_PEPPERS version their hash is under.\n"+
 		"Keys move to the newest pepper when they next authenticate. Exits 4 when a key is left under\n"+
 		"a version given to --retire (run it before removing that version). Reads no secret.")
-	retire := fs.String("retire", "", "comma-separated pepper versions about to be removed, e.g. 1")
-	pageSize := fs.Int("page-size", 100, "items per scan request (1 to 1000)")
-	if err := parse(fs, args, 0); err != nil {
-		return err
-	}
-	if *pageSize < 1 || *pageSize > 1000 {
-		return usageError{"--page-size must be from 1 to 1000"}
-	}
-	retiring, err := parseVersions("--retire", *retire)
+	retiring, pageSize, err := parseScan(fs, args, "retire", "comma-separated pepper versions about to be removed, e.g. 1")
 	if err != nil {
 		return err
 	}
@@ -128,7 +121,7 @@ func keysPepperVersions(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	counts, err := st.APIKeyPepperVersions(ctx, *pageSize)
+	counts, err := st.APIKeyPepperVersions(ctx, pageSize)
 	if err != nil {
 		return storeErr(err)
 	}
