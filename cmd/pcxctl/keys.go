@@ -11,6 +11,7 @@ import (
 	"github.com/pcx/publicservice/app"
 	"github.com/pcx/publicservice/internal/config"
 	"github.com/pcx/publicservice/internal/keyformat"
+	"github.com/pcx/publicservice/internal/keyring"
 	"github.com/pcx/publicservice/pcx"
 	"github.com/pcx/publicservice/service/apikeys"
 	"github.com/pcx/publicservice/store"
@@ -26,6 +27,16 @@ func (c *cli) open(ctx context.Context) (config.Config, *store.Store, error) {
 	}
 	st, err := app.NewStore(ctx, cfg)
 	return cfg, st, err
+}
+
+// openKeys is open for the key commands, which need the API-key peppers too.
+func (c *cli) openKeys(ctx context.Context) (*store.Store, *keyring.Keyring, error) {
+	cfg, st, err := c.open(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	peppers, err := cfg.Peppers()
+	return st, peppers, err
 }
 
 // storeErr turns a store error into pcxctl's: not-found errors exit 3.
@@ -65,11 +76,7 @@ func keysCreate(ctx context.Context, c *cli, args []string) error {
 		t = t.UTC().Truncate(time.Millisecond)
 		in.ExpiresAt = &t
 	}
-	cfg, st, err := c.open(ctx)
-	if err != nil {
-		return err
-	}
-	peppers, err := cfg.Peppers()
+	st, peppers, err := c.openKeys(ctx)
 	if err != nil {
 		return err
 	}

@@ -113,11 +113,7 @@ func keysPepperVersions(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, st, err := c.open(ctx)
-	if err != nil {
-		return err
-	}
-	peppers, err := cfg.Peppers()
+	st, peppers, err := c.openKeys(ctx)
 	if err != nil {
 		return err
 	}
