@@ -30,6 +30,7 @@ func (s oneKeyStore) APIKeyByPrefix(_ context.Context, prefix string) (*pcx.APIK
 }
 
 func (oneKeyStore) TouchAPIKey(context.Context, string, time.Time, time.Duration) error { return nil }
+func (oneKeyStore) RehashAPIKey(context.Context, string, int, []byte, int) error        { return nil }
 
 // BenchmarkAuthOverhead compares, in process and without the network, what the api spends on
 // GET /healthz and on GET /public/me with a valid key and a warm cache: the whole middleware chain,

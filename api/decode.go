@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 	"unicode/utf8"
 
@@ -65,6 +66,9 @@ func decodeBody(r *http.Request, dst any, optional bool) error {
 }
 
 func decodeJSON(body []byte, dst any) error {
+	if err := checkFieldNames(body, reflect.TypeOf(dst)); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -159,4 +163,97 @@ func checkJSON(body []byte) error {
 		}
 	}
 	return nil
+}
+
+// checkFieldNames requires every key of the JSON object body to be exactly the name of a field of
+// t (a struct, or a pointer to one), and each field to be given once in any spelling.
+// encoding/json matches names case-insensitively, so without this {"Name":"x"} would pass as
+// "name", and {"org_id":..,"ORG_ID":..} would keep the last one where another parser keeps the
+// first. Objects of struct-typed fields are checked the same way; anything else (a
+// json.RawMessage such as transaction_data, whose keys are the caller's) is left as it is. A
+// body that is not an object is left to the decoder's own error.
+func checkFieldNames(body []byte, t reflect.Type) error {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct || t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType) {
+		return nil
+	}
+	keys, values, ok := objectMembers(body)
+	if !ok {
+		return nil
+	}
+	fields := jsonFields(t)
+	canonical := make([]string, len(keys)) // the field each key names, "" for none
+	given := map[string]int{}
+	for i, key := range keys {
+		if _, exact := fields[key]; exact {
+			canonical[i] = key
+		} else {
+			for name := range fields {
+				if strings.EqualFold(key, name) {
+					canonical[i] = name
+					break
+				}
+			}
+		}
+		given[canonical[i]]++
+	}
+	for i, key := range keys {
+		name := canonical[i]
+		switch {
+		case name == "":
+			return pcx.Invalid("Invalid request body", map[string]string{key: "is not a known field"})
+		case given[name] > 1:
+			return pcx.Invalid("Invalid request body", map[string]string{name: "appears more than once (field names are case-sensitive)"})
+		case key != name:
+			return pcx.Invalid("Invalid request body", map[string]string{key: "is not a known field (field names are case-sensitive: " + name + ")"})
+		}
+		if err := checkFieldNames(values[i], fields[name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+// objectMembers returns the keys of the JSON object body in order with their raw values; ok is
+// false when body is not an object.
+func objectMembers(body []byte) (keys []string, values []json.RawMessage, ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, nil, false
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		key, isKey := tok.(string)
+		if err != nil || !isKey {
+			return nil, nil, false
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, nil, false
+		}
+		keys, values = append(keys, key), append(values, v)
+	}
+	return keys, values, true
+}
+
+// jsonFields maps the JSON names of t's fields (promoted ones included) to their types, as
+// encoding/json names them: the tag's name, else the Go name.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	fields := map[string]reflect.Type{}
+	for _, f := range reflect.VisibleFields(t) {
+		tag := f.Tag.Get("json")
+		name, _, _ := strings.Cut(tag, ",")
+		if !f.IsExported() || name == "-" || f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		fields[name] = f.Type
+	}
+	return fields
 }

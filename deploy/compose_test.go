@@ -399,6 +399,7 @@ var appEnvironment = []struct {
 	{"LOG_LEVEL", "", false},
 	{"APIKEY_PEPPERS", "", false},
 	{"WEBHOOK_SECRETS_KEYS", "", false},
+	{"CURSOR_KEYS", "", false},
 	{"INTERNAL_TOKEN", "", false},
 }
 
@@ -486,7 +487,7 @@ func TestComposeAddressesNameProjectServices(t *testing.T) {
 // works on a fresh clone; the loud warning next to them must stay.
 func TestComposeDevelopmentSecretFallbacks(t *testing.T) {
 	env := service(t, loadProjectWithEnv(t), "api").Environment
-	for _, name := range []string{"APIKEY_PEPPERS", "WEBHOOK_SECRETS_KEYS"} {
+	for _, name := range []string{"APIKEY_PEPPERS", "WEBHOOK_SECRETS_KEYS", "CURSOR_KEYS"} {
 		t.Run(name, func(t *testing.T) {
 			checkVersionedKeys(t, deref(env[name]))
 		})

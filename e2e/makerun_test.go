@@ -106,7 +106,7 @@ func TestMakeRun(t *testing.T) {
 	if got, ok := settings["WEBHOOK_ALLOWED_CIDRS"]; !ok || got != "" {
 		t.Errorf("pcx.env WEBHOOK_ALLOWED_CIDRS = %q (present %v), want it present and empty as set", got, ok)
 	}
-	for _, k := range []string{"APIKEY_PEPPERS", "WEBHOOK_SECRETS_KEYS", "INTERNAL_TOKEN", "DYNAMODB_ENDPOINT", "TEMPORAL_ADDRESS"} {
+	for _, k := range []string{"APIKEY_PEPPERS", "WEBHOOK_SECRETS_KEYS", "CURSOR_KEYS", "INTERNAL_TOKEN", "DYNAMODB_ENDPOINT", "TEMPORAL_ADDRESS"} {
 		if settings[k] == "" {
 			t.Errorf("pcx.env has no %s", k)
 		}

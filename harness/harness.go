@@ -42,7 +42,7 @@ func GenerateSecrets() Secrets {
 // IsSecret reports whether the setting name holds a secret.
 func IsSecret(name string) bool {
 	switch name {
-	case "APIKEY_PEPPERS", "WEBHOOK_SECRETS_KEYS", "INTERNAL_TOKEN":
+	case "APIKEY_PEPPERS", "WEBHOOK_SECRETS_KEYS", "INTERNAL_TOKEN", "CURSOR_KEYS":
 		return true
 	}
 	return false

@@ -35,7 +35,7 @@ func TestDistOf(t *testing.T) {
 
 func TestIsSecret(t *testing.T) {
 	for name, want := range map[string]bool{
-		"APIKEY_PEPPERS": true, "WEBHOOK_SECRETS_KEYS": true, "INTERNAL_TOKEN": true,
+		"APIKEY_PEPPERS": true, "WEBHOOK_SECRETS_KEYS": true, "INTERNAL_TOKEN": true, "CURSOR_KEYS": true,
 		"DYNAMODB_TABLE": false, "WEBHOOK_CA_FILE": false,
 	} {
 		if got := IsSecret(name); got != want {

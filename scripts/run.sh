@@ -340,12 +340,13 @@ gen() { # name value
 }
 gen APIKEY_PEPPERS "1:$(head -c32 /dev/urandom | base64 -w0)"
 gen WEBHOOK_SECRETS_KEYS "1:$(head -c32 /dev/urandom | base64 -w0)"
+gen CURSOR_KEYS "1:$(head -c32 /dev/urandom | base64 -w0)"
 gen INTERNAL_TOKEN "$(head -c32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 if ((new_secrets)); then
 	{
 		echo "# Development secrets generated once by scripts/run.sh (make run); kept across runs so keys"
 		echo "# keep working. Delete this file (or run make clean-run) to start over."
-		for k in APIKEY_PEPPERS WEBHOOK_SECRETS_KEYS INTERNAL_TOKEN; do echo "$k=${SECRET[$k]}"; done
+		for k in APIKEY_PEPPERS WEBHOOK_SECRETS_KEYS CURSOR_KEYS INTERNAL_TOKEN; do echo "$k=${SECRET[$k]}"; done
 	} >"$SECRETS.tmp"
 	mv -f "$SECRETS.tmp" "$SECRETS"
 	say "generated development secrets in $(rel "$SECRETS")"
@@ -353,6 +354,7 @@ fi
 chmod 600 "$SECRETS"
 export APIKEY_PEPPERS=${APIKEY_PEPPERS:-${SECRET[APIKEY_PEPPERS]}}
 export WEBHOOK_SECRETS_KEYS=${WEBHOOK_SECRETS_KEYS:-${SECRET[WEBHOOK_SECRETS_KEYS]}}
+export CURSOR_KEYS=${CURSOR_KEYS:-${SECRET[CURSOR_KEYS]}}
 export INTERNAL_TOKEN=${INTERNAL_TOKEN:-${SECRET[INTERNAL_TOKEN]}}
 
 ENV_FILE=$RUN_DIR/pcx.env
@@ -361,7 +363,7 @@ ENV_FILE=$RUN_DIR/pcx.env
 	echo "# The binaries read this file by default (PCX_ENV_FILE=.run/pcx.env); the environment wins."
 	for k in LOG_LEVEL HTTP_ADDR INTERNAL_HTTP_ADDR WORKER_HTTP_ADDR AWS_REGION DYNAMODB_ENDPOINT \
 		DYNAMODB_TABLE TEMPORAL_ADDRESS TEMPORAL_NAMESPACE TEMPORAL_TASK_QUEUE TEMPORAL_UI_PORT \
-		WEBHOOK_ALLOWED_CIDRS "${OPTIONAL_VARS[@]}" APIKEY_PEPPERS WEBHOOK_SECRETS_KEYS INTERNAL_TOKEN; do
+		WEBHOOK_ALLOWED_CIDRS "${OPTIONAL_VARS[@]}" APIKEY_PEPPERS WEBHOOK_SECRETS_KEYS CURSOR_KEYS INTERNAL_TOKEN; do
 		[[ -v $k ]] && printf '%s=%s\n' "$k" "${!k}"
 	done
 } >"$ENV_FILE.tmp"

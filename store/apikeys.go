@@ -389,6 +389,52 @@ func (s *Store) TouchAPIKey(ctx context.Context, prefix string, at time.Time, mi
 	return translate(err)
 }
 
+// RehashAPIKey stores mac under pepper version newVersion as prefix's secret MAC, if the key is
+// still stored under oldVersion: a key re-hashed (or deleted) meanwhile is left as it is, and that
+// is not an error. Only the MAC and its version change.
+func (s *Store) RehashAPIKey(ctx context.Context, prefix string, oldVersion int, mac []byte, newVersion int) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           &s.table,
+		Key:                 keyKey(prefix),
+		ConditionExpression: aws.String("attribute_exists(PK) AND pepper_version = :old"),
+		UpdateExpression:    aws.String("SET secret_mac = :mac, pepper_version = :new"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":old": avN(int64(oldVersion)), ":mac": avB(mac), ":new": avN(int64(newVersion)),
+		},
+	})
+	if isConditionFailed(err) {
+		return nil
+	}
+	return translate(err)
+}
+
+// APIKeyPepperVersions counts the stored API keys by the pepper version their MAC is under,
+// reading the table pageSize items at a time: a pepper may be retired once no key is left under
+// it. A scan of the whole table, for operators (pcxctl keys pepper-versions) only.
+func (s *Store) APIKeyPepperVersions(ctx context.Context, pageSize int) (map[int]int, error) {
+	in := &dynamodb.ScanInput{
+		TableName:                 &s.table,
+		FilterExpression:          aws.String("begins_with(#pk, :key) AND #sk = :sk"),
+		ProjectionExpression:      aws.String("pepper_version"),
+		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#sk": attrSK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":key": avS(keyPK("")), ":sk": avS("KEY")},
+		Limit:                     aws.Int32(int32(pageSize)),
+	}
+	counts := map[int]int{}
+	p := dynamodb.NewScanPaginator(s.db, in)
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, translate(err)
+		}
+		for _, m := range out.Items {
+			it := item{m: m}
+			counts[int(it.num("pepper_version"))]++
+		}
+	}
+	return counts, nil
+}
+
 func conditionItem(err error) map[string]types.AttributeValue {
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"maps"
 	"strings"
 	"time"
@@ -70,19 +71,47 @@ var errSealed = pcx.Wrap(pcx.EInternal, errors.New("store: a webhook secret does
 
 func webhookNotFound() error { return pcx.Errorf(pcx.ENotFound, "Webhook not found") }
 
-// secretContext binds a sealed secret to its endpoint.
-func secretContext(webhookID string) string { return "webhook-secret:" + webhookID }
+// secretContext is the authenticated data a secret is sealed under: the key of the item that holds
+// it (the organisation's partition and the webhook ID), its position in the item's list and its
+// stored expiry ("" for none). Someone who can write the table but not WEBHOOK_SECRETS_KEYS can
+// then neither move a sealed secret to another organisation's or endpoint's item, nor reorder a
+// list, nor extend (or drop) a secret's expiry: the value no longer opens, and the endpoint is
+// Undeliverable. Each part is length-prefixed, so no two bindings read alike.
+func secretContext(pk, sk string, index int, expires string) string {
+	return fmt.Sprintf("webhook-secret:v2:%d:%s:%d:%s:%d:%d:%s", len(pk), pk, len(sk), sk, index, len(expires), expires)
+}
 
-func (s *Store) sealSecrets(id string, secrets []pcx.WebhookSecret) types.AttributeValue {
+// legacySecretContext is what secrets were sealed under before secretContext: the webhook ID
+// only. Such values still open (openSecret) and are sealed anew, under secretContext, the next
+// time the endpoint's secrets are written (a rotation). A value sealed under secretContext never
+// opens under this one.
+func legacySecretContext(webhookID string) string { return "webhook-secret:" + webhookID }
+
+func (s *Store) sealSecrets(org, id string, secrets []pcx.WebhookSecret) types.AttributeValue {
+	pk := orgWebhooksPK(org)
 	list := make([]types.AttributeValue, len(secrets))
 	for i, sec := range secrets {
-		m := map[string]types.AttributeValue{"s": avB(s.box.Seal(sec.Key, secretContext(id)))}
+		m := map[string]types.AttributeValue{}
+		expires := ""
 		if sec.ExpiresAt != nil {
-			m["e"] = avTime(*sec.ExpiresAt)
+			expires = formatTime(*sec.ExpiresAt)
+			m["e"] = avS(expires)
 		}
+		m["s"] = avB(s.box.Seal(sec.Key, secretContext(pk, id, i, expires)))
 		list[i] = &types.AttributeValueMemberM{Value: m}
 	}
 	return &types.AttributeValueMemberL{Value: list}
+}
+
+// openSecret opens the secret at index of the endpoint item it: under its binding to the item,
+// or, for a value sealed before that binding, under legacySecretContext.
+func (s *Store) openSecret(it, sit *item, index int) ([]byte, error) {
+	sealed := sit.bytes("s")
+	key, err := s.box.Open(sealed, secretContext(it.str(attrPK), it.str(attrSK), index, sit.str("e")))
+	if err != nil {
+		key, err = s.box.Open(sealed, legacySecretContext(it.str("webhook_id")))
+	}
+	return key, err
 }
 
 // CreateWebhook stores a new endpoint with its (sealed) secret, unless the organisation already
@@ -98,7 +127,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w *pcx.Webhook, maxPerOrg int
 		"webhook_id": avS(w.ID), "org_id": avS(w.OrgID), "endpoint_url": avS(w.URL),
 		"description": avS(w.Description), "status": avS(string(w.Status)),
 		"created_at": avTime(w.CreatedAt), "updated_at": avTime(w.UpdatedAt),
-		"secrets": s.sealSecrets(w.ID, w.Secrets), "secret_version": avN(1),
+		"secrets": s.sealSecrets(w.OrgID, w.ID, w.Secrets), "secret_version": avN(1),
 		attrURLHash: avS(urlHash(w.URL)),
 	}
 	if len(w.EventTypes) > 0 {
@@ -514,7 +543,7 @@ func (s *Store) RotateWebhookSecret(ctx context.Context, org, id string, key []b
 			UpdateExpression:    aws.String("SET secrets = :secrets, secret_version = :next, updated_at = :now"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":v": avN(version), ":next": avN(version + 1), ":now": avTime(now),
-				":secrets": s.sealSecrets(id, next),
+				":secrets": s.sealSecrets(org, id, next),
 			},
 		}}, rec)
 		if firstFailed(err) {
@@ -589,13 +618,13 @@ func (s *Store) readWebhook(m map[string]types.AttributeValue, withSecrets bool)
 	if list == nil {
 		return w, version, nil
 	}
-	for _, v := range list.Value {
+	for i, v := range list.Value {
 		sm, ok := v.(*types.AttributeValueMemberM)
 		if !ok {
 			continue
 		}
 		sit := item{m: sm.Value}
-		key, err := s.box.Open(sit.bytes("s"), secretContext(w.ID))
+		key, err := s.openSecret(&it, &sit, i)
 		if err != nil {
 			return w, 0, errSealed
 		}

@@ -54,7 +54,10 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 	}
 	hasher := keyformat.NewHasher(peppers)
 	auth := apikeys.NewAuthenticator(st, hasher, cfg.AuthCacheTTL, log)
-	_, pepper := peppers.Current()
+	cursorKeys, err := cfg.CursorSigningKeys()
+	if err != nil {
+		return err
+	}
 	drain := &health.Drain{}
 	handler := api.NewServer(api.Deps{
 		Log:            log,
@@ -63,7 +66,7 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 		Keys:           &apikeys.Service{Store: st, Hasher: hasher, Auth: auth, AuditRetention: cfg.AuditRetention},
 		Webhooks:       hooks,
 		Audit:          &audit.Service{Store: st},
-		Cursors:        cursor.NewSigner(cursor.DeriveKey(pepper), cursor.DefaultTTL),
+		Cursors:        cursor.NewSigner(cursorKeys[0], cursor.DefaultTTL, cursorKeys[1:]...),
 		RequestTimeout: cfg.RequestTimeout,
 		Metrics:        m,
 		Ready: []health.Check{

@@ -13,6 +13,7 @@ import (
 	"github.com/pcx/publicservice/app"
 	"github.com/pcx/publicservice/internal/config"
 	"github.com/pcx/publicservice/internal/keyformat"
+	"github.com/pcx/publicservice/internal/keyring"
 	"github.com/pcx/publicservice/pcx"
 	"github.com/pcx/publicservice/service/apikeys"
 	"github.com/pcx/publicservice/store"
@@ -28,6 +29,16 @@ func (c *cli) open(ctx context.Context) (config.Config, *store.Store, error) {
 	}
 	st, err := app.NewStore(ctx, cfg)
 	return cfg, st, err
+}
+
+// openKeys is open for the key commands, which need the API-key peppers too.
+func (c *cli) openKeys(ctx context.Context) (config.Config, *store.Store, *keyring.Keyring, error) {
+	cfg, st, err := c.open(ctx)
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	peppers, err := cfg.Peppers()
+	return cfg, st, peppers, err
 }
 
 // storeErr turns a store error into pcxctl's: not-found errors exit 3.
@@ -75,11 +86,7 @@ func keysCreate(ctx context.Context, c *cli, args []string) error {
 		t = t.UTC().Truncate(time.Millisecond)
 		in.ExpiresAt = &t
 	}
-	cfg, st, err := c.open(ctx)
-	if err != nil {
-		return err
-	}
-	peppers, err := cfg.Peppers()
+	cfg, st, peppers, err := c.openKeys(ctx)
 	if err != nil {
 		return err
 	}

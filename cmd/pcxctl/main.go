@@ -61,6 +61,7 @@ func commands() []command {
 		{"keys list", "list an organisation's API keys, newest first", keysList},
 		{"keys revoke", "revoke an organisation's API key by prefix", keysRevoke},
 		{"keys activate", "re-activate a revoked, unexpired API key by prefix", keysActivate},
+		{"keys pepper-versions", "count API keys per APIKEY_PEPPERS version, before retiring one", keysPepperVersions},
 		{"audit list", "list an organisation's audit log, newest first, by action, target and time", auditList},
 		{"webhooks list", "list an organisation's webhook endpoints", webhooksList},
 		{"webhooks deliveries", "list an endpoint's deliveries, newest first, by status and time", webhooksDeliveries},

@@ -120,6 +120,16 @@ func TestKeysCommands(t *testing.T) {
 		t.Fatalf("last line %q is not a key: %v", key, err)
 	}
 
+	// Before retiring pepper 1: the key is under it (exit 4); nothing is under version 2.
+	if r := pcxctl(t, env, "keys", "pepper-versions"); r.code != exitOK || !strings.Contains(r.stdout, "pepper version 1: 1 key(s) (newest)") {
+		t.Fatalf("keys pepper-versions: %+v", r)
+	}
+	if r := pcxctl(t, env, "keys", "pepper-versions", "--retire", "1", "--page-size", "1"); r.code != exitFindings || !strings.Contains(r.stdout, "pepper version 1: 1 key(s) (to retire)") {
+		t.Fatalf("keys pepper-versions --retire 1: %+v; want exit %d", r, exitFindings)
+	}
+	if r := pcxctl(t, env, "keys", "pepper-versions", "--retire", "2"); r.code != exitOK || !strings.Contains(r.stdout, "may be removed") {
+		t.Fatalf("keys pepper-versions --retire 2: %+v", r)
+	}
 	r = pcxctl(t, env, "keys", "list", "--org-id", "acme")
 	if r.code != exitOK || !strings.Contains(r.stdout, k.Prefix()) || !strings.Contains(r.stdout, "first key") || strings.Contains(r.stdout, k.Secret) {
 		t.Fatalf("keys list: %+v", r)

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,24 +22,9 @@ func webhooksCheckSecrets(ctx context.Context, c *cli, args []string) error {
 		"that WEBHOOK_SECRETS_KEYS does not hold (their deliveries fail as undeliverable), or under a\n"+
 		"version given to --without (run it before removing that version). Opens no secret.\n"+
 		"Exits 4 when it lists any.")
-	without := fs.String("without", "", "comma-separated key versions to treat as removed, e.g. 1")
-	pageSize := fs.Int("page-size", 100, "items per scan request (1 to 1000)")
-	if err := parse(fs, args, 0); err != nil {
+	removed, pageSize, err := parseScan(fs, args, "without", "comma-separated key versions to treat as removed, e.g. 1")
+	if err != nil {
 		return err
-	}
-	if *pageSize < 1 || *pageSize > 1000 {
-		return usageError{"--page-size must be from 1 to 1000"}
-	}
-	var removed []int
-	for _, f := range strings.Split(*without, ",") {
-		if f = strings.TrimSpace(f); f == "" {
-			continue
-		}
-		v, err := strconv.Atoi(f)
-		if err != nil || v < 1 {
-			return usageError{fmt.Sprintf("--without: %q is not a key version", f)}
-		}
-		removed = append(removed, v)
 	}
 	cfg, st, err := c.open(ctx)
 	if err != nil {
@@ -55,7 +42,7 @@ func webhooksCheckSecrets(ctx context.Context, c *cli, args []string) error {
 	fmt.Fprintln(w, "ORG_ID\tWEBHOOK_ID\tSTATUS\tKEY_VERSIONS\tMISSING")
 	scanned, found := 0, 0
 	perVersion := map[int]int{}
-	err = st.ScanWebhookKeyVersions(ctx, *pageSize, func(kv store.WebhookKeyVersions) error {
+	err = st.ScanWebhookKeyVersions(ctx, pageSize, func(kv store.WebhookKeyVersions) error {
 		scanned++
 		var missing []int
 		for _, v := range kv.Versions {
@@ -87,6 +74,74 @@ func webhooksCheckSecrets(ctx context.Context, c *cli, args []string) error {
 	fmt.Fprintf(c.stdout, "%d endpoint(s) scanned, %d with a secret under a missing key version\n", scanned, found)
 	if found > 0 {
 		return fmt.Errorf("%w %d endpoint(s) with a secret under a missing key version", errFindings, found)
+	}
+	return nil
+}
+
+// parseScan parses the flags of a command that scans the table for key versions: the versions
+// flag name lists (about to be removed) and --page-size.
+func parseScan(fs *flag.FlagSet, args []string, name, usage string) (versions []int, pageSize int, err error) {
+	list := fs.String(name, "", usage)
+	size := fs.Int("page-size", 100, "items per scan request (1 to 1000)")
+	if err := parse(fs, args, 0); err != nil {
+		return nil, 0, err
+	}
+	if *size < 1 || *size > 1000 {
+		return nil, 0, usageError{"--page-size must be from 1 to 1000"}
+	}
+	for _, f := range strings.Split(*list, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		v, err := strconv.Atoi(f)
+		if err != nil || v < 1 {
+			return nil, 0, usageError{fmt.Sprintf("--%s: %q is not a key version", name, f)}
+		}
+		versions = append(versions, v)
+	}
+	return versions, *size, nil
+}
+
+// keysPepperVersions counts the stored API keys per pepper version, so an operator knows when an
+// old APIKEY_PEPPERS version may be removed: keys are re-hashed under the newest pepper when they
+// authenticate, and one left under an old version stops working once it is removed.
+func keysPepperVersions(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags(c, "keys pepper-versions", "", "Scan every API key and count them by the APIKEY_PEPPERS version their hash is under.\n"+
+		"Keys move to the newest pepper when they next authenticate. Exits 4 when a key is left under\n"+
+		"a version given to --retire (run it before removing that version). Reads no secret.")
+	retiring, pageSize, err := parseScan(fs, args, "retire", "comma-separated pepper versions about to be removed, e.g. 1")
+	if err != nil {
+		return err
+	}
+	_, st, peppers, err := c.openKeys(ctx)
+	if err != nil {
+		return err
+	}
+	counts, err := st.APIKeyPepperVersions(ctx, pageSize)
+	if err != nil {
+		return storeErr(err)
+	}
+	newest, _ := peppers.Current()
+	versions := slices.Sorted(maps.Keys(counts))
+	left := 0
+	for _, v := range versions {
+		note := ""
+		switch _, ok := peppers.Key(v); {
+		case slices.Contains(retiring, v):
+			left += counts[v]
+			note = " (to retire)"
+		case !ok:
+			note = " (not in APIKEY_PEPPERS: these keys do not authenticate)"
+		case v == newest:
+			note = " (newest)"
+		}
+		fmt.Fprintf(c.stdout, "pepper version %d: %d key(s)%s\n", v, counts[v], note)
+	}
+	if left > 0 {
+		return fmt.Errorf("%w %d key(s) under a pepper version to retire", errFindings, left)
+	}
+	if len(retiring) > 0 {
+		fmt.Fprintf(c.stdout, "no key is left under pepper version %s: it may be removed\n", versionList(retiring))
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/pcx/publicservice/internal/cursor"
 	"github.com/pcx/publicservice/internal/keyformat"
 	"github.com/pcx/publicservice/internal/keyring"
 	"github.com/pcx/publicservice/internal/netguard"
@@ -49,8 +50,10 @@ type Config struct {
 	TemporalNamespace string `env:"TEMPORAL_NAMESPACE" envDefault:"default"`
 	TemporalTaskQueue string `env:"TEMPORAL_TASK_QUEUE" envDefault:"pcx-webhooks"`
 
-	APIKeyPeppers string        `env:"APIKEY_PEPPERS"`
-	AuthCacheTTL  time.Duration `env:"AUTH_CACHE_TTL" envDefault:"2s"`
+	APIKeyPeppers string `env:"APIKEY_PEPPERS"`
+	// CursorKeysValue signs list cursors (CursorSigningKeys); empty: derived from the peppers.
+	CursorKeysValue string        `env:"CURSOR_KEYS"`
+	AuthCacheTTL    time.Duration `env:"AUTH_CACHE_TTL" envDefault:"2s"`
 	// AuthFailuresPerMinute limits failed authentications per client address (0: no limit).
 	AuthFailuresPerMinute int `env:"AUTH_FAILURES_PER_MINUTE" envDefault:"30"`
 
@@ -342,6 +345,39 @@ func (c Config) Peppers() (*keyring.Keyring, error) {
 		return nil, fmt.Errorf("config: APIKEY_PEPPERS: %w", err)
 	}
 	return r, nil
+}
+
+// CursorSigningKeys returns the keys that sign list cursors (CURSOR_KEYS: version:base64 entries
+// of at least 32 random bytes, the newest signing, all opening), newest first. Unset, they are
+// derived from the API-key peppers, the newest first, as before CURSOR_KEYS existed (so an
+// existing deployment's cursors keep working); a deployment that sets CURSOR_KEYS can retire a
+// pepper without its cursors noticing. Cursors expire within an hour, so a change of keys
+// invalidates at most that hour's cursors.
+func (c Config) CursorSigningKeys() ([][]byte, error) {
+	if c.CursorKeysValue == "" {
+		peppers, err := c.Peppers()
+		if err != nil {
+			return nil, err
+		}
+		return newestFirst(peppers, cursor.DeriveKey), nil
+	}
+	r, err := keyring.Parse(c.CursorKeysValue, 32, 0)
+	if err != nil {
+		return nil, fmt.Errorf("config: CURSOR_KEYS: %w", err)
+	}
+	return newestFirst(r, func(k []byte) []byte { return k }), nil
+}
+
+// newestFirst returns the keys of r, the current one first, each through f.
+func newestFirst(r *keyring.Keyring, f func([]byte) []byte) [][]byte {
+	cur, key := r.Current()
+	keys := [][]byte{f(key)}
+	for _, v := range r.Versions() {
+		if k, _ := r.Key(v); v != cur {
+			keys = append(keys, f(k))
+		}
+	}
+	return keys
 }
 
 // SecretsKeys returns the AES-256 keys that encrypt webhook signing secrets at rest

@@ -30,19 +30,21 @@ var ErrInvalid = pcx.Invalid("Invalid last_evaluated_key", map[string]string{
 
 // Signer seals and opens cursors.
 type Signer struct {
-	key []byte
-	ttl time.Duration
+	key   []byte
+	older [][]byte // keys that still open cursors, so a new key can come in without downtime
+	ttl   time.Duration
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }
 
-// NewSigner returns a Signer with the key. Every instance of the service must share the key, so
-// a cursor from one works on another.
-func NewSigner(key []byte, ttl time.Duration) *Signer {
-	return &Signer{key: key, ttl: ttl, Now: time.Now}
+// NewSigner returns a Signer that seals under key and opens under key or any of older. Every
+// instance of the service must share the keys, so a cursor from one works on another.
+func NewSigner(key []byte, ttl time.Duration, older ...[]byte) *Signer {
+	return &Signer{key: key, older: older, ttl: ttl, Now: time.Now}
 }
 
-// DeriveKey derives the cursor key from a server secret, so the cursor needs no secret of its own.
+// DeriveKey derives a cursor key from a server secret (an API-key pepper), for deployments that
+// configure no cursor key of their own (CURSOR_KEYS).
 func DeriveKey(secret []byte) []byte {
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("pcx cursor signing key v1"))
@@ -70,7 +72,7 @@ func (s *Signer) Open(org, list, token string) (string, error) {
 		return "", ErrInvalid
 	}
 	payload, mac := raw[:len(raw)-macLen], raw[len(raw)-macLen:]
-	if !hmac.Equal(mac, s.mac(org, list, payload)) {
+	if !s.signed(org, list, payload, mac) {
 		return "", ErrInvalid
 	}
 	if exp := int64(binary.BigEndian.Uint64(payload[1:9])); s.Now().Unix() >= exp {
@@ -79,8 +81,21 @@ func (s *Signer) Open(org, list, token string) (string, error) {
 	return string(payload[9:]), nil
 }
 
+// signed reports whether mac is payload's under the key or one of the older keys.
+func (s *Signer) signed(org, list string, payload, mac []byte) bool {
+	ok := hmac.Equal(mac, s.macUnder(s.key, org, list, payload))
+	for _, k := range s.older {
+		ok = hmac.Equal(mac, s.macUnder(k, org, list, payload)) || ok
+	}
+	return ok
+}
+
 func (s *Signer) mac(org, list string, payload []byte) []byte {
-	m := hmac.New(sha256.New, s.key)
+	return s.macUnder(s.key, org, list, payload)
+}
+
+func (s *Signer) macUnder(key []byte, org, list string, payload []byte) []byte {
+	m := hmac.New(sha256.New, key)
 	for _, part := range []string{org, list} {
 		var n [4]byte
 		binary.BigEndian.PutUint32(n[:], uint32(len(part)))

@@ -189,6 +189,13 @@ func (h *Hasher) MAC(k Key) (mac []byte, version int) {
 	return h.mac(version, pepper, k.String()), version
 }
 
+// CurrentVersion is the version of the newest pepper, the one MAC uses: a key stored under an
+// older one is re-hashed under it when it next authenticates, so the older can be retired.
+func (h *Hasher) CurrentVersion() int {
+	v, _ := h.peppers.Current()
+	return v
+}
+
 // Verify reports whether k matches mac stored under pepper version. It takes the same time
 // whether or not the version is known and whether or not the key matches.
 func (h *Hasher) Verify(k Key, version int, mac []byte) bool {

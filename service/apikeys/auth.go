@@ -21,6 +21,7 @@ var ErrUnauthenticated = pcx.Errorf(pcx.EUnauthenticated, "API Key is missing")
 type LookupStore interface {
 	APIKeyByPrefix(ctx context.Context, prefix string) (*pcx.APIKey, error)
 	TouchAPIKey(ctx context.Context, prefix string, at time.Time, minInterval time.Duration) error
+	RehashAPIKey(ctx context.Context, prefix string, oldVersion int, mac []byte, newVersion int) error
 }
 
 // Cache bounds. Unknown prefixes get their own, smaller map so a flood of invented keys cannot
@@ -58,7 +59,11 @@ type Authenticator struct {
 	touched map[string]time.Time
 	group   singleflight.Group
 	touches chan touch
-	joined  func() // tests: called once a cache miss has joined (or started) its store read
+	// rehashes queues keys that authenticated under an older pepper, to be stored under the
+	// newest; rehashing holds their prefixes while queued, so each is queued once.
+	rehashes  chan rehash
+	rehashing map[string]bool
+	joined    func() // tests: called once a cache miss has joined (or started) its store read
 }
 
 type touch struct {
@@ -66,12 +71,17 @@ type touch struct {
 	at     time.Time
 }
 
+type rehash struct {
+	key        keyformat.Key
+	oldVersion int
+}
+
 // NewAuthenticator returns an Authenticator. Call Run to record last_used_at.
 func NewAuthenticator(store LookupStore, hasher *keyformat.Hasher, ttl time.Duration, log zerolog.Logger) *Authenticator {
 	return &Authenticator{
 		store: store, hasher: hasher, ttl: ttl, now: time.Now, log: log,
 		known: map[string]entry{}, unknown: map[string]entry{}, touched: map[string]time.Time{},
-		touches: make(chan touch, touchQueue),
+		touches: make(chan touch, touchQueue), rehashes: make(chan rehash, touchQueue), rehashing: map[string]bool{},
 	}
 }
 
@@ -96,6 +106,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (pcx.Pr
 		return pcx.Principal{}, ErrUnauthenticated
 	}
 	a.noteUse(rec.Prefix, now)
+	if rec.PepperVersion != a.hasher.CurrentVersion() {
+		a.noteRehash(k, rec.PepperVersion)
+	}
 	return rec.Principal(), nil
 }
 
@@ -236,12 +249,49 @@ func (a *Authenticator) noteUse(prefix string, now time.Time) {
 	}
 }
 
-// Run writes queued last_used_at updates until ctx ends.
+// noteRehash queues k, which authenticated under the older pepper oldVersion, to be stored under
+// the newest pepper, once per key while queued; like noteUse it never blocks a request (a full
+// queue drops it, and the key's next use queues it again).
+func (a *Authenticator) noteRehash(k keyformat.Key, oldVersion int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.rehashing[k.Prefix()] {
+		return
+	}
+	select {
+	case a.rehashes <- rehash{key: k, oldVersion: oldVersion}:
+		a.rehashing[k.Prefix()] = true
+	default:
+	}
+}
+
+// storeRehash stores r's key under the newest pepper, then drops its cache entry, which holds the
+// MAC under the old one.
+func (a *Authenticator) storeRehash(ctx context.Context, r rehash) {
+	prefix := r.key.Prefix()
+	mac, version := a.hasher.MAC(r.key)
+	err := a.store.RehashAPIKey(ctx, prefix, r.oldVersion, mac, version)
+	if err != nil {
+		a.log.Warn().Err(err).Str("prefix", prefix).Msg("re-hashing an API key under the newest pepper failed")
+	} else {
+		a.log.Info().Str("prefix", prefix).Int("from_pepper", r.oldVersion).Int("to_pepper", version).Msg("API key re-hashed under the newest pepper")
+	}
+	a.Forget(prefix)
+	a.mu.Lock()
+	delete(a.rehashing, prefix)
+	a.mu.Unlock()
+}
+
+// Run writes queued last_used_at updates and re-hashes until ctx ends.
 func (a *Authenticator) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case r := <-a.rehashes:
+			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			a.storeRehash(wctx, r)
+			cancel()
 		case t := <-a.touches:
 			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			if err := a.store.TouchAPIKey(wctx, t.prefix, t.at, TouchInterval); err != nil {

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"strings"
 	"sync"
@@ -598,22 +599,17 @@ func (s *Service) EventStatus(ctx context.Context, org, id string, limit int, af
 // replays (ReplayLimit): a replay is a POST to every endpoint, so an unbounded stream of them
 // turns one event into any number of requests at a third party.
 func (s *Service) Replay(ctx context.Context, org, eventID string, webhookIDs []string) (Accepted, error) {
-	if len(webhookIDs) > MaxReplayWebhookIDs {
-		return Accepted{}, pcx.Invalid("Invalid request body", map[string]string{"webhook_ids": "must list at most 100 webhooks"})
+	if err := checkReplayWebhookIDs(webhookIDs); err != nil {
+		return Accepted{}, err
 	}
 	ev, err := s.Store.EventOf(ctx, org, eventID)
 	if err != nil {
 		return Accepted{}, err
 	}
-	seen := map[string]bool{}
 	ids := make([]string, 0, len(webhookIDs))
 	count := 0
 	m := pcx.NewTypeMatcher(ev.EventType())
 	for _, id := range webhookIDs {
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
 		w, err := s.Store.Webhook(ctx, org, id)
 		if pcx.ErrorCode(err) == pcx.ENotFound {
 			return Accepted{}, pcx.Invalid("Invalid request body", map[string]string{"webhook_ids": "no webhook " + id + " in your organisation"})
@@ -652,6 +648,32 @@ func (s *Service) Replay(ctx context.Context, org, eventID string, webhookIDs []
 		return Accepted{}, err
 	}
 	return Accepted{EventID: ev.ID, WorkflowID: wfID, RunID: runID, EndpointCount: count}, nil
+}
+
+// checkReplayWebhookIDs refuses a replay's list of endpoints before anything is read: at most
+// MaxReplayWebhookIDs entries, each the shape of a webhook ID (an empty or oversized string would
+// otherwise reach DynamoDB as a key and come back as a 500), none twice (a caller who names an
+// endpoint twice has made a mistake we should not guess about).
+func checkReplayWebhookIDs(ids []string) error {
+	problem := ""
+	seen := make(map[string]bool, len(ids))
+	if len(ids) > MaxReplayWebhookIDs {
+		problem = fmt.Sprintf("must list at most %d webhooks", MaxReplayWebhookIDs)
+	}
+	for i := 0; problem == "" && i < len(ids); i++ {
+		switch id := ids[i]; {
+		case !pcx.ValidID("wh", id):
+			problem = fmt.Sprintf("entry %d is not a webhook ID (wh_ and 26 characters)", i)
+		case seen[id]:
+			problem = fmt.Sprintf("entry %d repeats %s", i, id)
+		default:
+			seen[id] = true
+		}
+	}
+	if problem != "" {
+		return pcx.Invalid("Invalid request body", map[string]string{"webhook_ids": problem})
+	}
+	return nil
 }
 
 // ReplayStartGrace is how long a claim whose workflow Temporal does not know is taken to be a

@@ -351,14 +351,14 @@ func TestReplay(t *testing.T) {
 	if _, err := s.Replay(ctx, "org-2", acc.EventID, nil); code(err) != pcx.ENotFound {
 		t.Fatalf("replay of another org's event = %v, want ENotFound", err)
 	}
-	if _, err := s.Replay(ctx, "org", acc.EventID, []string{"wh_missing"}); code(err) != pcx.EInvalid {
+	if _, err := s.Replay(ctx, "org", acc.EventID, []string{pcx.NewID("wh", time.Now())}); code(err) != pcx.EInvalid {
 		t.Fatalf("replay to an unknown webhook = %v, want EInvalid", err)
 	}
 	ids := make([]string, MaxReplayWebhookIDs+1)
 	if _, err := s.Replay(ctx, "org", acc.EventID, ids); code(err) != pcx.EInvalid {
 		t.Fatalf("replay to 101 webhooks = %v, want EInvalid", err)
 	}
-	rep, err := s.Replay(ctx, "org", acc.EventID, []string{w.ID, w.ID})
+	rep, err := s.Replay(ctx, "org", acc.EventID, []string{w.ID})
 	if err != nil || rep.EventID != acc.EventID || rep.WorkflowID == acc.WorkflowID || !strings.HasPrefix(rep.WorkflowID, acc.WorkflowID+"-replay-") || rep.EndpointCount != 1 {
 		t.Fatalf("Replay = %+v, %v", rep, err)
 	}
@@ -370,6 +370,45 @@ func TestReplay(t *testing.T) {
 	if err != nil || all.EndpointCount != 2 || len(sr.started[all.WorkflowID].WebhookIDs) != 0 {
 		t.Fatalf("replay to all = %+v, %v", all, err)
 	}
+}
+
+// A replay's webhook_ids are checked before anything is read or started: each the shape of a
+// webhook ID, none twice, at most MaxReplayWebhookIDs; the error names the field.
+func TestReplayValidatesWebhookIDs(t *testing.T) {
+	s, st, sr := newService()
+	ctx := context.Background()
+	st.active = 1
+	acc, _ := s.Notify(ctx, NotifyInput{OrgID: "org", Payload: []byte(`{}`)})
+	w, _ := s.CreateEndpoint(ctx, "org", NewEndpoint{URL: "https://x"})
+	started := len(sr.started)
+	for name, ids := range map[string][]string{
+		"empty string": {""},
+		"1 KiB":        {"wh_" + strings.Repeat("a", 1021)},
+		"another kind": {strings.Replace(w.ID, "wh_", "ev_", 1)},
+		"upper case":   {strings.ToUpper(w.ID)},
+		"duplicate":    {w.ID, w.ID},
+		"101":          manyWebhookIDs(MaxReplayWebhookIDs + 1),
+	} {
+		_, err := s.Replay(ctx, "org", acc.EventID, ids)
+		var perr *pcx.Error
+		if !errors.As(err, &perr) || perr.Code != pcx.EInvalid || perr.Fields["webhook_ids"] == "" {
+			t.Errorf("%s: Replay = %v, want EInvalid naming webhook_ids", name, err)
+		}
+	}
+	if len(sr.started) != started {
+		t.Errorf("a refused replay started a workflow: %v", sr.started)
+	}
+	if _, err := s.Replay(ctx, "org", acc.EventID, manyWebhookIDs(MaxReplayWebhookIDs)); code(err) != pcx.EInvalid || strings.Contains(err.Error(), "at most") {
+		t.Errorf("100 well-formed unknown IDs = %v, want EInvalid for the unknown webhook, not the bound", err)
+	}
+}
+
+func manyWebhookIDs(n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = pcx.NewID("wh", time.Now())
+	}
+	return ids
 }
 
 // endpoint_count is counted at most once a second per organisation, and at once again after
