@@ -43,7 +43,7 @@ func TestAuthenticateRehashesUnderTheNewestPepper(t *testing.T) {
 	const p1, p2 = "1:" + "the first pepper, 32 bytes long!", "2:" + "the second pepper, also 32 bytes"
 	st := newFake()
 	s := &Service{Store: st, Hasher: hasherOf(t, p1)}
-	full, rec, err := s.Create(context.Background(), CreateInput{OrgID: "org-1", UserID: "user-1", Name: "n"})
+	full, rec, err := s.Create(opCtx, CreateInput{OrgID: "org-1", UserID: "user-1", Name: "n"})
 	if err != nil || rec.PepperVersion != 1 {
 		t.Fatalf("Create = %+v, %v; want a key under pepper 1", rec, err)
 	}

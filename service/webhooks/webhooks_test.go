@@ -376,7 +376,7 @@ func TestReplay(t *testing.T) {
 // webhook ID, none twice, at most MaxReplayWebhookIDs; the error names the field.
 func TestReplayValidatesWebhookIDs(t *testing.T) {
 	s, st, sr := newService()
-	ctx := context.Background()
+	ctx := opCtx
 	st.active = 1
 	acc, _ := s.Notify(ctx, NotifyInput{OrgID: "org", Payload: []byte(`{}`)})
 	w, _ := s.CreateEndpoint(ctx, "org", NewEndpoint{URL: "https://x"})
