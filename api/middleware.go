@@ -124,20 +124,19 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, header string) (pcx.Principal, error)
 }
 
-// authenticate requires a valid X-API-Key. The key is read from that header only. Failed
-// attempts are counted per client address; past the limit, 429 before any lookup.
+// authenticate requires a valid X-API-Key. The key is read from that header only. A valid key
+// is always let through; failed attempts are counted per client address and, past the limit,
+// answered 429 instead of 401 (FailureLimiter).
 func authenticate(auth Authenticator, limiter *FailureLimiter, m *metrics.Metrics) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-			addr := clientAddr(r)
-			if err := limiter.check(addr); err != nil {
-				m.AuthFailures.WithLabelValues("rate_limited").Inc()
-				return err
-			}
 			p, err := auth.Authenticate(r.Context(), r.Header.Get("X-API-Key"))
 			if pcx.ErrorCode(err) == pcx.EUnauthenticated {
+				if limited := limiter.fail(clientAddr(r)); limited != nil {
+					m.AuthFailures.WithLabelValues("rate_limited").Inc()
+					return limited
+				}
 				m.AuthFailures.WithLabelValues("unauthenticated").Inc()
-				limiter.fail(addr)
 			}
 			if err != nil {
 				return err
