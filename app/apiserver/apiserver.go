@@ -53,6 +53,7 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 	}
 	hasher := keyformat.NewHasher(peppers)
 	auth := apikeys.NewAuthenticator(st, hasher, cfg.AuthCacheTTL, log)
+	auth.StoreReads = ratelimit.New(float64(cfg.AuthUnknownReadsPerSecond), 2*float64(cfg.AuthUnknownReadsPerSecond))
 	_, pepper := peppers.Current()
 	drain := &health.Drain{}
 	handler := api.NewServer(api.Deps{

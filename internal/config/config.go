@@ -53,6 +53,10 @@ type Config struct {
 	AuthCacheTTL  time.Duration `env:"AUTH_CACHE_TTL" envDefault:"2s"`
 	// AuthFailuresPerMinute limits failed authentications per client address (0: no limit).
 	AuthFailuresPerMinute int `env:"AUTH_FAILURES_PER_MINUTE" envDefault:"30"`
+	// AuthUnknownReadsPerSecond bounds, per api instance and across all clients, the store reads
+	// of prefixes the auth cache does not hold that turn out not to exist, in bursts of twice as
+	// many; past it such a prefix is refused (503) without a read (0: no bound).
+	AuthUnknownReadsPerSecond int `env:"AUTH_UNKNOWN_READS_PER_SECOND" envDefault:"100"`
 
 	WebhookSecretsKeys   string          `env:"WEBHOOK_SECRETS_KEYS"`
 	WebhookTimeout       time.Duration   `env:"WEBHOOK_TIMEOUT" envDefault:"15s"`
@@ -221,7 +225,8 @@ func (c Config) validateCommon() error {
 	if c.WebhookMaxEndpoints < 1 {
 		problems = append(problems, "WEBHOOK_MAX_ENDPOINTS_PER_ORG must be at least 1")
 	}
-	for name, n := range map[string]int{"ORG_NOTIFY_PER_SECOND": c.OrgNotifyPerSecond, "ORG_REPLAYS_PER_HOUR": c.OrgReplaysPerHour} {
+	for name, n := range map[string]int{"ORG_NOTIFY_PER_SECOND": c.OrgNotifyPerSecond, "ORG_REPLAYS_PER_HOUR": c.OrgReplaysPerHour,
+		"AUTH_FAILURES_PER_MINUTE": c.AuthFailuresPerMinute, "AUTH_UNKNOWN_READS_PER_SECOND": c.AuthUnknownReadsPerSecond} {
 		if n < 0 {
 			problems = append(problems, name+" must not be negative (0 disables the limit)")
 		}
