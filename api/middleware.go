@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/pcx/publicservice/internal/httpx"
+	"github.com/pcx/publicservice/internal/keyformat"
 	"github.com/pcx/publicservice/internal/metrics"
 	"github.com/pcx/publicservice/pcx"
 )
@@ -51,7 +52,8 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // accessLog writes one line per request: method, route pattern, path (never the query string,
-// which is where a careless client would put a key), status, size and duration. Fields the
+// which is where a careless client would put a key, and with anything shaped like a key's secret
+// redacted, since a careless client may paste a full key where a prefix belongs), status, size and duration. Fields the
 // handlers add (org_id, prefix, event_id, ...) appear on the same line. The same figures feed the
 // HTTP metrics, labelled by route pattern so IDs in paths do not explode the series.
 func accessLog(m *metrics.Metrics, server string) func(http.Handler) http.Handler {
@@ -71,7 +73,7 @@ func accessLog(m *metrics.Metrics, server string) func(http.Handler) http.Handle
 			m.HTTPRequests.WithLabelValues(server, route, r.Method, strconv.Itoa(sw.status)).Inc()
 			m.HTTPDuration.WithLabelValues(server, route, r.Method).Observe(elapsed.Seconds())
 			zerolog.Ctx(r.Context()).Info().
-				Str("method", r.Method).Str("route", route).Str("path", r.URL.Path).
+				Str("method", r.Method).Str("route", route).Str("path", keyformat.Redact(r.URL.Path)).
 				Int("status", sw.status).Int("bytes", sw.bytes).
 				Float64("duration_ms", float64(elapsed.Microseconds())/1000).
 				Msg("request")
