@@ -33,10 +33,14 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 	if err := cfg.InternalTokenRequired(); err != nil {
 		return err
 	}
+	if err := cfg.OpsListenerGuarded("INTERNAL_HTTP_ADDR", cfg.InternalHTTPAddr); err != nil {
+		return err
+	}
 	allowed, err := cfg.AllowedCIDRs()
 	if err != nil {
 		return err
 	}
+	app.LogExemptions(log, allowed)
 	deps, err := app.Connect(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -88,7 +92,7 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 			Log: log.With().Str("listener", "internal").Logger(), Token: cfg.InternalToken,
 			Webhooks: hooks, RequestTimeout: cfg.RequestTimeout, Metrics: m,
 		})
-		servers = append(servers, app.ServerOn{Srv: app.NewHTTPServer(app.WithPprof(internal, cfg.DebugPprof), cfg.RequestTimeout), Ln: iln})
+		servers = append(servers, app.ServerOn{Srv: app.NewHTTPServer(app.GuardOps(app.WithPprof(internal, cfg.DebugPprof), cfg.MetricsToken), cfg.RequestTimeout), Ln: iln})
 		internalAddr = iln.Addr().String()
 	}
 
