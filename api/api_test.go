@@ -16,6 +16,7 @@ import (
 	"github.com/pcx/publicservice/internal/cursor"
 	"github.com/pcx/publicservice/internal/health"
 	"github.com/pcx/publicservice/internal/httpx"
+	"github.com/pcx/publicservice/internal/keyformat"
 	"github.com/pcx/publicservice/pcx"
 	"github.com/pcx/publicservice/service/apikeys"
 	"github.com/pcx/publicservice/service/webhooks"
@@ -339,6 +340,14 @@ func TestRequestID(t *testing.T) {
 	w = f.do("GET", "/public/me", "", "", "X-Request-ID", "bad id\x01")
 	if id := w.Header().Get("X-Request-ID"); len(id) != 24 {
 		t.Fatalf("X-Request-ID = %q, want a generated 24-character ID for an unusable one", id)
+	}
+	// A request ID that holds a key, or a key's secret, is neither echoed nor logged.
+	k, _ := keyformat.New()
+	for _, pasted := range []string{k.String(), k.Secret, "req-" + k.Secret} {
+		w = f.do("GET", "/public/me", "", "", "X-Request-ID", pasted)
+		if id := w.Header().Get("X-Request-ID"); len(id) != 24 || strings.Contains(id, k.Secret) {
+			t.Fatalf("X-Request-ID %q echoed as %q, want a generated 24-character ID", pasted, id)
+		}
 	}
 }
 

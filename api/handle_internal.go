@@ -1,10 +1,7 @@
 package api
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"net/http"
-	"strings"
 
 	"github.com/pcx/publicservice/internal/httpx"
 	"github.com/pcx/publicservice/internal/metrics"
@@ -15,22 +12,10 @@ import (
 // errBadToken answers a transaction update without the right bearer token.
 var errBadToken = pcx.Errorf(pcx.EUnauthenticated, "Missing or invalid bearer token")
 
-// bearerToken requires "Authorization: Bearer <token>". The comparison is constant-time over
-// digests, so neither the token's content nor its length leaks through timing.
+// bearerToken requires "Authorization: Bearer <token>" (INTERNAL_TOKEN), compared in constant
+// time.
 func bearerToken(token string) func(http.Handler) http.Handler {
-	want := sha256.Sum256([]byte(token))
-	return func(next http.Handler) http.Handler {
-		return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-			scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-			ok = ok && strings.EqualFold(scheme, "Bearer") // auth schemes are case-insensitive
-			sum := sha256.Sum256([]byte(got))
-			if !ok || token == "" || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
-				return errBadToken
-			}
-			next.ServeHTTP(w, r)
-			return nil
-		})
-	}
+	return httpx.RequireBearer(token, errBadToken)
 }
 
 // handleTransactionUpdate accepts a transaction update from another PCX service: the notify body

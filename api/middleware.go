@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/pcx/publicservice/internal/httpx"
+	"github.com/pcx/publicservice/internal/keyformat"
 	"github.com/pcx/publicservice/internal/metrics"
 	"github.com/pcx/publicservice/pcx"
 )
@@ -51,7 +52,8 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // accessLog writes one line per request: method, route pattern, path (never the query string,
-// which is where a careless client would put a key), status, size and duration. Fields the
+// which is where a careless client would put a key, and with anything shaped like a key's secret
+// redacted, since a careless client may paste a full key where a prefix belongs), status, size and duration. Fields the
 // handlers add (org_id, prefix, event_id, ...) appear on the same line. The same figures feed the
 // HTTP metrics, labelled by route pattern so IDs in paths do not explode the series.
 func accessLog(m *metrics.Metrics, server string) func(http.Handler) http.Handler {
@@ -71,7 +73,7 @@ func accessLog(m *metrics.Metrics, server string) func(http.Handler) http.Handle
 			m.HTTPRequests.WithLabelValues(server, route, r.Method, strconv.Itoa(sw.status)).Inc()
 			m.HTTPDuration.WithLabelValues(server, route, r.Method).Observe(elapsed.Seconds())
 			zerolog.Ctx(r.Context()).Info().
-				Str("method", r.Method).Str("route", route).Str("path", r.URL.Path).
+				Str("method", r.Method).Str("route", route).Str("path", keyformat.Redact(r.URL.Path)).
 				Int("status", sw.status).Int("bytes", sw.bytes).
 				Float64("duration_ms", float64(elapsed.Microseconds())/1000).
 				Msg("request")
@@ -124,20 +126,19 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, header string) (pcx.Principal, error)
 }
 
-// authenticate requires a valid X-API-Key. The key is read from that header only. Failed
-// attempts are counted per client address; past the limit, 429 before any lookup.
+// authenticate requires a valid X-API-Key. The key is read from that header only. A valid key
+// is always let through; failed attempts are counted per client address and, past the limit,
+// answered 429 instead of 401 (FailureLimiter).
 func authenticate(auth Authenticator, limiter *FailureLimiter, m *metrics.Metrics) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-			addr := clientAddr(r)
-			if err := limiter.check(addr); err != nil {
-				m.AuthFailures.WithLabelValues("rate_limited").Inc()
-				return err
-			}
 			p, err := auth.Authenticate(r.Context(), r.Header.Get("X-API-Key"))
 			if pcx.ErrorCode(err) == pcx.EUnauthenticated {
+				if limited := limiter.fail(clientAddr(r)); limited != nil {
+					m.AuthFailures.WithLabelValues("rate_limited").Inc()
+					return limited
+				}
 				m.AuthFailures.WithLabelValues("unauthenticated").Inc()
-				limiter.fail(addr)
 			}
 			if err != nil {
 				return err
@@ -148,7 +149,7 @@ func authenticate(auth Authenticator, limiter *FailureLimiter, m *metrics.Metric
 			})
 			ctx := context.WithValue(r.Context(), ctxPrincipal, p)
 			// Who acts, and from where: what the audit record of any change it makes says.
-			ctx = pcx.WithOrigin(ctx, pcx.Origin{Actor: pcx.KeyActor(p), RequestID: w.Header().Get("X-Request-ID"), ClientIP: addr})
+			ctx = pcx.WithOrigin(ctx, pcx.Origin{Actor: pcx.KeyActor(p), RequestID: w.Header().Get("X-Request-ID"), ClientIP: peerHost(r)})
 			next.ServeHTTP(w, r.WithContext(ctx))
 			return nil
 		})

@@ -401,6 +401,8 @@ var appEnvironment = []struct {
 	{"WEBHOOK_SECRETS_KEYS", "", false},
 	{"CURSOR_KEYS", "", false},
 	{"INTERNAL_TOKEN", "", false},
+	// INTERNAL_HTTP_ADDR and WORKER_HTTP_ADDR listen beyond loopback: /metrics there needs it.
+	{"METRICS_TOKEN", "", false},
 }
 
 func TestComposeAppEnvironment(t *testing.T) {
@@ -492,8 +494,10 @@ func TestComposeDevelopmentSecretFallbacks(t *testing.T) {
 			checkVersionedKeys(t, deref(env[name]))
 		})
 	}
-	if got := deref(env["INTERNAL_TOKEN"]); len(got) < 32 {
-		t.Errorf("INTERNAL_TOKEN fallback: got %d characters, want at least 32", len(got))
+	for _, name := range []string{"INTERNAL_TOKEN", "METRICS_TOKEN"} {
+		if got := deref(env[name]); len(got) < 32 {
+			t.Errorf("%s fallback: got %d characters, want at least 32", name, len(got))
+		}
 	}
 	if a, b := deref(env["APIKEY_PEPPERS"]), deref(env["WEBHOOK_SECRETS_KEYS"]); a == b {
 		t.Errorf("APIKEY_PEPPERS and WEBHOOK_SECRETS_KEYS fallbacks are the same value %q", a)
@@ -512,6 +516,7 @@ func TestComposeSecretsComeFromTheHostEnvironment(t *testing.T) {
 		"APIKEY_PEPPERS":       "2:" + base64.StdEncoding.EncodeToString(make([]byte, 32)),
 		"WEBHOOK_SECRETS_KEYS": "3:" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef")),
 		"INTERNAL_TOKEN":       "token-from-the-host-environment-0123456789",
+		"METRICS_TOKEN":        "metrics-token-from-the-host-environment-0123",
 		"LOG_LEVEL":            "debug",
 	}
 	var env []string

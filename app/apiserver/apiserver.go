@@ -34,10 +34,14 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 	if err := cfg.InternalTokenRequired(); err != nil {
 		return err
 	}
+	if err := cfg.OpsListenerGuarded("INTERNAL_HTTP_ADDR", cfg.InternalHTTPAddr); err != nil {
+		return err
+	}
 	allowed, err := cfg.AllowedCIDRs()
 	if err != nil {
 		return err
 	}
+	app.LogExemptions(log, allowed)
 	deps, err := app.Connect(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -58,6 +62,7 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 	if err != nil {
 		return err
 	}
+	auth.StoreReads = ratelimit.New(float64(cfg.AuthUnknownReadsPerSecond), 2*float64(cfg.AuthUnknownReadsPerSecond))
 	drain := &health.Drain{}
 	handler := api.NewServer(api.Deps{
 		Log:            log,
@@ -92,7 +97,7 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 			Log: log.With().Str("listener", "internal").Logger(), Token: cfg.InternalToken,
 			Webhooks: hooks, RequestTimeout: cfg.RequestTimeout, Metrics: m,
 		})
-		servers = append(servers, app.ServerOn{Srv: app.NewHTTPServer(app.WithPprof(internal, cfg.DebugPprof), cfg.RequestTimeout), Ln: iln})
+		servers = append(servers, app.ServerOn{Srv: app.NewHTTPServer(app.GuardOps(app.WithPprof(internal, cfg.DebugPprof), cfg.MetricsToken), cfg.RequestTimeout), Ln: iln})
 		internalAddr = iln.Addr().String()
 	}
 

@@ -34,6 +34,9 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 	if err := cfg.WorkerStopCoversAttempt(); err != nil {
 		return err
 	}
+	if err := cfg.OpsListenerGuarded("WORKER_HTTP_ADDR", cfg.WorkerHTTPAddr); err != nil {
+		return err
+	}
 	deps, err := app.Connect(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -43,6 +46,9 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 	httpClient, err := DeliveryClient(cfg)
 	if err != nil {
 		return err
+	}
+	if allowed, err := cfg.AllowedCIDRs(); err == nil { // DeliveryClient has refused a bad one
+		app.LogExemptions(log, allowed)
 	}
 	acts := activities.New(activities.Activities{
 		Store: st, Recoveries: st, Client: httpClient, Log: log, Schedule: cfg.WebhookRetrySchedule,
@@ -62,7 +68,7 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 	if err != nil {
 		return fmt.Errorf("listen WORKER_HTTP_ADDR %s: %w", cfg.WorkerHTTPAddr, err)
 	}
-	srv := app.NewHTTPServer(app.WithPprof(mux, cfg.DebugPprof), cfg.RequestTimeout)
+	srv := app.NewHTTPServer(app.GuardOps(app.WithPprof(mux, cfg.DebugPprof), cfg.MetricsToken), cfg.RequestTimeout)
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	if listening != nil {

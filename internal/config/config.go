@@ -11,6 +11,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"reflect"
@@ -32,7 +33,7 @@ type Config struct {
 	HTTPAddr         string        `env:"HTTP_ADDR" envDefault:":8080"`
 	InternalHTTPAddr string        `env:"INTERNAL_HTTP_ADDR" envDefault:"127.0.0.1:8081"`
 	InternalToken    string        `env:"INTERNAL_TOKEN"`
-	WorkerHTTPAddr   string        `env:"WORKER_HTTP_ADDR" envDefault:":9090"`
+	WorkerHTTPAddr   string        `env:"WORKER_HTTP_ADDR" envDefault:"127.0.0.1:9090"`
 	RequestTimeout   time.Duration `env:"REQUEST_TIMEOUT" envDefault:"10s"`
 	ShutdownTimeout  time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"25s"`
 	// ShutdownDrain is how long the api keeps serving after a stop signal, with /readyz at 503,
@@ -41,6 +42,10 @@ type Config struct {
 	ShutdownDrain time.Duration `env:"SHUTDOWN_DRAIN" envDefault:"5s"`
 	// DebugPprof serves Go's profiler on the internal listener and the worker's health listener.
 	DebugPprof bool `env:"DEBUG_PPROF" envDefault:"false"`
+	// MetricsToken, when set, is the bearer token /metrics and /debug/pprof/ require on the
+	// internal listener and the worker's listener. A listener that serves them beyond loopback
+	// needs one (OpsListenerGuarded).
+	MetricsToken string `env:"METRICS_TOKEN"`
 
 	AWSRegion        string `env:"AWS_REGION" envDefault:"us-east-1"`
 	DynamoDBEndpoint string `env:"DYNAMODB_ENDPOINT"`
@@ -56,6 +61,10 @@ type Config struct {
 	AuthCacheTTL    time.Duration `env:"AUTH_CACHE_TTL" envDefault:"2s"`
 	// AuthFailuresPerMinute limits failed authentications per client address (0: no limit).
 	AuthFailuresPerMinute int `env:"AUTH_FAILURES_PER_MINUTE" envDefault:"30"`
+	// AuthUnknownReadsPerSecond bounds, per api instance and across all clients, the store reads
+	// of prefixes the auth cache does not hold that turn out not to exist, in bursts of twice as
+	// many; past it such a prefix is refused (503) without a read (0: no bound).
+	AuthUnknownReadsPerSecond int `env:"AUTH_UNKNOWN_READS_PER_SECOND" envDefault:"100"`
 
 	WebhookSecretsKeys   string          `env:"WEBHOOK_SECRETS_KEYS"`
 	WebhookTimeout       time.Duration   `env:"WEBHOOK_TIMEOUT" envDefault:"15s"`
@@ -227,13 +236,18 @@ func (c Config) validateCommon() error {
 	if c.WebhookMaxEndpoints < 1 {
 		problems = append(problems, "WEBHOOK_MAX_ENDPOINTS_PER_ORG must be at least 1")
 	}
-	for name, n := range map[string]int{"ORG_NOTIFY_PER_SECOND": c.OrgNotifyPerSecond, "ORG_REPLAYS_PER_HOUR": c.OrgReplaysPerHour} {
+	for name, n := range map[string]int{"ORG_NOTIFY_PER_SECOND": c.OrgNotifyPerSecond, "ORG_REPLAYS_PER_HOUR": c.OrgReplaysPerHour,
+		"AUTH_FAILURES_PER_MINUTE": c.AuthFailuresPerMinute, "AUTH_UNKNOWN_READS_PER_SECOND": c.AuthUnknownReadsPerSecond} {
 		if n < 0 {
 			problems = append(problems, name+" must not be negative (0 disables the limit)")
 		}
 	}
-	if c.AuthCacheTTL < 0 {
-		problems = append(problems, "AUTH_CACHE_TTL must not be negative (0 disables the cache)")
+	if c.AuthCacheTTL < 0 || c.AuthCacheTTL > MaxAuthCacheTTL {
+		problems = append(problems, fmt.Sprintf("AUTH_CACHE_TTL=%s must be between 0 (no cache) and %s: it is how long a revoked or deleted key keeps working on other instances",
+			c.AuthCacheTTL, MaxAuthCacheTTL))
+	}
+	if c.MetricsToken != "" && len(c.MetricsToken) < 32 {
+		problems = append(problems, "METRICS_TOKEN must be at least 32 characters when set")
 	}
 	if c.WebhookSecretGrace < 0 {
 		problems = append(problems, "WEBHOOK_SECRET_GRACE must not be negative")
@@ -405,12 +419,72 @@ func (c Config) InternalTokenRequired() error {
 	return nil
 }
 
+// MaxAuthCacheTTL bounds AUTH_CACHE_TTL, the revocation bound across instances: a revoked key
+// working for minutes elsewhere is not a revocation.
+const MaxAuthCacheTTL = time.Minute
+
+// Bounds of WEBHOOK_ALLOWED_CIDRS: an exemption is a hole in the SSRF block list, so it may not
+// be wide enough to be everything, nor hold a cloud metadata address.
+const (
+	MinAllowedBitsV4 = 8
+	MinAllowedBitsV6 = 32
+)
+
+// metadataAddrs are the cloud instance metadata services (AWS, GCP, Azure, Oracle at
+// 169.254.169.254; AWS's IPv6 fd00:ec2::254; Alibaba's 100.100.100.200), with the IPv4 ones also
+// as IPv6 reaches them: IPv4-mapped, NAT64 and 6to4.
+var metadataAddrs = func() []netip.Addr {
+	var out []netip.Addr
+	for _, s := range []string{"169.254.169.254", "100.100.100.200"} {
+		a := netip.MustParseAddr(s).As4()
+		out = append(out, netip.AddrFrom4(a), netip.AddrFrom16([16]byte{10: 0xff, 11: 0xff, 12: a[0], 13: a[1], 14: a[2], 15: a[3]}),
+			netip.AddrFrom16([16]byte{0: 0x00, 1: 0x64, 2: 0xff, 3: 0x9b, 12: a[0], 13: a[1], 14: a[2], 15: a[3]}),
+			netip.AddrFrom16([16]byte{0: 0x20, 1: 0x02, 2: a[0], 3: a[1], 4: a[2], 5: a[3]}))
+	}
+	return append(out, netip.MustParseAddr("fd00:ec2::254"))
+}()
+
 // AllowedCIDRs parses WEBHOOK_ALLOWED_CIDRS: ranges exempted from the SSRF block list, for local
-// development and tests only.
+// development and tests only. It refuses a range shorter than /8 (IPv4) or /32 (IPv6), which
+// includes 0.0.0.0/0 and ::/0, and any range holding a cloud metadata address.
 func (c Config) AllowedCIDRs() ([]netip.Prefix, error) {
-	p, err := netguard.ParseCIDRs(c.WebhookAllowedCIDRs)
+	ps, err := netguard.ParseCIDRs(c.WebhookAllowedCIDRs)
 	if err != nil {
 		return nil, fmt.Errorf("WEBHOOK_ALLOWED_CIDRS: %w", err)
 	}
-	return p, nil
+	for _, p := range ps {
+		if p.Addr().Is4() && p.Bits() < MinAllowedBitsV4 || !p.Addr().Is4() && p.Bits() < MinAllowedBitsV6 {
+			return nil, fmt.Errorf("WEBHOOK_ALLOWED_CIDRS: %s is too wide an exemption from the SSRF block list (want at least /%d for IPv4, /%d for IPv6)",
+				p, MinAllowedBitsV4, MinAllowedBitsV6)
+		}
+		for _, m := range metadataAddrs {
+			if p.Contains(m) {
+				return nil, fmt.Errorf("WEBHOOK_ALLOWED_CIDRS: %s holds the cloud metadata address %s, which webhooks must never reach", p, m)
+			}
+		}
+	}
+	return ps, nil
+}
+
+// OpsListenerGuarded checks a listener that serves /metrics (and pprof with DEBUG_PPROF): bound
+// beyond loopback, it needs METRICS_TOKEN, or anyone on the network reads the service's metrics
+// and profiles. name is the listener's variable (INTERNAL_HTTP_ADDR, WORKER_HTTP_ADDR).
+func (c Config) OpsListenerGuarded(name, addr string) error {
+	if addr == "" || c.MetricsToken != "" || loopback(addr) {
+		return nil
+	}
+	return fmt.Errorf("config: %s=%s serves /metrics beyond loopback: set METRICS_TOKEN (at least 32 characters; scrapers send it as a bearer token) or bind it to 127.0.0.1", name, addr)
+}
+
+// loopback reports whether addr (host:port) listens on loopback only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }

@@ -58,7 +58,7 @@ func TestValidation(t *testing.T) {
 		env, want string
 	}{
 		{"REQUEST_TIMEOUT=0s", "REQUEST_TIMEOUT must be positive"},
-		{"AUTH_CACHE_TTL=-1s", "AUTH_CACHE_TTL must not be negative"},
+		{"AUTH_CACHE_TTL=-1s", "AUTH_CACHE_TTL=-1s must be between 0"},
 		{"WEBHOOK_TIMEOUT=2m", "WEBHOOK_TIMEOUT must be at most 45s"},
 		{"WEBHOOK_RETRY_SCHEDULE=5s,-1s", "durations must be positive"},
 		{"WEBHOOK_RETRY_SCHEDULE=soon", "WEBHOOK_RETRY_SCHEDULE"},

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/pcx/publicservice/internal/httpx"
 	"github.com/pcx/publicservice/internal/metrics"
@@ -35,16 +36,68 @@ func Healthz() http.Handler {
 // hangs.
 const checkTimeout = 2 * time.Second
 
+// ReadyFor is how long a readiness result is reused: /readyz is unauthenticated, so a flood of
+// it costs the dependencies at most one round of checks per ReadyFor, whatever the request rate.
+// A failure is reused as long: a probe sees a recovery at most ReadyFor late.
+const ReadyFor = time.Second
+
 // Readyz runs every check at once and answers 200 when all pass, 503 naming the failing
-// dependencies (only their names: never their error text) otherwise.
+// dependencies (only their names: never their error text) otherwise. The result is reused for
+// ReadyFor, and requests that arrive while a round of checks runs wait for that round: one
+// round in flight at a time.
 func Readyz(checks []Check) http.Handler {
+	rd := newReadiness(checks, ReadyFor)
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		if failed := runChecks(r.Context(), checks); len(failed) > 0 {
+		if failed := rd.failed(r.Context()); len(failed) > 0 {
 			return pcx.Errorf(pcx.EUnavailable, "Not ready: %s unavailable", strings.Join(failed, ", "))
 		}
 		httpx.Respond(w, http.StatusOK, "ready", nil, nil)
 		return nil
 	})
+}
+
+// readiness is the cached outcome of the checks.
+type readiness struct {
+	checks []Check
+	ttl    time.Duration
+	now    func() time.Time
+	group  singleflight.Group
+
+	mu     sync.Mutex
+	at     time.Time // when the cached round began; zero: none yet
+	result []string
+}
+
+func newReadiness(checks []Check, ttl time.Duration) *readiness {
+	return &readiness{checks: checks, ttl: ttl, now: time.Now}
+}
+
+// failed returns the names of the failed checks of a round that began less than ttl ago, running
+// one if there is none. The round is no caller's: it runs on a context detached from the request
+// that started it (each check bounded by checkTimeout), and a caller waits only as long as its
+// own context allows.
+func (rd *readiness) failed(ctx context.Context) []string {
+	rd.mu.Lock()
+	if !rd.at.IsZero() && rd.now().Sub(rd.at) < rd.ttl {
+		result := rd.result
+		rd.mu.Unlock()
+		return result
+	}
+	rd.mu.Unlock()
+	ch := rd.group.DoChan("", func() (any, error) {
+		began := rd.now()
+		result := runChecks(context.WithoutCancel(ctx), rd.checks)
+		rd.mu.Lock()
+		rd.at, rd.result = began, result
+		rd.mu.Unlock()
+		return result, nil
+	})
+	select {
+	case <-ctx.Done():
+		return []string{"readiness check"}
+	case res := <-ch:
+		return res.Val.([]string)
+	}
 }
 
 // Drain is a process's readiness during shutdown: from Begin on, /readyz answers 503 at once

@@ -6,15 +6,19 @@ import (
 	"net/http"
 
 	"github.com/rs/zerolog"
+
+	"github.com/pcx/publicservice/internal/keyformat"
 )
 
 // RequestID gives every request an ID: the caller's X-Request-ID when it is a sane token, a new
-// one otherwise. It is echoed in the response and carried by every log line of the request.
+// one otherwise. It is echoed in the response and carried by every log line of the request, so
+// an X-Request-ID that holds anything shaped like an API key or its secret is not sane: it is
+// replaced, never echoed or logged.
 func RequestID(base zerolog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			id := r.Header.Get("X-Request-ID")
-			if !saneID(id) {
+			if !saneID(id) || keyformat.HasSecret(id) {
 				var b [12]byte
 				_, _ = rand.Read(b[:])
 				id = hex.EncodeToString(b[:])

@@ -13,6 +13,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math/big"
+	"strings"
 	"sync"
 
 	"github.com/pcx/publicservice/internal/keyring"
@@ -212,4 +213,81 @@ func (h *Hasher) Verify(k Key, version int, mac []byte) bool {
 func (h *Hasher) VerifyNothing(k Key) {
 	version, pepper := h.peppers.Current()
 	hmac.Equal(h.mac(version, pepper, k.String()), h.dummy)
+}
+
+// Redacted replaces what it redacts of a key: a full key keeps its prefix (pcx_<id>_[REDACTED]).
+const Redacted = "[REDACTED]"
+
+// Redact returns s with anything shaped like a key's secret replaced by Redacted: every run of
+// exactly SecretLen base62 characters (delimited by anything else) that follows pcx_<id>_ (kept:
+// pcx_<id>_[REDACTED]), checksum or not, since a mistyped key is still most of a key, or that
+// stands alone and looks like a secret. For logs of outside input (paths) that may carry a
+// pasted key.
+func Redact(s string) string {
+	if !HasSecret(s) {
+		return s
+	}
+	var b []byte
+	last := 0
+	forEachSecret(s, func(start, end int) {
+		b = append(b, s[last:start]...)
+		b = append(b, Redacted...)
+		last = end
+	})
+	return string(append(b, s[last:]...))
+}
+
+// HasSecret reports whether s holds anything Redact would redact.
+func HasSecret(s string) bool {
+	found := false
+	forEachSecret(s, func(int, int) { found = true })
+	return found
+}
+
+// forEachSecret calls f with the bounds of each secret-shaped run of s, in order.
+func forEachSecret(s string, f func(start, end int)) {
+	for i := 0; i < len(s); {
+		if !isBase62(s[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && isBase62(s[j]) {
+			j++
+		}
+		if j-i == SecretLen && (afterPrefix(s[:i]) || looksLikeSecret(s[i:j])) {
+			f(i, j)
+		}
+		i = j
+	}
+}
+
+// afterPrefix reports whether head ends in pcx_<id>_.
+func afterPrefix(head string) bool {
+	if len(head) == 0 || head[len(head)-1] != '_' {
+		return false
+	}
+	head = head[:len(head)-1]
+	n := 0
+	for n < len(head) && n <= MaxIDLen && isIDChar(head[len(head)-1-n]) {
+		n++
+	}
+	return n >= MinIDLen && n <= MaxIDLen && strings.HasSuffix(head[:len(head)-n], Scheme)
+}
+
+func isIDChar(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+
+// looksLikeSecret reports whether a lone run of SecretLen base62 characters could be a secret.
+// Its checksum covers the prefix, which a lone secret lacks, so it is recognised by shape: it
+// mixes upper case, lower case and digits as generated secrets do (all but about 1 in 10^4),
+// unlike hex digests and UUIDs without dashes.
+func looksLikeSecret(secret string) bool {
+	var lower, upper, digit bool
+	for i := 0; i < len(secret); i++ {
+		c := secret[i]
+		lower = lower || c >= 'a' && c <= 'z'
+		upper = upper || c >= 'A' && c <= 'Z'
+		digit = digit || c >= '0' && c <= '9'
+	}
+	return lower && upper && digit
 }

@@ -20,8 +20,10 @@ type Buckets struct {
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 
-	mu sync.Mutex
-	m  map[string]*bucket
+	mu        sync.Mutex
+	m         map[string]*bucket
+	overflow  bucket    // shared by every key that finds the table full of depleted buckets
+	lastPrune time.Time // pruning a full table is a scan: at most once per pruneEvery
 }
 
 type bucket struct {
@@ -29,9 +31,17 @@ type bucket struct {
 	last   time.Time
 }
 
-// MaxTracked bounds the keys remembered; when full, full buckets (keys that have not spent
-// lately) are forgotten first, then all: forgetting a key only ever gives it a full bucket.
+// MaxTracked bounds the keys remembered. A bucket is forgotten only once it is full again (the
+// key has not spent lately): forgetting it then changes nothing. A bucket that is still depleted
+// is never forgotten, or filling the table with new keys would give every old one a fresh burst.
+// When the table is full of depleted buckets, every key not in it shares one overflow bucket:
+// new keys are treated as one busy key, conservatively, until buckets refill and make room.
+// Memory stays at MaxTracked buckets plus the overflow.
 const MaxTracked = 100_000
+
+// pruneEvery bounds how often a full table is scanned for refilled buckets, so a flood of new
+// keys against a table of depleted ones costs a map lookup each, not a scan each.
+const pruneEvery = time.Second
 
 // New returns buckets that refill at perSecond tokens a second up to burst. perSecond <= 0
 // returns nil, which limits nothing.
@@ -39,7 +49,9 @@ func New(perSecond, burst float64) *Buckets {
 	if perSecond <= 0 {
 		return nil
 	}
-	return &Buckets{perSecond: perSecond, burst: max(burst, 1), Now: time.Now, m: map[string]*bucket{}}
+	b := &Buckets{perSecond: perSecond, burst: max(burst, 1), Now: time.Now, m: map[string]*bucket{}}
+	b.overflow.tokens = b.burst
+	return b
 }
 
 // Wait returns how long until key has a token, 0 if it has one now. It takes nothing.
@@ -79,6 +91,19 @@ func (b *Buckets) Spend(key string) {
 	b.spend(key, b.refill(key))
 }
 
+// Refund gives back a token taken from key (up to the burst): for a limit that charges ahead
+// of work and forgives what turned out not to count.
+func (b *Buckets) Refund(key string) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if k := b.refill(key); k != nil {
+		k.tokens = min(b.burst, k.tokens+1)
+	}
+}
+
 func (b *Buckets) wait(k *bucket) time.Duration {
 	if k == nil || k.tokens >= 1 {
 		return 0
@@ -88,36 +113,55 @@ func (b *Buckets) wait(k *bucket) time.Duration {
 
 func (b *Buckets) spend(key string, k *bucket) {
 	if k == nil {
-		if len(b.m) >= MaxTracked {
-			b.prune()
-		}
-		k = &bucket{tokens: b.burst, last: b.Now()}
-		b.m[key] = k
+		k = b.track(key)
 	}
 	k.tokens = max(k.tokens-1, 0)
 }
 
-// refill brings key's bucket up to date; nil if key is not tracked (a full bucket).
+// track starts a bucket for key, full, or returns the overflow bucket when the table is full of
+// depleted buckets.
+func (b *Buckets) track(key string) *bucket {
+	if len(b.m) >= MaxTracked { // refill has pruned what it could
+		return &b.overflow
+	}
+	k := &bucket{tokens: b.burst, last: b.Now()}
+	b.m[key] = k
+	return k
+}
+
+// refill brings key's bucket up to date; nil if key is not tracked and has a full bucket. A key
+// not tracked while the table is full has the overflow bucket.
 func (b *Buckets) refill(key string) *bucket {
 	k := b.m[key]
 	if k == nil {
-		return nil
+		if len(b.m) >= MaxTracked {
+			b.prune()
+		}
+		if len(b.m) < MaxTracked {
+			return nil
+		}
+		k = &b.overflow
 	}
 	now := b.Now()
+	if k.last.IsZero() {
+		k.last = now
+	}
 	k.tokens = min(b.burst, k.tokens+now.Sub(k.last).Seconds()*b.perSecond)
 	k.last = now
 	return k
 }
 
+// prune forgets the buckets that are full again, and only those.
 func (b *Buckets) prune() {
 	now := b.Now()
+	if now.Sub(b.lastPrune) < pruneEvery {
+		return
+	}
+	b.lastPrune = now
 	for key, k := range b.m {
 		if k.tokens+now.Sub(k.last).Seconds()*b.perSecond >= b.burst {
 			delete(b.m, key)
 		}
-	}
-	if len(b.m) >= MaxTracked {
-		clear(b.m)
 	}
 }
 

@@ -87,3 +87,57 @@ func TestErrorIsA429WithWholeSeconds(t *testing.T) {
 		}
 	}
 }
+
+// Filling the table with new keys must not forget a key that is still out of tokens (it would
+// come back with a full burst), and the new keys beyond the table are limited together.
+func TestAFullTableForgetsNoDepletedBucket(t *testing.T) {
+	now := time.Unix(1000, 0)
+	b := New(1, 1)
+	b.Now = func() time.Time { return now }
+	b.Spend("attacker") // depleted: a token back in 1s
+	for i := range MaxTracked - 1 {
+		b.Spend(fmt.Sprint("k", i))
+	}
+	for i := range 10 {
+		b.Spend(fmt.Sprint("new", i))
+	}
+	if w := b.Wait("attacker"); w == 0 {
+		t.Fatal("a depleted bucket was forgotten when the table filled: its key has a full burst again")
+	}
+	if w := b.Take("fresh"); w == 0 {
+		t.Fatal("with the table full of depleted buckets, a new key got a token of its own; want the shared overflow bucket, spent by the new keys before it")
+	}
+	if n := b.Tracked(); n > MaxTracked {
+		t.Fatalf("%d keys tracked, want at most %d", n, MaxTracked)
+	}
+	now = now.Add(2 * time.Second) // every bucket refilled: forgettable, room again
+	if w := b.Take("fresh"); w != 0 {
+		t.Fatalf("after the buckets refilled, a new key waits %v, want a token of its own", w)
+	}
+	if n := b.Tracked(); n != 1 {
+		t.Fatalf("%d keys tracked after the refilled ones were forgotten, want 1", n)
+	}
+}
+
+func TestRefundGivesATokenBackUpToTheBurst(t *testing.T) {
+	now := time.Unix(1000, 0)
+	b := New(1, 2)
+	b.Now = func() time.Time { return now }
+	b.Take("k")
+	b.Take("k")
+	if b.Wait("k") == 0 {
+		t.Fatal("two takes of a burst of 2 left a token")
+	}
+	b.Refund("k")
+	if w := b.Take("k"); w != 0 {
+		t.Fatalf("after a refund, wait %v, want a token", w)
+	}
+	b.Refund("k")
+	b.Refund("k")
+	b.Refund("k")
+	b.Take("k")
+	b.Take("k")
+	if b.Wait("k") == 0 {
+		t.Fatal("refunds filled the bucket past its burst")
+	}
+}

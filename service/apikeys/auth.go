@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/pcx/publicservice/internal/keyformat"
+	"github.com/pcx/publicservice/internal/ratelimit"
 	"github.com/pcx/publicservice/pcx"
 )
 
@@ -64,7 +65,18 @@ type Authenticator struct {
 	rehashes  chan rehash
 	rehashing map[string]bool
 	joined    func() // tests: called once a cache miss has joined (or started) its store read
+
+	// StoreReads, when set, is the global budget of store reads for prefixes the cache does not
+	// hold (AUTH_UNKNOWN_READS_PER_SECOND): each read takes a token, given back when the prefix
+	// turns out to exist, so only reads of invented prefixes spend it. With none left, a prefix
+	// the cache does not hold is refused (503, Retry-After) without a read, whatever it is, so
+	// the refusal says nothing about which prefixes exist; a key the cache holds is unaffected.
+	// nil: reads are unbounded.
+	StoreReads *ratelimit.Buckets
 }
+
+// storeReadsKey is the one key of the global StoreReads budget.
+const storeReadsKey = ""
 
 type touch struct {
 	prefix string
@@ -189,12 +201,22 @@ func (a *Authenticator) lookup(ctx context.Context, prefix string) (*pcx.APIKey,
 }
 
 func (a *Authenticator) fetch(ctx context.Context, prefix string) (*pcx.APIKey, error) {
+	if wait := a.StoreReads.Take(storeReadsKey); wait > 0 {
+		return nil, ratelimit.Error{Err: errReadsSpent, Wait: wait}
+	}
 	rec, err := a.store.APIKeyByPrefix(ctx, prefix)
 	if pcx.ErrorCode(err) == pcx.ENotFound {
 		return nil, nil
 	}
+	if rec != nil {
+		a.StoreReads.Refund(storeReadsKey)
+	}
 	return rec, err
 }
+
+// errReadsSpent is the 503 of a cache miss when the StoreReads budget is spent: retryable, never
+// the 401, since the key may be valid.
+var errReadsSpent = pcx.Errorf(pcx.EUnavailable, "Too many API keys to check at the moment; retry later")
 
 func (a *Authenticator) store1(prefix string, rec *pcx.APIKey, epoch uint64, expires time.Time) {
 	a.mu.Lock()
