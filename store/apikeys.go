@@ -295,16 +295,18 @@ func (s *Store) UpdateAPIKey(ctx context.Context, org, prefix string, p KeyPatch
 // delete makes this one fail with EConflict. A taken prefix for next is pcx.ErrPrefixTaken.
 func (s *Store) RollAPIKey(ctx context.Context, old *pcx.APIKey, oldExpires time.Time, next *pcx.APIKey, created, rolled *pcx.AuditRecord) error {
 	items := s.newKeyItems(next)
-	cond := "attribute_exists(PK) AND org_id = :org AND api_key_id = :id AND attribute_not_exists(expires_at)"
-	vals := map[string]types.AttributeValue{":org": avS(old.OrgID), ":id": avS(old.ID), ":exp": avTime(oldExpires)}
+	// Still active (a revoke in between would otherwise be rolled into a working key), and
+	// with the expiry it was read with (two rolls at once: one wins).
+	cond := "attribute_exists(PK) AND org_id = :org AND api_key_id = :id AND #status = :active AND attribute_not_exists(expires_at)"
+	vals := map[string]types.AttributeValue{":org": avS(old.OrgID), ":id": avS(old.ID), ":exp": avTime(oldExpires), ":active": avS(string(pcx.KeyActive))}
 	if old.ExpiresAt != nil {
-		cond = "attribute_exists(PK) AND org_id = :org AND api_key_id = :id AND expires_at = :was"
+		cond = "attribute_exists(PK) AND org_id = :org AND api_key_id = :id AND #status = :active AND expires_at = :was"
 		vals[":was"] = avTime(*old.ExpiresAt)
 	}
 	items = append(items, types.TransactWriteItem{Update: &types.Update{
 		TableName: &s.table, Key: keyKey(old.Prefix),
 		ConditionExpression: aws.String(cond), UpdateExpression: aws.String("SET expires_at = :exp"),
-		ExpressionAttributeValues: vals,
+		ExpressionAttributeNames: map[string]string{"#status": "status"}, ExpressionAttributeValues: vals,
 	}})
 	if created != nil {
 		items = append(items, s.auditPut(created))

@@ -168,3 +168,38 @@ func TestKeysBeforeScopesAndLineage(t *testing.T) {
 		t.Fatalf("children = %v, %v", kids, err)
 	}
 }
+
+// A roll is one transaction: the new key, the old key's new expiry and both records; a roll of a
+// key revoked since it was read changes nothing.
+func TestRollAPIKeyIsAtomic(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := testenv.Context(t, time.Minute)
+	old := newKey("org-r", time.Now())
+	if err := s.CreateAPIKey(ctx, old, nil); err != nil {
+		t.Fatal(err)
+	}
+	until := time.Now().Add(time.Hour).UTC().Truncate(time.Millisecond)
+	next := newKey("org-r", time.Now())
+	if err := s.RollAPIKey(ctx, old, until, next, rec(t, "org-r", pcx.AuditKeyCreated, next.ID), rec(t, "org-r", pcx.AuditKeyRolled, old.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.APIKeyByPrefix(ctx, old.Prefix); got.ExpiresAt == nil || !got.ExpiresAt.Equal(until) {
+		t.Fatalf("old key expires %v, want %v", got.ExpiresAt, until)
+	}
+	if _, err := s.APIKeyByPrefix(ctx, next.Prefix); err != nil {
+		t.Fatalf("new key: %v", err)
+	}
+	// Revoked since it was read: nothing is written.
+	if _, _, err := s.RevokeAPIKey(ctx, "org-r", next.Prefix, nil); err != nil {
+		t.Fatal(err)
+	}
+	third := newKey("org-r", time.Now())
+	wantCode(t, s.RollAPIKey(ctx, next, until, third, rec(t, "org-r", pcx.AuditKeyCreated, third.ID), rec(t, "org-r", pcx.AuditKeyRolled, next.ID)), pcx.EConflict)
+	_, err := s.APIKeyByPrefix(ctx, third.Prefix)
+	wantCode(t, err, pcx.ENotFound)
+	got, _, _ := s.ListAuditEvents(ctx, "org-r", store.AuditFilter{}, 10, "")
+	if want := []string{"api_key.rolled " + old.ID, "api_key.created " + next.ID}; !slices.Equal(actions(got), want) {
+		t.Fatalf("log = %v, want %v", actions(got), want)
+	}
+}
