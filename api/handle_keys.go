@@ -146,18 +146,25 @@ func keyPrefix(r *http.Request) (string, error) {
 	return prefix, nil
 }
 
+// keyPrefixAndBody reads the key a route names by prefix and decodes the request body into dst
+// (an absent body leaves dst as it is when optional).
+func keyPrefixAndBody(r *http.Request, dst any, optional bool) (string, error) {
+	prefix, err := keyPrefix(r)
+	if err != nil {
+		return "", err
+	}
+	return prefix, decodeBody(r, dst, optional)
+}
+
 func handleKeyUpdate(keys Keys) http.Handler {
 	type request struct {
 		Name      *string `json:"name"`
 		ExpiresAt *string `json:"expires_at"`
 	}
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		prefix, err := keyPrefix(r)
-		if err != nil {
-			return err
-		}
 		var req request
-		if err := decodeBody(r, &req, false); err != nil {
+		prefix, err := keyPrefixAndBody(r, &req, false)
+		if err != nil {
 			return err
 		}
 		if req.Name == nil && req.ExpiresAt == nil {
@@ -188,12 +195,9 @@ func handleKeyRevoke(keys Keys) http.Handler {
 		RevokedCount int `json:"revoked_count"`
 	}
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		prefix, err := keyPrefix(r)
-		if err != nil {
-			return err
-		}
 		var req request
-		if err := decodeBody(r, &req, true); err != nil {
+		prefix, err := keyPrefixAndBody(r, &req, true)
+		if err != nil {
 			return err
 		}
 		k, n, err := keys.Revoke(r.Context(), principalFrom(r.Context()).OrgID, prefix, req.Cascade != nil && *req.Cascade)
@@ -229,12 +233,9 @@ func handleKeyRoll(keys Keys) http.Handler {
 		ExpiresInSeconds *int64 `json:"expires_in_seconds"`
 	}
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		prefix, err := keyPrefix(r)
-		if err != nil {
-			return err
-		}
 		var req request
-		if err := decodeBody(r, &req, true); err != nil {
+		prefix, err := keyPrefixAndBody(r, &req, true)
+		if err != nil {
 			return err
 		}
 		overlap := defaultRollOverlap
