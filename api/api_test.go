@@ -269,16 +269,16 @@ func TestRoutesAndPrefixes(t *testing.T) {
 		status       int
 		body         string
 	}{
-		{"GET", "/public/api-keys/not-an-id", 404, `{"message":"API key not found","status":"error"}`},
+		{"GET", "/public/api-keys/not-an-id", 404, `{"code":"not_found","message":"API key not found","status":"error"}`},
 		{"PATCH", "/public/api-keys/NOT_A_PREFIX/revoke", 404, `API key not found`},
 		{"PATCH", "/public/api-keys/pcx_abc/revoke", 404, `API key not found`}, // too short
 		{"DELETE", "/public/api-keys/pcx_abcdef!", 404, `API key not found`},
 		{"PATCH", "/public/api-keys/pcx_abcdef/revoke", 200, `"status":"revoked"`},
 		{"PATCH", "/public/api-keys/pcx_abcdef/activate", 200, `"status":"active"`},
 		{"DELETE", "/public/api-keys/pcx_abcdef", 200, `{"status":"success","message":"API key deleted"}`},
-		{"PUT", "/public/api-keys/create", 405, `{"message":"Method not allowed","status":"error"}`},
-		{"GET", "/public/nothing-here", 404, `{"message":"Not found","status":"error"}`},
-		{"GET", "/nothing", 404, `{"message":"Not found","status":"error"}`},
+		{"PUT", "/public/api-keys/create", 405, `{"code":"method_not_allowed","message":"Method not allowed","status":"error"}`},
+		{"GET", "/public/nothing-here", 404, `{"code":"not_found","message":"Not found","status":"error"}`},
+		{"GET", "/nothing", 404, `{"code":"not_found","message":"Not found","status":"error"}`},
 		{"GET", "/public/me", 200, `"org_id":"org-1"`},
 	} {
 		w := f.do(tt.method, tt.path, "", "")
@@ -301,9 +301,9 @@ func TestErrorMapping(t *testing.T) {
 		body       string
 		retryAfter string
 	}{
-		{pcx.Wrap(pcx.EUnavailable, errors.New("dial tcp 10.1.2.3:8000: connection refused"), "The database is unavailable; retry later"), 503, `{"message":"The database is unavailable; retry later","status":"error"}`, "5"},
-		{errors.New("ResourceNotFoundException: table arn:aws:dynamodb:secret"), 500, `{"message":"Internal server error","status":"error"}`, ""},
-		{pcx.Wrap(pcx.EInternal, errors.New("boom at 10.0.0.1"), "leaky message"), 500, `{"message":"Internal server error","status":"error"}`, ""},
+		{pcx.Wrap(pcx.EUnavailable, errors.New("dial tcp 10.1.2.3:8000: connection refused"), "The database is unavailable; retry later"), 503, `{"code":"unavailable","message":"The database is unavailable; retry later","status":"error"}`, "5"},
+		{errors.New("ResourceNotFoundException: table arn:aws:dynamodb:secret"), 500, `{"code":"internal","message":"Internal server error","status":"error"}`, ""},
+		{pcx.Wrap(pcx.EInternal, errors.New("boom at 10.0.0.1"), "leaky message"), 500, `{"code":"internal","message":"Internal server error","status":"error"}`, ""},
 	} {
 		f := newFixture()
 		f.keys.listErr = tt.err
@@ -320,7 +320,7 @@ func TestPanicIsA500(t *testing.T) {
 	req.Header.Set("X-API-Key", goodKey)
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, req)
-	if w.Code != 500 || w.Body.String() != `{"message":"Internal server error","status":"error"}` {
+	if w.Code != 500 || w.Body.String() != `{"code":"internal","message":"Internal server error","status":"error"}` {
 		t.Fatalf("panic: got %d %s", w.Code, w.Body.String())
 	}
 }
@@ -395,4 +395,46 @@ func FuzzDecodeBody(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Contract §11's headers: Allow on a 405 naming what the path serves, WWW-Authenticate beside the
+// 401's unchanged bytes, Location on a 201; and a code in every other error body.
+func TestErrorHeadersAndCodes(t *testing.T) {
+	f := newFixture()
+	for _, tt := range []struct{ method, path, allow string }{
+		// "create" is also a {key} to GET, PATCH and DELETE (answered 404): Allow says what routes.
+		{"PUT", "/public/api-keys/create", "GET, POST, PATCH, DELETE"},
+		{"POST", "/public/me", "GET"},
+		{"PUT", "/public/api-keys/pcx_abcdef", "GET, PATCH, DELETE"},
+		{"DELETE", "/healthz", "GET"},
+	} {
+		w := f.do(tt.method, tt.path, "", "")
+		if w.Code != 405 || w.Header().Get("Allow") != tt.allow {
+			t.Errorf("%s %s: %d Allow %q, want 405 Allow %q", tt.method, tt.path, w.Code, w.Header().Get("Allow"), tt.allow)
+		}
+	}
+	req := httptest.NewRequest("GET", "/public/me", nil)
+	w := httptest.NewRecorder()
+	f.h.ServeHTTP(w, req)
+	if w.Code != 401 || w.Body.String() != `{"message":"API Key is missing","status":"error"}` || w.Header().Get("WWW-Authenticate") != `ApiKey header="X-API-Key"` {
+		t.Errorf("401: %d %s WWW-Authenticate %q", w.Code, w.Body, w.Header().Get("WWW-Authenticate"))
+	}
+	w = f.do("POST", "/public/api-keys/create", "application/json", `{"name":"n"}`)
+	if w.Code != 201 || w.Header().Get("Location") != "/public/api-keys/key_2" {
+		t.Errorf("create: %d Location %q", w.Code, w.Header().Get("Location"))
+	}
+	for _, tt := range []struct {
+		method, path, ctype, body string
+		code                      string
+	}{
+		{"POST", "/public/api-keys/create", "application/json", `{"name":""}`, "invalid_request"},
+		{"POST", "/public/api-keys/create", "text/plain", `{"name":"n"}`, "unsupported_media_type"},
+		{"GET", "/public/api-keys?org_id=other", "", "", "forbidden_org"},
+		{"GET", "/public/webhooks/wh_01aaaaaaaaaaaaaaaaaaaaaaaa", "", "", "not_found"},
+	} {
+		w := f.do(tt.method, tt.path, tt.ctype, tt.body)
+		if !strings.Contains(w.Body.String(), `"code":"`+tt.code+`"`) {
+			t.Errorf("%s %s: %d %s, want code %s", tt.method, tt.path, w.Code, w.Body, tt.code)
+		}
+	}
 }

@@ -63,6 +63,7 @@ type newKeyResponse struct {
 // respondNewKey answers with a key just minted, never to be cached.
 func respondNewKey(w http.ResponseWriter, message, full string, k *pcx.APIKey) {
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Location", "/public/api-keys/"+k.ID)
 	httpx.Respond(w, http.StatusCreated, message, newKeyResponse{keyMetadata: newKeyMetadata(k), APIKey: full}, nil)
 }
 

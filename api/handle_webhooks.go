@@ -141,6 +141,7 @@ func handleWebhookCreate(svc Webhooks) http.Handler {
 			return err
 		}
 		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Location", "/public/webhooks/"+hook.ID)
 		httpx.Respond(w, http.StatusCreated, "Webhook created; store its secret now, it will not be shown again", newWebhookData(hook, true), nil)
 		return nil
 	})

@@ -180,6 +180,9 @@ func TestOpenAPICommonResponses(t *testing.T) {
 				if resp.Headers["X-Request-ID"] == nil {
 					t.Errorf("%s %s: no X-Request-ID header", where, code)
 				}
+				if code == "201" && resp.Headers["Location"] == nil {
+					t.Errorf("%s %s: a 201 without Location", where, code)
+				}
 				if (code == "429" || code == "503") && resp.Headers["Retry-After"] == nil {
 					t.Errorf("%s %s: no Retry-After header", where, code)
 				}

@@ -6,6 +6,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -79,6 +80,32 @@ func notFound(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteError(w, r, pcx.Errorf(pcx.ENotFound, "Not found"))
 }
 
+// methodNotAllowed answers a known path asked with a method it does not serve: 405 with the
+// methods it does serve in Allow (RFC 9110 requires it; chi gives a custom handler no list, so it
+// is asked of the router).
 func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	httpx.Write(w, http.StatusMethodNotAllowed, httpx.Failure{Status: "error", Message: "Method not allowed"})
+	if allow := allowedMethods(r); len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+	}
+	httpx.Write(w, http.StatusMethodNotAllowed, httpx.Failure{Status: "error", Message: "Method not allowed", Code: "method_not_allowed"})
+}
+
+// allowedMethods are the methods the service serves at r's path.
+func allowedMethods(r *http.Request) []string {
+	rctx := chi.RouteContext(r.Context())
+	if rctx == nil || rctx.Routes == nil {
+		return nil
+	}
+	// Routes is the top router (chi sets it once, at the top), so it is asked with the whole path.
+	path := r.URL.RawPath
+	if path == "" {
+		path = r.URL.Path
+	}
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if rctx.Routes.Match(chi.NewRouteContext(), m, path) {
+			allow = append(allow, m)
+		}
+	}
+	return allow
 }

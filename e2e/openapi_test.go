@@ -238,7 +238,7 @@ func (st *specTransport) listenerOf(req *http.Request, fresh bool) string {
 	switch {
 	case resp.StatusCode == 200 && resp.Header.Get("Content-Type") == "application/yaml":
 		l = "public"
-	case resp.StatusCode == 404 && string(body) == `{"message":"Not found","status":"error"}`:
+	case resp.StatusCode == 404 && string(body) == `{"code":"not_found","message":"Not found","status":"error"}`:
 		l = "internal"
 	default:
 		l = "other"

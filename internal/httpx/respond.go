@@ -55,6 +55,35 @@ var statusOf = map[pcx.Code]int{
 	pcx.EInternal:         http.StatusInternalServerError,
 }
 
+// publicCodes is the stable, machine-readable code each error code shows callers as the body's
+// "code" (contract §11), unless the error names a finer Reason. The API key's 401 has none: its
+// bytes are the seed's, exactly.
+var publicCodes = map[pcx.Code]string{
+	pcx.EInvalid:          "invalid_request",
+	pcx.EUnauthenticated:  "unauthorized",
+	pcx.EForbidden:        "forbidden_org",
+	pcx.ENotFound:         "not_found",
+	pcx.EConflict:         "conflict",
+	pcx.ETooLarge:         "payload_too_large",
+	pcx.EUnsupportedMedia: "unsupported_media_type",
+	pcx.ERateLimited:      "rate_limited",
+	pcx.EUnavailable:      "unavailable",
+	pcx.EInternal:         "internal",
+}
+
+// PublicCode is the body "code" of err: its Reason when it has one, else its code's.
+func PublicCode(err error) string {
+	var pe *pcx.Error
+	if errors.As(err, &pe) && pe.Reason != "" {
+		return pe.Reason
+	}
+	return publicCodes[pcx.ErrorCode(err)]
+}
+
+// apiKeyMissing is the message of the API key's 401, whose body stays exactly the seed's:
+// {"message":"API Key is missing","status":"error"}, with no code.
+const apiKeyMissing = "API Key is missing"
+
 // retryAfterSeconds is what a 503 tells callers to wait.
 const retryAfterSeconds = 5
 
@@ -62,7 +91,7 @@ const retryAfterSeconds = 5
 type RetryAfter interface{ RetryAfterSeconds() int }
 
 // internalBody is what a response that cannot be encoded answers instead.
-var internalBody = []byte(`{"message":"Internal server error","status":"error"}`)
+var internalBody = []byte(`{"code":"internal","message":"Internal server error","status":"error"}`)
 
 // Write encodes v with status. Encoding our own response types cannot fail.
 func Write(w http.ResponseWriter, status int, v any) {
@@ -136,25 +165,27 @@ func WithRawField(v any, name string, raw []byte) ([]byte, error) {
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	code := pcx.ErrorCode(err)
 	status := StatusOf(code)
-	body := Failure{Status: "error", Message: pcx.ErrorMessage(err)}
+	body := Failure{Status: "error", Message: pcx.ErrorMessage(err), Code: PublicCode(err)}
 	var pe *pcx.Error
-	if errors.As(err, &pe) {
-		body.Errors, body.Code = pe.Fields, pe.Reason
-		if len(body.Errors) == 0 {
-			body.Errors = nil
-		}
+	if errors.As(err, &pe) && len(pe.Fields) > 0 {
+		body.Errors = pe.Fields
 	}
 	log := zerolog.Ctx(r.Context())
 	switch {
 	case status >= 500:
-		body = Failure{Status: "error", Message: pcx.ErrorMessage(err)}
+		body = Failure{Status: "error", Message: pcx.ErrorMessage(err), Code: PublicCode(err)}
 		if code == pcx.EInternal {
 			body.Message = "Internal server error"
 		}
 		log.Error().Err(err).Str("code", string(code)).Msg("request failed")
 	case status == http.StatusUnauthorized:
 		// The same bytes for every reason; the reason is not logged either, so logs cannot
-		// become an oracle.
+		// become an oracle. The API key's 401 keeps the seed's exact bytes, with no code, and
+		// says how to authenticate.
+		if body.Message == apiKeyMissing {
+			body.Code = ""
+			w.Header().Set("WWW-Authenticate", `ApiKey header="X-API-Key"`)
+		}
 	default:
 		log.Debug().Err(err).Msg("request rejected")
 	}

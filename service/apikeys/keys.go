@@ -338,7 +338,8 @@ func (s *Service) Activate(ctx context.Context, caller *pcx.Principal, org, pref
 }
 
 // errExceedsCaller refuses a change that would let a key act beyond its own bounds.
-var errExceedsCaller = pcx.Errorf(pcx.EForbidden, "This API key cannot change a key with scopes or an expiry beyond its own")
+var errExceedsCaller = &pcx.Error{Code: pcx.EForbidden, Reason: "exceeds_caller",
+	Message: "This API key cannot change a key with scopes or an expiry beyond its own"}
 
 // bounded reads org's key with prefix for a change by caller that could widen what it can do
 // (activate, roll, change its expiry): the key must not exceed the caller, its scopes within the

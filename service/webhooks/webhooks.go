@@ -491,7 +491,8 @@ func (s *Service) accept(ctx context.Context, in NotifyInput) (Accepted, error) 
 		}
 		if existing != nil {
 			if !bytes.Equal(existing.BodyHash, rec.BodyHash) {
-				return Accepted{}, pcx.Errorf(pcx.EConflict, "This Idempotency-Key was already used with a different request")
+				return Accepted{}, &pcx.Error{Code: pcx.EConflict, Reason: "idempotency_conflict",
+					Message: "This Idempotency-Key was already used with a different request"}
 			}
 			if existing.RunID != "" {
 				return Accepted{EventID: existing.EventID, WorkflowID: existing.WorkflowID, RunID: existing.RunID, EndpointCount: existing.EndpointCount}, nil
