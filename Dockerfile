@@ -23,12 +23,15 @@ COPY . .
 
 ARG TARGETOS
 ARG TARGETARCH
+# The version stamped into the binaries (pcx_build_info, pcxctl version, the webhook User-Agent):
+#   docker build --build-arg VERSION=$(git describe --tags --always) .
+ARG VERSION=dev
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     export GOOS="${TARGETOS:-linux}" GOARCH="${TARGETARCH:-amd64}" && \
-    go build -trimpath -ldflags="-s -w" -o /out/api ./cmd/api && \
-    go build -trimpath -ldflags="-s -w" -o /out/worker ./cmd/worker && \
-    go build -trimpath -ldflags="-s -w" -o /out/pcxctl ./cmd/pcxctl
+    go build -trimpath -ldflags="-s -w -X github.com/pcx/publicservice/app.Version=${VERSION}" -o /out/api ./cmd/api && \
+    go build -trimpath -ldflags="-s -w -X github.com/pcx/publicservice/app.Version=${VERSION}" -o /out/worker ./cmd/worker && \
+    go build -trimpath -ldflags="-s -w -X github.com/pcx/publicservice/app.Version=${VERSION}" -o /out/pcxctl ./cmd/pcxctl
 
 # ---- runtime: static binaries on distroless, no shell, non-root ----
 FROM gcr.io/distroless/static-debian12:nonroot AS runtime

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -29,6 +30,27 @@ import (
 // Version is reported in logs and the webhook User-Agent; set at build time with
 // -ldflags "-X github.com/pcx/publicservice/app.Version=...".
 var Version = "dev"
+
+// BuildVersion is Version, or for a binary built without it (go run, go install) the module
+// version or VCS revision Go stamped into it, so every binary says what it is.
+func BuildVersion() string {
+	if Version != "dev" {
+		return Version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return Version
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			return "dev-" + s.Value[:12]
+		}
+	}
+	return Version
+}
 
 // setTimeFormat sets zerolog's process-wide timestamp format once (tests build many loggers
 // concurrently).
@@ -86,6 +108,7 @@ func Connect(ctx context.Context, cfg config.Config, log zerolog.Logger) (Deps, 
 		return Deps{}, err
 	}
 	m := metrics.New()
+	m.SetBuild(BuildVersion())
 	tc, err := NewTemporalClient(cfg, log, m)
 	if err != nil {
 		return Deps{}, err

@@ -105,7 +105,7 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 	defer stopBG()
 	go auth.Run(bg)
 
-	log.Info().Str("addr", ln.Addr().String()).Str("internal_addr", internalAddr).Str("version", app.Version).Msg("api listening")
+	log.Info().Str("addr", ln.Addr().String()).Str("internal_addr", internalAddr).Str("version", app.BuildVersion()).Msg("api listening")
 	if listening != nil {
 		listening(ln.Addr().String(), internalAddr)
 	}

@@ -84,7 +84,7 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 			MaxConcurrentActivities: cfg.WorkerConcurrency, StopTimeout: cfg.ShutdownTimeout,
 		}))
 		workflows.Register(w, acts)
-		log.Info().Str("task_queue", cfg.TemporalTaskQueue).Str("version", app.Version).Msg("worker polling")
+		log.Info().Str("task_queue", cfg.TemporalTaskQueue).Str("version", app.BuildVersion()).Msg("worker polling")
 		err := w.Run(interruptOn(ctx))
 		if ctx.Err() != nil {
 			log.Info().Msg("worker stopped")

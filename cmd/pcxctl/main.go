@@ -15,9 +15,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 
+	"github.com/pcx/publicservice/app"
 	"github.com/pcx/publicservice/pcx"
 )
 
@@ -72,6 +74,7 @@ func commands() []command {
 		{"events replay", "deliver an event again to its organisation's endpoints", eventsReplay},
 		{"table create", "create the DynamoDB table if it does not exist", tableCreate},
 		{"probe", "GET a URL and exit 0 on a 2xx (container health checks)", probe},
+		{"version", "print pcxctl's version and Go version", version},
 	}
 }
 
@@ -115,6 +118,15 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	fmt.Fprintf(stderr, "pcxctl: unknown command %q\n\n", args[0])
 	usage(stderr)
 	return exitUsage
+}
+
+func version(_ context.Context, c *cli, args []string) error {
+	fs := newFlags(c, "version", "", "Print pcxctl's version (set at build time; for go run, the VCS revision) and Go version.")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "pcxctl %s %s %s/%s\n", app.BuildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return nil
 }
 
 func usage(w io.Writer) {

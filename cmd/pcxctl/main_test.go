@@ -53,6 +53,8 @@ func TestUsage(t *testing.T) {
 		{[]string{"audit", "list", "--org-id", "o", "--target-id", "x"}, exitUsage, ""},
 		{[]string{"table", "create", "--help"}, exitOK, "DYNAMODB_TABLE"},
 		{[]string{"probe", "--help"}, exitOK, "health checks"},
+		{[]string{"version"}, exitOK, "pcxctl "},
+		{[]string{"version", "extra"}, exitUsage, ""},
 		{[]string{"webhooks", "list", "--help"}, exitOK, "-org-id"},
 		{[]string{"webhooks", "check-secrets", "--help"}, exitOK, "-without"},
 		{[]string{"webhooks", "check-secrets", "--without", "x"}, exitUsage, ""},

@@ -4,6 +4,7 @@ package metrics
 
 import (
 	"net/http"
+	"runtime"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -13,6 +14,10 @@ import (
 // Metrics are the service's own metrics, registered on one registry per process.
 type Metrics struct {
 	Registry *prometheus.Registry
+
+	// BuildInfo is 1, labelled with the binary's version and Go version (SetBuild), so a
+	// dashboard shows what runs where and a rollout is visible.
+	BuildInfo *prometheus.GaugeVec // version, go_version
 
 	HTTPRequests *prometheus.CounterVec   // server, route, method, status
 	HTTPDuration *prometheus.HistogramVec // server, route, method
@@ -48,6 +53,9 @@ func New() *Metrics {
 	m := &Metrics{
 		Registry: r,
 		temporal: &temporalRegistry{r: r, vecs: map[string]any{}, labels: map[string][]string{}},
+		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pcx_build_info", Help: "Always 1: the version and Go version of this binary.",
+		}, []string{"version", "go_version"}),
 		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pcx_http_requests_total", Help: "HTTP requests by listener, route pattern, method and status.",
 		}, []string{"server", "route", "method", "status"}),
@@ -113,10 +121,16 @@ func New() *Metrics {
 	f(m.BreakerProbes)
 	f(m.BreakerHeld)
 	f(m.OperationalEvents)
-	for _, c := range []prometheus.Collector{m.HTTPRequests, m.HTTPDuration, m.AuthFailures, m.Events, m.Deliveries, m.Attempts, m.AttemptDuration, m.RetriesScheduled, m.EndpointsDisabled, m.OrgMismatches, m.Undeliverable, m.SlotsInUse, m.SlotsWaiting, m.SlotWait, m.SlotTimeouts} {
+	for _, c := range []prometheus.Collector{m.BuildInfo, m.HTTPRequests, m.HTTPDuration, m.AuthFailures, m.Events, m.Deliveries, m.Attempts, m.AttemptDuration, m.RetriesScheduled, m.EndpointsDisabled, m.OrgMismatches, m.Undeliverable, m.SlotsInUse, m.SlotsWaiting, m.SlotWait, m.SlotTimeouts} {
 		f(c)
 	}
 	return m
+}
+
+// SetBuild records this binary's version in pcx_build_info.
+func (m *Metrics) SetBuild(version string) {
+	m.BuildInfo.Reset()
+	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 }
 
 // Handler serves the registry in the Prometheus text format.

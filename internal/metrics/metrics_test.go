@@ -3,6 +3,7 @@ package metrics
 import (
 	"io"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -21,11 +22,17 @@ func TestServiceMetrics(t *testing.T) {
 	m.HTTPRequests.WithLabelValues("public", "/public/me", "GET", "200").Inc()
 	m.Deliveries.WithLabelValues("delivered").Add(3)
 	m.AttemptDuration.Observe(0.02)
+	m.SetBuild("v1.2.3")
+	m.SetBuild("v1.2.4") // a second call replaces, never adds, the series
 	out := scrape(t, m)
+	if strings.Count(out, "pcx_build_info{") != 1 {
+		t.Errorf("pcx_build_info series: %d, want 1", strings.Count(out, "pcx_build_info{"))
+	}
 	for _, want := range []string{
 		`pcx_http_requests_total{method="GET",route="/public/me",server="public",status="200"} 1`,
 		`pcx_webhook_deliveries_total{outcome="delivered"} 3`,
 		`pcx_webhook_attempt_duration_seconds_count 1`,
+		`pcx_build_info{go_version="` + runtime.Version() + `",version="v1.2.4"} 1`,
 		`go_goroutines`, `process_resident_memory_bytes`,
 	} {
 		if !strings.Contains(out, want) {
