@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -148,26 +149,51 @@ func equal(a, b []string) bool {
 	return true
 }
 
-// newFlags returns a flag set that prints its usage to the command's stdout on --help; operands
-// names the command's arguments for the usage line ("" for none).
+// newFlags returns a flag set whose usage goes to the command's stdout on --help; operands names
+// the command's arguments for the usage line ("" for none). The flag package's own error lines
+// are discarded: run prints each usage error once, on stderr.
 func newFlags(c *cli, name, operands, summary string) *flag.FlagSet {
 	fs := flag.NewFlagSet("pcxctl "+name, flag.ContinueOnError)
-	fs.SetOutput(c.stderr)
-	fs.Usage = func() {
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	usages[fs] = func() {
 		fmt.Fprintf(c.stdout, "usage: pcxctl %s [flags] %s\n\n%s\n\nflags:\n", name, operands, summary)
 		fs.SetOutput(c.stdout)
 		fs.PrintDefaults()
-		fs.SetOutput(c.stderr)
+		fs.SetOutput(io.Discard)
 	}
 	return fs
 }
 
-// parse parses flags, turning bad flags into usage errors, and wants exactly nargs arguments.
+// usages prints each flag set's --help (one process runs one command: it never grows past one).
+var usages = map[*flag.FlagSet]func(){}
+
+// parse parses flags before, between and after the operands (as operators expect: `pcxctl events
+// show evt_… --json`; everything after "--" is an operand), turning bad flags into usage errors,
+// and wants exactly nargs operands, which fs.Args then holds.
 func parse(fs *flag.FlagSet, args []string, nargs int) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+	var operands []string
+	rest := args
+	if i := slices.Index(args, "--"); i >= 0 {
+		rest, operands = args[:i], slices.Clone(args[i+1:])
+	}
+	var found []string
+	for {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				usages[fs]()
+				return err
+			}
+			return usageError{err.Error()}
 		}
+		if fs.NArg() == 0 {
+			break
+		}
+		found = append(found, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	operands = append(found, operands...)
+	if err := fs.Parse(append([]string{"--"}, operands...)); err != nil {
 		return usageError{err.Error()}
 	}
 	if fs.NArg() != nargs {

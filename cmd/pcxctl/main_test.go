@@ -54,6 +54,8 @@ func TestUsage(t *testing.T) {
 		{[]string{"table", "create", "--help"}, exitOK, "DYNAMODB_TABLE"},
 		{[]string{"probe", "--help"}, exitOK, "health checks"},
 		{[]string{"version"}, exitOK, "pcxctl "},
+		{[]string{"events", "show", "evt_x", "--help"}, exitOK, "EVENT_ID"}, // a flag after the operand
+		{[]string{"probe", "--", "--help"}, exitFailure, ""},                // after --, an operand (a URL that is no URL)
 		{[]string{"version", "extra"}, exitUsage, ""},
 		{[]string{"webhooks", "list", "--help"}, exitOK, "-org-id"},
 		{[]string{"webhooks", "check-secrets", "--help"}, exitOK, "-without"},
@@ -72,6 +74,14 @@ func TestUsage(t *testing.T) {
 		if r.code != tc.code || !strings.Contains(r.stdout, tc.out) {
 			t.Errorf("pcxctl %v: exit %d stdout %q stderr %q; want exit %d with %q", tc.args, r.code, r.stdout, r.stderr, tc.code, tc.out)
 		}
+	}
+}
+
+// A usage error is said once, on stderr, and the usage is not dumped after it.
+func TestUsageErrorOnce(t *testing.T) {
+	r := pcxctl(t, []string{"PCX_ENV_FILE="}, "keys", "list", "--bogus")
+	if r.code != exitUsage || strings.Count(r.stderr, "bogus") != 1 || r.stdout != "" {
+		t.Fatalf("bad flag: exit %d stdout %q stderr %q; want the error once on stderr", r.code, r.stdout, r.stderr)
 	}
 }
 
