@@ -230,6 +230,46 @@ func TestWebhooksAndEventsCommands(t *testing.T) {
 	if r.code != exitOK || !strings.Contains(r.stdout, hook.ID) || !strings.Contains(r.stdout, "billing team") || strings.Contains(r.stdout, "0123456789abcdef") {
 		t.Fatalf("webhooks list: %+v", r)
 	}
+	// Endpoint administration: show, disable, enable, rotate the secret; each change audited as
+	// the operator's; another organisation's endpoint is not found.
+	if r := pcxctl(t, env, "webhooks", "show", "--org-id", "acme", "--webhook-id", hook.ID); r.code != exitOK ||
+		!strings.Contains(r.stdout, hook.URL) || !strings.Contains(r.stdout, "healthy") || strings.Contains(r.stdout, "0123456789abcdef") {
+		t.Fatalf("webhooks show: %+v", r)
+	}
+	if r := pcxctl(t, env, "webhooks", "show", "--org-id", "other", "--webhook-id", hook.ID); r.code != exitNotFound {
+		t.Fatalf("webhooks show of another org's endpoint: %+v", r)
+	}
+	if r := pcxctl(t, env, "webhooks", "disable", "--org-id", "acme", "--webhook-id", hook.ID); r.code != exitOK || !strings.Contains(r.stdout, "is now disabled") {
+		t.Fatalf("webhooks disable: %+v", r)
+	}
+	if r := pcxctl(t, env, "webhooks", "enable", "--webhook-id", hook.ID, "--org-id", "acme"); r.code != exitOK || !strings.Contains(r.stdout, "is now active") {
+		t.Fatalf("webhooks enable: %+v", r)
+	}
+	r = pcxctl(t, env, "webhooks", "rotate-secret", "--org-id", "acme", "--webhook-id", hook.ID, "--grace", "0s")
+	if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); r.code != exitOK || !strings.HasPrefix(lines[len(lines)-1], "whsec_") {
+		t.Fatalf("webhooks rotate-secret: %+v", r)
+	}
+	r = pcxctl(t, env, "audit", "list", "--org-id", "acme", "--target-id", hook.ID)
+	for _, a := range []string{"webhook.disabled", "webhook.enabled", "webhook.secret_rotated"} {
+		if r.code != exitOK || !strings.Contains(r.stdout, a) || strings.Count(r.stdout, "operator pcxctl") != 3 {
+			t.Fatalf("audit of the endpoint commands lacks %s: %+v", a, r)
+		}
+	}
+	gone := &pcx.Webhook{ID: pcx.NewID("wh", now), OrgID: "acme", URL: "https://hooks.example.com/old", Status: pcx.WebhookActive,
+		CreatedAt: now, UpdatedAt: now, Secrets: []pcx.WebhookSecret{{Key: []byte("0123456789abcdef0123456789abcdef")}}}
+	if err := st.CreateWebhook(ctx, gone, 10, nil); err != nil {
+		t.Fatal(err)
+	}
+	if r := pcxctl(t, env, "webhooks", "delete", "--org-id", "acme", "--webhook-id", gone.ID); r.code != exitOK || !strings.Contains(r.stdout, "deleted") {
+		t.Fatalf("webhooks delete: %+v", r)
+	}
+	if r := pcxctl(t, env, "webhooks", "show", "--org-id", "acme", "--webhook-id", gone.ID); r.code != exitNotFound {
+		t.Fatalf("webhooks show after delete: %+v", r)
+	}
+	if r := pcxctl(t, env, "webhooks", "disable", "--org-id", "acme", "--webhook-id", "nope"); r.code != exitUsage {
+		t.Fatalf("webhooks disable of a malformed ID: %+v", r)
+	}
+
 	r = pcxctl(t, env, "events", "list", "--org-id", "acme")
 	if r.code != exitOK || !strings.Contains(r.stdout, ev.ID) || !strings.Contains(r.stdout, "transaction.updated") {
 		t.Fatalf("events list: %+v", r)
