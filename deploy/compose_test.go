@@ -197,18 +197,18 @@ type port struct {
 	target    uint32
 }
 
-// Ports published on the host's network (loopback-only bindings are a local
-// convenience and are checked by TestComposeInternalPortsStayOffTheHost).
+// Every port compose publishes is on the host's loopback only: `docker compose up` on a laptop or
+// a shared machine exposes nothing to its network (development secrets included).
 func TestComposePublishedPorts(t *testing.T) {
 	p := loadProject(t)
 	tests := []struct {
 		service string
 		want    []port
 	}{
-		{"api", []port{{published: "8080", target: 8080}}},
-		{"temporal", []port{{published: "7233", target: 7233}}},
-		{"temporal-ui", []port{{published: "8233", target: 8080}}},
-		{"dynamodb", []port{{published: "8000", target: 8000}}},
+		{"api", []port{{hostIP: "127.0.0.1", published: "8080", target: 8080}}},
+		{"temporal", []port{{hostIP: "127.0.0.1", published: "7233", target: 7233}}},
+		{"temporal-ui", []port{{hostIP: "127.0.0.1", published: "8233", target: 8080}}},
+		{"dynamodb", []port{{hostIP: "127.0.0.1", published: "8000", target: 8000}}},
 		{"worker", nil},
 		{"migrate", nil},
 		{"temporal-postgresql", nil},
@@ -219,9 +219,7 @@ func TestComposePublishedPorts(t *testing.T) {
 		t.Run(tt.service, func(t *testing.T) {
 			var got []port
 			for _, pc := range service(t, p, tt.service).Ports {
-				if !isLoopback(pc.HostIP) {
-					got = append(got, port{hostIP: pc.HostIP, published: pc.Published, target: pc.Target})
-				}
+				got = append(got, port{hostIP: pc.HostIP, published: pc.Published, target: pc.Target})
 			}
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("ports: got %+v, want %+v", got, tt.want)
@@ -688,6 +686,9 @@ func TestDockerfileBuilderStage(t *testing.T) {
 	if download := b.index("RUN", "go mod download"); download < modules || download > source {
 		t.Errorf("go mod download at instruction %d, want it between copying go.mod (%d) and the sources (%d)", download, modules, source)
 	}
+	if b.index("ARG", "VERSION=") < 0 {
+		t.Error("builder has no ARG VERSION to stamp into the binaries")
+	}
 	env := strings.Join(append(b.all("ENV"), b.all("RUN")...), "\n")
 	if !strings.Contains(env, "CGO_ENABLED=0") {
 		t.Error("builder does not set CGO_ENABLED=0")
@@ -705,7 +706,8 @@ func TestDockerfileBuilderStage(t *testing.T) {
 					if !strings.Contains(cmd, "go build") || !strings.Contains(cmd, "./cmd/"+bin) {
 						continue
 					}
-					for _, flag := range []string{"-trimpath", `-ldflags="-s -w"`, "-o /out/" + bin} {
+					// Stripped, and stamped with the build's VERSION (pcx_build_info, pcxctl version).
+					for _, flag := range []string{"-trimpath", `-ldflags="-s -w -X github.com/pcx/publicservice/app.Version=${VERSION}"`, "-o /out/" + bin} {
 						if !strings.Contains(cmd, flag) {
 							t.Errorf("go build of ./cmd/%s: got %q, want %s", bin, strings.TrimSpace(cmd), flag)
 						}
