@@ -2,6 +2,10 @@ module github.com/pcx/publicservice
 
 go 1.26.8
 
+// The toolchain every build uses (go run, go test, go build) unless GOTOOLCHAIN says otherwise:
+// the one whose standard library govulncheck accepts, as the Makefile and CI pin it.
+toolchain go1.27.3
+
 require (
 	github.com/aws/aws-sdk-go-v2 v1.48.0
 	github.com/aws/aws-sdk-go-v2/config v1.33.18
