@@ -11,6 +11,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -118,6 +119,9 @@ func Load(environ []string) (Config, error) {
 			}
 		}
 	}
+	if err := secretsFromFiles(vars); err != nil {
+		return Config{}, err
+	}
 	var c Config
 	if err := env.ParseWithOptions(&c, env.Options{Environment: vars}); err != nil {
 		return Config{}, namedErrors(err)
@@ -126,6 +130,47 @@ func Load(environ []string) (Config, error) {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// secretVars are the settings that hold secrets: each may instead be read from a file named by
+// <NAME>_FILE (Docker and Kubernetes secrets are files), so it never has to sit in the
+// environment of the process or in a compose file.
+var secretVars = []string{"APIKEY_PEPPERS", "WEBHOOK_SECRETS_KEYS", "CURSOR_KEYS", "INTERNAL_TOKEN", "METRICS_TOKEN"}
+
+// maxSecretFile bounds a secret file: any real one is a few hundred bytes.
+const maxSecretFile = 64 << 10
+
+// secretsFromFiles sets each secret named by <NAME>_FILE from its file, its surrounding white
+// space (a trailing newline) trimmed. Setting both NAME and NAME_FILE is refused: which one wins
+// would be a guess.
+func secretsFromFiles(vars map[string]string) error {
+	for _, name := range secretVars {
+		path, ok := vars[name+"_FILE"]
+		if !ok || path == "" {
+			continue
+		}
+		if v, set := vars[name]; set && v != "" {
+			return fmt.Errorf("config: both %s and %s_FILE are set; set one", name, name)
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("config: %s_FILE: %w", name, err)
+		}
+		b, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("config: %s_FILE: %w", name, err)
+		}
+		if len(b) > maxSecretFile {
+			return fmt.Errorf("config: %s_FILE %s is larger than 64 KiB: not a secret of this service", name, path)
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "" {
+			return fmt.Errorf("config: %s_FILE %s is empty", name, path)
+		}
+		vars[name] = v
+	}
+	return nil
 }
 
 // namedErrors rewrites the env library's parse errors, which name Go struct fields, to name the

@@ -182,3 +182,33 @@ func TestWorkerStopCoversAttempt(t *testing.T) {
 		}
 	}
 }
+
+// A secret can come from a file named by <NAME>_FILE (a Docker or Kubernetes secret), its
+// trailing newline trimmed; both at once, a missing or an empty file are refused by name.
+func TestSecretsFromFiles(t *testing.T) {
+	dir := t.TempDir()
+	peppers := filepath.Join(dir, "peppers")
+	os.WriteFile(peppers, []byte("1:cGN4Y3RsIHRlc3QgcGVwcGVyIG9mIDMyIGJ5dGVzISE=\n"), 0o600)
+	token := filepath.Join(dir, "token")
+	os.WriteFile(token, []byte(strings.Repeat("t", 40)+"\n"), 0o600)
+	c, err := Load([]string{"PCX_ENV_FILE=", "APIKEY_PEPPERS_FILE=" + peppers, "INTERNAL_TOKEN_FILE=" + token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Peppers(); err != nil || c.InternalToken != strings.Repeat("t", 40) {
+		t.Fatalf("from files: peppers %v, token %q", err, c.InternalToken)
+	}
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, []byte("\n"), 0o600)
+	for what, environ := range map[string][]string{
+		"both set":     {"APIKEY_PEPPERS=1:x", "APIKEY_PEPPERS_FILE=" + peppers},
+		"missing file": {"WEBHOOK_SECRETS_KEYS_FILE=" + filepath.Join(dir, "nope")},
+		"empty file":   {"METRICS_TOKEN_FILE=" + empty},
+	} {
+		_, err := Load(append([]string{"PCX_ENV_FILE="}, environ...))
+		name, _, _ := strings.Cut(environ[len(environ)-1], "_FILE=")
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %v, want an error naming %s", what, err, name)
+		}
+	}
+}
