@@ -552,7 +552,10 @@ func (s *Store) RotateWebhookSecret(ctx context.Context, org, id string, key []b
 		if err != nil {
 			return nil, translate(err)
 		}
-		return s.WebhookWithSecrets(ctx, org, id)
+		// What this rotation wrote, not a read after it: a concurrent rotation may already have
+		// replaced it, and the caller must be shown the secret it was given.
+		w.Secrets, w.UpdatedAt = next, now.UTC().Truncate(time.Millisecond)
+		return w, nil
 	}
 	return nil, pcx.Errorf(pcx.EConflict, "The secret was rotated concurrently; try again")
 }
