@@ -524,7 +524,7 @@ func (s *Store) RotateWebhookSecret(ctx context.Context, org, id string, key []b
 		if err != nil {
 			return nil, err
 		}
-		now := s.Now()
+		now := s.Now().UTC().Truncate(time.Millisecond) // as stored: the answer matches a later read
 		next := []pcx.WebhookSecret{{Key: key}}
 		// Every old secret stops signing at now+grace at the latest: a rotation never extends
 		// an older secret's grace, and grace 0 (a leak) stops them all at once.
@@ -554,7 +554,7 @@ func (s *Store) RotateWebhookSecret(ctx context.Context, org, id string, key []b
 		}
 		// What this rotation wrote, not a read after it: a concurrent rotation may already have
 		// replaced it, and the caller must be shown the secret it was given.
-		w.Secrets, w.UpdatedAt = next, now.UTC().Truncate(time.Millisecond)
+		w.Secrets, w.UpdatedAt = next, now
 		return w, nil
 	}
 	return nil, pcx.Errorf(pcx.EConflict, "The secret was rotated concurrently; try again")
