@@ -11,26 +11,17 @@ import (
 
 func auditList(ctx context.Context, c *cli, args []string) error {
 	fs := newFlags(c, "audit list", "", "List an organisation's audit log, newest first, as GET /public/audit-events does: every change of a key or an endpoint, every replay, recovery and test send, who made it and from where.")
-	org := fs.String("org-id", "", "organisation (required)")
+	l := windowFlags(fs, "records made")
 	action := fs.String("action", "", "only records of this action (e.g. api_key.revoked)")
 	target := fs.String("target-id", "", "only records of this key, endpoint or event ID")
-	since := fs.String("since", "", "only records made at or after this time (RFC 3339)")
-	until := fs.String("until", "", "only records made before this time (RFC 3339)")
-	limit := fs.Int("limit", 100, "how many records at most (1 to 10000)")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	if err := required("org-id", *org); err != nil {
+	if err := l.check(); err != nil {
 		return err
 	}
-	if *limit < 1 || *limit > 10000 {
-		return usageError{"--limit must be from 1 to 10000"}
-	}
-	from, to, err := window(*since, *until)
-	if err != nil {
-		return err
-	}
-	f := audit.Filter{Action: *action, TargetID: *target, Since: from, Until: to}
+	org, limit := l.org, l.limit
+	f := audit.Filter{Action: *action, TargetID: *target, Since: l.from, Until: l.to}
 	flagOf := map[string]string{"action": "--action", "target_id": "--target-id", "until": "--until"}
 	for field, problem := range f.Check() {
 		return usageError{flagOf[field] + " " + problem} // the first problem is enough to act on

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -150,26 +151,47 @@ func window(since, until string) (from, to time.Time, err error) {
 	return from, to, nil
 }
 
+// windowList is what an organisation's list by time asks for: --org-id, --since, --until and
+// --limit, declared on a flag set and checked once it is parsed.
+type windowList struct {
+	org, since, until *string
+	limit             *int
+	from, to          time.Time
+}
+
+// windowFlags declares the flags of a list of what (e.g. "events accepted").
+func windowFlags(fs *flag.FlagSet, what string) *windowList {
+	return &windowList{
+		org:   fs.String("org-id", "", "organisation (required)"),
+		since: fs.String("since", "", "only "+what+" at or after this time (RFC 3339)"),
+		until: fs.String("until", "", "only "+what+" before this time (RFC 3339)"),
+		limit: fs.Int("limit", 100, "how many at most (1 to 10000)"),
+	}
+}
+
+// check validates the parsed flags and reads the window.
+func (l *windowList) check() (err error) {
+	if err := required("org-id", *l.org); err != nil {
+		return err
+	}
+	if *l.limit < 1 || *l.limit > 10000 {
+		return usageError{"--limit must be from 1 to 10000"}
+	}
+	l.from, l.to, err = window(*l.since, *l.until)
+	return err
+}
+
 func eventsList(ctx context.Context, c *cli, args []string) error {
 	fs := newFlags(c, "events list", "", "List an organisation's events, newest first, as GET /public/webhooks/events does (events accepted before the event list existed are not listed).")
-	org := fs.String("org-id", "", "organisation (required)")
+	l := windowFlags(fs, "events accepted")
 	eventType := fs.String("type", "", "only events of this type")
-	since := fs.String("since", "", "only events accepted at or after this time (RFC 3339)")
-	until := fs.String("until", "", "only events accepted before this time (RFC 3339)")
-	limit := fs.Int("limit", 100, "how many events at most (1 to 10000)")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	if err := required("org-id", *org); err != nil {
+	if err := l.check(); err != nil {
 		return err
 	}
-	if *limit < 1 || *limit > 10000 {
-		return usageError{"--limit must be from 1 to 10000"}
-	}
-	from, to, err := window(*since, *until)
-	if err != nil {
-		return err
-	}
+	org, limit, from, to := l.org, l.limit, l.from, l.to
 	_, st, err := c.open(ctx)
 	if err != nil {
 		return err

@@ -384,14 +384,14 @@ func (s *Service) Update(ctx context.Context, caller *pcx.Principal, org, prefix
 	if len(problems) > 0 {
 		return nil, pcx.Invalid("Invalid request body", problems)
 	}
-	k, err := s.Store.APIKeyOf(ctx, org, prefix)
+	// One read: a new expiry could extend what the key may do, so only then is it bounded.
+	var bound *pcx.Principal
+	if p.ExpiresAt != nil {
+		bound = caller
+	}
+	k, err := s.bounded(ctx, bound, org, prefix)
 	if err != nil {
 		return nil, err
-	}
-	if p.ExpiresAt != nil {
-		if k, err = s.bounded(ctx, caller, org, prefix); err != nil {
-			return nil, err
-		}
 	}
 	rec, err := s.record(ctx, org, pcx.AuditKeyUpdated, k.ID)
 	if err != nil {
