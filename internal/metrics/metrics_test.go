@@ -41,27 +41,80 @@ func TestServiceMetrics(t *testing.T) {
 	}
 }
 
-// The SDK may tag one metric name with different label sets; none of them may panic, and the
-// values land in the first set's series.
+// series returns the value of the series of name whose non-empty labels are exactly labels (as
+// PromQL sees it: an empty label is absent): a counter's or gauge's value, a histogram's count.
+func series(t *testing.T, m *Metrics, name string, labels map[string]string) (float64, bool) {
+	t.Helper()
+	families, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, mt := range f.GetMetric() {
+			got := map[string]string{}
+			for _, l := range mt.GetLabel() {
+				if l.GetValue() != "" {
+					got[l.GetName()] = l.GetValue()
+				}
+			}
+			if len(got) != len(labels) {
+				continue
+			}
+			for k, v := range labels {
+				if got[k] != v {
+					continue metrics
+				}
+			}
+			switch {
+			case mt.Counter != nil:
+				return mt.GetCounter().GetValue(), true
+			case mt.Gauge != nil:
+				return mt.GetGauge().GetValue(), true
+			case mt.Histogram != nil:
+				return float64(mt.GetHistogram().GetSampleCount()), true
+			}
+		}
+	}
+	return 0, false
+}
+
+func wantSeries(t *testing.T, m *Metrics, name string, labels map[string]string, want float64) {
+	t.Helper()
+	got, ok := series(t, m, name, labels)
+	if !ok {
+		t.Errorf("no series %s%v\n%s", name, labels, scrape(t, m))
+		return
+	}
+	if got != want {
+		t.Errorf("%s%v = %v, want %v", name, labels, got, want)
+	}
+}
+
+// The SDK tags one metric name with different label sets; each lands in its own series under the
+// one label set of every Temporal metric, none may panic, and names get the prefix and suffixes
+// Temporal's dashboards query.
 func TestTemporalHandler(t *testing.T) {
 	m := New()
 	h := m.TemporalHandler().WithTags(map[string]string{"namespace": "default", "task-queue": "q"})
 	h.Counter("temporal_request").Inc(2)
-	h.WithTags(map[string]string{"operation": "Poll"}).Counter("temporal_request").Inc(1) // extra label dropped
+	h.WithTags(map[string]string{"operation": "Poll", "not_an_sdk_tag": "x"}).Counter("temporal_request").Inc(1)
 	h.Gauge("worker_task_slots_available").Update(7)
 	h.Timer("activity_execution_latency").Record(150 * time.Millisecond)
-	m.TemporalHandler().Counter("temporal_request").Inc(1) // missing labels: empty
+	m.TemporalHandler().Counter("temporal_request").Inc(1)
 	// A name first used as a counter and then as a gauge must not panic.
 	h.Gauge("temporal_request").Update(1)
-	out := scrape(t, m)
-	for _, want := range []string{
-		`temporal_request_total{namespace="default",task_queue="q"} 3`,
-		`temporal_request_total{namespace="",task_queue=""} 1`,
-		`temporal_worker_task_slots_available{namespace="default",task_queue="q"} 7`,
-		`temporal_activity_execution_latency_seconds_count{namespace="default",task_queue="q"} 1`,
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("scrape lacks %s\n%s", want, out)
-		}
+
+	q := map[string]string{"namespace": "default", "task_queue": "q"}
+	wantSeries(t, m, "temporal_request_total", q, 2)
+	wantSeries(t, m, "temporal_request_total", map[string]string{"namespace": "default", "task_queue": "q", "operation": "Poll"}, 1)
+	wantSeries(t, m, "temporal_request_total", map[string]string{}, 1)
+	wantSeries(t, m, "temporal_worker_task_slots_available", q, 7)
+	wantSeries(t, m, "temporal_activity_execution_latency_seconds", q, 1)
+	if out := scrape(t, m); !strings.Contains(out, "temporal_activity_execution_latency_seconds_bucket{") || strings.Contains(out, "not_an_sdk_tag") {
+		t.Errorf("want a histogram in seconds and no tag outside the SDK's:\n%s", out)
 	}
 }

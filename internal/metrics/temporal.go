@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -11,21 +10,33 @@ import (
 )
 
 // TemporalHandler exposes the Temporal SDK's own metrics (task slots, poll latencies, schedule-to-
-// start latency, activity failures, ...) on the registry, under their SDK names (most already
-// start with "temporal_"; the others get that prefix). It adapts the SDK's tagged counters, gauges and timers to Prometheus vectors.
+// start latency, activity failures, ...) on the registry under the names Temporal's SDK dashboards
+// query: the SDK's name with the "temporal_" prefix (added where missing), counters with
+// "_total", timers as histograms in seconds with "_seconds" — as the SDK's documented tally
+// Prometheus route exports them (temporalio/dashboards sdk/temporal-go-java-sdks-tally.json
+// queries temporal_request_failure_total, temporal_workflow_task_schedule_to_start_latency_seconds_bucket,
+// temporal_activity_schedule_to_start_latency_seconds_count, temporal_workflow_completed_total).
+// TestTemporalMetricNames runs a workflow against a real server and checks the scrape.
 //
-// Prometheus wants one label set per metric name, while the SDK may tag one name differently in
-// different places; the first label set seen for a name wins, missing labels are empty and extra
-// ones are dropped.
+// Prometheus wants one label set per metric name, while the SDK tags one name differently in
+// different places (temporal_request with and without operation, for one): every Temporal metric
+// carries all of the SDK's tag names (temporalLabels), those a call does not set empty, which
+// PromQL treats as absent. Tags outside that list are dropped.
 func (m *Metrics) TemporalHandler() client.MetricsHandler {
 	return &temporalHandler{reg: m.temporal}
 }
 
 type temporalRegistry struct {
-	r      prometheus.Registerer
-	mu     sync.Mutex
-	vecs   map[string]any
-	labels map[string][]string
+	r    prometheus.Registerer
+	mu   sync.Mutex
+	vecs map[string]any
+}
+
+// temporalLabels are the tag names the Go SDK sets (go.temporal.io/sdk internal/common/metrics
+// constants.go), already Prometheus names, sorted: the labels of every Temporal metric.
+var temporalLabels = []string{
+	"activity_type", "cause", "client_name", "failure_reason", "namespace", "nexus_operation",
+	"nexus_service", "operation", "poller_type", "status_code", "task_queue", "worker_type", "workflow_type",
 }
 
 type temporalHandler struct {
@@ -54,37 +65,32 @@ func promName(s string) string {
 	}, s)
 }
 
-// vec returns the vector for name, creating it with the handler's label names on first use, and
-// the label values in its order.
+// vec returns the vector for name, creating it on first use, and the handler's tags as its
+// label values.
 func (h *temporalHandler) vec(name string, create func(name string, labels []string) prometheus.Collector) (any, []string) {
 	r := h.reg
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	full := promName(name)
 	if !strings.HasPrefix(full, "temporal_") {
 		full = "temporal_" + full
 	}
+	r.mu.Lock()
 	v, ok := r.vecs[full]
 	if !ok {
-		labels := make([]string, 0, len(h.tags))
-		for k := range h.tags {
-			labels = append(labels, promName(k))
-		}
-		sort.Strings(labels)
-		c := create(full, labels)
+		c := create(full, temporalLabels)
 		if err := r.r.Register(c); err != nil {
+			r.mu.Unlock()
 			return nil, nil // clashes with a metric of the service's own: not exported
 		}
-		r.vecs[full], r.labels[full] = c, labels
+		r.vecs[full] = c
 		v = c
 	}
-	labels := r.labels[full]
-	values := make([]string, len(labels))
+	r.mu.Unlock()
 	byProm := make(map[string]string, len(h.tags))
 	for k, val := range h.tags {
 		byProm[promName(k)] = val
 	}
-	for i, l := range labels {
+	values := make([]string, len(temporalLabels))
+	for i, l := range temporalLabels {
 		values[i] = byProm[l]
 	}
 	return v, values
