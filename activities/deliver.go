@@ -73,8 +73,12 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	// Temporal must not take a live, slow attempt for a dead one and send again beside it.
 	stopBeats := heartbeatWhileRunning(ctx, skipped)
 	defer stopBeats()
+	var ev *pcx.Event
 	unsent := func(err error) error {
 		stopBeats() // so a late beat cannot overwrite the count notSent records
+		if err != nil && ev != nil {
+			a.stillPending(ev, in.WebhookID, heldDelay(err))
+		}
 		return notSent(ctx, skipped, err)
 	}
 
@@ -98,6 +102,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 			return DeliverResult{}, unsent(err)
 		}
 		a.noteUndeliverable(in.EventID, in.OrgID, w)
+		a.Metrics.Pending.Ended(in.EventID, in.WebhookID)
 		return DeliverResult{Status: pcx.DeliveryFailed}, nil
 	}
 	if send > len(a.Schedule)+1 {
@@ -142,6 +147,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	}
 	delay := NextDelay(a.Schedule[send-1], retryAfter, a.Jitter())
 	a.Metrics.RetriesScheduled.Inc()
+	a.stillPending(ev, w.ID, delay)
 	return DeliverResult{}, temporal.NewApplicationErrorWithOptions(
 		fmt.Sprintf("attempt %d failed (%s %d); next in %s", send, att.ErrorClass, att.StatusCode, delay.Round(time.Second)),
 		"DeliveryAttemptFailed",
@@ -197,6 +203,10 @@ func (a *Activities) finish(ctx context.Context, ev *pcx.Event, w *pcx.Webhook, 
 		status = pcx.DeliveryFailed // a 410 that could not disable the endpoint, on the last send
 	}
 	a.Metrics.Deliveries.WithLabelValues(string(status)).Inc()
+	a.Metrics.Pending.Ended(ev.ID, w.ID)
+	if status == pcx.DeliveryDelivered {
+		a.delivered(ev, att, sends)
+	}
 	res := DeliverResult{Status: status, Attempt: att}
 	if err := a.Store.RecordDelivery(ctx, ev, attempted(w, status, att), expires); err != nil {
 		a.Log.Warn().Err(err).Str("event_id", ev.ID).Str("webhook_id", w.ID).Msg("recording a delivery outcome failed; the workflow will retry it")
@@ -214,6 +224,7 @@ func (a *Activities) cancel(ctx context.Context, ev *pcx.Event, in DeliverInput,
 		return DeliverResult{}, err
 	}
 	a.Metrics.Deliveries.WithLabelValues(string(pcx.DeliveryCancelled)).Inc()
+	a.Metrics.Pending.Ended(ev.ID, in.WebhookID)
 	return DeliverResult{Status: pcx.DeliveryCancelled}, nil
 }
 
@@ -340,6 +351,22 @@ func (a *Activities) observe(att pcx.Attempt) {
 	}
 	a.Metrics.Attempts.WithLabelValues(result).Inc()
 	a.Metrics.AttemptDuration.Observe(att.Duration.Seconds())
+}
+
+// delivered observes a successful delivery's latency: from its event's acceptance (the stored
+// CreatedAt) to the endpoint's response, whichever send it took.
+func (a *Activities) delivered(ev *pcx.Event, att pcx.Attempt, send int) {
+	attempt := "retry"
+	if send <= 1 {
+		attempt = "first"
+	}
+	a.Metrics.DeliveryLatency.WithLabelValues(attempt).Observe(max(att.At.Add(att.Duration).Sub(ev.CreatedAt), 0).Seconds())
+}
+
+// stillPending notes that the delivery of ev to webhookID stays pending, its next attempt due in
+// retryIn (metrics.Pending: the oldest pending delivery).
+func (a *Activities) stillPending(ev *pcx.Event, webhookID string, retryIn time.Duration) {
+	a.Metrics.Pending.Retrying(ev.ID, webhookID, ev.CreatedAt, retryIn)
 }
 
 // acquire takes a send slot for a send to w (internal/slots: per worker, endpoint and host,

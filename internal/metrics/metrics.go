@@ -5,6 +5,7 @@ package metrics
 import (
 	"net/http"
 	"runtime"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -35,6 +36,18 @@ type Metrics struct {
 	SlotsWaiting      prometheus.Gauge     // sends waiting for one
 	SlotWait          prometheus.Histogram // how long sends waited for a slot, taken or not
 	SlotTimeouts      prometheus.Counter   // waits that ended without a slot: the delivery went on unsent
+	// DeliveryLatency is the time from an event's acceptance (its stored CreatedAt) to a
+	// successful delivery's response, per delivery; attempt: first | retry.
+	DeliveryLatency *prometheus.HistogramVec
+	// Pending tracks the deliveries this worker left pending (pending.go), for
+	// pcx_webhook_oldest_pending_delivery_seconds and pcx_webhook_pending_deliveries.
+	Pending *Pending
+
+	// DynamoDB calls by operation (dynamodb.go: DynamoDBMiddleware).
+	DynamoDBRequests  *prometheus.CounterVec // operation
+	DynamoDBRetries   *prometheus.CounterVec // operation
+	DynamoDBThrottles *prometheus.CounterVec // operation, code
+	DynamoDBErrors    *prometheus.CounterVec // operation, class
 
 	// Endpoint health (contract §10).
 	BreakersOpened    prometheus.Counter     // endpoints that became failing
@@ -52,7 +65,8 @@ func New() *Metrics {
 	f := func(c prometheus.Collector) { r.MustRegister(c) }
 	m := &Metrics{
 		Registry: r,
-		temporal: &temporalRegistry{r: r, vecs: map[string]any{}, labels: map[string][]string{}},
+		Pending:  newPending(time.Now),
+		temporal: &temporalRegistry{r: r, vecs: map[string]any{}},
 		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "pcx_build_info", Help: "Always 1: the version and Go version of this binary.",
 		}, []string{"version", "go_version"}),
@@ -104,6 +118,23 @@ func New() *Metrics {
 		SlotTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pcx_webhook_send_slot_timeouts_total", Help: "Waits for a send slot that ended without one; the delivery was not sent and goes on later without using up an attempt.",
 		}),
+		DeliveryLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "pcx_webhook_delivery_latency_seconds", Help: "Time from an event's acceptance to its successful delivery's response, per delivery, by attempt: first or retry.",
+			// From a prompt first attempt (tens of milliseconds) to the end of the retry schedule (days).
+			Buckets: []float64{.025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 1800, 3600, 7200, 21600, 43200, 86400, 172800, 345600},
+		}, []string{"attempt"}),
+		DynamoDBRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pcx_dynamodb_requests_total", Help: "DynamoDB calls by operation (the SDK's retries of a call count once).",
+		}, []string{"operation"}),
+		DynamoDBRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pcx_dynamodb_retries_total", Help: "Attempts the AWS SDK made again within a DynamoDB call, by operation.",
+		}, []string{"operation"}),
+		DynamoDBThrottles: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pcx_dynamodb_throttles_total", Help: "DynamoDB attempts answered ProvisionedThroughputExceeded, Throttling, RequestLimitExceeded or TransactionConflict (also as a transaction's cancellation reason), retried away or not, by operation and code.",
+		}, []string{"operation", "code"}),
+		DynamoDBErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pcx_dynamodb_errors_total", Help: "DynamoDB calls that ended in an error, by operation and class (throttled, conditional_check_failed, transaction_conflict, transaction_canceled, validation, resource_not_found, timeout, canceled, server, other). conditional_check_failed is the store's normal control flow.",
+		}, []string{"operation", "class"}),
 		BreakersOpened: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pcx_webhook_breakers_opened_total", Help: "Endpoints that became failing: WEBHOOK_BREAKER_FAILURES consecutive failed attempts.",
 		}),
@@ -118,10 +149,16 @@ func New() *Metrics {
 		}, []string{"type", "result"}),
 	}
 	f(m.BreakersOpened)
+	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "pcx_webhook_oldest_pending_delivery_seconds", Help: "Age, since its event was accepted, of the oldest delivery this worker left pending (failed or unsent, a retry to come); 0 with none.",
+	}, func() float64 { age, _ := m.Pending.oldest(); return age.Seconds() }))
+	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "pcx_webhook_pending_deliveries", Help: "Deliveries this worker left pending (failed or unsent, a retry to come) and has not seen end.",
+	}, func() float64 { _, n := m.Pending.oldest(); return float64(n) }))
 	f(m.BreakerProbes)
 	f(m.BreakerHeld)
 	f(m.OperationalEvents)
-	for _, c := range []prometheus.Collector{m.BuildInfo, m.HTTPRequests, m.HTTPDuration, m.AuthFailures, m.Events, m.Deliveries, m.Attempts, m.AttemptDuration, m.RetriesScheduled, m.EndpointsDisabled, m.OrgMismatches, m.Undeliverable, m.SlotsInUse, m.SlotsWaiting, m.SlotWait, m.SlotTimeouts} {
+	for _, c := range []prometheus.Collector{m.BuildInfo, m.HTTPRequests, m.HTTPDuration, m.AuthFailures, m.Events, m.Deliveries, m.Attempts, m.AttemptDuration, m.RetriesScheduled, m.EndpointsDisabled, m.OrgMismatches, m.Undeliverable, m.SlotsInUse, m.SlotsWaiting, m.SlotWait, m.SlotTimeouts, m.DeliveryLatency, m.DynamoDBRequests, m.DynamoDBRetries, m.DynamoDBThrottles, m.DynamoDBErrors} {
 		f(c)
 	}
 	return m
