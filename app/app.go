@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/smithy-go/middleware"
 	"github.com/rs/zerolog"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
@@ -103,12 +104,12 @@ func Connect(ctx context.Context, cfg config.Config, log zerolog.Logger) (Deps, 
 	if _, err := cfg.SecretsKeys(); err != nil {
 		return Deps{}, err
 	}
-	st, err := NewStore(ctx, cfg)
+	m := metrics.New()
+	m.SetBuild(BuildVersion())
+	st, err := NewStore(ctx, cfg, m.DynamoDBMiddleware())
 	if err != nil {
 		return Deps{}, err
 	}
-	m := metrics.New()
-	m.SetBuild(BuildVersion())
 	tc, err := NewTemporalClient(cfg, log, m)
 	if err != nil {
 		return Deps{}, err
@@ -116,9 +117,10 @@ func Connect(ctx context.Context, cfg config.Config, log zerolog.Logger) (Deps, 
 	return Deps{Store: st, Temporal: tc, Metrics: m}, nil
 }
 
-// NewStore connects to DynamoDB. It does not check the table exists: readiness does.
-func NewStore(ctx context.Context, cfg config.Config) (*store.Store, error) {
-	db, err := store.NewClient(ctx, store.ClientOptions{Region: cfg.AWSRegion, Endpoint: cfg.DynamoDBEndpoint})
+// NewStore connects to DynamoDB. It does not check the table exists: readiness does. apiOptions
+// go into the client's middleware stacks (the process's DynamoDB metrics).
+func NewStore(ctx context.Context, cfg config.Config, apiOptions ...func(*middleware.Stack) error) (*store.Store, error) {
+	db, err := store.NewClient(ctx, store.ClientOptions{Region: cfg.AWSRegion, Endpoint: cfg.DynamoDBEndpoint, APIOptions: apiOptions})
 	if err != nil {
 		return nil, fmt.Errorf("dynamodb client: %w", err)
 	}

@@ -52,6 +52,8 @@ type ClientOptions struct {
 	Endpoint string // "" for AWS itself; DynamoDB Local's URL in development and tests
 	// MaxConns bounds open connections to DynamoDB (default 256).
 	MaxConns int
+	// APIOptions are added to the client's middleware stacks (metrics.DynamoDBMiddleware).
+	APIOptions []func(*middleware.Stack) error
 }
 
 // Bounds of every DynamoDB call, so a database that stops answering (a blackhole, not a refusal)
@@ -101,6 +103,7 @@ func NewClient(ctx context.Context, o ClientOptions) (*dynamodb.Client, error) {
 	}
 	return dynamodb.NewFromConfig(cfg, func(do *dynamodb.Options) {
 		do.APIOptions = append(do.APIOptions, withCallTimeout(CallTimeout))
+		do.APIOptions = append(do.APIOptions, o.APIOptions...)
 		if o.Endpoint != "" {
 			do.BaseEndpoint = aws.String(o.Endpoint)
 			// DynamoDB Local's error responses carry a CRC32 header that does not match their
