@@ -11,9 +11,9 @@ import (
 
 // TemporalHandler exposes the Temporal SDK's own metrics (task slots, poll latencies, schedule-to-
 // start latency, activity failures, ...) on the registry under the names Temporal's SDK dashboards
-// query: the SDK's name with the "temporal_" prefix (added where missing), counters with
-// "_total", timers as histograms in seconds with "_seconds" — as the SDK's documented tally
-// Prometheus route exports them (temporalio/dashboards sdk/temporal-go-java-sdks-tally.json
+// query: the SDK's name with the "temporal_" prefix (added where missing), counters ending in
+// "_total", timers as histograms in seconds ending in "_seconds" — as the SDK's documented tally
+// Prometheus route (contrib/tally NewPrometheusNamingScope) names them (temporalio/dashboards sdk/temporal-go-java-sdks-tally.json
 // queries temporal_request_failure_total, temporal_workflow_task_schedule_to_start_latency_seconds_bucket,
 // temporal_activity_schedule_to_start_latency_seconds_count, temporal_workflow_completed_total).
 // TestTemporalMetricNames runs a workflow against a real server and checks the scrape.
@@ -98,7 +98,7 @@ func (h *temporalHandler) vec(name string, create func(name string, labels []str
 
 func (h *temporalHandler) Counter(name string) client.MetricsCounter {
 	v, values := h.vec(name, func(n string, l []string) prometheus.Collector {
-		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: n + "_total", Help: "Temporal SDK counter " + n}, l)
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: withSuffix(n, "_total"), Help: "Temporal SDK counter " + n}, l)
 	})
 	cv, ok := v.(*prometheus.CounterVec)
 	if !ok {
@@ -122,7 +122,7 @@ func (h *temporalHandler) Gauge(name string) client.MetricsGauge {
 
 func (h *temporalHandler) Timer(name string) client.MetricsTimer {
 	v, values := h.vec(name, func(n string, l []string) prometheus.Collector {
-		return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: n + "_seconds", Help: "Temporal SDK timer " + n,
+		return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: withSuffix(n, "_seconds"), Help: "Temporal SDK timer " + n,
 			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}, l)
 	})
 	hv, ok := v.(*prometheus.HistogramVec)
@@ -131,6 +131,16 @@ func (h *temporalHandler) Timer(name string) client.MetricsTimer {
 	}
 	o := hv.WithLabelValues(values...)
 	return timerFunc(func(d time.Duration) { o.Observe(d.Seconds()) })
+}
+
+// withSuffix appends suffix unless name ends in it already, as the SDK's tally route
+// (go.temporal.io/sdk/contrib/tally NewPrometheusNamingScope) names counters and timers:
+// temporal_local_activity_total stays as it is.
+func withSuffix(name, suffix string) string {
+	if strings.HasSuffix(name, suffix) {
+		return name
+	}
+	return name + suffix
 }
 
 type counterFunc func(int64)
