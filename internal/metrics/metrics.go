@@ -5,6 +5,7 @@ package metrics
 import (
 	"net/http"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,13 +57,15 @@ type Metrics struct {
 	OperationalEvents *prometheus.CounterVec // type, result: emitted | failed
 
 	temporal *temporalRegistry
+	own      []prometheus.Collector // the service's own collectors, for Names
 }
 
 // New registers the service's metrics and the Go and process collectors on a fresh registry.
 func New() *Metrics {
 	r := prometheus.NewRegistry()
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	f := func(c prometheus.Collector) { r.MustRegister(c) }
+	var own []prometheus.Collector
+	f := func(c prometheus.Collector) { r.MustRegister(c); own = append(own, c) }
 	m := &Metrics{
 		Registry: r,
 		Pending:  newPending(time.Now),
@@ -161,7 +164,26 @@ func New() *Metrics {
 	for _, c := range []prometheus.Collector{m.BuildInfo, m.HTTPRequests, m.HTTPDuration, m.AuthFailures, m.Events, m.Deliveries, m.Attempts, m.AttemptDuration, m.RetriesScheduled, m.EndpointsDisabled, m.OrgMismatches, m.Undeliverable, m.SlotsInUse, m.SlotsWaiting, m.SlotWait, m.SlotTimeouts, m.DeliveryLatency, m.DynamoDBRequests, m.DynamoDBRetries, m.DynamoDBThrottles, m.DynamoDBErrors} {
 		f(c)
 	}
+	m.own = own
 	return m
+}
+
+// Names are the names of the service's own metric families (pcx_*), registered whether or not
+// they have a series yet; a histogram's series add _bucket, _sum and _count. Dashboards and alert
+// rules may query these and TemporalSeries (deploy's tests check they do no more).
+func (m *Metrics) Names() []string {
+	var names []string
+	for _, c := range m.own {
+		ch := make(chan *prometheus.Desc, 1)
+		go func() { c.Describe(ch); close(ch) }()
+		for d := range ch {
+			// A Desc shows its name only in its String: Desc{fqName: "pcx_...", help: ...}.
+			_, rest, _ := strings.Cut(d.String(), `fqName: "`)
+			name, _, _ := strings.Cut(rest, `"`)
+			names = append(names, name)
+		}
+	}
+	return names
 }
 
 // SetBuild records this binary's version in pcx_build_info.

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -116,5 +117,20 @@ func TestTemporalHandler(t *testing.T) {
 	wantSeries(t, m, "temporal_activity_execution_latency_seconds", q, 1)
 	if out := scrape(t, m); !strings.Contains(out, "temporal_activity_execution_latency_seconds_bucket{") || strings.Contains(out, "not_an_sdk_tag") {
 		t.Errorf("want a histogram in seconds and no tag outside the SDK's:\n%s", out)
+	}
+}
+
+// Names lists every family of the service's own, series or not, and nothing of the Go runtime's.
+func TestNames(t *testing.T) {
+	names := New().Names()
+	for _, want := range []string{"pcx_build_info", "pcx_webhook_delivery_latency_seconds", "pcx_webhook_oldest_pending_delivery_seconds", "pcx_dynamodb_throttles_total", "pcx_http_requests_total"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("Names() lacks %s: %v", want, names)
+		}
+	}
+	for _, n := range names {
+		if !strings.HasPrefix(n, "pcx_") {
+			t.Errorf("Names() has %s, not the service's own", n)
+		}
 	}
 }

@@ -26,6 +26,31 @@ func (m *Metrics) TemporalHandler() client.MetricsHandler {
 	return &temporalHandler{reg: m.temporal}
 }
 
+// TemporalSeries are series of the Temporal SDK's metrics that a worker exports once it ran a
+// workflow with an activity and a local activity and a request failed, under the names Temporal's
+// Go SDK dashboard (temporalio/dashboards sdk/temporal-go-java-sdks-tally.json) queries:
+// TestTemporalMetricNames proves each on a real server's worker. deploy/'s dashboard and alert
+// rules may query these.
+var TemporalSeries = []string{
+	"temporal_request_total",
+	"temporal_request_failure_total",
+	"temporal_request_latency_seconds_bucket",
+	"temporal_long_request_total",
+	"temporal_workflow_completed_total",
+	"temporal_workflow_endtoend_latency_seconds_bucket",
+	"temporal_workflow_task_schedule_to_start_latency_seconds_bucket",
+	"temporal_workflow_task_execution_latency_seconds_bucket",
+	"temporal_workflow_task_queue_poll_succeed_total",
+	"temporal_activity_schedule_to_start_latency_seconds_bucket",
+	"temporal_activity_execution_latency_seconds_bucket",
+	"temporal_activity_succeed_endtoend_latency_seconds_bucket",
+	"temporal_local_activity_execution_latency_seconds_bucket",
+	"temporal_local_activity_total", // the SDK's name ends in _total already: not doubled
+	"temporal_worker_task_slots_available",
+	"temporal_worker_task_slots_used",
+	"temporal_sticky_cache_size",
+}
+
 type temporalRegistry struct {
 	r    prometheus.Registerer
 	mu   sync.Mutex

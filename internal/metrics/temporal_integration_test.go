@@ -33,28 +33,6 @@ func greetWorkflow(ctx workflow.Context, name string) (string, error) {
 	return s, err
 }
 
-// TemporalSDKDashboardSeries are series that Temporal's own Grafana dashboard for the Go SDK
-// (temporalio/dashboards, sdk/temporal-go-java-sdks-tally.json: "RPC Requests Vs Failures",
-// "Workflow Task Latencies", "Activity Throughput", "Local Activity Throughput", ...) queries,
-// with a label it groups them by. deploy/grafana/pcx-dashboard.json uses some of them.
-var temporalSDKDashboardSeries = []string{
-	`temporal_request_total{`,
-	`temporal_request_latency_seconds_bucket{`,
-	`temporal_long_request_total{`,
-	`temporal_workflow_completed_total{`,
-	`temporal_workflow_endtoend_latency_seconds_bucket{`,
-	`temporal_workflow_task_schedule_to_start_latency_seconds_bucket{`,
-	`temporal_workflow_task_execution_latency_seconds_bucket{`,
-	`temporal_workflow_task_queue_poll_succeed_total{`,
-	`temporal_activity_schedule_to_start_latency_seconds_bucket{`,
-	`temporal_activity_execution_latency_seconds_bucket{`,
-	`temporal_activity_succeed_endtoend_latency_seconds_bucket{`,
-	`temporal_local_activity_execution_latency_seconds_bucket{`,
-	`temporal_worker_task_slots_available{`,
-	`temporal_sticky_cache_size{`,
-	`temporal_local_activity_total{`, // the SDK's name ends in _total already: not doubled
-}
-
 // A worker that ran a workflow with an activity and a local activity exports the Temporal SDK's
 // metrics, on the registry the worker's /metrics serves, under the names and labels Temporal's
 // SDK dashboards query.
@@ -84,6 +62,11 @@ func TestTemporalMetricNames(t *testing.T) {
 		t.Fatalf("workflow: %q, %v", got, err)
 	}
 
+	// A request that fails: temporal_request_failure_total.
+	if _, err := c.DescribeWorkflowExecution(ctx, "no-such-workflow", ""); err == nil {
+		t.Fatal("describing a workflow that does not exist succeeded")
+	}
+
 	srv := httptest.NewServer(m.Handler())
 	defer srv.Close()
 	var out string
@@ -105,7 +88,7 @@ func TestTemporalMetricNames(t *testing.T) {
 	}
 	for _, want := range []string{
 		`namespace="default"`, `task_queue="metrics-names"`, `workflow_type="greetWorkflow"`, `activity_type="greet"`,
-		`operation="StartWorkflowExecution"`,
+		`operation="StartWorkflowExecution"`, `status_code="NOT_FOUND"`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the scrape lacks %s\n%s", want, temporalLines(out))
@@ -115,8 +98,8 @@ func TestTemporalMetricNames(t *testing.T) {
 
 func missingSeries(out string) []string {
 	var missing []string
-	for _, s := range temporalSDKDashboardSeries {
-		if !strings.Contains(out, s) {
+	for _, s := range metrics.TemporalSeries {
+		if !strings.Contains(out, s+"{") {
 			missing = append(missing, s)
 		}
 	}
