@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/pcx/publicservice/internal/metrics"
 	"github.com/pcx/publicservice/internal/netguard"
 	"github.com/pcx/publicservice/internal/signing"
 	"github.com/pcx/publicservice/internal/slots"
@@ -77,7 +78,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	unsent := func(err error) error {
 		stopBeats() // so a late beat cannot overwrite the count notSent records
 		if err != nil && ev != nil {
-			a.stillPending(ev, in.WebhookID, heldDelay(err))
+			a.stillPending(ev, in.WebhookID, heldDelay(err), unsentCause(err))
 		}
 		return notSent(ctx, skipped, err)
 	}
@@ -147,7 +148,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	}
 	delay := NextDelay(a.Schedule[send-1], retryAfter, a.Jitter())
 	a.Metrics.RetriesScheduled.Inc()
-	a.stillPending(ev, w.ID, delay)
+	a.stillPending(ev, w.ID, delay, metrics.PendingEndpoint)
 	return DeliverResult{}, temporal.NewApplicationErrorWithOptions(
 		fmt.Sprintf("attempt %d failed (%s %d); next in %s", send, att.ErrorClass, att.StatusCode, delay.Round(time.Second)),
 		"DeliveryAttemptFailed",
@@ -363,10 +364,20 @@ func (a *Activities) delivered(ev *pcx.Event, att pcx.Attempt, send int) {
 	a.Metrics.DeliveryLatency.WithLabelValues(attempt).Observe(max(att.At.Add(att.Duration).Sub(ev.CreatedAt), 0).Seconds())
 }
 
-// stillPending notes that the delivery of ev to webhookID stays pending, its next attempt due in
-// retryIn (metrics.Pending: the oldest pending delivery).
-func (a *Activities) stillPending(ev *pcx.Event, webhookID string, retryIn time.Duration) {
-	a.Metrics.Pending.Retrying(ev.ID, webhookID, ev.CreatedAt, retryIn)
+// stillPending notes that the delivery of ev to webhookID stays pending for cause, its next
+// attempt due in retryIn (metrics.Pending: the oldest pending delivery).
+func (a *Activities) stillPending(ev *pcx.Event, webhookID string, retryIn time.Duration, cause string) {
+	a.Metrics.Pending.Retrying(ev.ID, webhookID, ev.CreatedAt, retryIn, cause)
+}
+
+// unsentCause is why an attempt that sent nothing left its delivery pending: its endpoint is
+// failing (held behind the probe), or the worker could not send (no slot, the store).
+func unsentCause(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == DeliveryHeld {
+		return metrics.PendingEndpoint
+	}
+	return metrics.PendingWorker
 }
 
 // acquire takes a send slot for a send to w (internal/slots: per worker, endpoint and host,

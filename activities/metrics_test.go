@@ -22,16 +22,16 @@ func (s *DeliverSuite) TestMetricsOfARetriedDelivery() {
 	_, err := s.deliver(acts, 1, "wh_1")
 
 	s.Require().Error(err, "the first send fails: a retry is scheduled")
-	s.Equal("1", metric(acts, "pcx_webhook_pending_deliveries"))
-	oldest := s.value(acts, "pcx_webhook_oldest_pending_delivery_seconds")
+	s.Equal("1", metric(acts, `pcx_webhook_pending_deliveries{cause="endpoint"}`))
+	oldest := s.value(acts, `pcx_webhook_oldest_pending_delivery_seconds{cause="endpoint"}`)
 	s.InDelta(age, oldest, 5, "the oldest pending delivery's age counts from its event's acceptance")
 
 	res, err := s.deliver(acts, 2, "wh_1")
 
 	s.Require().NoError(err)
 	s.Equal(pcx.DeliveryDelivered, res.Status)
-	s.Equal("0", metric(acts, "pcx_webhook_pending_deliveries"))
-	s.Equal("0", metric(acts, "pcx_webhook_oldest_pending_delivery_seconds"))
+	s.Equal("0", metric(acts, `pcx_webhook_pending_deliveries{cause="endpoint"}`))
+	s.Equal("0", metric(acts, `pcx_webhook_oldest_pending_delivery_seconds{cause="endpoint"}`))
 	s.Equal("1", metric(acts, `pcx_webhook_delivery_latency_seconds_count{attempt="retry"}`))
 	s.Empty(metric(acts, `pcx_webhook_delivery_latency_seconds_count{attempt="first"}`))
 	s.InDelta(age, s.value(acts, `pcx_webhook_delivery_latency_seconds_sum{attempt="retry"}`), 5,
@@ -96,5 +96,5 @@ func (s *BatchSuite) TestSlotGaugesAndFirstAttemptLatency() {
 	s.Equal("0", metric(acts, "pcx_webhook_send_slots_in_use"))
 	s.Equal("0", metric(acts, "pcx_webhook_send_slots_waiting"))
 	s.Equal("3", metric(acts, `pcx_webhook_delivery_latency_seconds_count{attempt="first"}`))
-	s.Equal("0", metric(acts, "pcx_webhook_pending_deliveries"), "first attempts that delivered leave nothing pending")
+	s.Equal("0", metric(acts, `pcx_webhook_pending_deliveries{cause="endpoint"}`), "first attempts that delivered leave nothing pending")
 }

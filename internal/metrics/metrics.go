@@ -152,12 +152,7 @@ func New() *Metrics {
 		}, []string{"type", "result"}),
 	}
 	f(m.BreakersOpened)
-	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "pcx_webhook_oldest_pending_delivery_seconds", Help: "Age, since its event was accepted, of the oldest delivery this worker left pending (failed or unsent, a retry to come); 0 with none.",
-	}, func() float64 { age, _ := m.Pending.oldest(); return age.Seconds() }))
-	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "pcx_webhook_pending_deliveries", Help: "Deliveries this worker left pending (failed or unsent, a retry to come) and has not seen end.",
-	}, func() float64 { _, n := m.Pending.oldest(); return float64(n) }))
+	f(m.Pending)
 	f(m.BreakerProbes)
 	f(m.BreakerHeld)
 	f(m.OperationalEvents)

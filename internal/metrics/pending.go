@@ -3,11 +3,25 @@ package metrics
 import (
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Why a delivery is pending (the cause label of the pending gauges).
+const (
+	// PendingEndpoint: its endpoint failed the last attempt, or is failing and the delivery waits
+	// behind its probe. Normal while a receiver is down, for as long as the retry schedule and
+	// WEBHOOK_DISABLE_AFTER allow (days).
+	PendingEndpoint = "endpoint"
+	// PendingWorker: the last attempt sent nothing for a reason of the service's own: no send slot
+	// came free (WORKER_CONCURRENCY), or the store did not answer. Never normal for long.
+	PendingWorker = "worker"
 )
 
 // Pending is this worker's view of the deliveries still pending: those whose last attempt here
 // failed or went unsent, with a retry to come. It backs pcx_webhook_oldest_pending_delivery_seconds
-// (the age, since its event was accepted, of the oldest of them) and pcx_webhook_pending_deliveries.
+// (the age, since its event was accepted, of the oldest of them) and pcx_webhook_pending_deliveries,
+// both by cause.
 //
 // It keeps no table and reads none: an entry is made or refreshed when an attempt leaves a
 // delivery pending and removed when an attempt here ends it (delivered, failed, cancelled). A
@@ -19,6 +33,8 @@ type Pending struct {
 	mu      sync.Mutex
 	entries map[pendingKey]pendingEntry
 	now     func() time.Time
+	age     *prometheus.Desc
+	count   *prometheus.Desc
 }
 
 type pendingKey struct{ event, webhook string }
@@ -26,6 +42,7 @@ type pendingKey struct{ event, webhook string }
 type pendingEntry struct {
 	accepted time.Time // when its event was accepted
 	until    time.Time // its retry's due time plus PendingGrace: forgotten after, unless seen again
+	cause    string
 }
 
 // PendingGrace is how long past its retry's due time a pending delivery is kept without news: the
@@ -36,20 +53,30 @@ const PendingGrace = 10 * time.Minute
 // until old ones end, and the gauges cover the ones kept.
 const maxPending = 200_000
 
+var pendingCauses = []string{PendingEndpoint, PendingWorker}
+
 func newPending(now func() time.Time) *Pending {
-	return &Pending{entries: map[pendingKey]pendingEntry{}, now: now}
+	return &Pending{
+		entries: map[pendingKey]pendingEntry{}, now: now,
+		age: prometheus.NewDesc("pcx_webhook_oldest_pending_delivery_seconds",
+			"Age, since its event was accepted, of the oldest delivery this worker left pending (failed or unsent, a retry to come), by cause: endpoint (it failed, or is failing) or worker (not sent for want of a send slot or the store); 0 with none.",
+			[]string{"cause"}, nil),
+		count: prometheus.NewDesc("pcx_webhook_pending_deliveries",
+			"Deliveries this worker left pending (failed or unsent, a retry to come) and has not seen end, by cause: endpoint or worker.",
+			[]string{"cause"}, nil),
+	}
 }
 
-// Retrying records that the delivery of eventID to webhookID, accepted at accepted, is pending,
-// its next attempt due after retryIn.
-func (p *Pending) Retrying(eventID, webhookID string, accepted time.Time, retryIn time.Duration) {
+// Retrying records that the delivery of eventID to webhookID, accepted at accepted, is pending
+// for cause (PendingEndpoint, PendingWorker), its next attempt due after retryIn.
+func (p *Pending) Retrying(eventID, webhookID string, accepted time.Time, retryIn time.Duration, cause string) {
 	k := pendingKey{eventID, webhookID}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, ok := p.entries[k]; !ok && len(p.entries) >= maxPending {
 		return
 	}
-	p.entries[k] = pendingEntry{accepted: accepted, until: p.now().Add(retryIn + PendingGrace)}
+	p.entries[k] = pendingEntry{accepted: accepted, until: p.now().Add(retryIn + PendingGrace), cause: cause}
 }
 
 // Ended records that the delivery is no longer pending.
@@ -59,24 +86,38 @@ func (p *Pending) Ended(eventID, webhookID string) {
 	p.mu.Unlock()
 }
 
-// oldest forgets the entries past their time and returns the age of the oldest one left (0 with
-// none) and how many are left. It runs at each scrape: one pass over the entries.
-func (p *Pending) oldest() (time.Duration, int) {
+// Describe and Collect make Pending the collector of its two gauges.
+func (p *Pending) Describe(ch chan<- *prometheus.Desc) { ch <- p.age; ch <- p.count }
+
+// Collect forgets the entries past their time and reports, per cause, the age of the oldest one
+// left (0 with none) and how many are left: one pass over the entries at each scrape.
+func (p *Pending) Collect(ch chan<- prometheus.Metric) {
+	ages, counts := p.oldest()
+	for _, c := range pendingCauses {
+		ch <- prometheus.MustNewConstMetric(p.age, prometheus.GaugeValue, ages[c].Seconds(), c)
+		ch <- prometheus.MustNewConstMetric(p.count, prometheus.GaugeValue, float64(counts[c]), c)
+	}
+}
+
+func (p *Pending) oldest() (map[string]time.Duration, map[string]int) {
 	now := p.now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var first time.Time
+	first := map[string]time.Time{}
+	counts := map[string]int{}
 	for k, e := range p.entries {
 		if now.After(e.until) {
 			delete(p.entries, k)
 			continue
 		}
-		if first.IsZero() || e.accepted.Before(first) {
-			first = e.accepted
+		counts[e.cause]++
+		if f, ok := first[e.cause]; !ok || e.accepted.Before(f) {
+			first[e.cause] = e.accepted
 		}
 	}
-	if first.IsZero() {
-		return 0, 0
+	ages := map[string]time.Duration{}
+	for c, f := range first {
+		ages[c] = max(now.Sub(f), 0)
 	}
-	return max(now.Sub(first), 0), len(p.entries)
+	return ages, counts
 }
