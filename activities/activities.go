@@ -107,6 +107,7 @@ func New(a Activities) *Activities {
 		a.HostConcurrency = 50
 	}
 	a.slots = slots.New(slots.Limits{Total: a.MaxInFlight, PerEndpoint: a.EndpointConcurrency, PerHost: a.HostConcurrency})
+	a.Metrics.SlotsLimit.Set(float64(a.MaxInFlight))
 	return &a
 }
 

@@ -93,6 +93,7 @@ func (s *BatchSuite) TestSlotGaugesAndFirstAttemptLatency() {
 	for _, o := range res.Outcomes {
 		s.Equal(pcx.DeliveryDelivered, o.Status, o.WebhookID)
 	}
+	s.Equal("2", metric(acts, "pcx_webhook_send_slots_limit"), "MaxInFlight")
 	s.Equal("0", metric(acts, "pcx_webhook_send_slots_in_use"))
 	s.Equal("0", metric(acts, "pcx_webhook_send_slots_waiting"))
 	s.Equal("3", metric(acts, `pcx_webhook_delivery_latency_seconds_count{attempt="first"}`))

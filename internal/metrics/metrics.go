@@ -35,6 +35,7 @@ type Metrics struct {
 	Undeliverable     prometheus.Counter   // deliveries failed without a send: the worker cannot sign for the endpoint
 	SlotsInUse        prometheus.Gauge     // sends holding a slot (internal/slots)
 	SlotsWaiting      prometheus.Gauge     // sends waiting for one
+	SlotsLimit        prometheus.Gauge     // the slots there are: WORKER_CONCURRENCY
 	SlotWait          prometheus.Histogram // how long sends waited for a slot, taken or not
 	SlotTimeouts      prometheus.Counter   // waits that ended without a slot: the delivery went on unsent
 	// DeliveryLatency is the time from an event's acceptance (its stored CreatedAt) to a
@@ -114,6 +115,9 @@ func New() *Metrics {
 		SlotsWaiting: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "pcx_webhook_send_slots_waiting", Help: "Sends waiting for a send slot: per worker, endpoint (WEBHOOK_ENDPOINT_CONCURRENCY) or host (WEBHOOK_HOST_CONCURRENCY) bounds, or the organisation's fair share.",
 		}),
+		SlotsLimit: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pcx_webhook_send_slots_limit", Help: "The worker's send slots: WORKER_CONCURRENCY (0 in processes that send nothing).",
+		}),
 		SlotWait: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "pcx_webhook_send_slot_wait_seconds", Help: "How long sends waited for a send slot, whether they got one or not.",
 			Buckets: []float64{0.001, 0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30},
@@ -156,7 +160,7 @@ func New() *Metrics {
 	f(m.BreakerProbes)
 	f(m.BreakerHeld)
 	f(m.OperationalEvents)
-	for _, c := range []prometheus.Collector{m.BuildInfo, m.HTTPRequests, m.HTTPDuration, m.AuthFailures, m.Events, m.Deliveries, m.Attempts, m.AttemptDuration, m.RetriesScheduled, m.EndpointsDisabled, m.OrgMismatches, m.Undeliverable, m.SlotsInUse, m.SlotsWaiting, m.SlotWait, m.SlotTimeouts, m.DeliveryLatency, m.DynamoDBRequests, m.DynamoDBRetries, m.DynamoDBThrottles, m.DynamoDBErrors} {
+	for _, c := range []prometheus.Collector{m.BuildInfo, m.HTTPRequests, m.HTTPDuration, m.AuthFailures, m.Events, m.Deliveries, m.Attempts, m.AttemptDuration, m.RetriesScheduled, m.EndpointsDisabled, m.OrgMismatches, m.Undeliverable, m.SlotsInUse, m.SlotsWaiting, m.SlotsLimit, m.SlotWait, m.SlotTimeouts, m.DeliveryLatency, m.DynamoDBRequests, m.DynamoDBRetries, m.DynamoDBThrottles, m.DynamoDBErrors} {
 		f(c)
 	}
 	m.own = own
