@@ -3,7 +3,8 @@
 #   make run     the whole stack on this machine (Temporal dev server + UI, DynamoDB Local,
 #                worker, API) with a development API key; Ctrl-C stops everything
 #   make test    vet, every test (integration tests included, against real Temporal and DynamoDB
-#                Local they start themselves), then a short fuzz run of every fuzz target
+#                Local they start themselves), promtool on the alert rules, then a short fuzz run
+#                of every fuzz target
 #
 # Tools are pinned and installed into the repository (.tools/, tools/dynamodb-local/node_modules/),
 # never globally. The Go build cache is the default one, shared between runs.
@@ -24,7 +25,7 @@ RUN_DIR      ?= $(or $(PCX_RUN_DIR),.run)
 VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS      := -X github.com/pcx/publicservice/app.Version=$(VERSION)
 
-.PHONY: help tools run test vet vulncheck fuzz build fmt lint clean clean-run
+.PHONY: help tools run test vet vulncheck fuzz build fmt lint clean clean-run rules
 
 help: ## show this help (the default target)
 	@echo 'usage: make <target> [VAR=value]'
@@ -34,18 +35,22 @@ help: ## show this help (the default target)
 	@echo 'variables: FUZZTIME=$(FUZZTIME) (per fuzz target), TEST_TIMEOUT=$(TEST_TIMEOUT), PCX_RUN_DIR=$(RUN_DIR);'
 	@echo '           make run respects HTTP_ADDR, TEMPORAL_ADDRESS, DYNAMODB_ENDPOINT, ... set in the environment'
 
-tools: ## install the pinned Temporal CLI and DynamoDB Local into the repo (only when missing)
-	@bash scripts/tools.sh
+tools: ## install the pinned Temporal CLI, DynamoDB Local and promtool into the repo (only when missing)
+	@bash scripts/tools.sh --with-promtool
 
 run: ## run the stack locally and print a dev API key (Ctrl-C stops everything)
 	@exec bash scripts/run.sh
 
-test: tools ## go vet, all tests with -race (integration required), then fuzz every target for FUZZTIME
+test: tools ## go vet, all tests with -race (integration required), promtool on the alert rules, then fuzz every target for FUZZTIME
 	@echo '==> go vet ./...'
 	@$(GO) vet ./...
 	@echo '==> go test -race ./... (PCX_REQUIRE_INTEGRATION=1: integration tests fail, never skip, without their tools)'
 	@PCX_REQUIRE_INTEGRATION=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	@bash scripts/promtool.sh
 	@bash scripts/fuzz.sh '$(FUZZTIME)'
+
+rules: tools ## promtool check and test the Prometheus alert rules (deploy/prometheus)
+	@bash scripts/promtool.sh
 
 vet: ## go vet ./...
 	@$(GO) vet ./...

