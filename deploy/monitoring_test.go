@@ -41,6 +41,7 @@ var (
 	promqlRanges   = regexp.MustCompile(`\[[^\]]*\]`)
 	promqlGrouping = regexp.MustCompile(`\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)`)
 	promqlIdent    = regexp.MustCompile(`[a-zA-Z_:][a-zA-Z0-9_:]*`)
+	grafanaVars    = regexp.MustCompile(`\$\w+`)
 	// Words of PromQL itself, and Grafana's variables ($__rate_interval) once their $ is gone.
 	promqlWords = map[string]bool{"and": true, "or": true, "unless": true, "bool": true, "offset": true, "inf": true, "nan": true}
 )
@@ -54,7 +55,7 @@ func metricNames(expr string) []string {
 	e = promqlMatchers.ReplaceAllString(e, " ")
 	e = promqlRanges.ReplaceAllString(e, " ")
 	e = promqlGrouping.ReplaceAllString(e, " ")
-	e = regexp.MustCompile(`\$\w+`).ReplaceAllString(e, " ")
+	e = grafanaVars.ReplaceAllString(e, " ")
 	var names []string
 	for _, loc := range promqlIdent.FindAllStringIndex(e, -1) {
 		word := e[loc[0]:loc[1]]
@@ -72,9 +73,9 @@ func metricNames(expr string) []string {
 
 func TestMetricNamesOfPromQL(t *testing.T) {
 	for expr, want := range map[string][]string{
-		`sum by (outcome) (rate(pcx_webhook_deliveries_total{outcome=~"delivered|failed"}[$__rate_interval]))`: {"pcx_webhook_deliveries_total"},
+		`sum by (outcome) (rate(pcx_webhook_deliveries_total{outcome=~"delivered|failed"}[$__rate_interval]))`:  {"pcx_webhook_deliveries_total"},
 		`histogram_quantile(0.95, sum by (le, task_queue) (rate(temporal_request_latency_seconds_bucket[5m])))`: {"temporal_request_latency_seconds_bucket"},
-		"(a_total / (b > 0)) >= 0.9\nand\navg_over_time(c[10m]) > 1e3": {"a_total", "b", "c"},
+		"(a_total / (b > 0)) >= 0.9\nand\navg_over_time(c[10m]) > 1e3":                                          {"a_total", "b", "c"},
 		`max(x{cause="worker"}) > 1800 unless on (instance) y`:                                                  {"x", "y"},
 	} {
 		if got := metricNames(expr); !slices.Equal(got, want) {
@@ -87,13 +88,15 @@ type dashboard struct {
 	Title      string `json:"title"`
 	UID        string `json:"uid"`
 	Templating struct {
-		List []struct {
-			Name  string `json:"name"`
-			Type  string `json:"type"`
-			Query string `json:"query"`
-		} `json:"list"`
+		List []variable `json:"list"`
 	} `json:"templating"`
 	Panels []panel `json:"panels"`
+}
+
+type variable struct {
+	Name  string `json:"name"`
+	Type  string `json:"type"`
+	Query string `json:"query"`
 }
 
 type panel struct {
@@ -124,13 +127,7 @@ func TestGrafanaDashboard(t *testing.T) {
 	if d.Title == "" || d.UID == "" {
 		t.Errorf("the dashboard needs a title and a uid (got %q, %q)", d.Title, d.UID)
 	}
-	if i := slices.IndexFunc(d.Templating.List, func(v struct {
-		Name  string `json:"name"`
-		Type  string `json:"type"`
-		Query string `json:"query"`
-	}) bool {
-		return v.Name == "datasource" && v.Type == "datasource" && v.Query == "prometheus"
-	}); i < 0 {
+	if !slices.Contains(d.Templating.List, variable{Name: "datasource", Type: "datasource", Query: "prometheus"}) {
 		t.Error("no datasource variable (name datasource, type datasource, query prometheus)")
 	}
 	known := exported()
