@@ -5,6 +5,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -116,14 +117,8 @@ type panel struct {
 // panels operators need, and queries only metrics the service or the Temporal SDK exports: a
 // renamed metric fails here.
 func TestGrafanaDashboard(t *testing.T) {
-	raw, err := os.ReadFile(dashboardPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var d dashboard
-	if err := json.Unmarshal(raw, &d); err != nil {
-		t.Fatalf("%s: %v", dashboardPath, err)
-	}
+	decodeFile(t, dashboardPath, json.Unmarshal, &d)
 	if d.Title == "" || d.UID == "" {
 		t.Errorf("the dashboard needs a title and a uid (got %q, %q)", d.Title, d.UID)
 	}
@@ -147,15 +142,7 @@ func TestGrafanaDashboard(t *testing.T) {
 				t.Errorf("panel %q has no query", p.Title)
 			}
 			for _, tg := range p.Targets {
-				names := metricNames(tg.Expr)
-				if len(names) == 0 {
-					t.Errorf("panel %q: %q selects no metric", p.Title, tg.Expr)
-				}
-				for _, n := range names {
-					if !known[n] {
-						t.Errorf("panel %q queries %s, which nothing exports (%s)", p.Title, n, tg.Expr)
-					}
-				}
+				queriesExported(t, known, "panel "+strconv.Quote(p.Title), tg.Expr)
 			}
 		}
 	}
@@ -189,14 +176,8 @@ type ruleFile struct {
 // heading of docs/operations.md, and queries only exported metrics. promtool checks and tests
 // the rules themselves (scripts/promtool.sh, make test).
 func TestAlertRules(t *testing.T) {
-	raw, err := os.ReadFile(alertsPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var f ruleFile
-	if err := yaml.Unmarshal(raw, &f); err != nil {
-		t.Fatalf("%s: %v", alertsPath, err)
-	}
+	decodeFile(t, alertsPath, yaml.Unmarshal, &f)
 	ops, err := os.ReadFile(operationsPath)
 	if err != nil {
 		t.Fatal(err)
@@ -222,16 +203,39 @@ func TestAlertRules(t *testing.T) {
 			if page != "docs/operations.md" || !anchors[anchor] {
 				t.Errorf("%s: runbook %q is no heading of docs/operations.md", r.Alert, r.Annotations["runbook"])
 			}
-			for _, n := range metricNames(r.Expr) {
-				if !known[n] {
-					t.Errorf("%s queries %s, which nothing exports", r.Alert, n)
-				}
-			}
+			queriesExported(t, known, r.Alert, r.Expr)
 		}
 	}
 	for _, want := range []string{"PCXDeliveryFailureRatioHigh", "PCXDeliveryPendingOnWorker", "PCXEndpointsDisabled", "PCXNotify5xx", "PCXWorkerSendSlotsSaturated"} {
 		if !slices.Contains(alerts, want) {
 			t.Errorf("no alert %s", want)
+		}
+	}
+}
+
+// decodeFile reads path into v with unmarshal (json.Unmarshal, yaml.Unmarshal).
+func decodeFile(t *testing.T, path string, unmarshal func([]byte, any) error, v any) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unmarshal(raw, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// queriesExported fails the test unless expr, the query of what, selects metrics and only known
+// ones.
+func queriesExported(t *testing.T, known map[string]bool, what, expr string) {
+	t.Helper()
+	names := metricNames(expr)
+	if len(names) == 0 {
+		t.Errorf("%s: %q selects no metric", what, expr)
+	}
+	for _, n := range names {
+		if !known[n] {
+			t.Errorf("%s queries %s, which nothing exports (%s)", what, n, expr)
 		}
 	}
 }
