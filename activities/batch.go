@@ -185,12 +185,12 @@ func (a *Activities) cancelled(id, url, reason string) (Outcome, pcx.Delivery) {
 func (a *Activities) firstAttempt(ctx, slotCtx context.Context, ev *pcx.Event, w *pcx.Webhook) (Outcome, pcx.Delivery) {
 	// Held behind a failing endpoint's probe: its durable Deliver makes the first send.
 	if err := a.breaker(ctx, w); err != nil {
-		a.stillPending(ev, w.ID, heldDelay(err), unsentCause(err))
+		a.stillPending(ctx, ev, w.ID, heldDelay(err), unsentCause(err))
 		return Outcome{WebhookID: w.ID, Status: pcx.DeliveryPending, RetryDelay: heldDelay(err), Unsent: true}, pcx.Delivery{}
 	}
 	release, ok := a.acquire(slotCtx, ev.OrgID, w, false)
 	if !ok {
-		a.stillPending(ev, w.ID, time.Second, metrics.PendingWorker)
+		a.stillPending(ctx, ev, w.ID, time.Second, metrics.PendingWorker)
 		return Outcome{WebhookID: w.ID, Status: pcx.DeliveryPending, RetryDelay: time.Second, Unsent: true}, pcx.Delivery{}
 	}
 	att, retryAfter := a.send(ctx, ev, w)
@@ -206,11 +206,11 @@ func (a *Activities) firstAttempt(ctx, slotCtx context.Context, ev *pcx.Event, w
 	if retry {
 		out.RetryDelay = NextDelay(a.Schedule[0], retryAfter, a.Jitter())
 		a.Metrics.RetriesScheduled.Inc()
-		a.stillPending(ev, w.ID, out.RetryDelay, metrics.PendingEndpoint)
+		a.stillPending(ctx, ev, w.ID, out.RetryDelay, metrics.PendingEndpoint)
 	} else {
 		a.Metrics.Deliveries.WithLabelValues(string(status)).Inc()
 		if status == pcx.DeliveryDelivered {
-			a.delivered(ev, att, 1)
+			a.delivered(ctx, ev, att, 1)
 		}
 	}
 	return out, pcx.Delivery{WebhookID: w.ID, EndpointURL: w.URL, Status: status, Attempt: &att}

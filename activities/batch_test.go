@@ -33,6 +33,8 @@ type BatchSuite struct {
 	store  *fakeStore
 	ev     *pcx.Event
 	secret []byte
+	// workflowID is the workflow the batch runs for; "": the test environment's.
+	workflowID string
 }
 
 func TestDeliverBatch(t *testing.T) { suite.Run(t, new(BatchSuite)) }
@@ -43,6 +45,7 @@ func (s *BatchSuite) SetupTest() {
 	s.ev = testEvent()
 	s.store.addEvent(s.ev)
 	s.secret = signing.NewSecret()
+	s.workflowID = ""
 }
 
 // endpoint registers an active endpoint at url signed with the suite's secret.
@@ -62,8 +65,8 @@ func (s *BatchSuite) batch(acts *activities.Activities, ids ...string) (activiti
 func (s *BatchSuite) batchOfRun(runID string, acts *activities.Activities, ids ...string) (activities.BatchResult, error) {
 	s.T().Helper()
 	env := s.NewTestActivityEnvironment()
-	if runID != "" {
-		env.SetWorkerOptions(sdkworker.Options{Interceptors: []interceptor.WorkerInterceptor{&withAttempt{runID: runID}}})
+	if runID != "" || s.workflowID != "" {
+		env.SetWorkerOptions(sdkworker.Options{Interceptors: []interceptor.WorkerInterceptor{&withAttempt{runID: runID, workflowID: s.workflowID}}})
 	}
 	env.SetTestTimeout(time.Minute) // a local activity's ScheduleToClose here; 3s by default
 	env.RegisterActivity(acts)

@@ -78,7 +78,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	unsent := func(err error) error {
 		stopBeats() // so a late beat cannot overwrite the count notSent records
 		if err != nil && ev != nil {
-			a.stillPending(ev, in.WebhookID, heldDelay(err), unsentCause(err))
+			a.stillPending(ctx, ev, in.WebhookID, heldDelay(err), unsentCause(err))
 		}
 		return notSent(ctx, skipped, err)
 	}
@@ -148,7 +148,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	}
 	delay := NextDelay(a.Schedule[send-1], retryAfter, a.Jitter())
 	a.Metrics.RetriesScheduled.Inc()
-	a.stillPending(ev, w.ID, delay, metrics.PendingEndpoint)
+	a.stillPending(ctx, ev, w.ID, delay, metrics.PendingEndpoint)
 	return DeliverResult{}, temporal.NewApplicationErrorWithOptions(
 		fmt.Sprintf("attempt %d failed (%s %d); next in %s", send, att.ErrorClass, att.StatusCode, delay.Round(time.Second)),
 		"DeliveryAttemptFailed",
@@ -206,7 +206,7 @@ func (a *Activities) finish(ctx context.Context, ev *pcx.Event, w *pcx.Webhook, 
 	a.Metrics.Deliveries.WithLabelValues(string(status)).Inc()
 	a.Metrics.Pending.Ended(ev.ID, w.ID)
 	if status == pcx.DeliveryDelivered {
-		a.delivered(ev, att, sends)
+		a.delivered(ctx, ev, att, sends)
 	}
 	res := DeliverResult{Status: status, Attempt: att}
 	if err := a.Store.RecordDelivery(ctx, ev, attempted(w, status, att), expires); err != nil {
@@ -355,8 +355,12 @@ func (a *Activities) observe(att pcx.Attempt) {
 }
 
 // delivered observes a successful delivery's latency: from its event's acceptance (the stored
-// CreatedAt) to the endpoint's response, whichever send it took.
-func (a *Activities) delivered(ev *pcx.Event, att pcx.Attempt, send int) {
+// CreatedAt) to the endpoint's response, whichever send it took. Replays and recoveries, which
+// deliver an accepted event again later, are not observed: their latency is not the service's.
+func (a *Activities) delivered(ctx context.Context, ev *pcx.Event, att pcx.Attempt, send int) {
+	if !ownWorkflow(ctx, ev) {
+		return
+	}
 	attempt := "retry"
 	if send <= 1 {
 		attempt = "first"
@@ -365,9 +369,26 @@ func (a *Activities) delivered(ev *pcx.Event, att pcx.Attempt, send int) {
 }
 
 // stillPending notes that the delivery of ev to webhookID stays pending for cause, its next
-// attempt due in retryIn (metrics.Pending: the oldest pending delivery).
-func (a *Activities) stillPending(ev *pcx.Event, webhookID string, retryIn time.Duration, cause string) {
-	a.Metrics.Pending.Retrying(ev.ID, webhookID, ev.CreatedAt, retryIn, cause)
+// attempt due in retryIn (metrics.Pending: the oldest pending delivery). A replay's or a
+// recovery's delivery is pending since this worker first saw it pending, not since the event was
+// accepted.
+func (a *Activities) stillPending(ctx context.Context, ev *pcx.Event, webhookID string, retryIn time.Duration, cause string) {
+	var since time.Time
+	if ownWorkflow(ctx, ev) {
+		since = ev.CreatedAt
+	}
+	a.Metrics.Pending.Retrying(ev.ID, webhookID, since, retryIn, cause)
+}
+
+// ownWorkflow reports whether the activity runs for the event's own workflow (or one of its child
+// batches, "<its ID>/<run>/batch-<n>"), which the event's acceptance started; not for a replay or
+// a recovery.
+func ownWorkflow(ctx context.Context, ev *pcx.Event) bool {
+	if !activity.IsActivity(ctx) || ev.WorkflowID == "" {
+		return true
+	}
+	id := activity.GetInfo(ctx).WorkflowExecution.ID
+	return id == ev.WorkflowID || strings.HasPrefix(id, ev.WorkflowID+"/")
 }
 
 // unsentCause is why an attempt that sent nothing left its delivery pending: its endpoint is

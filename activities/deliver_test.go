@@ -27,6 +27,9 @@ type DeliverSuite struct {
 	store  *fakeStore
 	ev     *pcx.Event
 	secret []byte
+	// workflowID is the workflow the activities run for; "": the test environment's, no
+	// workflow of the event's.
+	workflowID string
 }
 
 func TestDeliver(t *testing.T) { suite.Run(t, new(DeliverSuite)) }
@@ -37,6 +40,7 @@ func (s *DeliverSuite) SetupTest() {
 	s.ev = testEvent()
 	s.store.addEvent(s.ev)
 	s.secret = signing.NewSecret()
+	s.workflowID = ""
 }
 
 // endpoint registers an active endpoint at url signed with the suite's secret.
@@ -61,7 +65,7 @@ func (s *DeliverSuite) deliver(acts *activities.Activities, attempt int32, webho
 func (s *DeliverSuite) deliverAfter(acts *activities.Activities, sentBefore int, attempt int32, webhookID string) (activities.DeliverResult, error) {
 	s.T().Helper()
 	env := s.NewTestActivityEnvironment()
-	env.SetWorkerOptions(sdkworker.Options{Interceptors: []interceptor.WorkerInterceptor{&withAttempt{attempt: attempt}}})
+	env.SetWorkerOptions(sdkworker.Options{Interceptors: []interceptor.WorkerInterceptor{&withAttempt{attempt: attempt, workflowID: s.workflowID}}})
 	env.RegisterActivity(acts)
 	in := activities.DeliverInput{EventID: testEventID, OrgID: testOrgID, WebhookID: webhookID, SentBefore: sentBefore}
 	val, err := env.ExecuteActivity(acts.Deliver, in)

@@ -158,11 +158,12 @@ func retryDelay(t *testing.T, err error) time.Duration {
 
 // withAttempt is a worker interceptor that makes activities see the given attempt number, the
 // way Temporal numbers retries (the test activity environment always runs attempt 1), and, when
-// runID is set, that workflow run (the environment's is always the same).
+// runID or workflowID is set, that workflow run or ID (the environment's are always the same).
 type withAttempt struct {
 	interceptor.WorkerInterceptorBase
-	attempt int32
-	runID   string
+	attempt    int32
+	runID      string
+	workflowID string
 }
 
 func (w *withAttempt) InterceptActivity(_ context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
@@ -190,6 +191,9 @@ func (o *attemptOutbound) GetInfo(ctx context.Context) activity.Info {
 	}
 	if o.w.runID != "" {
 		info.WorkflowExecution.RunID = o.w.runID
+	}
+	if o.w.workflowID != "" {
+		info.WorkflowExecution.ID = o.w.workflowID
 	}
 	return info
 }

@@ -18,6 +18,7 @@ func (s *DeliverSuite) TestMetricsOfARetriedDelivery() {
 	s.endpoint("wh_1", rc.url())
 	acts := s.acts(rc)
 	age := time.Since(s.ev.CreatedAt).Seconds()
+	s.workflowID = s.ev.WorkflowID // the event's own workflow
 
 	_, err := s.deliver(acts, 1, "wh_1")
 
@@ -36,6 +37,28 @@ func (s *DeliverSuite) TestMetricsOfARetriedDelivery() {
 	s.Empty(metric(acts, `pcx_webhook_delivery_latency_seconds_count{attempt="first"}`))
 	s.InDelta(age, s.value(acts, `pcx_webhook_delivery_latency_seconds_sum{attempt="retry"}`), 5,
 		"accept → delivered runs from the event's CreatedAt to the response")
+}
+
+// A replay delivers an event accepted long ago: its latency is not the service's, and its
+// delivery is pending since the replay's attempt, not since the event's acceptance.
+func (s *DeliverSuite) TestMetricsOfAReplayedDelivery() {
+	rc := newReceiver(s.T(), answers(http.StatusInternalServerError, http.StatusOK))
+	s.endpoint("wh_1", rc.url())
+	acts := s.acts(rc)
+	s.workflowID = s.ev.WorkflowID + "-replay-rpl_1"
+
+	_, err := s.deliver(acts, 1, "wh_1")
+
+	s.Require().Error(err)
+	s.Equal("1", metric(acts, `pcx_webhook_pending_deliveries{cause="endpoint"}`))
+	s.Less(s.value(acts, `pcx_webhook_oldest_pending_delivery_seconds{cause="endpoint"}`), 5.0, "pending since the replay's attempt")
+
+	res, err := s.deliver(acts, 2, "wh_1")
+
+	s.Require().NoError(err)
+	s.Equal(pcx.DeliveryDelivered, res.Status)
+	s.Equal("1", metric(acts, `pcx_webhook_deliveries_total{outcome="delivered"}`))
+	s.Empty(metric(acts, `pcx_webhook_delivery_latency_seconds_count{attempt="retry"}`), "a replay's delivery is no accept → delivered latency")
 }
 
 // value is metric's value as a number; the series must exist.
@@ -57,6 +80,7 @@ func (s *BatchSuite) TestSlotGaugesAndFirstAttemptLatency() {
 		w.WriteHeader(http.StatusOK)
 	})
 	ids := []string{"wh_1", "wh_2", "wh_3"}
+	s.workflowID = s.ev.WorkflowID + "/run_1/batch-1" // a child batch of the event's workflow
 	for _, id := range ids {
 		s.endpoint(id, rc.url())
 	}

@@ -40,7 +40,7 @@ type Pending struct {
 type pendingKey struct{ event, webhook string }
 
 type pendingEntry struct {
-	accepted time.Time // when its event was accepted
+	accepted time.Time // when its event was accepted (a replay's: when it was first seen pending)
 	until    time.Time // its retry's due time plus PendingGrace: forgotten after, unless seen again
 	cause    string
 }
@@ -67,16 +67,25 @@ func newPending(now func() time.Time) *Pending {
 	}
 }
 
-// Retrying records that the delivery of eventID to webhookID, accepted at accepted, is pending
-// for cause (PendingEndpoint, PendingWorker), its next attempt due after retryIn.
-func (p *Pending) Retrying(eventID, webhookID string, accepted time.Time, retryIn time.Duration, cause string) {
+// Retrying records that the delivery of eventID to webhookID, pending since since (its event's
+// acceptance; zero: since it was first recorded here), is pending for cause (PendingEndpoint,
+// PendingWorker), its next attempt due after retryIn.
+func (p *Pending) Retrying(eventID, webhookID string, since time.Time, retryIn time.Duration, cause string) {
 	k := pendingKey{eventID, webhookID}
+	now := p.now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if _, ok := p.entries[k]; !ok && len(p.entries) >= maxPending {
+	old, ok := p.entries[k]
+	switch {
+	case !ok && len(p.entries) >= maxPending:
 		return
+	case !since.IsZero():
+	case ok:
+		since = old.accepted
+	default:
+		since = now
 	}
-	p.entries[k] = pendingEntry{accepted: accepted, until: p.now().Add(retryIn + PendingGrace), cause: cause}
+	p.entries[k] = pendingEntry{accepted: since, until: now.Add(retryIn + PendingGrace), cause: cause}
 }
 
 // Ended records that the delivery is no longer pending.

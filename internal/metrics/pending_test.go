@@ -31,4 +31,9 @@ func TestPending(t *testing.T) {
 	p.Retrying("evt_2", "wh_1", now.Add(-time.Hour), time.Minute, PendingWorker)
 	check("seen again", PendingWorker, time.Hour, 1)
 	check("seen again", PendingEndpoint, 0, 0)
+	// A replay's delivery: pending since first seen, kept when seen again.
+	p.Retrying("evt_old", "wh_1", time.Time{}, time.Minute, PendingEndpoint)
+	now = now.Add(5 * time.Minute)
+	p.Retrying("evt_old", "wh_1", time.Time{}, time.Minute, PendingEndpoint)
+	check("a replay", PendingEndpoint, 5*time.Minute, 1)
 }
