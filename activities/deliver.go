@@ -16,6 +16,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/pcx/publicservice/internal/logs"
+
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
@@ -137,7 +139,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	a.paced(w, att)
 	recCtx, cancelRecord := beforeDeadline(ctx, returnMargin)
 	defer cancelRecord()
-	log.Debug().Int("status_code", att.StatusCode).Str("error", att.ErrorClass).Dur("duration", att.Duration).Msg("delivery attempt")
+	log.Debug().Int("status_code", att.StatusCode).Str("error_class", att.ErrorClass).Float64("duration_ms", logs.Ms(att.Duration)).Msg("delivery attempt")
 	status, retry := a.decide(recCtx, w, att, send)
 	a.noteHealth(recCtx, w, att)
 	if !retry {

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pcx/publicservice/internal/logs"
 
 	"github.com/rs/zerolog"
 
@@ -436,5 +440,44 @@ func TestErrorHeadersAndCodes(t *testing.T) {
 		if !strings.Contains(w.Body.String(), `"code":"`+tt.code+`"`) {
 			t.Errorf("%s %s: %d %s, want code %s", tt.method, tt.path, w.Code, w.Body, tt.code)
 		}
+	}
+}
+
+// TestAccessLogVocabulary: the request line says status_code and duration_ms (the vocabulary of
+// internal/logs), and every key on it is one the vocabulary lists.
+func TestAccessLogVocabulary(t *testing.T) {
+	var buf bytes.Buffer
+	f := &fixture{keys: &fakeKeys{}, curs: cursor.NewSigner([]byte("k"), time.Hour)}
+	f.h = NewServer(Deps{
+		Webhooks: noWebhookService{},
+		Log:      zerolog.New(&buf), Auth: &fakeAuth{}, Keys: f.keys, Cursors: f.curs,
+		RequestTimeout: 5 * time.Second,
+	})
+	if w := f.do("GET", "/public/api-keys/not-an-id", "", ""); w.Code != 404 {
+		t.Fatalf("status %d", w.Code)
+	}
+	var line map[string]any
+	for _, l := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
+		var m map[string]any
+		if err := json.Unmarshal(l, &m); err != nil {
+			t.Fatalf("%v: %s", err, l)
+		}
+		for k := range m {
+			if !logs.Known(k) {
+				t.Errorf("log key %q is not in internal/logs' vocabulary: %s", k, l)
+			}
+		}
+		if m["message"] == "request" {
+			line = m
+		}
+	}
+	if line == nil {
+		t.Fatalf("no request line in %s", buf.Bytes())
+	}
+	if line["status_code"] != 404.0 || line["route"] != "/public/api-keys/{key}" || line["method"] != "GET" {
+		t.Errorf("request line %v: want status_code 404, route /public/api-keys/{key}, method GET", line)
+	}
+	if d, ok := line["duration_ms"].(float64); !ok || d < 0 {
+		t.Errorf("duration_ms = %v, want a number of milliseconds", line["duration_ms"])
 	}
 }

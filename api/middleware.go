@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/pcx/publicservice/internal/logs"
+
 	"github.com/go-chi/chi/v5"
 	"github.com/rs/zerolog"
 
@@ -74,8 +76,8 @@ func accessLog(m *metrics.Metrics, server string) func(http.Handler) http.Handle
 			m.HTTPDuration.WithLabelValues(server, route, r.Method).Observe(elapsed.Seconds())
 			zerolog.Ctx(r.Context()).Info().
 				Str("method", r.Method).Str("route", route).Str("path", keyformat.Redact(r.URL.Path)).
-				Int("status", sw.status).Int("bytes", sw.bytes).
-				Float64("duration_ms", float64(elapsed.Microseconds())/1000).
+				Int("status_code", sw.status).Int("bytes", sw.bytes).
+				Float64("duration_ms", logs.Ms(elapsed)).
 				Msg("request")
 		})
 	}

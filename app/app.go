@@ -20,9 +20,9 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	"github.com/rs/zerolog"
 	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
 
 	"github.com/pcx/publicservice/internal/config"
+	"github.com/pcx/publicservice/internal/logs"
 	"github.com/pcx/publicservice/internal/metrics"
 	"github.com/pcx/publicservice/internal/secretbox"
 	"github.com/pcx/publicservice/store"
@@ -144,7 +144,7 @@ func NewTemporalClient(cfg config.Config, log zerolog.Logger, m *metrics.Metrics
 	c, err := client.NewLazyClient(client.Options{
 		HostPort:       cfg.TemporalAddress,
 		Namespace:      cfg.TemporalNamespace,
-		Logger:         temporalLogger{log.With().Str("component", "temporal").Logger()},
+		Logger:         logs.TemporalLogger(log),
 		MetricsHandler: m.TemporalHandler(),
 	})
 	if err != nil {
@@ -159,16 +159,4 @@ func TemporalCheck(c client.Client) func(ctx context.Context) error {
 		_, err := c.CheckHealth(ctx, &client.CheckHealthRequest{})
 		return err
 	}
-}
-
-// temporalLogger writes the SDK's logs through zerolog. The SDK logs at Info for routine
-// events; they are kept at debug here so the service's own logs stay readable.
-type temporalLogger struct{ l zerolog.Logger }
-
-func (t temporalLogger) Debug(msg string, kv ...any) { t.l.Debug().Fields(kv).Msg(msg) }
-func (t temporalLogger) Info(msg string, kv ...any)  { t.l.Debug().Fields(kv).Msg(msg) }
-func (t temporalLogger) Warn(msg string, kv ...any)  { t.l.Warn().Fields(kv).Msg(msg) }
-func (t temporalLogger) Error(msg string, kv ...any) { t.l.Error().Fields(kv).Msg(msg) }
-func (t temporalLogger) With(kv ...any) tlog.Logger {
-	return temporalLogger{t.l.With().Fields(kv).Logger()}
 }

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/pcx/publicservice/internal/logs"
+
 	"github.com/rs/zerolog"
 )
 
@@ -61,7 +63,7 @@ func Serve(ctx context.Context, stop Stop, log zerolog.Logger, servers ...Server
 			stop.Begin()
 		}
 		if stop.Drain > 0 {
-			log.Info().Dur("drain", stop.Drain).Msg("shutting down: not ready, still serving while load balancers stop sending")
+			log.Info().Float64("drain_ms", logs.Ms(stop.Drain)).Msg("shutting down: not ready, still serving while load balancers stop sending")
 			t := time.NewTimer(stop.Drain)
 			select {
 			case <-t.C:

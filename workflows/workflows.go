@@ -31,6 +31,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pcx/publicservice/internal/logs"
+
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -301,7 +303,7 @@ func (p *planner) page(ctx workflow.Context, in activities.PlanInput) (activitie
 				fmt.Sprintf("planning failed %d times; the event was not delivered: replay it once the store answers", p.failures),
 				PlanningExhaustedType, err)
 		}
-		workflow.GetLogger(ctx).Warn("planning failed; retrying", "event_id", in.EventID, "wait", p.wait, "failures", p.failures, "error", err)
+		workflow.GetLogger(ctx).Warn("planning failed; retrying", "event_id", in.EventID, "wait_ms", logs.Ms(p.wait), "failures", p.failures, "error", err)
 		if err := workflow.Sleep(ctx, p.wait); err != nil {
 			return plan, err
 		}
