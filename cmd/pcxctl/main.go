@@ -51,10 +51,14 @@ type command struct {
 type output int
 
 const (
-	_             output = iota // unset: TestCommandTable fails, every command must say
-	printsRead                  // what it read (a list, a record, a check's findings): takes --json
-	printsChange                // what it changed; keys create and rotate-secret also a secret, once: no --json
-	printsNothing               // probe: its exit code is the answer
+	_            output = iota // unset: TestCommandTable fails, every command must say
+	printsRead                 // what it read (a list, a record, a check's findings): takes --json
+	printsChange               // what it changed
+	// printsSecret: what it made, and a secret alone on the last line, its only showing. No
+	// --json: `| tail -n1` already takes the secret alone, and a JSON document (a shell history
+	// of `| jq`, a CI log) is where a secret would be kept; so no JSON output ever holds one.
+	printsSecret
+	printsNothing // probe: its exit code is the answer
 )
 
 // cli carries what commands share.
@@ -71,7 +75,7 @@ func (e usageError) Error() string { return e.msg }
 
 func commands() []command {
 	return []command{
-		{"keys create", "create an API key for an organisation and user; the key is the last line of output", keysCreate, printsChange},
+		{"keys create", "create an API key for an organisation and user; the key is the last line of output", keysCreate, printsSecret},
 		{"keys list", "list an organisation's API keys, newest first", keysList, printsRead},
 		{"keys revoke", "revoke an organisation's API key by prefix", keysRevoke, printsChange},
 		{"keys activate", "re-activate a revoked, unexpired API key by prefix", keysActivate, printsChange},
@@ -82,7 +86,7 @@ func commands() []command {
 		{"webhooks disable", "disable an endpoint (it receives nothing until enabled)", webhooksDisable, printsChange},
 		{"webhooks enable", "enable a disabled endpoint", webhooksEnable, printsChange},
 		{"webhooks delete", "delete an endpoint", webhooksDelete, printsChange},
-		{"webhooks rotate-secret", "give an endpoint a new signing secret (the last line of output)", webhooksRotateSecret, printsChange},
+		{"webhooks rotate-secret", "give an endpoint a new signing secret (the last line of output)", webhooksRotateSecret, printsSecret},
 		{"webhooks deliveries", "list an endpoint's deliveries, newest first, by status and time", webhooksDeliveries, printsRead},
 		{"webhooks recover", "deliver an endpoint the events of a window it did not receive", webhooksRecover, printsChange},
 		{"webhooks check-secrets", "find endpoints sealed under a WEBHOOK_SECRETS_KEYS version not configured", webhooksCheckSecrets, printsRead},
