@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pcx/publicservice/app"
-	"github.com/pcx/publicservice/internal/config"
 	"github.com/pcx/publicservice/internal/keyformat"
 	"github.com/pcx/publicservice/internal/signing"
 	"github.com/pcx/publicservice/internal/testenv"
@@ -69,18 +67,8 @@ func TestJSONOutput(t *testing.T) {
 	pepper, secretsKey := "cGN4Y3RsIHRlc3QgcGVwcGVyIG9mIDMyIGJ5dGVzISE=", "cGN4Y3RsIHRlc3Qgc2VjcmV0cyBrZXkgMzIgYnl0ZXM="
 	env := []string{"PCX_ENV_FILE=", "DYNAMODB_ENDPOINT=" + ddb, "DYNAMODB_TABLE=pcxctl-json",
 		"APIKEY_PEPPERS=1:" + pepper, "WEBHOOK_SECRETS_KEYS=1:" + secretsKey}
-	if r := pcxctl(t, env, "table", "create"); r.code != exitOK {
-		t.Fatalf("table create: %+v", r)
-	}
 	ctx := context.Background()
-	cfg, err := config.Load(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := app.NewStore(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := newTable(t, env)
 
 	// A key, made as an operator makes one; its secret and the HMAC the store keeps of it.
 	expires := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
@@ -123,14 +111,7 @@ func TestJSONOutput(t *testing.T) {
 	if _, ok, err := st.DisableWebhook(ctx, "acme", gone.ID, pcx.DisabledGone, nil); err != nil || !ok {
 		t.Fatalf("disable: %v %v", ok, err)
 	}
-	ev := &pcx.Event{ID: pcx.NewID("evt", now), OrgID: "acme", WorkflowID: "webhook-event-x", Source: "notify", CreatedAt: now, Payload: []byte(`{"a":1}`)}
-	if err := st.CreateEvent(ctx, ev, time.Hour, nil); err != nil {
-		t.Fatal(err)
-	}
-	att := pcx.Attempt{At: now, StatusCode: 503, ErrorClass: "http_status", Duration: 20 * time.Millisecond}
-	if err := st.RecordFirstAttempts(ctx, ev, []pcx.Delivery{{WebhookID: hook.ID, EndpointURL: hook.URL, Status: pcx.DeliveryPending, Attempt: &att}}, now.Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
+	ev := failedOnce(t, st, hook, now)
 	r = pcxctl(t, env, "webhooks", "rotate-secret", "--org-id", "acme", "--webhook-id", hook.ID)
 	if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); r.code != exitOK || !strings.HasPrefix(lines[len(lines)-1], "whsec_") {
 		t.Fatalf("webhooks rotate-secret: %+v", r)
