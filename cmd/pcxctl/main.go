@@ -3,6 +3,7 @@
 // replays events, creates the DynamoDB table, and probes health endpoints.
 // It reads the same configuration as the services (environment, then PCX_ENV_FILE, by default
 // .run/pcx.env as written by `make run`), so it works beside `make run` with no setup.
+// Every command that reads takes --json, for scripts (views.go).
 //
 // Exit codes: 0 success, 1 failure, 2 usage error, 3 not found, 4 a check found problems.
 package main
