@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
+	"io"
 
 	"github.com/pcx/publicservice/pcx"
 	"github.com/pcx/publicservice/service/audit"
@@ -14,6 +14,7 @@ func auditList(ctx context.Context, c *cli, args []string) error {
 	l := windowFlags(fs, "records made")
 	action := fs.String("action", "", "only records of this action (e.g. api_key.revoked)")
 	target := fs.String("target-id", "", "only records of this key, endpoint or event ID")
+	asJSON := jsonFlag(fs)
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -31,17 +32,12 @@ func auditList(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	svc := &audit.Service{Store: st}
-	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "AT\tACTION\tTARGET_ID\tACTOR\tREQUEST_ID\tCLIENT_IP\tAUDIT_ID")
-	err = listAll(*limit, func(n int, after string) ([]*pcx.AuditRecord, string, error) { return svc.List(ctx, *org, f, n, after) },
-		func(r *pcx.AuditRecord) {
+	return printList(c, *asJSON, *limit, func(n int, after string) ([]*pcx.AuditRecord, string, error) { return svc.List(ctx, *org, f, n, after) },
+		newAuditView, "AT\tACTION\tTARGET_ID\tACTOR\tREQUEST_ID\tCLIENT_IP\tAUDIT_ID",
+		func(w io.Writer, r *pcx.AuditRecord) {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", fmtTime(&r.At), r.Action, dash(r.TargetID), actorText(r.Actor),
 				dash(r.RequestID), dash(r.ClientIP), r.ID)
 		})
-	if err != nil {
-		return storeErr(err)
-	}
-	return w.Flush()
 }
 
 // actorText is an actor in one column: the key (prefix and user), the operator or the service.

@@ -41,14 +41,20 @@ func endpointCommand(ctx context.Context, c *cli, args []string, name, summary s
 // fsFlags is the part of a flag set a command adds its own flags with.
 type fsFlags interface {
 	Duration(name string, value time.Duration, usage string) *time.Duration
+	Bool(name string, value bool, usage string) *bool
 }
 
 func webhooksShow(ctx context.Context, c *cli, args []string) error {
-	return endpointCommand(ctx, c, args, "show", "Show an endpoint: its URL, status, subscription and health (never its secrets).", nil,
+	var asJSON *bool
+	return endpointCommand(ctx, c, args, "show", "Show an endpoint: its URL, status, subscription and health (never its secrets).",
+		func(fs fsFlags) { asJSON = jsonFlag(fs) },
 		func(svc *webhooks.Service, org, id string) error {
 			w, err := svc.Endpoint(ctx, org, id)
 			if err != nil {
 				return err
+			}
+			if *asJSON {
+				return writeJSON(c.stdout, newEndpointView(w))
 			}
 			printEndpoint(c, w)
 			return nil

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/pcx/publicservice/app"
@@ -105,6 +105,7 @@ func keysList(ctx context.Context, c *cli, args []string) error {
 	fs := newFlags(c, "keys list", "", "List an organisation's API keys, newest first.")
 	org := fs.String("org-id", "", "organisation (required)")
 	limit := fs.Int("limit", 100, "how many keys at most (1 to 1000)")
+	asJSON := jsonFlag(fs)
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -119,17 +120,12 @@ func keysList(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	keys := &apikeys.Service{Store: st}
-	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "API_KEY_ID\tPREFIX\tSTATUS\tNAME\tUSER_ID\tCREATED_AT\tEXPIRES_AT\tLAST_USED_AT")
-	err = listAll(*limit, func(n int, after string) ([]*pcx.APIKey, string, error) { return keys.List(ctx, *org, n, after) },
-		func(k *pcx.APIKey) {
+	return printList(c, *asJSON, *limit, func(n int, after string) ([]*pcx.APIKey, string, error) { return keys.List(ctx, *org, n, after) },
+		newKeyView, "API_KEY_ID\tPREFIX\tSTATUS\tNAME\tUSER_ID\tCREATED_AT\tEXPIRES_AT\tLAST_USED_AT",
+		func(w io.Writer, k *pcx.APIKey) {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Prefix, k.Status, k.Name, k.UserID,
 				fmtTime(&k.CreatedAt), fmtTime(k.ExpiresAt), fmtTime(k.LastUsedAt))
 		})
-	if err != nil {
-		return err
-	}
-	return w.Flush()
 }
 
 func fmtTime(t *time.Time) string {

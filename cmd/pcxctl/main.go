@@ -3,6 +3,7 @@
 // replays events, creates the DynamoDB table, and probes health endpoints.
 // It reads the same configuration as the services (environment, then PCX_ENV_FILE, by default
 // .run/pcx.env as written by `make run`), so it works beside `make run` with no setup.
+// Every command that reads takes --json, for scripts (views.go).
 //
 // Exit codes: 0 success, 1 failure, 2 usage error, 3 not found, 4 a check found problems.
 package main
@@ -44,7 +45,22 @@ type command struct {
 	name    string // "keys create"
 	summary string
 	run     func(ctx context.Context, c *cli, args []string) error
+	output  output
 }
+
+// output is what a command prints, so that a test holds every reader to --json (views.go).
+type output int
+
+const (
+	_            output = iota // unset: TestCommandTable fails, every command must say
+	printsRead                 // what it read (a list, a record, a check's findings): takes --json
+	printsChange               // what it changed
+	// printsSecret: what it made, and a secret alone on the last line, its only showing. No
+	// --json: `| tail -n1` already takes the secret alone, and a JSON document (a shell history
+	// of `| jq`, a CI log) is where a secret would be kept; so no JSON output ever holds one.
+	printsSecret
+	printsNothing // probe: its exit code is the answer
+)
 
 // cli carries what commands share.
 type cli struct {
@@ -60,27 +76,27 @@ func (e usageError) Error() string { return e.msg }
 
 func commands() []command {
 	return []command{
-		{"keys create", "create an API key for an organisation and user; the key is the last line of output", keysCreate},
-		{"keys list", "list an organisation's API keys, newest first", keysList},
-		{"keys revoke", "revoke an organisation's API key by prefix", keysRevoke},
-		{"keys activate", "re-activate a revoked, unexpired API key by prefix", keysActivate},
-		{"keys pepper-versions", "count API keys per APIKEY_PEPPERS version, before retiring one", keysPepperVersions},
-		{"audit list", "list an organisation's audit log, newest first, by action, target and time", auditList},
-		{"webhooks list", "list an organisation's webhook endpoints", webhooksList},
-		{"webhooks show", "show an endpoint: URL, status, subscription, health", webhooksShow},
-		{"webhooks disable", "disable an endpoint (it receives nothing until enabled)", webhooksDisable},
-		{"webhooks enable", "enable a disabled endpoint", webhooksEnable},
-		{"webhooks delete", "delete an endpoint", webhooksDelete},
-		{"webhooks rotate-secret", "give an endpoint a new signing secret (the last line of output)", webhooksRotateSecret},
-		{"webhooks deliveries", "list an endpoint's deliveries, newest first, by status and time", webhooksDeliveries},
-		{"webhooks recover", "deliver an endpoint the events of a window it did not receive", webhooksRecover},
-		{"webhooks check-secrets", "find endpoints sealed under a WEBHOOK_SECRETS_KEYS version not configured", webhooksCheckSecrets},
-		{"events list", "list an organisation's events, newest first, by type and time", eventsList},
-		{"events show", "show an event and the state of each of its deliveries", eventsShow},
-		{"events replay", "deliver an event again to its organisation's endpoints", eventsReplay},
-		{"table create", "create the DynamoDB table if it does not exist", tableCreate},
-		{"probe", "GET a URL and exit 0 on a 2xx (container health checks)", probe},
-		{"version", "print pcxctl's version and Go version", version},
+		{"keys create", "create an API key for an organisation and user; the key is the last line of output", keysCreate, printsSecret},
+		{"keys list", "list an organisation's API keys, newest first", keysList, printsRead},
+		{"keys revoke", "revoke an organisation's API key by prefix", keysRevoke, printsChange},
+		{"keys activate", "re-activate a revoked, unexpired API key by prefix", keysActivate, printsChange},
+		{"keys pepper-versions", "count API keys per APIKEY_PEPPERS version, before retiring one", keysPepperVersions, printsRead},
+		{"audit list", "list an organisation's audit log, newest first, by action, target and time", auditList, printsRead},
+		{"webhooks list", "list an organisation's webhook endpoints", webhooksList, printsRead},
+		{"webhooks show", "show an endpoint: URL, status, subscription, health", webhooksShow, printsRead},
+		{"webhooks disable", "disable an endpoint (it receives nothing until enabled)", webhooksDisable, printsChange},
+		{"webhooks enable", "enable a disabled endpoint", webhooksEnable, printsChange},
+		{"webhooks delete", "delete an endpoint", webhooksDelete, printsChange},
+		{"webhooks rotate-secret", "give an endpoint a new signing secret (the last line of output)", webhooksRotateSecret, printsSecret},
+		{"webhooks deliveries", "list an endpoint's deliveries, newest first, by status and time", webhooksDeliveries, printsRead},
+		{"webhooks recover", "deliver an endpoint the events of a window it did not receive", webhooksRecover, printsChange},
+		{"webhooks check-secrets", "find endpoints sealed under a WEBHOOK_SECRETS_KEYS version not configured", webhooksCheckSecrets, printsRead},
+		{"events list", "list an organisation's events, newest first, by type and time", eventsList, printsRead},
+		{"events show", "show an event and the state of each of its deliveries", eventsShow, printsRead},
+		{"events replay", "deliver an event again to its organisation's endpoints", eventsReplay, printsChange},
+		{"table create", "create the DynamoDB table if it does not exist", tableCreate, printsChange},
+		{"probe", "GET a URL and exit 0 on a 2xx (container health checks)", probe, printsNothing},
+		{"version", "print pcxctl's version and Go version", version, printsRead},
 	}
 }
 
@@ -128,8 +144,12 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 
 func version(_ context.Context, c *cli, args []string) error {
 	fs := newFlags(c, "version", "", "Print pcxctl's version (set at build time; for go run, the VCS revision) and Go version.")
+	asJSON := jsonFlag(fs)
 	if err := parse(fs, args, 0); err != nil {
 		return err
+	}
+	if *asJSON {
+		return writeJSON(c.stdout, versionView{Version: app.BuildVersion(), GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH})
 	}
 	fmt.Fprintf(c.stdout, "pcxctl %s %s %s/%s\n", app.BuildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return nil

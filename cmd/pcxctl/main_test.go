@@ -19,6 +19,7 @@ import (
 	"github.com/pcx/publicservice/internal/keyformat"
 	"github.com/pcx/publicservice/internal/testenv"
 	"github.com/pcx/publicservice/pcx"
+	"github.com/pcx/publicservice/store"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
@@ -199,32 +200,15 @@ func TestWebhooksAndEventsCommands(t *testing.T) {
 		"APIKEY_PEPPERS=1:cGN4Y3RsIHRlc3QgcGVwcGVyIG9mIDMyIGJ5dGVzISE=",
 		"WEBHOOK_SECRETS_KEYS=1:cGN4Y3RsIHRlc3Qgc2VjcmV0cyBrZXkgMzIgYnl0ZXM=",
 	}
-	if r := pcxctl(t, env, "table", "create"); r.code != exitOK {
-		t.Fatalf("table create: %+v", r)
-	}
 	ctx := context.Background()
-	cfg, err := config.Load(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := app.NewStore(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := newTable(t, env)
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	hook := &pcx.Webhook{ID: pcx.NewID("wh", now), OrgID: "acme", URL: "https://hooks.example.com/pcx", Description: "billing\nteam",
 		Status: pcx.WebhookActive, CreatedAt: now, UpdatedAt: now, Secrets: []pcx.WebhookSecret{{Key: []byte("0123456789abcdef0123456789abcdef")}}}
 	if err := st.CreateWebhook(ctx, hook, 10, nil); err != nil {
 		t.Fatal(err)
 	}
-	ev := &pcx.Event{ID: pcx.NewID("evt", now), OrgID: "acme", WorkflowID: "webhook-event-x", Source: "notify", CreatedAt: now, Payload: []byte(`{"a":1}`)}
-	if err := st.CreateEvent(ctx, ev, time.Hour, nil); err != nil {
-		t.Fatal(err)
-	}
-	att := pcx.Attempt{At: now, StatusCode: 503, ErrorClass: "http_status", Duration: 20 * time.Millisecond}
-	if err := st.RecordFirstAttempts(ctx, ev, []pcx.Delivery{{WebhookID: hook.ID, EndpointURL: hook.URL, Status: pcx.DeliveryPending, Attempt: &att}}, now.Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
+	ev := failedOnce(t, st, hook, now)
 
 	r := pcxctl(t, env, "webhooks", "list", "--org-id", "acme")
 	if r.code != exitOK || !strings.Contains(r.stdout, hook.ID) || !strings.Contains(r.stdout, "billing team") || strings.Contains(r.stdout, "0123456789abcdef") {
@@ -368,14 +352,7 @@ func TestWebhooksCheckSecrets(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	create := func(environ []string, org string) *pcx.Webhook {
 		t.Helper()
-		cfg, err := config.Load(environ)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := app.NewStore(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := openStore(t, environ)
 		now = now.Add(time.Millisecond)
 		w := &pcx.Webhook{ID: pcx.NewID("wh", now), OrgID: org, URL: "https://hooks.example.com/" + org, Status: pcx.WebhookActive,
 			CreatedAt: now, UpdatedAt: now, Secrets: []pcx.WebhookSecret{{Key: []byte("0123456789abcdef0123456789abcdef")}}}
@@ -402,4 +379,43 @@ func TestWebhooksCheckSecrets(t *testing.T) {
 	if r := pcxctl(t, base, "webhooks", "check-secrets"); r.code != exitFailure || !strings.Contains(r.stderr, "WEBHOOK_SECRETS_KEYS") {
 		t.Fatalf("check-secrets without WEBHOOK_SECRETS_KEYS: %+v", r)
 	}
+}
+
+// newTable creates env's table with pcxctl and opens it as the services do, for a test to write
+// what pcxctl then reads.
+func newTable(t *testing.T, env []string) *store.Store {
+	t.Helper()
+	if r := pcxctl(t, env, "table", "create"); r.code != exitOK {
+		t.Fatalf("table create: %+v", r)
+	}
+	return openStore(t, env)
+}
+
+func openStore(t *testing.T, env []string) *store.Store {
+	t.Helper()
+	cfg, err := config.Load(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := app.NewStore(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// failedOnce stores an event of hook's organisation, accepted at now, whose first attempt to hook
+// got a 503: a pending delivery for events show and webhooks deliveries to list.
+func failedOnce(t *testing.T, st *store.Store, hook *pcx.Webhook, now time.Time) *pcx.Event {
+	t.Helper()
+	ctx := context.Background()
+	ev := &pcx.Event{ID: pcx.NewID("evt", now), OrgID: hook.OrgID, WorkflowID: "webhook-event-x", Source: "notify", CreatedAt: now, Payload: []byte(`{"a":1}`)}
+	if err := st.CreateEvent(ctx, ev, time.Hour, nil); err != nil {
+		t.Fatal(err)
+	}
+	att := pcx.Attempt{At: now, StatusCode: 503, ErrorClass: "http_status", Duration: 20 * time.Millisecond}
+	if err := st.RecordFirstAttempts(ctx, ev, []pcx.Delivery{{WebhookID: hook.ID, EndpointURL: hook.URL, Status: pcx.DeliveryPending, Attempt: &att}}, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	return ev
 }

@@ -22,6 +22,7 @@ func webhooksCheckSecrets(ctx context.Context, c *cli, args []string) error {
 		"that WEBHOOK_SECRETS_KEYS does not hold (their deliveries fail as undeliverable), or under a\n"+
 		"version given to --without (run it before removing that version). Opens no secret.\n"+
 		"Exits 4 when it lists any.")
+	asJSON := jsonFlag(fs)
 	removed, pageSize, err := parseScan(fs, args, "without", "comma-separated key versions to treat as removed, e.g. 1")
 	if err != nil {
 		return err
@@ -38,13 +39,11 @@ func webhooksCheckSecrets(ctx context.Context, c *cli, args []string) error {
 	for _, v := range keys.Versions() {
 		have[v] = !slices.Contains(removed, v)
 	}
-	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ORG_ID\tWEBHOOK_ID\tSTATUS\tKEY_VERSIONS\tMISSING")
-	scanned, found := 0, 0
+	r := checkSecretsView{Endpoints: []sealedEndpointView{}, SecretsPerVersion: []keyVersionCount{}}
 	perVersion := map[int]int{}
 	err = st.ScanWebhookKeyVersions(ctx, pageSize, func(kv store.WebhookKeyVersions) error {
-		scanned++
-		var missing []int
+		r.Scanned++
+		missing := []int{}
 		for _, v := range kv.Versions {
 			perVersion[v]++
 			if !have[v] && !slices.Contains(missing, v) {
@@ -52,29 +51,43 @@ func webhooksCheckSecrets(ctx context.Context, c *cli, args []string) error {
 			}
 		}
 		if len(missing) > 0 {
-			found++
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", kv.OrgID, kv.WebhookID, kv.Status, versionList(kv.Versions), versionList(missing))
+			r.Endpoints = append(r.Endpoints, sealedEndpointView{OrgID: kv.OrgID, WebhookID: kv.WebhookID, Status: string(kv.Status),
+				KeyVersions: kv.Versions, MissingVersions: missing})
 		}
 		return nil
 	})
 	if err != nil {
 		return storeErr(err)
 	}
+	r.Found = len(r.Endpoints)
+	for _, v := range slices.Sorted(maps.Keys(perVersion)) {
+		r.SecretsPerVersion = append(r.SecretsPerVersion, keyVersionCount{KeyVersion: v, Secrets: perVersion[v]})
+	}
+	if err := printCheckSecrets(c, *asJSON, r); err != nil {
+		return err
+	}
+	if r.Found > 0 {
+		return fmt.Errorf("%w %d endpoint(s) with a secret under a missing key version", errFindings, r.Found)
+	}
+	return nil
+}
+
+func printCheckSecrets(c *cli, asJSON bool, r checkSecretsView) error {
+	if asJSON {
+		return writeJSON(c.stdout, r)
+	}
+	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ORG_ID\tWEBHOOK_ID\tSTATUS\tKEY_VERSIONS\tMISSING")
+	for _, e := range r.Endpoints {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e.OrgID, e.WebhookID, e.Status, versionList(e.KeyVersions), versionList(e.MissingVersions))
+	}
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	versions := make([]int, 0, len(perVersion))
-	for v := range perVersion {
-		versions = append(versions, v)
+	for _, n := range r.SecretsPerVersion {
+		fmt.Fprintf(c.stdout, "key version %d: %d secret(s)\n", n.KeyVersion, n.Secrets)
 	}
-	slices.Sort(versions)
-	for _, v := range versions {
-		fmt.Fprintf(c.stdout, "key version %d: %d secret(s)\n", v, perVersion[v])
-	}
-	fmt.Fprintf(c.stdout, "%d endpoint(s) scanned, %d with a secret under a missing key version\n", scanned, found)
-	if found > 0 {
-		return fmt.Errorf("%w %d endpoint(s) with a secret under a missing key version", errFindings, found)
-	}
+	fmt.Fprintf(c.stdout, "%d endpoint(s) scanned, %d with a secret under a missing key version\n", r.Scanned, r.Found)
 	return nil
 }
 
@@ -109,6 +122,7 @@ func keysPepperVersions(ctx context.Context, c *cli, args []string) error {
 	fs := newFlags(c, "keys pepper-versions", "", "Scan every API key and count them by the APIKEY_PEPPERS version their hash is under.\n"+
 		"Keys move to the newest pepper when they next authenticate. Exits 4 when a key is left under\n"+
 		"a version given to --retire (run it before removing that version). Reads no secret.")
+	asJSON := jsonFlag(fs)
 	retiring, pageSize, err := parseScan(fs, args, "retire", "comma-separated pepper versions about to be removed, e.g. 1")
 	if err != nil {
 		return err
@@ -122,28 +136,44 @@ func keysPepperVersions(ctx context.Context, c *cli, args []string) error {
 		return storeErr(err)
 	}
 	newest, _ := peppers.Current()
-	versions := slices.Sorted(maps.Keys(counts))
-	left := 0
-	for _, v := range versions {
-		note := ""
-		switch _, ok := peppers.Key(v); {
-		case slices.Contains(retiring, v):
-			left += counts[v]
-			note = " (to retire)"
-		case !ok:
-			note = " (not in APIKEY_PEPPERS: these keys do not authenticate)"
-		case v == newest:
-			note = " (newest)"
+	r := pepperVersionsView{Versions: []pepperVersionView{}, Retiring: append([]int{}, retiring...)}
+	for _, v := range slices.Sorted(maps.Keys(counts)) {
+		_, ok := peppers.Key(v)
+		pv := pepperVersionView{PepperVersion: v, Keys: counts[v], Newest: v == newest, Configured: ok, Retiring: slices.Contains(retiring, v)}
+		if pv.Retiring {
+			r.LeftToRetire += pv.Keys
 		}
-		fmt.Fprintf(c.stdout, "pepper version %d: %d key(s)%s\n", v, counts[v], note)
+		r.Versions = append(r.Versions, pv)
 	}
-	if left > 0 {
-		return fmt.Errorf("%w %d key(s) under a pepper version to retire", errFindings, left)
+	if *asJSON {
+		if err := writeJSON(c.stdout, r); err != nil {
+			return err
+		}
+	} else {
+		printPepperVersions(c, r)
 	}
-	if len(retiring) > 0 {
-		fmt.Fprintf(c.stdout, "no key is left under pepper version %s: it may be removed\n", versionList(retiring))
+	if r.LeftToRetire > 0 {
+		return fmt.Errorf("%w %d key(s) under a pepper version to retire", errFindings, r.LeftToRetire)
 	}
 	return nil
+}
+
+func printPepperVersions(c *cli, r pepperVersionsView) {
+	for _, v := range r.Versions {
+		note := ""
+		switch {
+		case v.Retiring:
+			note = " (to retire)"
+		case !v.Configured:
+			note = " (not in APIKEY_PEPPERS: these keys do not authenticate)"
+		case v.Newest:
+			note = " (newest)"
+		}
+		fmt.Fprintf(c.stdout, "pepper version %d: %d key(s)%s\n", v.PepperVersion, v.Keys, note)
+	}
+	if r.LeftToRetire == 0 && len(r.Retiring) > 0 {
+		fmt.Fprintf(c.stdout, "no key is left under pepper version %s: it may be removed\n", versionList(r.Retiring))
+	}
 }
 
 func versionList(vs []int) string {

@@ -4,8 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/pcx/publicservice/app"
@@ -20,6 +20,7 @@ func webhooksList(ctx context.Context, c *cli, args []string) error {
 	fs := newFlags(c, "webhooks list", "", "List an organisation's webhook endpoints, newest first (never their secrets).")
 	org := fs.String("org-id", "", "organisation (required)")
 	limit := fs.Int("limit", 100, "how many endpoints at most (1 to 10000)")
+	asJSON := jsonFlag(fs)
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -33,16 +34,11 @@ func webhooksList(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "WEBHOOK_ID\tSTATUS\tENDPOINT_URL\tDESCRIPTION\tCREATED_AT\tDISABLED_REASON")
-	err = listAll(*limit, func(n int, after string) ([]*pcx.Webhook, string, error) { return st.ListWebhooks(ctx, *org, n, after) },
-		func(h *pcx.Webhook) {
+	return printList(c, *asJSON, *limit, func(n int, after string) ([]*pcx.Webhook, string, error) { return st.ListWebhooks(ctx, *org, n, after) },
+		newEndpointView, "WEBHOOK_ID\tSTATUS\tENDPOINT_URL\tDESCRIPTION\tCREATED_AT\tDISABLED_REASON",
+		func(w io.Writer, h *pcx.Webhook) {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", h.ID, h.Status, h.URL, oneLine(h.Description), fmtTime(&h.CreatedAt), dash(h.DisabledReason))
 		})
-	if err != nil {
-		return err
-	}
-	return w.Flush()
 }
 
 func oneLine(s string) string { return dash(strings.Join(strings.Fields(s), " ")) }
@@ -57,6 +53,7 @@ func dash(s string) string {
 func eventsShow(ctx context.Context, c *cli, args []string) error {
 	fs := newFlags(c, "events show", "EVENT_ID", "Show an event (any organisation's) and the state of each of its deliveries.")
 	limit := fs.Int("limit", 1000, "how many deliveries at most")
+	asJSON := jsonFlag(fs)
 	if err := parse(fs, args, 1); err != nil {
 		return err
 	}
@@ -68,23 +65,31 @@ func eventsShow(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return storeErr(err)
 	}
-	fmt.Fprintf(c.stdout, "event %s\norg %s\nsource %s\ncreated %s\nworkflow %s\npayload %d bytes\n\n", ev.ID, ev.OrgID, ev.Source, fmtTime(&ev.CreatedAt), ev.WorkflowID, len(ev.Payload))
-	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "WEBHOOK_ID\tSTATUS\tATTEMPTS\tLAST_CODE\tLAST_ERROR\tLAST_ATTEMPT_AT\tDELIVERED_AT\tENDPOINT_URL")
-	err = listAll(*limit, func(n int, after string) ([]*pcx.Delivery, string, error) {
+	deliveries := func(n int, after string) ([]*pcx.Delivery, string, error) {
 		return st.ListDeliveries(ctx, ev.ID, n, after)
-	},
-		func(d *pcx.Delivery) {
-			code := "-"
-			if d.LastStatusCode != 0 {
-				code = fmt.Sprint(d.LastStatusCode)
-			}
-			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", d.WebhookID, d.Status, d.Attempts, code, dash(d.LastError), fmtTime(d.LastAttemptAt), fmtTime(d.DeliveredAt), d.EndpointURL)
-		})
-	if err != nil {
-		return err
 	}
-	return w.Flush()
+	if *asJSON {
+		v := eventDetailView{EventID: ev.ID, OrgID: ev.OrgID, EventType: ev.EventType(), Source: ev.Source, WorkflowID: ev.WorkflowID,
+			CreatedAt: stamp(ev.CreatedAt), PayloadBytes: len(ev.Payload)}
+		if v.Deliveries, err = collect(*limit, deliveries, newDeliveryView); err != nil {
+			return err
+		}
+		return writeJSON(c.stdout, v)
+	}
+	fmt.Fprintf(c.stdout, "event %s\norg %s\nsource %s\ncreated %s\nworkflow %s\npayload %d bytes\n\n", ev.ID, ev.OrgID, ev.Source, fmtTime(&ev.CreatedAt), ev.WorkflowID, len(ev.Payload))
+	return printList(c, false, *limit, deliveries, newDeliveryView,
+		"WEBHOOK_ID\tSTATUS\tATTEMPTS\tLAST_CODE\tLAST_ERROR\tLAST_ATTEMPT_AT\tDELIVERED_AT\tENDPOINT_URL",
+		func(w io.Writer, d *pcx.Delivery) {
+			fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", d.WebhookID, d.Status, d.Attempts, statusCode(d), dash(d.LastError), fmtTime(d.LastAttemptAt), fmtTime(d.DeliveredAt), d.EndpointURL)
+		})
+}
+
+// statusCode is a delivery's last status code in a column: "-" before any response.
+func statusCode(d *pcx.Delivery) string {
+	if d.LastStatusCode == 0 {
+		return "-"
+	}
+	return fmt.Sprint(d.LastStatusCode)
 }
 
 func eventsReplay(ctx context.Context, c *cli, args []string) error {
@@ -185,6 +190,7 @@ func eventsList(ctx context.Context, c *cli, args []string) error {
 	fs := newFlags(c, "events list", "", "List an organisation's events, newest first, as GET /public/webhooks/events does (events accepted before the event list existed are not listed).")
 	l := windowFlags(fs, "events accepted")
 	eventType := fs.String("type", "", "only events of this type")
+	asJSON := jsonFlag(fs)
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -196,17 +202,12 @@ func eventsList(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "EVENT_ID\tEVENT_TYPE\tCREATED_AT\tENDPOINTS\tWORKFLOW_ID")
 	f := store.EventFilter{Type: *eventType, Since: from, Until: to}
-	err = listAll(*limit, func(n int, after string) ([]*pcx.Event, string, error) { return st.ListEvents(ctx, *org, f, n, after) },
-		func(ev *pcx.Event) {
+	return printList(c, *asJSON, *limit, func(n int, after string) ([]*pcx.Event, string, error) { return st.ListEvents(ctx, *org, f, n, after) },
+		newEventView, "EVENT_ID\tEVENT_TYPE\tCREATED_AT\tENDPOINTS\tWORKFLOW_ID",
+		func(w io.Writer, ev *pcx.Event) {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\n", ev.ID, ev.EventType(), fmtTime(&ev.CreatedAt), ev.EndpointCount, ev.WorkflowID)
 		})
-	if err != nil {
-		return err
-	}
-	return w.Flush()
 }
 
 func webhooksDeliveries(ctx context.Context, c *cli, args []string) error {
@@ -217,6 +218,7 @@ func webhooksDeliveries(ctx context.Context, c *cli, args []string) error {
 	since := fs.String("since", "", "only events accepted at or after this time (RFC 3339)")
 	until := fs.String("until", "", "only events accepted before this time (RFC 3339)")
 	limit := fs.Int("limit", 100, "how many deliveries at most (1 to 10000)")
+	asJSON := jsonFlag(fs)
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -245,22 +247,13 @@ func webhooksDeliveries(ctx context.Context, c *cli, args []string) error {
 	if _, err := st.Webhook(ctx, *org, *id); err != nil {
 		return storeErr(err) // another organisation's endpoint is not found
 	}
-	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "EVENT_ID\tEVENT_TYPE\tSTATUS\tATTEMPTS\tLAST_STATUS_CODE\tLAST_ERROR\tLAST_ATTEMPT_AT\tDELIVERED_AT")
 	f := store.DeliveryFilter{Status: pcx.DeliveryStatus(*status), Since: from, Until: to}
-	err = listAll(*limit, func(n int, after string) ([]*pcx.Delivery, string, error) {
+	return printList(c, *asJSON, *limit, func(n int, after string) ([]*pcx.Delivery, string, error) {
 		return st.ListEndpointDeliveries(ctx, *id, f, n, after)
-	}, func(d *pcx.Delivery) {
-		code := "-"
-		if d.LastStatusCode != 0 {
-			code = fmt.Sprint(d.LastStatusCode)
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", d.EventID, dash(d.EventType), d.Status, d.Attempts, code, dash(d.LastError), fmtTime(d.LastAttemptAt), fmtTime(d.DeliveredAt))
-	})
-	if err != nil {
-		return err
-	}
-	return w.Flush()
+	}, newEndpointDeliveryView, "EVENT_ID\tEVENT_TYPE\tSTATUS\tATTEMPTS\tLAST_STATUS_CODE\tLAST_ERROR\tLAST_ATTEMPT_AT\tDELIVERED_AT",
+		func(w io.Writer, d *pcx.Delivery) {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", d.EventID, dash(d.EventType), d.Status, d.Attempts, statusCode(d), dash(d.LastError), fmtTime(d.LastAttemptAt), fmtTime(d.DeliveredAt))
+		})
 }
 
 func webhooksRecover(ctx context.Context, c *cli, args []string) error {
