@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pcx/publicservice/api/openapisplit"
+
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
@@ -23,12 +25,17 @@ import (
 
 // internalServerURL is the server entry of the internal listener's paths in openapi.yaml; paths
 // without their own servers are the public listener's (the document's top-level server).
-const internalServerURL = "http://127.0.0.1:8081"
+const internalServerURL = openapisplit.InternalServerURL
 
-// loadOpenAPI loads and validates the embedded document.
+// loadOpenAPI loads and validates the embedded description of both listeners.
 func loadOpenAPI(t *testing.T) *openapi3.T {
 	t.Helper()
-	doc, err := openapi3.NewLoader().LoadFromData(openAPIDocument)
+	return loadDoc(t, openAPIAll)
+}
+
+func loadDoc(t *testing.T, data []byte) *openapi3.T {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromData(data)
 	if err != nil {
 		t.Fatalf("openapi.yaml does not load: %v", err)
 	}
@@ -286,5 +293,46 @@ func TestServeOpenAPI(t *testing.T) {
 	}
 	if !bytes.Equal(OpenAPIDocument(), openAPIDocument) {
 		t.Fatal("OpenAPIDocument() differs from the embedded document")
+	}
+}
+
+// The published descriptions are openapi-all.yaml split by listener (go generate ./api), and each
+// describes exactly its listener's routes: no internal operation reaches a public client.
+func TestPublishedDescriptionsSplitByListener(t *testing.T) {
+	public, internal, err := openapisplit.Split(openAPIAll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(public, openAPIDocument) || !bytes.Equal(internal, openAPIInternal) {
+		t.Fatal("api/openapi.yaml or api/openapi-internal.yaml is not openapi-all.yaml split: run go generate ./api")
+	}
+	all := loadOpenAPI(t)
+	for _, l := range []struct {
+		name string
+		data []byte
+	}{{"public", openAPIDocument}, {"internal", openAPIInternal}} {
+		doc := loadDoc(t, l.data)
+		var got []string
+		for path, item := range doc.Paths.Map() {
+			if len(item.Servers) > 0 {
+				t.Errorf("%s description: %s names its own servers", l.name, path)
+			}
+			for method := range item.Operations() {
+				got = append(got, routeKey(method, path))
+			}
+		}
+		slices.Sort(got)
+		if want := specRoutes(all, l.name); !slices.Equal(got, want) {
+			t.Errorf("%s description has operations %v, want %v", l.name, got, want)
+		}
+		if len(doc.Servers) != 1 || (doc.Servers[0].URL == internalServerURL) != (l.name == "internal") {
+			t.Errorf("%s description's servers = %v", l.name, doc.Servers)
+		}
+	}
+	if doc := loadDoc(t, openAPIInternal); doc.Webhooks != nil || doc.Components.SecuritySchemes["ApiKeyAuth"] != nil {
+		t.Error("the internal description carries the public webhooks or the API key scheme")
+	}
+	if doc := loadDoc(t, openAPIDocument); doc.Components.SecuritySchemes["InternalBearer"] != nil {
+		t.Error("the public description carries the internal bearer scheme")
 	}
 }
