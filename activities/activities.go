@@ -17,9 +17,11 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pcx/publicservice/internal/metrics"
 	"github.com/pcx/publicservice/internal/slots"
+	"github.com/pcx/publicservice/internal/tracing"
 	"github.com/pcx/publicservice/pcx"
 	"github.com/pcx/publicservice/store"
 )
@@ -194,6 +196,16 @@ func (a *Activities) event(ctx context.Context, id string) (*pcx.Event, error) {
 	return ev, nil
 }
 
+// logger is the activities' logger, its lines carrying the trace_id and span_id of ctx's span
+// (the activity's) when it has one, so a line leads to its trace.
+func (a *Activities) logger(ctx context.Context) *zerolog.Logger {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return &a.Log
+	}
+	l := tracing.LogFields(ctx, a.Log.With()).Logger()
+	return &l
+}
+
 // eventOf returns the event if it belongs to org, the organisation the workflow's input names.
 // The input is not to be trusted for that: anyone who can start a workflow on Temporal can name
 // any event beside any organisation, and the endpoints are read by the input's organisation. An
@@ -206,7 +218,7 @@ func (a *Activities) eventOf(ctx context.Context, id, org string) (*pcx.Event, e
 	}
 	if ev.OrgID != org {
 		a.Metrics.OrgMismatches.Inc()
-		a.Log.Warn().Str("event_id", ev.ID).Str("event_org_id", ev.OrgID).Str("input_org_id", org).
+		a.logger(ctx).Warn().Str("event_id", ev.ID).Str("event_org_id", ev.OrgID).Str("input_org_id", org).
 			Msg("refused an event of another organisation than the workflow input's")
 		// The error lands in the workflow's history, where its starter reads it: it does not
 		// name the event's organisation.

@@ -103,7 +103,7 @@ func (a *Activities) DeliverBatch(ctx context.Context, in BatchInput) (BatchResu
 	}
 	wg.Wait()
 	if len(recorded) > 0 {
-		a.Log.Info().Str("event_id", ev.ID).Int("deliveries", len(recorded)).Msg("first attempts this run recorded already; not sent again")
+		a.logger(ctx).Info().Str("event_id", ev.ID).Int("deliveries", len(recorded)).Msg("first attempts this run recorded already; not sent again")
 	}
 	// Every outcome that has a record to write: not the unsent, whose retry is their first send,
 	// nor those recorded already.
@@ -117,7 +117,7 @@ func (a *Activities) DeliverBatch(ctx context.Context, in BatchInput) (BatchResu
 	recCtx, cancelRecord := beforeDeadline(ctx, returnMargin)
 	defer cancelRecord()
 	if err := a.Store.RecordFirstAttempts(recCtx, ev, done, a.expires(ev)); err != nil {
-		a.Log.Warn().Err(err).Str("event_id", ev.ID).Int("deliveries", len(recs)).Msg("recording first attempts failed; the workflow will retry it")
+		a.logger(ctx).Warn().Err(err).Str("event_id", ev.ID).Int("deliveries", len(recs)).Msg("recording first attempts failed; the workflow will retry it")
 		res.Unrecorded = done
 	}
 	return res, nil
@@ -193,7 +193,7 @@ func (a *Activities) firstAttempt(ctx, slotCtx context.Context, ev *pcx.Event, w
 		a.stillPending(ctx, ev, w.ID, time.Second, metrics.PendingWorker)
 		return Outcome{WebhookID: w.ID, Status: pcx.DeliveryPending, RetryDelay: time.Second, Unsent: true}, pcx.Delivery{}
 	}
-	att, retryAfter := a.send(ctx, ev, w)
+	att, retryAfter := a.send(ctx, ev, w, 1)
 	release()
 	a.observe(att)
 	a.paced(w, att)

@@ -18,6 +18,10 @@ import (
 
 	"github.com/pcx/publicservice/internal/logs"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
@@ -25,6 +29,7 @@ import (
 	"github.com/pcx/publicservice/internal/netguard"
 	"github.com/pcx/publicservice/internal/signing"
 	"github.com/pcx/publicservice/internal/slots"
+	"github.com/pcx/publicservice/internal/tracing"
 	"github.com/pcx/publicservice/pcx"
 )
 
@@ -71,7 +76,7 @@ const maxResponseRead = 64 << 10
 func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResult, error) {
 	skipped := unsentAttempts(ctx)
 	send := in.SentBefore + int(activity.GetInfo(ctx).Attempt) - skipped // the number of this send, from 1
-	log := a.Log.With().Str("event_id", in.EventID).Str("webhook_id", in.WebhookID).Str("org_id", in.OrgID).Int("attempt", send).Logger()
+	log := tracing.LogFields(ctx, a.Log.With()).Str("event_id", in.EventID).Str("webhook_id", in.WebhookID).Str("org_id", in.OrgID).Int("attempt", send).Logger()
 	// Heartbeat for the whole attempt (slow store calls and the wait for a send slot included):
 	// Temporal must not take a live, slow attempt for a dead one and send again beside it.
 	stopBeats := heartbeatWhileRunning(ctx, skipped)
@@ -132,7 +137,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (DeliverResul
 	}
 	// As a batch's: the send ends in time to record it, the record in time to return.
 	sendCtx, cancelSend := beforeDeadline(ctx, recordReserve)
-	att, retryAfter := a.send(sendCtx, ev, w)
+	att, retryAfter := a.send(sendCtx, ev, w, send)
 	release()
 	cancelSend()
 	a.observe(att)
@@ -212,7 +217,7 @@ func (a *Activities) finish(ctx context.Context, ev *pcx.Event, w *pcx.Webhook, 
 	}
 	res := DeliverResult{Status: status, Attempt: att}
 	if err := a.Store.RecordDelivery(ctx, ev, attempted(w, status, att), expires); err != nil {
-		a.Log.Warn().Err(err).Str("event_id", ev.ID).Str("webhook_id", w.ID).Msg("recording a delivery outcome failed; the workflow will retry it")
+		a.logger(ctx).Warn().Err(err).Str("event_id", ev.ID).Str("webhook_id", w.ID).Msg("recording a delivery outcome failed; the workflow will retry it")
 		res.Unrecorded = true
 	}
 	if status == pcx.DeliveryFailed {
@@ -279,20 +284,28 @@ func attempted(w *pcx.Webhook, status pcx.DeliveryStatus, att pcx.Attempt) pcx.D
 // HeaderEventType names the event's type on every delivery (contract §8).
 const HeaderEventType = "PCX-Event-Type"
 
-// send POSTs the event to the endpoint, in the body its payload format asks for, signed with every live secret, and classifies the
-// outcome. It returns the attempt and the receiver's Retry-After (0 if none).
+// DeliverySpan names the client span of each delivery attempt, a child of its activity's span.
+const DeliverySpan = "webhook POST"
+
+// send POSTs the event to the endpoint, in the body its payload format asks for, signed with
+// every live secret, and classifies the outcome. It returns the attempt and the receiver's
+// Retry-After (0 if none). n is the number of this send, from 1.
 //
 // The caller holds a send slot (acquire): waiting for one is not part of the attempt, and the
-// signed timestamp is the moment of sending.
-func (a *Activities) send(ctx context.Context, ev *pcx.Event, w *pcx.Webhook) (pcx.Attempt, time.Duration) {
+// signed timestamp is the moment of sending. The attempt is a span (DeliverySpan) and carries a
+// W3C traceparent, exported or not (tracing.StartSend); traceparent is not signed.
+func (a *Activities) send(ctx context.Context, ev *pcx.Event, w *pcx.Webhook, n int) (att pcx.Attempt, retryAfter time.Duration) {
 	now := a.Now()
-	att := pcx.Attempt{At: now}
+	att = pcx.Attempt{At: now}
 	body := ev.Body(w.PayloadFormat)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
 	if err != nil {
 		att.ErrorClass = classConnection
 		return att, 0
 	}
+	ctx, span := tracing.StartSend(ctx, DeliverySpan, req.Header, trace.WithAttributes(deliveryAttrs(ev, w, req, n)...))
+	defer func() { endDelivery(span, att) }()
+	req = req.WithContext(ctx)
 	live := w.LiveSecrets(now)
 	keys := make([][]byte, len(live))
 	for i, s := range live {
@@ -328,6 +341,34 @@ func (a *Activities) send(ctx context.Context, ev *pcx.Event, w *pcx.Webhook) (p
 	// An HTTP-date Retry-After is a moment: measure it from when the answer came, not from when
 	// the attempt began (which would lengthen the wait by the attempt's duration).
 	return att, parseRetryAfter(resp.Header.Get("Retry-After"), now.Add(att.Duration))
+}
+
+// deliveryAttrs describe a delivery attempt's span: the event, endpoint and organisation, and
+// where it goes; not the URL itself, whose path and query may hold a receiver's token.
+func deliveryAttrs(ev *pcx.Event, w *pcx.Webhook, req *http.Request, n int) []attribute.KeyValue {
+	attrs := []attribute.KeyValue{
+		attribute.String("pcx.event_id", ev.ID), attribute.String("pcx.webhook_id", w.ID),
+		attribute.String("pcx.org_id", ev.OrgID), attribute.String("pcx.event_type", ev.EventType()),
+		attribute.Int("pcx.attempt", n),
+		semconv.HTTPRequestMethodPost, semconv.URLScheme(req.URL.Scheme), semconv.ServerAddress(req.URL.Hostname()),
+	}
+	if port, err := strconv.Atoi(req.URL.Port()); err == nil {
+		attrs = append(attrs, semconv.ServerPort(port))
+	}
+	return attrs
+}
+
+// endDelivery ends an attempt's span with its outcome: the status code, and the error class of
+// a failed attempt as its error.type.
+func endDelivery(span trace.Span, att pcx.Attempt) {
+	if att.StatusCode != 0 {
+		span.SetAttributes(semconv.HTTPResponseStatusCode(att.StatusCode))
+	}
+	if att.ErrorClass != "" {
+		span.SetAttributes(semconv.ErrorTypeKey.String(att.ErrorClass))
+		span.SetStatus(codes.Error, att.ErrorClass)
+	}
+	span.End()
 }
 
 // excerpt is the start of a response body as an attempt keeps it: at most limit bytes of valid

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/pcx/publicservice/internal/config"
+	"github.com/pcx/publicservice/internal/tracing"
 	"github.com/pcx/publicservice/pcx"
 	"github.com/pcx/publicservice/store"
 )
@@ -107,7 +108,7 @@ func (a *Activities) overdue(h pcx.EndpointHealth, now time.Time) bool {
 // the delivery goes on.
 func (a *Activities) noteHealth(ctx context.Context, w *pcx.Webhook, att pcx.Attempt) {
 	h, now := w.Health, a.Now()
-	log := a.Log.With().Str("webhook_id", w.ID).Str("org_id", w.OrgID).Logger()
+	log := tracing.LogFields(ctx, a.Log.With()).Str("webhook_id", w.ID).Str("org_id", w.OrgID).Logger()
 	switch att.ErrorClass {
 	case classGone:
 		return
@@ -157,14 +158,14 @@ func (a *Activities) disable(ctx context.Context, w *pcx.Webhook, reason string)
 	}
 	at, ok, err := a.Store.DisableWebhook(ctx, w.OrgID, w.ID, reason, rec)
 	if err != nil {
-		a.Log.Warn().Err(err).Str("webhook_id", w.ID).Str("reason", reason).Msg("disabling an endpoint failed")
+		a.logger(ctx).Warn().Err(err).Str("webhook_id", w.ID).Str("reason", reason).Msg("disabling an endpoint failed")
 		return false, err
 	}
 	if !ok {
 		return false, nil
 	}
 	a.Metrics.EndpointsDisabled.Inc()
-	a.Log.Warn().Str("webhook_id", w.ID).Str("org_id", w.OrgID).Str("reason", name).Msg("endpoint disabled")
+	a.logger(ctx).Warn().Str("webhook_id", w.ID).Str("org_id", w.OrgID).Str("reason", name).Msg("endpoint disabled")
 	a.emit(ctx, w.OrgID, pcx.EventEndpointDisabled, endpointDisabled{
 		WebhookID: w.ID, EndpointURL: w.URL, Reason: name, DisabledAt: at.UTC().Format(pcx.TimestampLayout),
 	})
@@ -214,7 +215,7 @@ func (a *Activities) emit(ctx context.Context, org, eventType string, data any) 
 	}
 	if err != nil {
 		a.Metrics.OperationalEvents.WithLabelValues(eventType, "failed").Inc()
-		a.Log.Warn().Err(err).Str("org_id", org).Str("event_type", eventType).Msg("emitting an operational event failed")
+		a.logger(ctx).Warn().Err(err).Str("org_id", org).Str("event_type", eventType).Msg("emitting an operational event failed")
 		return
 	}
 	a.Metrics.OperationalEvents.WithLabelValues(eventType, "emitted").Inc()

@@ -11,10 +11,14 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pcx/publicservice/internal/httpx"
 	"github.com/pcx/publicservice/internal/keyformat"
 	"github.com/pcx/publicservice/internal/metrics"
+	"github.com/pcx/publicservice/internal/tracing"
 	"github.com/pcx/publicservice/pcx"
 )
 
@@ -65,9 +69,9 @@ func accessLog(m *metrics.Metrics, server string) func(http.Handler) http.Handle
 			sw := &statusWriter{ResponseWriter: w}
 			next.ServeHTTP(sw, r)
 			elapsed := time.Since(start)
-			route := "unmatched"
-			if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
-				route = rc.RoutePattern()
+			route := routeOf(r)
+			if route == "" {
+				route = "unmatched"
 			}
 			if sw.status == 0 {
 				sw.status = http.StatusOK
@@ -79,6 +83,51 @@ func accessLog(m *metrics.Metrics, server string) func(http.Handler) http.Handle
 				Int("status_code", sw.status).Int("bytes", sw.bytes).
 				Float64("duration_ms", logs.Ms(elapsed)).
 				Msg("request")
+		})
+	}
+}
+
+// routeOf is the route pattern r matched ("/public/webhooks/{webhook_id}"), once routed; "" if
+// none.
+func routeOf(r *http.Request) string {
+	if rc := chi.RouteContext(r.Context()); rc != nil {
+		return rc.RoutePattern()
+	}
+	return ""
+}
+
+// probes are the paths that are never traced (tracing.Untraced): a load balancer's and a
+// scraper's calls every few seconds are not traces anyone reads.
+var probes = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
+
+// traced records each request as a server span (otelhttp), continuing a caller's W3C trace
+// context, and puts its trace_id and span_id on the request's log lines. The span is named
+// "<method> <route pattern>" ("POST /public/webhooks/notify"; only the method when no route
+// matched), never after the raw path, and its url.path is redacted as the access log's path is:
+// paths hold IDs, and a careless caller's key.
+func traced(server string) func(http.Handler) http.Handler {
+	start := otelhttp.NewMiddleware(server, otelhttp.WithPropagators(tracing.Propagator),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }))
+	return func(next http.Handler) http.Handler {
+		spanned := start(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			span := trace.SpanFromContext(r.Context())
+			span.SetAttributes(semconv.URLPath(keyformat.Redact(r.URL.Path)))
+			zerolog.Ctx(r.Context()).UpdateContext(func(c zerolog.Context) zerolog.Context {
+				return tracing.LogFields(r.Context(), c)
+			})
+			next.ServeHTTP(w, r)
+			if route := routeOf(r); route != "" {
+				span.SetName(r.Method + " " + route)
+				span.SetAttributes(semconv.HTTPRoute(route))
+			}
+		}))
+		untraced := tracing.Untraced(next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if probes[r.URL.Path] {
+				untraced.ServeHTTP(w, r)
+				return
+			}
+			spanned.ServeHTTP(w, r)
 		})
 	}
 }

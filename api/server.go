@@ -67,10 +67,10 @@ func NewServer(d Deps) http.Handler {
 }
 
 // newRouter returns a router with the middleware every listener has, in order: request ID,
-// access log and metrics, panic recovery, body limit, request timeout.
+// tracing, access log and metrics, panic recovery, body limit, request timeout.
 func newRouter(log zerolog.Logger, m *metrics.Metrics, server string, requestTimeout time.Duration) chi.Router {
 	r := chi.NewRouter()
-	r.Use(httpx.RequestID(log), accessLog(m, server), recoverer, limitBody, timeout(requestTimeout))
+	r.Use(httpx.RequestID(log), traced(server), accessLog(m, server), recoverer, limitBody, timeout(requestTimeout))
 	r.NotFound(notFound)
 	r.MethodNotAllowed(methodNotAllowed)
 	return r

@@ -19,12 +19,15 @@ import (
 
 	"github.com/aws/smithy-go/middleware"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/contrib/instrumentation/github.com/aws/aws-sdk-go-v2/otelaws"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 
 	"github.com/pcx/publicservice/internal/config"
 	"github.com/pcx/publicservice/internal/logs"
 	"github.com/pcx/publicservice/internal/metrics"
 	"github.com/pcx/publicservice/internal/secretbox"
+	"github.com/pcx/publicservice/internal/tracing"
 	"github.com/pcx/publicservice/store"
 )
 
@@ -68,7 +71,8 @@ func NewLogger(w io.Writer, level, service string) (zerolog.Logger, error) {
 }
 
 // Main is the whole of a binary's main: it reads the configuration from the environment, builds
-// the logger, and runs until SIGINT or SIGTERM, then returns the exit code. Errors (a bad
+// the logger and the process's tracing (internal/tracing: from the OTEL_* variables, flushed at
+// exit), and runs until SIGINT or SIGTERM, then returns the exit code. Errors (a bad
 // configuration above all) go to stderr naming what is wrong.
 func Main(service string, run func(ctx context.Context, cfg config.Config, log zerolog.Logger, l Listening) error) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -82,6 +86,11 @@ func Main(service string, run func(ctx context.Context, cfg config.Config, log z
 		if err != nil {
 			return err
 		}
+		shutdown, err := tracing.Setup(ctx, service, BuildVersion(), log)
+		if err != nil {
+			return err
+		}
+		defer flushTraces(shutdown, log)
 		return run(ctx, cfg, log, nil)
 	}()
 	if err != nil {
@@ -90,6 +99,18 @@ func Main(service string, run func(ctx context.Context, cfg config.Config, log z
 	}
 	return 0
 }
+
+// flushTraces exports the spans still buffered when the process ends, waiting at most
+// traceFlushTimeout: a collector that is down must not hold up a shutdown.
+func flushTraces(shutdown func(context.Context) error, log zerolog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), traceFlushTimeout)
+	defer cancel()
+	if err := shutdown(ctx); err != nil {
+		log.Warn().Err(err).Msg("flushing traces at exit failed")
+	}
+}
+
+const traceFlushTimeout = 5 * time.Second
 
 // Deps are what both processes connect to: the store, the Temporal client (whose SDK metrics
 // land on the process's registry) and that registry.
@@ -106,7 +127,9 @@ func Connect(ctx context.Context, cfg config.Config, log zerolog.Logger) (Deps, 
 	}
 	m := metrics.New()
 	m.SetBuild(BuildVersion())
-	st, err := NewStore(ctx, cfg, m.DynamoDBMiddleware())
+	apiOptions := []func(*middleware.Stack) error{m.DynamoDBMiddleware()}
+	otelaws.AppendMiddlewares(&apiOptions) // a span per DynamoDB call, under the request's or activity's
+	st, err := NewStore(ctx, cfg, apiOptions...)
 	if err != nil {
 		return Deps{}, err
 	}
@@ -118,7 +141,7 @@ func Connect(ctx context.Context, cfg config.Config, log zerolog.Logger) (Deps, 
 }
 
 // NewStore connects to DynamoDB. It does not check the table exists: readiness does. apiOptions
-// go into the client's middleware stacks (the process's DynamoDB metrics).
+// go into the client's middleware stacks (the process's DynamoDB metrics and spans).
 func NewStore(ctx context.Context, cfg config.Config, apiOptions ...func(*middleware.Stack) error) (*store.Store, error) {
 	db, err := store.NewClient(ctx, store.ClientOptions{Region: cfg.AWSRegion, Endpoint: cfg.DynamoDBEndpoint, APIOptions: apiOptions})
 	if err != nil {
@@ -139,13 +162,19 @@ func NewStore(ctx context.Context, cfg config.Config, apiOptions ...func(*middle
 
 // NewTemporalClient returns a client that connects on first use, so a binary starts (and answers
 // /healthz, and 503 where it needs Temporal) while Temporal is down, and recovers by itself.
-// The SDK's metrics go to m.
+// The SDK's metrics go to m. Its tracing interceptor serves the workers made from it too, so the
+// api's workflow starts and the worker's workflows and activities are one trace.
 func NewTemporalClient(cfg config.Config, log zerolog.Logger, m *metrics.Metrics) (client.Client, error) {
+	traces, err := tracing.TemporalInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("temporal tracing: %w", err)
+	}
 	c, err := client.NewLazyClient(client.Options{
 		HostPort:       cfg.TemporalAddress,
 		Namespace:      cfg.TemporalNamespace,
 		Logger:         logs.TemporalLogger(log),
 		MetricsHandler: m.TemporalHandler(),
+		Interceptors:   []interceptor.ClientInterceptor{traces},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("temporal client: %w", err)

@@ -25,12 +25,14 @@ import (
 	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/temporal"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/pcx/publicservice/activities"
 	"github.com/pcx/publicservice/internal/testenv"
+	"github.com/pcx/publicservice/internal/tracing"
 	"github.com/pcx/publicservice/pcx"
 	"github.com/pcx/publicservice/workflows"
 )
@@ -303,9 +305,18 @@ func startsChildren(hist *historypb.History) bool {
 	})
 }
 
-// replay replays hist as execution, with the workflows registered as the worker registers them.
+// replay replays hist as execution, with the workflows registered as the worker registers them
+// and the worker's interceptors (its Temporal client's: the tracing one), so what replays is
+// what the worker runs.
 func replay(hist *historypb.History, execution workflow.Execution) error {
-	r := sdkworker.NewWorkflowReplayer()
+	traces, err := tracing.TemporalInterceptor()
+	if err != nil {
+		return err
+	}
+	r, err := sdkworker.NewWorkflowReplayerWithOptions(sdkworker.WorkflowReplayerOptions{Interceptors: []interceptor.WorkerInterceptor{traces}})
+	if err != nil {
+		return err
+	}
 	workflows.Register(replayerRegistry{r}, nil)
 	return r.ReplayWorkflowHistoryWithOptions(quietLogger(), hist, sdkworker.ReplayWorkflowHistoryOptions{OriginalExecution: execution})
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/pcx/publicservice/internal/config"
 	"github.com/pcx/publicservice/internal/health"
 	"github.com/pcx/publicservice/internal/netguard"
+	"github.com/pcx/publicservice/internal/tracing"
 	"github.com/pcx/publicservice/service/starter"
 	"github.com/pcx/publicservice/service/webhooks"
 	"github.com/pcx/publicservice/workflows"
@@ -63,7 +64,7 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, listening a
 
 	mux := http.NewServeMux()
 	checks := []health.Check{{Name: "dynamodb", Fn: st.Ping}, {Name: "temporal", Fn: app.TemporalCheck(tc)}}
-	mux.Handle("/", health.Handler(log, checks, m))
+	mux.Handle("/", tracing.Untraced(health.Handler(log, checks, m))) // probes start no traces
 	ln, err := net.Listen("tcp", cfg.WorkerHTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen WORKER_HTTP_ADDR %s: %w", cfg.WorkerHTTPAddr, err)
