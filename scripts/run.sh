@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/run.sh — what `make run` does: the whole stack on this machine, in the foreground.
 #
-#   1. installs the pinned tools when missing (scripts/tools.sh);
+#   1. checks what it needs on this machine, all at once (scripts/prereqs.sh), and installs the
+#      pinned tools when missing (scripts/tools.sh);
 #   2. generates development secrets once (.run/secrets.env) and writes the effective settings to
 #      .run/pcx.env, which every binary reads by default, so `go run ./cmd/pcxctl ...` in a second
 #      terminal reaches this stack with no setup;
@@ -20,6 +21,15 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
+
+# Before anything is built: every missing prerequisite at once, with what to install. The check runs
+# on any bash; this script needs bash 5 itself (the one on PATH, which prereqs.sh checks, unless it
+# was started with another).
+bash scripts/prereqs.sh || exit 1
+if ((BASH_VERSINFO[0] < 5)); then
+	printf 'run: this is bash %s (%s); make run needs bash 5 or newer (macOS: brew install bash)\n' "$BASH_VERSION" "$BASH" >&2
+	exit 1
+fi
 
 say() { printf '==> %s\n' "$*"; }
 warn() { printf 'WARNING: %s\n' "$*" >&2; }
@@ -312,7 +322,6 @@ PID_FILE=$RUN_DIR/run.pid
 echo "$$" >"$PID_FILE"
 
 # ---- tools ---------------------------------------------------------------------------------------
-command -v java >/dev/null 2>&1 || die "java is required (Java 17+) to run DynamoDB Local"
 bash scripts/tools.sh
 TEMPORAL_BIN=${PCX_TEMPORAL_BIN:-$ROOT/.tools/bin/temporal}
 if [[ -n ${PCX_DYNAMODB_LOCAL_DIR:-} ]]; then
