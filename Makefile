@@ -3,7 +3,8 @@
 #   make run     the whole stack on this machine (Temporal dev server + UI, DynamoDB Local,
 #                worker, API) with a development API key; Ctrl-C stops everything
 #   make test    vet, every test (integration tests included, against real Temporal and DynamoDB
-#                Local they start themselves), promtool on the alert rules, then a short fuzz run
+#                Local they start themselves), promtool on the alert rules, the
+#                OpenAPI descriptions through Redocly lint, openapi-typescript and tsc, then a short fuzz run
 #                of every fuzz target
 #
 # Tools are pinned and installed into the repository (.tools/, tools/dynamodb-local/node_modules/),
@@ -25,7 +26,7 @@ RUN_DIR      ?= $(or $(PCX_RUN_DIR),.run)
 VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS      := -X github.com/pcx/publicservice/app.Version=$(VERSION)
 
-.PHONY: help tools run test vet vulncheck fuzz build fmt lint clean clean-run rules
+.PHONY: help tools run test vet vulncheck fuzz build fmt lint clean clean-run rules clients
 
 help: ## show this help (the default target)
 	@echo 'usage: make <target> [VAR=value]'
@@ -47,10 +48,15 @@ test: tools ## go vet, all tests with -race (integration required), promtool on 
 	@echo '==> go test -race ./... (PCX_REQUIRE_INTEGRATION=1: integration tests fail, never skip, without their tools)'
 	@PCX_REQUIRE_INTEGRATION=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 	@bash scripts/promtool.sh
+	@bash scripts/clients.sh
 	@bash scripts/fuzz.sh '$(FUZZTIME)'
 
 rules: tools ## promtool check and test the Prometheus alert rules (deploy/prometheus)
 	@bash scripts/promtool.sh
+
+clients: ## regenerate api/openapi.yaml, api/openapi-internal.yaml, the Go client and the TypeScript types from api/openapi-all.yaml
+	@$(GO) generate ./api
+	@bash scripts/clients.sh --write
 
 vet: ## go vet ./...
 	@$(GO) vet ./...
