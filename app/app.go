@@ -19,8 +19,8 @@ import (
 
 	"github.com/aws/smithy-go/middleware"
 	"github.com/rs/zerolog"
-	"go.temporal.io/sdk/client"
 	"go.opentelemetry.io/contrib/instrumentation/github.com/aws/aws-sdk-go-v2/otelaws"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
 	tlog "go.temporal.io/sdk/log"
 

@@ -7,6 +7,7 @@ import (
 	"compress/gzip"
 	"encoding/hex"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -44,6 +45,22 @@ func NewCollector(t testing.TB) *Collector {
 	c.srv = httptest.NewServer(http.HandlerFunc(c.serve))
 	t.Cleanup(c.srv.Close)
 	return c
+}
+
+// NewCollectorAt starts a collector on addr (such as the exporters' default, 127.0.0.1:4318),
+// closed when the test ends; the error is the listen's (the address is taken).
+func NewCollectorAt(t testing.TB, addr string) (*Collector, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	c := &Collector{}
+	c.srv = httptest.NewUnstartedServer(http.HandlerFunc(c.serve))
+	c.srv.Listener.Close()
+	c.srv.Listener = ln
+	c.srv.Start()
+	t.Cleanup(c.srv.Close)
+	return c, nil
 }
 
 // Endpoint is the collector's base URL, the value of OTEL_EXPORTER_OTLP_ENDPOINT.
