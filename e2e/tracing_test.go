@@ -224,8 +224,8 @@ func TestTracesExportOverOTLPOnlyWhenConfigured(t *testing.T) {
 		if !sent.IsValid() || sent.IsSampled() {
 			t.Errorf("traceparent %q: want a valid trace context, its sampled flag off", got.header.Get("traceparent"))
 		}
-		if def != nil && def.Requests() != 0 {
-			t.Errorf("with no endpoint set, %d export request(s) reached the default address", def.Requests())
+		if def != nil && def.Connections() != 0 {
+			t.Errorf("with no endpoint set, %d connection(s) reached the exporters' default address", def.Connections())
 		}
 	})
 }

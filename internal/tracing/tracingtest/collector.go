@@ -34,16 +34,17 @@ type Span struct {
 type Collector struct {
 	srv *httptest.Server
 
-	mu       sync.Mutex
-	spans    []Span
-	requests int
+	mu          sync.Mutex
+	spans       []Span
+	requests    int
+	connections int
 }
 
 // NewCollector starts a collector on a free loopback port, closed when the test ends.
 func NewCollector(t testing.TB) *Collector {
 	c := &Collector{}
-	c.srv = httptest.NewServer(http.HandlerFunc(c.serve))
-	t.Cleanup(c.srv.Close)
+	c.srv = httptest.NewUnstartedServer(http.HandlerFunc(c.serve))
+	c.start(t)
 	return c
 }
 
@@ -58,9 +59,29 @@ func NewCollectorAt(t testing.TB, addr string) (*Collector, error) {
 	c.srv = httptest.NewUnstartedServer(http.HandlerFunc(c.serve))
 	c.srv.Listener.Close()
 	c.srv.Listener = ln
+	c.start(t)
+	return c, nil
+}
+
+// start serves, counting connections, until the test ends.
+func (c *Collector) start(t testing.TB) {
+	c.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			c.mu.Lock()
+			c.connections++
+			c.mu.Unlock()
+		}
+	}
 	c.srv.Start()
 	t.Cleanup(c.srv.Close)
-	return c, nil
+}
+
+// Connections is how many connections were made to the collector, whatever came over them (an
+// exporter with the default https endpoint sends a TLS handshake this plain server refuses).
+func (c *Collector) Connections() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.connections
 }
 
 // Endpoint is the collector's base URL, the value of OTEL_EXPORTER_OTLP_ENDPOINT.
