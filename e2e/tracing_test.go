@@ -97,6 +97,7 @@ func TestOneTraceFromNotifyToEachDeliveryAttempt(t *testing.T) {
 		}
 	}
 	joined := strings.Join(names, ", ")
+	t.Logf("the trace's spans: %s", joined)
 	for _, want := range []string{"StartWorkflow:", "RunWorkflow:", "StartActivity:DeliverBatch", "RunActivity:DeliverBatch", "RunActivity:Deliver", "DynamoDB."} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("the trace has no %q span; it has %s", want, joined)
@@ -168,9 +169,9 @@ func spanNames(spans tracetest.SpanStubs) []string {
 func TestTracesExportOverOTLPOnlyWhenConfigured(t *testing.T) {
 	t.Parallel()
 	apiBin, workerBin := binaries(t)
-	// deliverOnce runs the binaries with the settings, delivers one event, stops them (which
-	// flushes) and returns what the receiver got.
-	deliverOnce := func(t *testing.T, settings ...string) received {
+	// stack runs the binaries with the settings; send notifies (with headers) and returns what
+	// the receiver got; stop stops both processes, which flushes their spans.
+	stack := func(t *testing.T, settings ...string) (send func(headers ...string) received, stop func()) {
 		rc := newReceiver(t)
 		e := newEnv(t)
 		e.allow(rc)
@@ -180,16 +181,20 @@ func TestTracesExportOverOTLPOnlyWhenConfigured(t *testing.T) {
 		worker := e.startWorkerProcess(workerBin, dir, settings...)
 		key := e.bootstrapKey("org-otlp", "u")
 		register(t, api.base, key, rc.url("/hook"))
-		notify(t, api.base, key, "org-otlp", `{"id":"tx_otlp"}`)
-		got := rc.waitCount(t, "/hook", 1, 30*time.Second)[0]
-		api.p.Stop()
-		worker.Stop()
-		return got
+		n := 0
+		send = func(headers ...string) received {
+			n++
+			notify(t, api.base, key, "org-otlp", `{"id":"tx_otlp"}`, headers...)
+			return rc.waitCount(t, "/hook", n, 30*time.Second)[n-1]
+		}
+		return send, func() { api.p.Stop(); worker.Stop() }
 	}
 
 	t.Run("configured", func(t *testing.T) {
 		c := tracingtest.NewCollector(t)
-		got := deliverOnce(t, "OTEL_EXPORTER_OTLP_ENDPOINT="+c.Endpoint())
+		send, stop := stack(t, "OTEL_EXPORTER_OTLP_ENDPOINT="+c.Endpoint())
+		got := send()
+		stop()
 		sent := traceOf(got)
 		var notifySpan, attempt *tracingtest.Span
 		for _, s := range c.Spans() {
@@ -219,10 +224,17 @@ func TestTracesExportOverOTLPOnlyWhenConfigured(t *testing.T) {
 		if err != nil {
 			t.Logf("the exporters' default address is taken (%v): not checking that nothing is sent there", err)
 		}
-		got := deliverOnce(t, "OTEL_EXPORTER_OTLP_ENDPOINT=", "OTEL_TRACES_SAMPLER=always_on")
-		sent := traceOf(got)
-		if !sent.IsValid() || sent.IsSampled() {
+		send, stop := stack(t, "OTEL_EXPORTER_OTLP_ENDPOINT=", "OTEL_TRACES_SAMPLER=always_on")
+		got := send()
+		// A caller's trace context still reaches the receiver, through the workflow's header.
+		const caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+		continued := send("traceparent", caller)
+		stop()
+		if sc := traceOf(got); !sc.IsValid() || sc.IsSampled() {
 			t.Errorf("traceparent %q: want a valid trace context, its sampled flag off", got.header.Get("traceparent"))
+		}
+		if sc := traceOf(continued); sc.TraceID().String() != caller[3:35] || sc.SpanID().String() == caller[36:52] {
+			t.Errorf("traceparent %q after a notify with %q: want the caller's trace, a span ID of its own", continued.header.Get("traceparent"), caller)
 		}
 		if def != nil && def.Connections() != 0 {
 			t.Errorf("with no endpoint set, %d connection(s) reached the exporters' default address", def.Connections())
