@@ -12,21 +12,16 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/pcx/publicservice/internal/keyformat"
-	"github.com/pcx/publicservice/internal/tracing"
+	"github.com/pcx/publicservice/internal/tracing/tracingtest"
 )
 
 // Each request is a server span named "<method> <route pattern>", never after its path (which
 // holds IDs, and here a whole key); it continues the caller's traceparent; its url.path is
 // redacted; its log line carries its trace_id and span_id; probes make no span.
 func TestRequestsAreSpansNamedByRoute(t *testing.T) {
-	exp := tracetest.NewInMemoryExporter()
-	tracing.Install(sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp)))
-	t.Cleanup(func() { tracing.Install(noop.NewTracerProvider()) })
+	exp := tracingtest.InMemory(t)
 	var logs bytes.Buffer
 	h := NewServer(Deps{
 		Webhooks: noWebhookService{}, Log: zerolog.New(&logs), Auth: &fakeAuth{}, Keys: &fakeKeys{},
@@ -96,9 +91,7 @@ func TestRequestsAreSpansNamedByRoute(t *testing.T) {
 // /public routes are told apart) is named after the pattern it reached, as its access log line
 // and metrics are; never after its path.
 func TestUnauthenticatedRequestsAreNamedByThePatternReached(t *testing.T) {
-	exp := tracetest.NewInMemoryExporter()
-	tracing.Install(sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp)))
-	t.Cleanup(func() { tracing.Install(noop.NewTracerProvider()) })
+	exp := tracingtest.InMemory(t)
 	h := NewServer(Deps{Webhooks: noWebhookService{}, Log: zerolog.Nop(), Auth: &fakeAuth{}, Keys: &fakeKeys{}, RequestTimeout: time.Second})
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/public/webhooks/wh_123/deliveries", nil))

@@ -8,13 +8,10 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/propagation"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/pcx/publicservice/activities"
-	"github.com/pcx/publicservice/internal/tracing"
 	"github.com/pcx/publicservice/internal/tracing/tracingtest"
 )
 
@@ -36,10 +33,7 @@ func traceOf(r received) trace.SpanContext {
 //
 // Not parallel: the provider is the process's, and no other test's services may run meanwhile.
 func TestOneTraceFromNotifyToEachDeliveryAttempt(t *testing.T) {
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	tracing.Install(tp)
-	t.Cleanup(func() { tracing.Install(noop.NewTracerProvider()) })
+	exp := tracingtest.InMemory(t)
 
 	rc := newReceiver(t)
 	rc.answer("/retry", 500, 200)

@@ -17,7 +17,6 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
@@ -151,8 +150,7 @@ func traceparent(t *testing.T, h http.Header) trace.SpanContext {
 func TestStartSendAlwaysWritesATraceparent(t *testing.T) {
 	t.Run("recorded", func(t *testing.T) {
 		cleanEnv(t, nil)
-		exp := tracetest.NewInMemoryExporter()
-		tracing.Install(sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp)))
+		exp := tracingtest.InMemory(t)
 		h := http.Header{}
 		parent := trace.ContextWithSpanContext(context.Background(), remoteParent(true))
 		_, span := tracing.StartSend(parent, "send", h)
@@ -196,8 +194,7 @@ func TestStartSendAlwaysWritesATraceparent(t *testing.T) {
 // A probe's request starts no trace, and nothing under it is recorded.
 func TestUntracedRecordsNothing(t *testing.T) {
 	cleanEnv(t, nil)
-	exp := tracetest.NewInMemoryExporter()
-	tracing.Install(sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp)))
+	exp := tracingtest.InMemory(t)
 	var recording bool
 	h := tracing.Untraced(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, span := tracing.Tracer().Start(r.Context(), "a DynamoDB call")

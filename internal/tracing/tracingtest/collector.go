@@ -1,6 +1,7 @@
-// Package tracingtest is an OpenTelemetry collector for tests: an HTTP server that accepts what
-// an OTLP/HTTP exporter sends (POST /v1/traces, protobuf, plain or gzip) and keeps the spans, so
-// a test can point OTEL_EXPORTER_OTLP_ENDPOINT at it and check what a process exported.
+// Package tracingtest is what tests of tracing need: an OpenTelemetry collector, an HTTP server
+// that accepts what an OTLP/HTTP exporter sends (POST /v1/traces, protobuf, plain or gzip) and
+// keeps the spans, so a test can point OTEL_EXPORTER_OTLP_ENDPOINT at it and check what a
+// process exported; and an in-memory provider for the spans of this process.
 package tracingtest
 
 import (
@@ -14,9 +15,14 @@ import (
 	"sync"
 	"testing"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace/noop"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/pcx/publicservice/internal/tracing"
 )
 
 // Span is one exported span, flattened: the service.name of the resource it came with, and its
@@ -163,4 +169,15 @@ func attrs(kvs []*commonpb.KeyValue) map[string]string {
 		}
 	}
 	return m
+}
+
+// InMemory installs, for the rest of the test, a provider that records every span at once into
+// the returned exporter (as tracing.Setup installs the OTLP one), and the no-op provider again
+// when the test ends. The provider is the process's: a test using it must not run in parallel
+// with another that records spans.
+func InMemory(t testing.TB) *tracetest.InMemoryExporter {
+	exp := tracetest.NewInMemoryExporter()
+	tracing.Install(sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp)))
+	t.Cleanup(func() { tracing.Install(noop.NewTracerProvider()) })
+	return exp
 }
