@@ -12,8 +12,10 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/pcx/publicservice/internal/keyformat"
+	"github.com/pcx/publicservice/internal/tracing"
 	"github.com/pcx/publicservice/internal/tracing/tracingtest"
 )
 
@@ -98,4 +100,27 @@ func TestUnauthenticatedRequestsAreNamedByThePatternReached(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, w.Code)
 	require.Len(t, exp.GetSpans(), 1)
 	assert.Equal(t, "GET /public/*", exp.GetSpans()[0].Name)
+}
+
+// With tracing off no span is made, but a caller's trace context is passed on and logged.
+func TestTracingOffPassesTheCallersTraceOn(t *testing.T) {
+	tracing.Install(noop.NewTracerProvider())
+	var logs bytes.Buffer
+	h := NewServer(Deps{Webhooks: noWebhookService{}, Log: zerolog.New(&logs), Auth: &fakeAuth{}, Keys: &fakeKeys{}, RequestTimeout: time.Second})
+	for _, tp := range []string{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", ""} {
+		req := httptest.NewRequest(http.MethodGet, "/public/me", nil)
+		req.Header.Set("X-API-Key", goodKey)
+		if tp != "" {
+			req.Header.Set("traceparent", tp)
+		}
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	require.Len(t, lines, 2)
+	var with, without map[string]any
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &with))
+	require.NoError(t, json.Unmarshal([]byte(lines[1]), &without))
+	assert.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", with["trace_id"])
+	assert.Equal(t, "00f067aa0ba902b7", with["span_id"])
+	assert.NotContains(t, without, "trace_id")
 }
