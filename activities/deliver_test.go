@@ -140,6 +140,13 @@ func (s *DeliverSuite) TestRequestIsSignedStandardWebhook() {
 	wh, err := standardwebhooks.NewWebhook(signing.FormatSecret(s.secret))
 	s.Require().NoError(err)
 	s.NoError(wh.Verify(req.Body, req.Header), "the official Standard Webhooks verifier must accept the delivery")
+	// A W3C trace context, even with no tracing configured (contract §11); not signed: the
+	// signature verifies with or without it.
+	s.Regexp(`^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$`, req.Header.Get("traceparent"))
+	s.NotEqual("00000000000000000000000000000000", req.Header.Get("traceparent")[3:35])
+	unsigned := req.Header.Clone()
+	unsigned.Del("traceparent")
+	s.NoError(wh.Verify(req.Body, unsigned), "traceparent is not part of the signed content")
 }
 
 func (s *DeliverSuite) TestRotationSignsWithEveryLiveSecret() {

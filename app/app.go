@@ -128,7 +128,9 @@ func Connect(ctx context.Context, cfg config.Config, log zerolog.Logger) (Deps, 
 	m := metrics.New()
 	m.SetBuild(BuildVersion())
 	apiOptions := []func(*middleware.Stack) error{m.DynamoDBMiddleware()}
-	otelaws.AppendMiddlewares(&apiOptions) // a span per DynamoDB call, under the request's or activity's
+	if tracing.On() {
+		otelaws.AppendMiddlewares(&apiOptions) // a span per DynamoDB call, under the request's or activity's
+	}
 	st, err := NewStore(ctx, cfg, apiOptions...)
 	if err != nil {
 		return Deps{}, err

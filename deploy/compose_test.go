@@ -394,6 +394,7 @@ var appEnvironment = []struct {
 	{"INTERNAL_HTTP_ADDR", ":8081", true},
 	{"WORKER_HTTP_ADDR", ":9090", true},
 	{"PCX_ENV_FILE", "", true},
+	{"OTEL_EXPORTER_OTLP_ENDPOINT", "", true}, // tracing off unless the host sets one
 	{"LOG_LEVEL", "", false},
 	{"APIKEY_PEPPERS", "", false},
 	{"WEBHOOK_SECRETS_KEYS", "", false},

@@ -2824,6 +2824,14 @@ export interface operations {
                  */
                 "PCX-Event-Type": components["schemas"]["EventType"];
                 "User-Agent": string;
+                /**
+                 * @description The [W3C trace context](https://www.w3.org/TR/trace-context/) of this attempt: its
+                 *     span's ID in the trace of the notify request that accepted the event (with tracing
+                 *     off, a trace of its own, sampled flag `00`). A receiver that traces continues it. Not
+                 *     signed, and different on every attempt.
+                 * @example 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+                 */
+                traceparent: string;
             };
             path?: never;
             cookie?: never;

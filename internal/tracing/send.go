@@ -32,9 +32,13 @@ func StartSend(ctx context.Context, name string, h http.Header, opts ...trace.Sp
 // Untraced serves next with an unsampled trace context, so nothing it does is recorded (spans
 // under an unsampled parent are not, with the default parent-based sampler): for probes
 // (/healthz, /readyz, /metrics), whose every call would otherwise start a trace of its own, the
-// readiness check's DynamoDB call included.
+// readiness check's DynamoDB call included. With tracing off (On) it stands aside.
 func Untraced(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !On() {
+			next.ServeHTTP(w, r)
+			return
+		}
 		next.ServeHTTP(w, r.WithContext(trace.ContextWithSpanContext(r.Context(), newRoot())))
 	})
 }

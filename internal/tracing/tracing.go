@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"github.com/rs/zerolog"
 	"go.opentelemetry.io/otel"
@@ -25,6 +26,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // scope names the tracer of the service's own spans (the delivery attempts).
@@ -72,11 +74,22 @@ func Setup(ctx context.Context, service, version string, log zerolog.Logger) (sh
 }
 
 // Install makes tp the process's tracer provider and installs the W3C propagators. Setup calls
-// it; tests call it with an in-memory provider.
+// it; tests call it with an in-memory provider, and with noop.NewTracerProvider() to turn
+// tracing off again.
 func Install(tp trace.TracerProvider) {
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(Propagator)
+	_, off := tp.(noop.TracerProvider)
+	on.Store(!off)
 }
+
+// on is whether a provider that records spans is installed.
+var on atomic.Bool
+
+// On reports whether spans are recorded: a provider other than the no-op one is installed. When
+// they are not, instrumentation that would only make no-op spans can stand aside, passing a
+// caller's trace context on as it is.
+func On() bool { return on.Load() }
 
 // exporting reports whether the environment asks for traces to be exported, or what in it cannot
 // be honoured.

@@ -1523,6 +1523,12 @@ type DeliverEventParams struct {
 	// `standard` body carries the type inside the signed bytes too).
 	PCXEventType EventType `json:"PCX-Event-Type"`
 	UserAgent    string    `json:"User-Agent"`
+
+	// Traceparent The [W3C trace context](https://www.w3.org/TR/trace-context/) of this attempt: its
+	// span's ID in the trace of the notify request that accepted the event (with tracing
+	// off, a trace of its own, sampled flag `00`). A receiver that traces continues it. Not
+	// signed, and different on every attempt.
+	Traceparent string `json:"traceparent"`
 }
 
 // DeliverEventJSONBody0 defines parameters for DeliverEvent.
@@ -14845,6 +14851,15 @@ func NewDeliverEventWebhookRequestWithBody(targetURL string, params *DeliverEven
 		}
 
 		req.Header.Set("User-Agent", headerParam4)
+
+		var headerParam5 string
+
+		headerParam5, err = runtime.StyleParamWithOptions("simple", false, "traceparent", params.Traceparent, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("traceparent", headerParam5)
 
 	}
 	return req, nil

@@ -1,21 +1,28 @@
-// Package tracingtest is an OpenTelemetry collector for tests: an HTTP server that accepts what
-// an OTLP/HTTP exporter sends (POST /v1/traces, protobuf, plain or gzip) and keeps the spans, so
-// a test can point OTEL_EXPORTER_OTLP_ENDPOINT at it and check what a process exported.
+// Package tracingtest is what tests of tracing need: an OpenTelemetry collector, an HTTP server
+// that accepts what an OTLP/HTTP exporter sends (POST /v1/traces, protobuf, plain or gzip) and
+// keeps the spans, so a test can point OTEL_EXPORTER_OTLP_ENDPOINT at it and check what a
+// process exported; and an in-memory provider for the spans of this process.
 package tracingtest
 
 import (
 	"compress/gzip"
 	"encoding/hex"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"sync"
 	"testing"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace/noop"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/pcx/publicservice/internal/tracing"
 )
 
 // Span is one exported span, flattened: the service.name of the resource it came with, and its
@@ -33,17 +40,54 @@ type Span struct {
 type Collector struct {
 	srv *httptest.Server
 
-	mu       sync.Mutex
-	spans    []Span
-	requests int
+	mu          sync.Mutex
+	spans       []Span
+	requests    int
+	connections int
 }
 
 // NewCollector starts a collector on a free loopback port, closed when the test ends.
 func NewCollector(t testing.TB) *Collector {
 	c := &Collector{}
-	c.srv = httptest.NewServer(http.HandlerFunc(c.serve))
-	t.Cleanup(c.srv.Close)
+	c.srv = httptest.NewUnstartedServer(http.HandlerFunc(c.serve))
+	c.start(t)
 	return c
+}
+
+// NewCollectorAt starts a collector on addr (such as the exporters' default, 127.0.0.1:4318),
+// closed when the test ends; the error is the listen's (the address is taken).
+func NewCollectorAt(t testing.TB, addr string) (*Collector, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	c := &Collector{}
+	c.srv = httptest.NewUnstartedServer(http.HandlerFunc(c.serve))
+	c.srv.Listener.Close()
+	c.srv.Listener = ln
+	c.start(t)
+	return c, nil
+}
+
+// start serves, counting connections, until the test ends.
+func (c *Collector) start(t testing.TB) {
+	c.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			c.mu.Lock()
+			c.connections++
+			c.mu.Unlock()
+		}
+	}
+	c.srv.Start()
+	t.Cleanup(c.srv.Close)
+}
+
+// Connections is how many connections were made to the collector, whatever came over them (an
+// exporter with the default https endpoint sends a TLS handshake this plain server refuses).
+func (c *Collector) Connections() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.connections
 }
 
 // Endpoint is the collector's base URL, the value of OTEL_EXPORTER_OTLP_ENDPOINT.
@@ -125,4 +169,15 @@ func attrs(kvs []*commonpb.KeyValue) map[string]string {
 		}
 	}
 	return m
+}
+
+// InMemory installs, for the rest of the test, a provider that records every span at once into
+// the returned exporter (as tracing.Setup installs the OTLP one), and the no-op provider again
+// when the test ends. The provider is the process's: a test using it must not run in parallel
+// with another that records spans.
+func InMemory(t testing.TB) *tracetest.InMemoryExporter {
+	exp := tracetest.NewInMemoryExporter()
+	tracing.Install(sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp)))
+	t.Cleanup(func() { tracing.Install(noop.NewTracerProvider()) })
+	return exp
 }
