@@ -7,8 +7,14 @@
 #
 #   docker build -t pcx-public-service:dev .
 
+# Base images are pinned to exact tags here: the Go of go.mod's toolchain line (deploy/ tests that
+# they agree) on Debian 12, the release the runtime image is built from. Distroless publishes no
+# version tags (only latest, nonroot, debug, debug-nonroot per Debian release), so its exact pin is
+# a digest. The release pipeline adds the digests (`docker buildx imagetools inspect <image>`,
+# then FROM <image>@sha256:...); they are not written by hand.
+
 # ---- build: compile on the builder's platform, cross-compile for the target ----
-FROM --platform=$BUILDPLATFORM golang:1.27 AS build
+FROM --platform=$BUILDPLATFORM golang:1.27.3-bookworm AS build
 
 WORKDIR /src
 

@@ -38,6 +38,8 @@ rel() { if [[ $1 == "$ROOT"/* ]]; then printf '%s' "${1#"$ROOT"/}"; else printf 
 now() { printf '%s' "${EPOCHREALTIME//[!0-9]/}"; } # microseconds
 since() { local d=$(($(now) - $1)); printf '%d.%01ds' $((d / 1000000)) $((d / 100000 % 10)); }
 T0=$(now)
+# shellcheck source=progress.sh
+source scripts/progress.sh
 
 # ---- processes and shutdown ----------------------------------------------------------------------
 NAMES=() PIDS=() LOGS=() # long-running processes, in start order
@@ -47,11 +49,7 @@ STOPPING=0
 FORCE=0       # a second Ctrl-C while stopping: SIGKILL at once
 STOP_GRACE=10 # seconds between SIGTERM and SIGKILL
 
-running() { # pid: is it one of our children, still running?
-	local r
-	r=" $(jobs -pr | tr '\n' ' ') "
-	[[ $r == *" $1 "* ]]
-}
+# running PID (scripts/progress.sh): is it one of our children, still running?
 
 # stop_pids PID...: SIGTERM, wait up to STOP_GRACE seconds, then SIGKILL what is left.
 stop_pids() {
@@ -167,13 +165,14 @@ check_alive() {
 }
 
 # run_step DESC CMD...: runs a command in the background and waits for it, so a signal aimed at
-# this script alone is handled at once, and the step is stopped with the rest.
+# this script alone is handled at once, and the step is stopped with the rest. A long step (the
+# first build) says how long it has been running (scripts/progress.sh).
 run_step() {
 	local desc=$1 rc=0
 	shift
 	"$@" 9>&- &
 	STEP_PID=$!
-	wait "$STEP_PID" || rc=$?
+	wait_progress "$STEP_PID" "running $desc" || rc=$?
 	STEP_PID=''
 	((rc == 0)) || die "$desc failed (status $rc)"
 }

