@@ -25,7 +25,7 @@ RUN_DIR      ?= $(or $(PCX_RUN_DIR),.run)
 VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS      := -X github.com/pcx/publicservice/app.Version=$(VERSION)
 
-.PHONY: help tools run test vet vulncheck fuzz build fmt lint clean clean-run rules
+.PHONY: help tools run test vet vulncheck fuzz build fmt lint clean clean-run rules compose-env
 
 help: ## show this help (the default target)
 	@echo 'usage: make <target> [VAR=value]'
@@ -51,6 +51,9 @@ test: tools ## go vet, all tests with -race (integration required), promtool on 
 
 rules: tools ## promtool check and test the Prometheus alert rules (deploy/prometheus)
 	@bash scripts/promtool.sh
+
+compose-env: ## write .env with fresh random secrets for docker compose, which refuses to start without them (an existing .env is kept)
+	@bash scripts/compose-env.sh
 
 vet: ## go vet ./...
 	@$(GO) vet ./...
