@@ -26,7 +26,7 @@ RUN_DIR      ?= $(or $(PCX_RUN_DIR),.run)
 VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS      := -X github.com/pcx/publicservice/app.Version=$(VERSION)
 
-.PHONY: help tools run test vet vulncheck fuzz build fmt lint clean clean-run rules clients
+.PHONY: help tools run test vet vulncheck fuzz build fmt lint clean clean-run rules clients compose-env
 
 help: ## show this help (the default target)
 	@echo 'usage: make <target> [VAR=value]'
@@ -57,6 +57,9 @@ rules: tools ## promtool check and test the Prometheus alert rules (deploy/prome
 clients: ## regenerate api/openapi.yaml, api/openapi-internal.yaml, the Go client and the TypeScript types from api/openapi-all.yaml
 	@$(GO) generate ./api
 	@bash scripts/clients.sh --write
+
+compose-env: ## write .env with fresh random secrets for docker compose, which refuses to start without them (an existing .env is kept)
+	@bash scripts/compose-env.sh
 
 vet: ## go vet ./...
 	@$(GO) vet ./...

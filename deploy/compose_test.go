@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -32,33 +33,52 @@ var appServices = []string{"api", "worker", "migrate"}
 // One-shot services: they run to completion on every `up` and are never restarted.
 var oneShotServices = []string{"migrate", "temporal-schema", "temporal-setup"}
 
-// loadProject loads docker-compose.yml the way `docker compose` does: the
-// process environment first, then a .env file beside the compose file, paths
-// resolved against the compose file's directory, project name pcx.
-func loadProject(t *testing.T) *types.Project {
+// composeSecrets are the variables docker-compose.yml requires (${VAR:?message}), with no default.
+var composeSecrets = []string{"APIKEY_PEPPERS", "WEBHOOK_SECRETS_KEYS", "CURSOR_KEYS", "INTERNAL_TOKEN", "METRICS_TOKEN", "TEMPORAL_DB_PASSWORD"}
+
+// composeEnvFile writes the .env that `make compose-env` writes (scripts/compose-env.sh), into a
+// temporary directory, and returns its path.
+func composeEnvFile(t *testing.T) string {
 	t.Helper()
-	return load(t, cli.WithOsEnv, cli.WithEnvFiles(), cli.WithDotEnv)
+	path := filepath.Join(t.TempDir(), ".env")
+	if out, err := exec.Command("bash", "../scripts/compose-env.sh", path).CombinedOutput(); err != nil {
+		t.Fatalf("scripts/compose-env.sh: %v\n%s", err, out)
+	}
+	return path
 }
 
-// loadProjectWithEnv loads docker-compose.yml with exactly env as the
-// interpolation environment, ignoring the process environment and .env.
+// loadProject loads docker-compose.yml the way `docker compose` does after
+// `make compose-env`: the process environment first, then the generated .env,
+// paths resolved against the compose file's directory, project name pcx.
+func loadProject(t *testing.T) *types.Project {
+	t.Helper()
+	return load(t, cli.WithOsEnv, cli.WithEnvFiles(composeEnvFile(t)), cli.WithDotEnv)
+}
+
+// loadProjectWithEnv loads docker-compose.yml with env as the interpolation
+// environment and a generated .env for what env leaves out, ignoring the
+// process environment and the repository's .env.
 func loadProjectWithEnv(t *testing.T, env ...string) *types.Project {
 	t.Helper()
-	return load(t, cli.WithEnv(env))
+	return load(t, cli.WithEnv(env), cli.WithEnvFiles(composeEnvFile(t)), cli.WithDotEnv)
 }
 
 func load(t *testing.T, envOpts ...cli.ProjectOptionsFn) *types.Project {
 	t.Helper()
-	opts := append(envOpts, cli.WithName("pcx"), cli.WithResolvedPaths(true))
-	options, err := cli.NewProjectOptions([]string{composePath}, opts...)
-	if err != nil {
-		t.Fatalf("compose options: %v", err)
-	}
-	project, err := options.LoadProject(context.Background())
+	project, err := loadErr(envOpts...)
 	if err != nil {
 		t.Fatalf("load %s: %v", composePath, err)
 	}
 	return project
+}
+
+func loadErr(envOpts ...cli.ProjectOptionsFn) (*types.Project, error) {
+	opts := append(envOpts, cli.WithName("pcx"), cli.WithResolvedPaths(true))
+	options, err := cli.NewProjectOptions([]string{composePath}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return options.LoadProject(context.Background())
 }
 
 func service(t *testing.T, p *types.Project, name string) types.ServiceConfig {
@@ -484,32 +504,82 @@ func TestComposeAddressesNameProjectServices(t *testing.T) {
 	}
 }
 
-// The committed fallbacks must at least be well-formed, so `docker compose up`
-// works on a fresh clone; the loud warning next to them must stay.
-func TestComposeDevelopmentSecretFallbacks(t *testing.T) {
-	env := service(t, loadProjectWithEnv(t), "api").Environment
-	for _, name := range []string{"APIKEY_PEPPERS", "WEBHOOK_SECRETS_KEYS", "CURSOR_KEYS"} {
-		t.Run(name, func(t *testing.T) {
-			checkVersionedKeys(t, deref(env[name]))
+// docker-compose.yml has no fallback secrets: without one, compose refuses to load and names it.
+func TestComposeRefusesToStartWithoutASecret(t *testing.T) {
+	for _, missing := range composeSecrets {
+		t.Run(missing, func(t *testing.T) {
+			var env []string
+			for _, name := range composeSecrets {
+				if name != missing {
+					env = append(env, name+"=set-for-the-test-0123456789abcdef0123456789")
+				}
+			}
+			for _, value := range []string{"", "empty"} { // unset, then set but empty
+				if value == "empty" {
+					env = append(env, missing+"=")
+				}
+				_, err := loadErr(cli.WithEnv(env))
+				if err == nil {
+					t.Fatalf("%s %s: compose loaded, want it refused", missing, value)
+				}
+				for _, want := range []string{"required variable " + missing + " is missing a value", "make compose-env"} {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("%s %s: error %q lacks %q", missing, value, err, want)
+					}
+				}
+			}
 		})
 	}
-	for _, name := range []string{"INTERNAL_TOKEN", "METRICS_TOKEN"} {
-		if got := deref(env[name]); len(got) < 32 {
-			t.Errorf("%s fallback: got %d characters, want at least 32", name, len(got))
+	t.Run("all set", func(t *testing.T) {
+		var env []string
+		for _, name := range composeSecrets {
+			env = append(env, name+"=set-for-the-test-0123456789abcdef0123456789")
 		}
-	}
-	if a, b := deref(env["APIKEY_PEPPERS"]), deref(env["WEBHOOK_SECRETS_KEYS"]); a == b {
-		t.Errorf("APIKEY_PEPPERS and WEBHOOK_SECRETS_KEYS fallbacks are the same value %q", a)
-	}
+		if _, err := loadErr(cli.WithEnv(env)); err != nil {
+			t.Errorf("compose with every secret set: %v", err)
+		}
+	})
 	raw := readFile(t, composePath)
-	for _, want := range []string{"LOCAL-DEVELOPMENT-ONLY", "MUST set"} {
-		if !strings.Contains(raw, want) {
-			t.Errorf("%s: the warning about development-only secrets (%q) is gone", composePath, want)
-		}
+	if strings.Contains(raw, "_TOKEN:-") || strings.Contains(raw, "_KEYS:-") || strings.Contains(raw, "PEPPERS:-") || strings.Contains(raw, "PASSWORD:-") {
+		t.Errorf("%s still has a ${SECRET:-fallback}", composePath)
 	}
 }
 
-// Values from the host environment win over the committed fallbacks.
+// `make compose-env` writes a .env with # comments and blank lines, which compose reads, and fresh,
+// well-formed values; it never overwrites an existing one.
+func TestComposeEnvFile(t *testing.T) {
+	path := composeEnvFile(t)
+	text := readFile(t, path)
+	if !strings.Contains(text, "\n\n# ") || !strings.HasPrefix(text, "# ") {
+		t.Fatalf("%s: want # comment lines and blank lines between the settings:\n%s", path, text)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s: mode %v (%v), want 0600", path, fi.Mode().Perm(), err)
+	}
+	env := service(t, load(t, cli.WithEnv(nil), cli.WithEnvFiles(path), cli.WithDotEnv), "api").Environment
+	for _, name := range []string{"APIKEY_PEPPERS", "WEBHOOK_SECRETS_KEYS", "CURSOR_KEYS"} {
+		t.Run(name, func(t *testing.T) { checkVersionedKeys(t, deref(env[name])) })
+	}
+	for _, name := range []string{"INTERNAL_TOKEN", "METRICS_TOKEN"} {
+		if got := deref(env[name]); len(got) < 32 {
+			t.Errorf("%s: got %d characters, want at least 32", name, len(got))
+		}
+	}
+	other := service(t, load(t, cli.WithEnv(nil), cli.WithEnvFiles(composeEnvFile(t)), cli.WithDotEnv), "api").Environment
+	for _, name := range composeSecrets[:5] {
+		if deref(env[name]) == deref(other[name]) {
+			t.Errorf("%s: two runs of compose-env wrote the same value %q, want fresh random ones", name, deref(env[name]))
+		}
+	}
+	if out, err := exec.Command("bash", "../scripts/compose-env.sh", path).CombinedOutput(); err != nil || !strings.Contains(string(out), "exists; kept") {
+		t.Errorf("second compose-env on %s: %v %s, want it kept", path, err, out)
+	}
+	if readFile(t, path) != text {
+		t.Errorf("compose-env rewrote an existing %s", path)
+	}
+}
+
+// Values from the host environment win over the .env file.
 func TestComposeSecretsComeFromTheHostEnvironment(t *testing.T) {
 	host := map[string]string{
 		"APIKEY_PEPPERS":       "2:" + base64.StdEncoding.EncodeToString(make([]byte, 32)),

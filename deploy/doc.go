@@ -8,5 +8,8 @@
 // Temporal containers: the schema and namespace set-up scripts and the dynamic
 // config. compose_test.go loads docker-compose.yml with compose-go, the loader
 // docker compose itself uses, and asserts the services, images, ports,
-// dependencies, health checks and environment, and reads the Dockerfile as text.
+// dependencies, health checks and environment, and reads the Dockerfile as text
+// (toolchain_test.go: its base images are pinned). prereqs_test.go, tools_test.go
+// and vulncheck_test.go run the scripts of make run, make tools and make
+// vulncheck against fake tools on PATH.
 package deploy

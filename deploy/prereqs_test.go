@@ -83,13 +83,13 @@ func TestPrereqsReportProblems(t *testing.T) {
 		{
 			name:    "java 11",
 			tools:   with(map[string]string{"java": `openjdk version "11.0.22" 2024-01-16`}),
-			want:    []string{"java: found 'openjdk version \"11.0.22\" 2024-01-16' (Java 11); DynamoDB Local needs Java 17 or newer", "apt-get install openjdk-17-jre-headless"},
+			want:    []string{"java: found 'openjdk version \"11.0.22\" 2024-01-16' (Java 11); install Java 17 or newer to run DynamoDB Local", "apt-get install openjdk-17-jre-headless"},
 			notWant: []string{"  - go:", "  - npm:", "  - bash:", "  - timeout:", "  - base64:"},
 		},
 		{
 			name:  "java 8 in the old numbering",
 			tools: with(map[string]string{"java": `java version "1.8.0_402"`}),
-			want:  []string{"(Java 8); DynamoDB Local needs Java 17 or newer"},
+			want:  []string{"(Java 8); install Java 17 or newer"},
 		},
 		{
 			name: "macOS as shipped",
@@ -101,8 +101,8 @@ func TestPrereqsReportProblems(t *testing.T) {
 				"java":    "",
 			}),
 			want: []string{
-				"bash: found 'GNU bash, version 3.2.57(1)-release (arm64-apple-darwin23)'; make run needs bash 5 or newer (brew install bash",
-				"timeout: not found or not GNU; make run needs GNU coreutils' timeout (brew install coreutils",
+				"bash: found 'GNU bash, version 3.2.57(1)-release (arm64-apple-darwin23)'; make run needs bash 5 or newer on PATH (brew install bash",
+				"timeout: make run needs GNU coreutils' timeout (brew install coreutils",
 				"base64: found 'base64: unrecognized option `--version'', not GNU coreutils",
 				"java: install Java 17 or newer to run DynamoDB Local (brew install openjdk@17)",
 			},
@@ -110,7 +110,7 @@ func TestPrereqsReportProblems(t *testing.T) {
 		{
 			name:  "nothing installed: every problem at once",
 			tools: map[string]string{"uname": "Linux"},
-			want:  []string{"  - go: install Go 1.21 or newer", "  - java: install Java 17", "  - npm: install Node.js with npm", "  - bash: no bash on PATH", "  - timeout:", "  - base64:"},
+			want:  []string{"  - go: install Go 1.21 or newer", "  - java: install Java 17", "  - npm: install Node.js with npm", "  - bash: make run needs bash 5 or newer on PATH", "  - timeout:", "  - base64:"},
 		},
 		{
 			name:  "go too old to fetch a toolchain",

