@@ -142,11 +142,14 @@ type fixture struct {
 	curs *cursor.Signer
 }
 
-func newFixture() *fixture {
+func newFixture() *fixture { return newFixtureLogging(zerolog.Nop()) }
+
+// newFixtureLogging is newFixture with the server's log lines going to log.
+func newFixtureLogging(log zerolog.Logger) *fixture {
 	f := &fixture{keys: &fakeKeys{}, curs: cursor.NewSigner([]byte("k"), time.Hour)}
 	f.h = NewServer(Deps{
 		Webhooks: noWebhookService{},
-		Log:      zerolog.Nop(), Auth: &fakeAuth{}, Keys: f.keys, Cursors: f.curs,
+		Log:      log, Auth: &fakeAuth{}, Keys: f.keys, Cursors: f.curs,
 		RequestTimeout: 5 * time.Second,
 	})
 	return f
@@ -447,12 +450,7 @@ func TestErrorHeadersAndCodes(t *testing.T) {
 // internal/logs), and every key on it is one the vocabulary lists.
 func TestAccessLogVocabulary(t *testing.T) {
 	var buf bytes.Buffer
-	f := &fixture{keys: &fakeKeys{}, curs: cursor.NewSigner([]byte("k"), time.Hour)}
-	f.h = NewServer(Deps{
-		Webhooks: noWebhookService{},
-		Log:      zerolog.New(&buf), Auth: &fakeAuth{}, Keys: f.keys, Cursors: f.curs,
-		RequestTimeout: 5 * time.Second,
-	})
+	f := newFixtureLogging(zerolog.New(&buf))
 	if w := f.do("GET", "/public/api-keys/not-an-id", "", ""); w.Code != 404 {
 		t.Fatalf("status %d", w.Code)
 	}
